@@ -1,0 +1,18 @@
+/** `npm run projections:rebuild`: rebuilds the read model from the event log (stop the engine first). */
+import { loadConfig } from '../src/config.js';
+import { openEventStore } from '../src/eventstore/index.js';
+import { rebuildReadModelInPlace } from '../src/projections/rebuildReadModel.js';
+
+const config = loadConfig();
+const store = openEventStore(config.eventStorePath);
+let lastPrint = 0;
+const result = rebuildReadModelInPlace(store, config.readModelPath, (position, last) => {
+  if (Date.now() - lastPrint > 500 || position === last) {
+    lastPrint = Date.now();
+    const pct = last ? Math.floor((position * 100) / last) : 100;
+    process.stderr.write(`\rrebuilding: ${'#'.repeat(pct / 4).padEnd(25, '.')} ${pct}% (${position}/${last})`);
+  }
+});
+process.stderr.write('\n');
+console.log(`rebuilt ${result.jobs} jobs from ${result.events} events in ${result.ms} ms → ${config.readModelPath}`);
+store.close();

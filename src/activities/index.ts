@@ -1,0 +1,2 @@
+export * from './eventStoreActivities.js';
+export * from './jobStepActivities.js';

@@ -1,0 +1,33 @@
+import { sign, verify } from 'hono/jwt';
+import type { ApiUser } from './context.js';
+import { ApiError } from './errors.js';
+
+export interface JwtAuthOptions {
+  /** HS256 secret shared with whoever mints tokens. */
+  secret: string;
+}
+
+/** `Authorization: Bearer <JWT>` (HS256). `sub` is the user id; `role: "admin"` sees every job.
+ * Missing, expired or tampered tokens are 401. */
+export function jwtAuthenticator(options: JwtAuthOptions) {
+  return async (request: Request): Promise<ApiUser> => {
+    const header = request.headers.get('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw new ApiError(401, 'Missing bearer token (Authorization: Bearer <JWT>)');
+    let payload: Record<string, unknown>;
+    try {
+      payload = (await verify(match[1]!, options.secret, 'HS256')) as Record<string, unknown>;
+    } catch (error) {
+      const name = (error as Error).name;
+      throw new ApiError(401, name === 'JwtTokenExpired' ? 'Token expired' : 'Invalid token');
+    }
+    if (typeof payload.sub !== 'string' || !payload.sub) throw new ApiError(401, 'Invalid token: no sub claim');
+    return { id: payload.sub, role: payload.role === 'admin' ? 'admin' : 'user' };
+  };
+}
+
+/** Mints a token (the `npm run token` script and tests). */
+export function mintToken(secret: string, user: string, options: { role?: 'admin' | 'user'; expiresInSeconds?: number } = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return sign({ sub: user, role: options.role ?? 'user', iat: now, exp: now + (options.expiresInSeconds ?? 24 * 3600) }, secret, 'HS256');
+}

@@ -1,0 +1,36 @@
+import type { EventStore } from '../eventstore/index.js';
+import type { JobReadModel, JobRow } from '../projections/jobReadModel.js';
+import type { JobCommands } from './jobCommands.js';
+import { ApiError, notFound } from './errors.js';
+
+/** Who is calling. `admin` sees and controls every job; others only their own. */
+export interface ApiUser {
+  id: string;
+  role: 'admin' | 'user';
+}
+
+export type AppEnv = { Variables: { user: ApiUser } };
+
+export interface WorkerInfo {
+  active: number;
+  total: number;
+}
+
+export interface ApiDeps {
+  readModel: JobReadModel;
+  commands: JobCommands;
+  /** The log, read-only: a job's events are served from it. */
+  events: EventStore;
+  /** Pollers of the task queues, as Temporal reports them. */
+  workers: () => Promise<WorkerInfo>;
+}
+
+/** Loads a job the user may see: 404 when absent, 403 when it is someone else's. */
+export function loadJob(readModel: JobReadModel, user: ApiUser, jobId: string): JobRow {
+  const row = readModel.getJob(jobId);
+  if (!row) throw notFound(`Job not found: ${jobId}`);
+  if (user.role !== 'admin' && row.owner !== user.id) throw new ApiError(403, 'Access denied to this job');
+  return row;
+}
+
+export const actorOf = (user: ApiUser) => `user:${user.id}`;

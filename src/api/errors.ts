@@ -1,0 +1,53 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+const REASON_PHRASES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+export const reasonPhrase = (status: number) => REASON_PHRASES[status] ?? 'Error';
+
+/** The one error type of the API: a status and a sentence for the caller. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly details: string,
+  ) {
+    super(details);
+  }
+}
+
+export const notFound = (details: string) => new ApiError(404, details);
+export const badRequest = (details: string) => new ApiError(400, details);
+export const conflict = (details: string) => new ApiError(409, details);
+
+/** `{ error, details, timestamp }` for every 4xx/5xx. */
+export function errorBody(status: number, details: string) {
+  return { error: reasonPhrase(status), details, timestamp: new Date().toISOString() };
+}
+
+export function onError(err: Error, c: Context) {
+  if (err instanceof ApiError) return c.json(errorBody(err.status, err.details), err.status);
+  if (err instanceof HTTPException) {
+    const status = err.status as ContentfulStatusCode;
+    return c.json(errorBody(status, err.message || reasonPhrase(status)), status);
+  }
+  if (err instanceof SyntaxError) return c.json(errorBody(400, `Malformed JSON body: ${err.message}`), 400);
+  console.error('[api] unexpected error', err);
+  return c.json(errorBody(500, 'Unexpected error; see the server log'), 500);
+}

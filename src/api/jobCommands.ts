@@ -1,0 +1,219 @@
+import { randomUUID } from 'node:crypto';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
+import { InvalidJobInputError, UnknownJobTypeError, type JobTypeRegistry } from '../jobs/registry.js';
+import {
+  INVALID_ARGUMENT,
+  cancelUpdate,
+  isTerminalJobStatus,
+  jobWorkflow,
+  pauseUpdate,
+  reprioritizeUpdate,
+  resumeUpdate,
+  toPriorityKey,
+  type ControlResult,
+  type JobWorkflowInput,
+} from '../workflows/jobWorkflow.js';
+import { JobNameKey, JobPriorityKey, JobStatusKey, JobTypeKey, OwnerKey, BatchIdKey } from '../temporal/searchAttributes.js';
+import type { JobReadModel, JobRow } from '../projections/jobReadModel.js';
+import { ApiError, badRequest, conflict, notFound } from './errors.js';
+
+export interface ReadYourWrites {
+  /** Resolves once the read model has applied the log up to `position`. */
+  waitFor(position: number, timeoutMs?: number): Promise<boolean>;
+}
+
+export interface JobCommandsDeps {
+  client: Client;
+  /** Task queue of job workflows and their steps. */
+  taskQueue: string;
+  registry: JobTypeRegistry;
+  readModel: JobReadModel;
+  projection: ReadYourWrites;
+  /** Type used when a submit names none. */
+  defaultJobType: string;
+  /** How long a command waits for its effect to show in the read model (ms). */
+  visibilityTimeoutMs?: number;
+}
+
+export interface SubmitJobCommand {
+  name: string;
+  type?: string;
+  input?: Record<string, unknown>;
+  priority: number;
+  owner: string;
+  actor: string;
+  timeoutSeconds?: number;
+  delaySeconds?: number;
+  batchId?: string | null;
+}
+
+export type ControlAction = 'pause' | 'resume' | 'cancel';
+const updates = { pause: pauseUpdate, resume: resumeUpdate, cancel: cancelUpdate } as const;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The API's only way to change a job: through Temporal. It never writes job state itself; it waits
+ * until the workflow's events reach the read model so the caller reads its own write. */
+export class JobCommands {
+  private readonly visibilityTimeoutMs: number;
+
+  constructor(private readonly deps: JobCommandsDeps) {
+    this.visibilityTimeoutMs = deps.visibilityTimeoutMs ?? 15_000;
+  }
+
+  /** Validates, plans and starts a job; returns once the job is readable (or the wait times out). */
+  async submit(command: SubmitJobCommand): Promise<{ jobId: string; visible: boolean }> {
+    const type = command.type ?? this.deps.defaultJobType;
+    let prepared;
+    try {
+      prepared = this.deps.registry.prepare(type, command.input ?? {});
+    } catch (error) {
+      if (error instanceof UnknownJobTypeError) throw badRequest(`type: ${error.message}`);
+      if (error instanceof InvalidJobInputError) throw badRequest(error.issues.map((i) => `input.${i.path || '(root)'}: ${i.message}`).join('; '));
+      throw error;
+    }
+    const jobId = `job_${randomUUID()}`;
+    const input: JobWorkflowInput = {
+      jobId,
+      name: command.name,
+      type,
+      input: prepared.input,
+      priority: command.priority,
+      owner: command.owner,
+      batchId: command.batchId ?? null,
+      plan: prepared.plan,
+      timeoutMs: command.timeoutSeconds ? Math.round(command.timeoutSeconds * 1000) : null,
+      runAt: command.delaySeconds ? new Date(Date.now() + command.delaySeconds * 1000).toISOString() : null,
+      actor: command.actor,
+    };
+    await this.start(input);
+    const visible = await this.until(() => this.deps.readModel.getJob(jobId) !== undefined);
+    return { jobId, visible };
+  }
+
+  /** pause | resume | cancel through the workflow's Update (validated there; nothing written if refused). */
+  async control(row: JobRow, action: ControlAction, actor: string, reason?: string): Promise<JobRow> {
+    if (isTerminalJobStatus(row.status)) throw conflict(`Job is already ${row.status}; it cannot be ${past(action)}`);
+    const result = await this.update(row.id, () =>
+      this.deps.client.workflow.getHandle(row.id).executeUpdate(updates[action], { args: [{ actor, reason }] }),
+    );
+    await this.deps.projection.waitFor(result.position, this.visibilityTimeoutMs);
+    return this.deps.readModel.getJob(row.id) ?? row;
+  }
+
+  async reprioritize(row: JobRow, priority: number, actor: string, reason?: string): Promise<JobRow> {
+    if (isTerminalJobStatus(row.status)) throw conflict(`Job is already ${row.status}; its priority cannot change`);
+    const result = await this.update(row.id, () =>
+      this.deps.client.workflow.getHandle(row.id).executeUpdate(reprioritizeUpdate, { args: [{ priority, actor, reason }] }),
+    );
+    await this.deps.projection.waitFor(result.position, this.visibilityTimeoutMs);
+    return this.deps.readModel.getJob(row.id) ?? row;
+  }
+
+  /** Emergency stop. The workflow cannot record its own end; the reconciler does, and we wait for it. */
+  async terminate(row: JobRow, actor: string, reason?: string): Promise<JobRow> {
+    if (isTerminalJobStatus(row.status)) throw conflict(`Job is already ${row.status}; it cannot be terminated`);
+    try {
+      await this.deps.client.workflow.getHandle(row.id).terminate(`${reason ?? 'terminated'} (by ${actor})`);
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw conflict('Job is not running in Temporal any more');
+      throw error;
+    }
+    await this.until(() => isTerminalJobStatus(this.deps.readModel.getJob(row.id)?.status ?? 'terminated'));
+    return this.deps.readModel.getJob(row.id) ?? row;
+  }
+
+  /** Restarts a failed or cancelled job as a new run of the same workflow id; its stream continues. */
+  async retry(row: JobRow, actor: string): Promise<JobRow> {
+    if (!['failed', 'cancelled', 'terminated', 'timed_out'].includes(row.status)) {
+      throw conflict(`Job is ${row.status}; only failed, cancelled, terminated or timed-out jobs can be retried`);
+    }
+    const prepared = this.deps.registry.prepare(row.type, JSON.parse(row.input));
+    const input: JobWorkflowInput = {
+      jobId: row.id,
+      name: row.name,
+      type: row.type,
+      input: prepared.input,
+      priority: row.priority,
+      owner: row.owner,
+      batchId: row.batch_id,
+      plan: prepared.plan,
+      timeoutMs: row.timeout_ms,
+      actor,
+      retryOf: {
+        attempts: row.attempts,
+        completedSteps: row.completed_steps,
+        resultFiles: JSON.parse(row.result_files),
+        createdAt: row.created_at,
+      },
+    };
+    const before = row.version;
+    await this.start(input, WorkflowIdReusePolicy.ALLOW_DUPLICATE);
+    await this.until(() => (this.deps.readModel.getJob(row.id)?.version ?? 0) > before);
+    return this.deps.readModel.getJob(row.id) ?? row;
+  }
+
+  private async start(input: JobWorkflowInput, reuse?: WorkflowIdReusePolicy): Promise<void> {
+    try {
+      await this.deps.client.workflow.start(jobWorkflow, {
+        workflowId: input.jobId,
+        taskQueue: this.deps.taskQueue,
+        args: [input],
+        ...(reuse !== undefined ? { workflowIdReusePolicy: reuse } : {}),
+        priority: { priorityKey: toPriorityKey(input.priority) },
+        typedSearchAttributes: [
+          { key: JobStatusKey, value: 'pending' },
+          { key: JobPriorityKey, value: input.priority },
+          { key: JobTypeKey, value: input.type },
+          { key: OwnerKey, value: input.owner },
+          { key: JobNameKey, value: input.name },
+          ...(input.batchId ? [{ key: BatchIdKey, value: input.batchId }] : []),
+        ],
+      });
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) throw conflict(`Job ${input.jobId} is already running`);
+      throw error;
+    }
+  }
+
+  private async update(jobId: string, call: () => Promise<ControlResult>): Promise<ControlResult> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError) {
+        const cause = error.cause;
+        if (cause instanceof ApplicationFailure) {
+          throw new ApiError(cause.type === INVALID_ARGUMENT ? 400 : 409, cause.message);
+        }
+        throw conflict(cause?.message ?? error.message);
+      }
+      if (error instanceof WorkflowNotFoundError) throw conflict(`Job ${jobId} is no longer running`);
+      const message = error instanceof Error ? error.message : String(error);
+      if (/already completed|workflow execution.*(completed|closed)/i.test(message)) throw conflict(`Job ${jobId} is no longer running`);
+      throw error;
+    }
+  }
+
+  private async until(predicate: () => boolean): Promise<boolean> {
+    const deadline = Date.now() + this.visibilityTimeoutMs;
+    let wait = 5;
+    while (!predicate()) {
+      if (Date.now() > deadline) return false;
+      await sleep(wait);
+      wait = Math.min(50, wait * 2);
+    }
+    return true;
+  }
+}
+
+function past(action: ControlAction): string {
+  return action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled';
+}
+
+export { notFound };

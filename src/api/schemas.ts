@@ -1,0 +1,119 @@
+/** One zod schema per payload: they validate requests, type handlers and generate the OpenAPI document. */
+import { z } from '@hono/zod-openapi';
+import { JOB_STATUSES } from '../workflows/jobContract.js';
+
+export const JobId = z.string().min(1).max(200).openapi({ example: 'job_3f1c2b7e-8a9d-4c1e-9a57-2d3b4c5d6e7f' });
+export const JobIdParam = z.object({ job_id: JobId.openapi({ param: { name: 'job_id', in: 'path' } }) });
+
+const Priority = z
+  .number({ error: 'Priority must be between 1 (low) and 4 (urgent)' })
+  .int({ error: 'Priority must be between 1 (low) and 4 (urgent)' })
+  .min(1, { error: 'Priority must be between 1 (low) and 4 (urgent)' })
+  .max(4, { error: 'Priority must be between 1 (low) and 4 (urgent)' });
+
+export const SubmitJobBody = z
+  .object({
+    name: z.string().min(1).max(200).openapi({ example: 'nightly export' }),
+    type: z.string().min(1).max(100).optional().openapi({ example: 'sleep', description: 'Job type; the server default when left out.' }),
+    input: z.record(z.string(), z.unknown()).optional().openapi({ example: { steps: 3, step_ms: 500 } }),
+    config: z.record(z.string(), z.unknown()).optional().openapi({ description: 'Alias of input.' }),
+    priority: Priority.default(2).openapi({ description: '1 low, 2 normal, 3 high, 4 urgent' }),
+    timeout_seconds: z.number().positive().max(30 * 24 * 3600).optional().openapi({ description: 'Limit of running time; paused time does not count.' }),
+    delay_seconds: z.number().min(0).max(365 * 24 * 3600).optional().openapi({ description: 'The job stays pending this long before it starts.' }),
+  })
+  .strict()
+  .openapi('SubmitJobRequest');
+
+export const SubmitJobResponse = z
+  .object({ job_id: JobId, message: z.string() })
+  .openapi('SubmitJobResponse');
+
+export const JobStatusEnum = z.enum(JOB_STATUSES);
+
+export const JobResource = z
+  .object({
+    id: JobId,
+    name: z.string(),
+    type: z.string(),
+    status: JobStatusEnum,
+    priority: z.number().int(),
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    completed_at: z.string().nullable(),
+    progress: z.number().int().min(0).max(100),
+    message: z.string().nullable(),
+    error_message: z.string().nullable(),
+    result_files: z.array(z.string()),
+    user_id: z.string(),
+    duration: z.number().nullable().openapi({ description: 'Seconds from start to end (or to now).' }),
+    estimated_remaining: z.number().nullable().openapi({ description: 'Seconds, from measured step durations.' }),
+    batch_id: z.string().nullable(),
+    attempts: z.number().int(),
+    max_attempts: z.number().int(),
+    current_step: z.number().int().nullable(),
+    completed_steps: z.number().int(),
+    total_steps: z.number().int(),
+    next_retry_at: z.string().nullable(),
+    error_type: z.string().nullable(),
+    paused_at: z.string().nullable(),
+    updated_at: z.string(),
+    input: z.unknown(),
+    result: z.unknown(),
+  })
+  .openapi('Job');
+
+export const ListJobsQuery = z.object({
+  status: JobStatusEnum.optional(),
+  type: z.string().optional(),
+  priority: z.coerce.number().pipe(Priority).optional(),
+  batch_id: z.string().optional(),
+  created_after: z.iso.datetime({ offset: true }).optional(),
+  created_before: z.iso.datetime({ offset: true }).optional(),
+  name: z.string().max(200).optional().openapi({ description: 'Name contains (case-sensitive)' }),
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  cursor: z.string().max(500).optional().openapi({ description: 'From the X-Next-Cursor header of the previous page' }),
+});
+
+export const JobStats = z
+  .object({
+    total_jobs: z.number().int(),
+    pending: z.number().int(),
+    running: z.number().int(),
+    paused: z.number().int(),
+    completed: z.number().int(),
+    failed: z.number().int(),
+    cancelled: z.number().int(),
+    terminated: z.number().int(),
+    timed_out: z.number().int(),
+    active_workers: z.number().int(),
+    total_workers: z.number().int(),
+  })
+  .openapi('JobStats');
+
+export const ControlBody = z
+  .object({ reason: z.string().max(1000).optional() })
+  .strict()
+  .openapi('ControlRequest');
+
+export const PriorityBody = z
+  .object({ priority: Priority, reason: z.string().max(1000).optional() })
+  .strict()
+  .openapi('PriorityRequest');
+
+export const SuccessResponse = z.object({ success: z.literal(true), message: z.string(), job: JobResource.optional() }).openapi('Success');
+
+export const ErrorResponse = z
+  .object({ error: z.string(), details: z.string(), timestamp: z.string() })
+  .openapi('Error');
+
+export const JobEventResource = z
+  .object({
+    position: z.number().int(),
+    version: z.number().int(),
+    event_id: z.string(),
+    type: z.string(),
+    data: z.unknown(),
+    metadata: z.record(z.string(), z.unknown()),
+    recorded_at: z.string(),
+  })
+  .openapi('JobEvent');

@@ -1,0 +1,54 @@
+import path from 'node:path';
+
+/** Everything the engine reads from the environment, in one place (documented in the README). */
+export interface EngineConfig {
+  /** host:port of a Temporal frontend; when unset, `npm start` runs a dev server itself. */
+  temporalAddress?: string;
+  /** Temporal namespace. */
+  namespace: string;
+  /** Task queue of job workflows and job steps; the store's activities use `<taskQueue>-store`. */
+  taskQueue: string;
+  /** Folder of the SQLite files, the dev server's database and result files. */
+  dataDir: string;
+  /** Event store file. */
+  eventStorePath: string;
+  /** Read model file. */
+  readModelPath: string;
+  /** Jobs' result files go to `<resultsDir>/<job id>/`. */
+  resultsDir: string;
+  /** HTTP port of the API. */
+  port: number;
+  /** Interface the API binds. */
+  host: string;
+  /** Job type used when a submit names none. */
+  defaultJobType: string;
+  /** Concurrent job steps per worker. */
+  maxConcurrentSteps: number;
+  /** Reconciler scan period (ms): how soon a terminated or timed-out job shows as such. */
+  reconcileIntervalMs: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
+  const dataDir = path.resolve(env.DATA_DIR ?? 'data');
+  return {
+    temporalAddress: env.TEMPORAL_ADDRESS || undefined,
+    namespace: env.TEMPORAL_NAMESPACE || 'default',
+    taskQueue: env.TASK_QUEUE || 'job-engine',
+    dataDir,
+    eventStorePath: path.resolve(env.EVENTSTORE_PATH ?? path.join(dataDir, 'events.db')),
+    readModelPath: path.resolve(env.READMODEL_PATH ?? path.join(dataDir, 'readmodel.db')),
+    resultsDir: path.resolve(env.RESULTS_DIR ?? path.join(dataDir, 'results')),
+    port: intOf(env.PORT, 3000),
+    host: env.HOST || '127.0.0.1',
+    defaultJobType: env.DEFAULT_JOB_TYPE || 'sleep',
+    maxConcurrentSteps: intOf(env.MAX_CONCURRENT_STEPS, 100),
+    reconcileIntervalMs: intOf(env.RECONCILE_INTERVAL_MS, 1000),
+  };
+}
+
+function intOf(value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`Expected a non-negative integer, got ${JSON.stringify(value)}`);
+  return n;
+}

@@ -1,0 +1,117 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { openEventStore, type EventStore } from './eventstore/index.js';
+import { JobTypeRegistry } from './jobs/registry.js';
+import { openReadModelDb, type ReadModelDb } from './projections/readModelDb.js';
+import { jobProjection } from './projections/jobProjection.js';
+import { Projector } from './projections/projector.js';
+import { JobReadModel } from './projections/jobReadModel.js';
+import { JobCommands } from './api/jobCommands.js';
+import { createApp, type AppOptions } from './api/app.js';
+import { createEngineWorkers, installRuntime, runWorkers } from './worker/engineWorkers.js';
+import { Reconciler } from './reconciler/reconciler.js';
+import { taskQueueWorkers } from './temporal/taskQueueWorkers.js';
+
+export interface EngineOptions {
+  temporalAddress: string;
+  namespace?: string;
+  taskQueue: string;
+  eventStorePath: string;
+  readModelPath: string;
+  resultsDir: string;
+  defaultJobType?: string;
+  registry?: JobTypeRegistry;
+  /** Run the workers in this process (the default). Tests that crash a worker run it elsewhere. */
+  runWorkers?: boolean;
+  workflowBundle?: { codePath: string };
+  maxConcurrentSteps?: number;
+  reconcileIntervalMs?: number;
+  appOptions?: AppOptions;
+  log?: (line: string) => void;
+}
+
+/** One process of the engine: store, projector, reconciler, workers and API, wired together. */
+export interface Engine {
+  client: Client;
+  eventStore: EventStore;
+  readModelDb: ReadModelDb;
+  readModel: JobReadModel;
+  projector: Projector;
+  reconciler: Reconciler;
+  commands: JobCommands;
+  app: ReturnType<typeof createApp>;
+  workers: Worker[];
+  registry: JobTypeRegistry;
+  stop(): Promise<void>;
+}
+
+export async function startEngine(options: EngineOptions): Promise<Engine> {
+  const log = options.log ?? (() => {});
+  const namespace = options.namespace ?? 'default';
+  const registry = options.registry ?? new JobTypeRegistry();
+  const eventStore = openEventStore(options.eventStorePath);
+  const readModelDb = openReadModelDb(options.readModelPath);
+  const projector = new Projector(eventStore, readModelDb, [jobProjection()]);
+  projector.on('error', (error) => log(`[projector] ${(error as Error).stack ?? error}`));
+  projector.start();
+
+  const connection = await Connection.connect({ address: options.temporalAddress });
+  const client = new Client({ connection, namespace });
+  const readModel = new JobReadModel(readModelDb);
+  const commands = new JobCommands({
+    client,
+    taskQueue: options.taskQueue,
+    registry,
+    readModel,
+    projection: projector,
+    defaultJobType: options.defaultJobType ?? 'sleep',
+  });
+  const app = createApp(
+    { readModel, commands, events: eventStore, workers: taskQueueWorkers(client, namespace, options.taskQueue) },
+    options.appOptions,
+  );
+
+  let workers: Worker[] = [];
+  let running: Promise<void> | undefined;
+  let nativeConnection: NativeConnection | undefined;
+  if (options.runWorkers !== false) {
+    installRuntime();
+    nativeConnection = await NativeConnection.connect({ address: options.temporalAddress });
+    workers = await createEngineWorkers({
+      connection: nativeConnection,
+      namespace,
+      taskQueue: options.taskQueue,
+      registry,
+      resultsDir: options.resultsDir,
+      eventStore,
+      workflowBundle: options.workflowBundle,
+      maxConcurrentSteps: options.maxConcurrentSteps,
+    });
+    running = runWorkers(workers).catch((error) => log(`[worker] stopped: ${(error as Error).stack ?? error}`));
+  }
+  const reconciler = new Reconciler({ client, eventStore, taskQueue: options.taskQueue, intervalMs: options.reconcileIntervalMs, log });
+  reconciler.start();
+
+  return {
+    client,
+    eventStore,
+    readModelDb,
+    readModel,
+    projector,
+    reconciler,
+    commands,
+    app,
+    workers,
+    registry,
+    async stop() {
+      reconciler.stop();
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await nativeConnection?.close();
+      await projector.stop();
+      await connection.close();
+      readModelDb.close();
+      eventStore.close();
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { announceAppend } from './appendNotifier.js';
+import { NewEventsWatcher } from './newEventsWatcher.js';
+import { prepareAppendToStream } from './schema/appendToStream.js';
+import { applyConnectionPragmas } from './schema/connectionPragmas.js';
+import { prepareReadAll } from './schema/readAll.js';
+import { prepareReadDataVersion } from './schema/readDataVersion.js';
+import { prepareReadLastGlobalPosition } from './schema/readLastGlobalPosition.js';
+import { prepareReadStream } from './schema/readStream.js';
+import { prepareReadStreamVersion } from './schema/readStreamVersion.js';
+import { createEventStoreSchema } from './schema/tables.js';
+import type { EventStore, EventStoreOptions } from './typing.js';
+import { validateAndSerializeAppend } from './validation.js';
+
+export const defaultBusyTimeoutMs = 5000;
+export const defaultPollIntervalMs = 50;
+
+const isInMemory = (path: string): boolean => path === ':memory:' || path === '';
+
+/**
+ * Opens (and, unless read-only, creates) the event store in one SQLite file. Every statement is
+ * prepared here once; the returned object holds one connection.
+ */
+export const openEventStore = (path: string, options: EventStoreOptions = {}): EventStore => {
+  const readonly = options.readonly ?? false;
+  const busyTimeoutMs = options.busyTimeoutMs ?? defaultBusyTimeoutMs;
+  if (!readonly && !isInMemory(path)) mkdirSync(dirname(path), { recursive: true });
+
+  const db = new Database(path, { readonly, fileMustExist: readonly, timeout: busyTimeoutMs });
+  try {
+    applyConnectionPragmas(db, { busyTimeoutMs, readonly });
+    if (!readonly) createEventStoreSchema(db);
+    return createSQLiteEventStore(db, path, options);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+};
+
+const createSQLiteEventStore = (db: Database.Database, path: string, options: EventStoreOptions): EventStore => {
+  const appendToStream = prepareAppendToStream(db);
+  const readStream = prepareReadStream(db);
+  const readAll = prepareReadAll(db);
+  const readStreamVersion = prepareReadStreamVersion(db);
+  const readLastGlobalPosition = prepareReadLastGlobalPosition(db);
+
+  // Two handles on one file must share the in-process notifier, whatever relative path or symlink
+  // each was opened with; in-memory databases are private to their connection.
+  const storeKey = isInMemory(path) ? `memory:${randomUUID()}` : realpathSync(path);
+  const watcher = new NewEventsWatcher({
+    storeKey,
+    pollIntervalMs: options.pollIntervalMs ?? defaultPollIntervalMs,
+    readLastGlobalPosition,
+    readDataVersion: prepareReadDataVersion(db),
+  });
+
+  return {
+    path,
+    appendToStream(streamId, events, appendOptions = {}) {
+      const expectedVersion = appendOptions.expectedVersion ?? 'any';
+      const serialized = validateAndSerializeAppend(streamId, events, expectedVersion);
+      const result = appendToStream(streamId, serialized, expectedVersion);
+      // After the commit: a woken reader must be able to see the rows.
+      if (result.appended > 0) announceAppend(storeKey, result.lastGlobalPosition);
+      return result;
+    },
+    readStream: (streamId, readOptions) => readStream(streamId, readOptions),
+    readAll: (readOptions) => readAll(readOptions),
+    streamVersion: (streamId) => readStreamVersion(streamId),
+    lastPosition: () => readLastGlobalPosition(),
+    waitForEvents: (afterPosition, waitOptions) => watcher.wait(afterPosition, waitOptions),
+    close() {
+      watcher.close();
+      db.close();
+    },
+  };
+};

@@ -1,0 +1,15 @@
+export type {
+  AppendResult,
+  EventMetadata,
+  EventStore,
+  EventStoreOptions,
+  ExpectedVersion,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  WaitForEventsOptions,
+} from './typing.js';
+export { ConcurrencyError, EventIdConflictError, InvalidEventError } from './errors.js';
+export { openEventStore, defaultBusyTimeoutMs, defaultPollIntervalMs } from './SQLiteEventStore.js';
+export { deterministicEventId } from './deterministicEventId.js';

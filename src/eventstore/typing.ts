@@ -1,0 +1,83 @@
+/**
+ * The version the caller believes the stream is at. A number is the version of the stream's last
+ * event (0 = empty stream); 'no_stream' requires an empty stream; 'any' skips the check.
+ */
+export type ExpectedVersion = number | 'no_stream' | 'any';
+
+export interface EventMetadata {
+  actor?: string;
+  reason?: string;
+  causationId?: string;
+  correlationId?: string;
+  [key: string]: unknown;
+}
+
+export interface NewEvent {
+  /** Chosen by the caller and deterministic, so a retried append is recognised and not doubled. */
+  eventId: string;
+  type: string;
+  data: Record<string, unknown>;
+  metadata?: EventMetadata;
+}
+
+export interface RecordedEvent<D = any> {
+  globalPosition: number;
+  streamId: string;
+  streamVersion: number;
+  eventId: string;
+  type: string;
+  data: D;
+  metadata: EventMetadata;
+  /** ISO-8601 UTC */
+  recordedAt: string;
+}
+
+export interface AppendResult {
+  nextExpectedVersion: number;
+  lastGlobalPosition: number;
+  /** Events actually written; 0 when all were idempotent duplicates. */
+  appended: number;
+}
+
+export interface EventStoreOptions {
+  /** busy timeout ms, default 5000 */
+  busyTimeoutMs?: number;
+  /** poll interval of waitForEvents for commits made by other processes, default 50 */
+  pollIntervalMs?: number;
+  readonly?: boolean;
+}
+
+export interface ReadStreamOptions {
+  /** Inclusive, default 1. */
+  fromVersion?: number;
+  maxCount?: number;
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: the last position the reader has already seen. Default 0. */
+  fromPosition?: number;
+  /** Default 1000. */
+  limit?: number;
+}
+
+export interface WaitForEventsOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface EventStore {
+  readonly path: string;
+  appendToStream(streamId: string, events: NewEvent[], options?: { expectedVersion?: ExpectedVersion }): AppendResult;
+  readStream(streamId: string, options?: ReadStreamOptions): RecordedEvent[];
+  readAll(options?: ReadAllOptions): RecordedEvent[];
+  /** 0 if the stream has no events. */
+  streamVersion(streamId: string): number;
+  /** 0 if the store is empty. */
+  lastPosition(): number;
+  /**
+   * Resolves true as soon as an event with position > afterPosition exists (appended by this
+   * process or another), false on timeout or abort.
+   */
+  waitForEvents(afterPosition: number, options?: WaitForEventsOptions): Promise<boolean>;
+  close(): void;
+}

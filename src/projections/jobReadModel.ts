@@ -1,0 +1,132 @@
+import type { ReadModelDb } from './readModelDb.js';
+
+/** A jobs row as stored. JSON columns are still text here; the API shapes the resource. */
+export interface JobRow {
+  id: string;
+  name: string;
+  type: string;
+  status: string;
+  priority: number;
+  owner: string;
+  batch_id: string | null;
+  input: string;
+  total_steps: number;
+  completed_steps: number;
+  current_step: number | null;
+  progress: number;
+  message: string | null;
+  error_message: string | null;
+  error_type: string | null;
+  attempts: number;
+  max_attempts: number;
+  next_retry_at: string | null;
+  timeout_ms: number | null;
+  run_at: string | null;
+  result: string | null;
+  result_files: string;
+  estimated_remaining: number | null;
+  active_ms: number;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  paused_at: string | null;
+  updated_at: string;
+  version: number;
+  last_position: number;
+}
+
+export interface JobListFilter {
+  /** Only jobs of this owner (non-admin users). */
+  owner?: string;
+  status?: string;
+  type?: string;
+  priority?: number;
+  batchId?: string;
+  createdAfter?: string;
+  createdBefore?: string;
+  nameContains?: string;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+  limit: number;
+}
+
+export interface JobPage {
+  jobs: JobRow[];
+  /** Cursor of the next page, or null on the last one. */
+  nextCursor: string | null;
+}
+
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+}
+
+const encodeCursor = (row: JobRow) => Buffer.from(JSON.stringify([row.created_at, row.id])).toString('base64url');
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string') {
+      return [value[0], value[1]];
+    }
+  } catch {
+    // fall through
+  }
+  throw new InvalidCursorError('cursor is not one this API returned');
+}
+
+/** Queries of the jobs read model. Reads only; the projection is the only writer. */
+export class JobReadModel {
+  private readonly byId;
+  private readonly counts;
+  private readonly countsOfOwner;
+
+  constructor(private readonly db: ReadModelDb) {
+    this.byId = db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?');
+    this.counts = db.prepare<[], { status: string; count: number }>(
+      'SELECT status, SUM(count) AS count FROM job_counts GROUP BY status',
+    );
+    this.countsOfOwner = db.prepare<[string], { status: string; count: number }>(
+      'SELECT status, count FROM job_counts WHERE owner = ?',
+    );
+  }
+
+  getJob(id: string): JobRow | undefined {
+    return this.byId.get(id);
+  }
+
+  listJobs(filter: JobListFilter): JobPage {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (filter.owner !== undefined) (where.push('owner = @owner'), (params.owner = filter.owner));
+    if (filter.status !== undefined) (where.push('status = @status'), (params.status = filter.status));
+    if (filter.type !== undefined) (where.push('type = @type'), (params.type = filter.type));
+    if (filter.priority !== undefined) (where.push('priority = @priority'), (params.priority = filter.priority));
+    if (filter.batchId !== undefined) (where.push('batch_id = @batchId'), (params.batchId = filter.batchId));
+    if (filter.createdAfter !== undefined) (where.push('created_at > @createdAfter'), (params.createdAfter = filter.createdAfter));
+    if (filter.createdBefore !== undefined) (where.push('created_at < @createdBefore'), (params.createdBefore = filter.createdBefore));
+    if (filter.nameContains !== undefined) {
+      where.push("name LIKE @name ESCAPE '\\'");
+      params.name = `%${filter.nameContains.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+    }
+    if (filter.cursor !== undefined) {
+      const [createdAt, id] = decodeCursor(filter.cursor);
+      where.push('(created_at < @cursorCreatedAt OR (created_at = @cursorCreatedAt AND id < @cursorId))');
+      params.cursorCreatedAt = createdAt;
+      params.cursorId = id;
+    }
+    params.limit = filter.limit + 1;
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY created_at DESC, id DESC LIMIT @limit`;
+    const rows = this.db.prepare<Record<string, unknown>, JobRow>(sql).all(params);
+    const more = rows.length > filter.limit;
+    const jobs = more ? rows.slice(0, filter.limit) : rows;
+    return { jobs, nextCursor: more ? encodeCursor(jobs[jobs.length - 1]!) : null };
+  }
+
+  /** Jobs by status, from the counters the projection keeps (no scan of jobs). */
+  countByStatus(owner?: string): Record<string, number> {
+    const rows = owner === undefined ? this.counts.all() : this.countsOfOwner.all(owner);
+    const result: Record<string, number> = {};
+    for (const row of rows) result[row.status] = row.count;
+    return result;
+  }
+}

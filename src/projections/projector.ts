@@ -1,0 +1,111 @@
+import { EventEmitter } from 'node:events';
+import type { EventStore, RecordedEvent } from '../eventstore/index.js';
+import type { Projection } from './jobProjection.js';
+import type { ReadModelDb } from './readModelDb.js';
+
+export interface ProjectorOptions {
+  /** Checkpoint name in projection_checkpoints. */
+  name?: string;
+  /** Events applied per transaction. */
+  batchSize?: number;
+  /** Longest wait for new events before looking again (ms); appends wake the projector earlier. */
+  idleWaitMs?: number;
+}
+
+/**
+ * Reads the log after its checkpoint and applies each event to the projections, moving the
+ * checkpoint in the same transaction: a crash between two batches loses nothing and doubles nothing.
+ */
+export class Projector extends EventEmitter {
+  private readonly name: string;
+  private readonly batchSize: number;
+  private readonly idleWaitMs: number;
+  private running = false;
+  private abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private readonly getCheckpoint;
+  private readonly setCheckpoint;
+  private readonly applyBatch: (events: RecordedEvent[]) => void;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly db: ReadModelDb,
+    private readonly projections: Projection[],
+    options: ProjectorOptions = {},
+  ) {
+    super();
+    this.setMaxListeners(0);
+    this.name = options.name ?? 'read-model';
+    this.batchSize = options.batchSize ?? 1000;
+    this.idleWaitMs = options.idleWaitMs ?? 1000;
+    this.getCheckpoint = db.prepare<[string], { position: number }>('SELECT position FROM projection_checkpoints WHERE name = ?');
+    this.setCheckpoint = db.prepare(
+      'INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position',
+    );
+    this.applyBatch = db.transaction((events: RecordedEvent[]) => {
+      for (const event of events) for (const projection of this.projections) projection.apply(this.db, event);
+      this.setCheckpoint.run(this.name, events[events.length - 1]!.globalPosition);
+    });
+  }
+
+  checkpoint(): number {
+    return this.getCheckpoint.get(this.name)?.position ?? 0;
+  }
+
+  /** Applies everything in the log now; returns the number of events applied. */
+  catchUp(): number {
+    let applied = 0;
+    for (;;) {
+      const events = this.store.readAll({ fromPosition: this.checkpoint(), limit: this.batchSize });
+      if (events.length === 0) return applied;
+      this.applyBatch(events);
+      applied += events.length;
+      this.emit('projected', events[events.length - 1]!.globalPosition);
+    }
+  }
+
+  /** Catches up, then follows new events until stop(). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.abort = new AbortController();
+    this.loop = (async () => {
+      while (this.running) {
+        try {
+          this.catchUp();
+        } catch (error) {
+          this.emit('error', error);
+        }
+        if (!this.running) break;
+        await this.store.waitForEvents(this.checkpoint(), { timeoutMs: this.idleWaitMs, signal: this.abort.signal });
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.abort.abort();
+    await this.loop;
+  }
+
+  /** Resolves once the read model has applied the log up to `position` (read-your-writes). */
+  async waitFor(position: number, timeoutMs = 10_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.checkpoint() < position) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(left, 50));
+        const onProjected = () => done();
+        this.once('projected', onProjected);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        // remove the listener when the timer wins
+        setTimeout(() => this.off('projected', onProjected), Math.min(left, 50) + 1).unref();
+      });
+    }
+    return true;
+  }
+}

@@ -1,0 +1,70 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+
+export type ReadModelDb = Database.Database;
+
+/** The read model's schema. Everything here is derived from the event log and can be rebuilt. */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  type TEXT NOT NULL,
+  status TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  owner TEXT NOT NULL,
+  batch_id TEXT,
+  input TEXT NOT NULL,
+  total_steps INTEGER NOT NULL,
+  completed_steps INTEGER NOT NULL DEFAULT 0,
+  current_step INTEGER,
+  progress INTEGER NOT NULL DEFAULT 0,
+  message TEXT,
+  error_message TEXT,
+  error_type TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  next_retry_at TEXT,
+  timeout_ms INTEGER,
+  run_at TEXT,
+  result TEXT,
+  result_files TEXT NOT NULL DEFAULT '[]',
+  estimated_remaining REAL,
+  active_ms INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL,
+  started_at TEXT,
+  completed_at TEXT,
+  paused_at TEXT,
+  updated_at TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  last_position INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_owner_status ON jobs (owner, status, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_batch ON jobs (batch_id, created_at DESC, id DESC) WHERE batch_id IS NOT NULL;
+
+-- Counts per owner and status, kept by the projection as jobs move, so stats never scan jobs.
+CREATE TABLE IF NOT EXISTS job_counts (
+  owner TEXT NOT NULL,
+  status TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (owner, status)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS projection_checkpoints (
+  name TEXT PRIMARY KEY,
+  position INTEGER NOT NULL
+);
+`;
+
+export function openReadModelDb(file: string): ReadModelDb {
+  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA);
+  return db;
+}

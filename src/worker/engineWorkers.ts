@@ -1,0 +1,73 @@
+import { fileURLToPath } from 'node:url';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
+import type { EventStore } from '../eventstore/index.js';
+import type { JobTypeRegistry } from '../jobs/registry.js';
+import { createEventStoreActivities } from '../activities/eventStoreActivities.js';
+import { createJobStepActivities } from '../activities/jobStepActivities.js';
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface EngineWorkerOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  /** Queue of job workflows and steps. */
+  taskQueue: string;
+  registry: JobTypeRegistry;
+  resultsDir: string;
+  /** The SQLite owner runs the store's activities (`<taskQueue>-store`); other machines pass none. */
+  eventStore?: EventStore;
+  /** A prebuilt workflow bundle (tests build one per run); default: bundle workflowsPath now. */
+  workflowBundle?: { codePath: string };
+  maxConcurrentSteps?: number;
+  identity?: string;
+}
+
+let runtimeInstalled = false;
+/** Worker logs at WARN unless LOG_LEVEL says otherwise (the SDK's INFO is a line per state change). */
+export function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger((process.env.LOG_LEVEL?.toUpperCase() as LogLevel) || 'WARN') });
+  } catch {
+    // already installed by the embedding program: keep its logger
+  }
+}
+
+/** The workers of one process: job workflows and steps, and (on the SQLite owner) the store. */
+export async function createEngineWorkers(options: EngineWorkerOptions): Promise<Worker[]> {
+  installRuntime();
+  const common: Partial<WorkerOptions> = {
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    ...(options.identity ? { identity: options.identity } : {}),
+  };
+  const jobs = await Worker.create({
+    ...common,
+    connection: options.connection,
+    taskQueue: options.taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    activities: createJobStepActivities({ registry: options.registry, resultsDir: options.resultsDir }),
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentSteps ?? 100,
+    // Cancellation reaches a step through its heartbeats: keep them frequent so pause is prompt.
+    maxHeartbeatThrottleInterval: '500ms',
+    defaultHeartbeatThrottleInterval: '500ms',
+  });
+  const workers = [jobs];
+  if (options.eventStore) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        connection: options.connection,
+        taskQueue: `${options.taskQueue}-store`,
+        activities: createEventStoreActivities(options.eventStore),
+        maxConcurrentActivityTaskExecutions: 200,
+      }),
+    );
+  }
+  return workers;
+}
+
+export async function runWorkers(workers: Worker[]): Promise<void> {
+  await Promise.all(workers.map((w) => w.run()));
+}

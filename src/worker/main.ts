@@ -1,0 +1,37 @@
+/**
+ * A worker process on its own: job workflows and steps, plus the store's activities when it owns the
+ * SQLite file (EVENTSTORE_PATH set, the default). Used by tests that kill a worker, and by the
+ * production stack's worker service.
+ */
+import { NativeConnection } from '@temporalio/worker';
+import { loadConfig } from '../config.js';
+import { openEventStore } from '../eventstore/index.js';
+import { JobTypeRegistry } from '../jobs/registry.js';
+import { createEngineWorkers, installRuntime, runWorkers } from './engineWorkers.js';
+
+const config = loadConfig();
+if (!config.temporalAddress) {
+  console.error('TEMPORAL_ADDRESS is required for a standalone worker');
+  process.exit(2);
+}
+const ownsStore = process.env.STORE_OWNER !== 'false';
+const eventStore = ownsStore ? openEventStore(config.eventStorePath) : undefined;
+installRuntime();
+const connection = await NativeConnection.connect({ address: config.temporalAddress });
+const workers = await createEngineWorkers({
+  connection,
+  namespace: config.namespace,
+  taskQueue: config.taskQueue,
+  registry: new JobTypeRegistry(),
+  resultsDir: config.resultsDir,
+  eventStore,
+  workflowBundle: process.env.WORKFLOW_BUNDLE ? { codePath: process.env.WORKFLOW_BUNDLE } : undefined,
+  maxConcurrentSteps: config.maxConcurrentSteps,
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => workers.forEach((w) => w.shutdown()));
+}
+console.log(`worker ready on ${config.taskQueue}${ownsStore ? ' (+store)' : ''}`);
+await runWorkers(workers);
+await connection.close();
+eventStore?.close();

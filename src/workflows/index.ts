@@ -1,0 +1,2 @@
+// The worker's workflowsPath: every workflow type the engine runs.
+export { jobWorkflow } from './jobWorkflow.js';

@@ -1,0 +1,411 @@
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ConcurrencyError,
+  EventIdConflictError,
+  InvalidEventError,
+  deterministicEventId,
+  type EventStore,
+  type NewEvent,
+} from '../../src/eventstore/index.js';
+import { createStoreFixture, newEvent } from './tempEventStore.js';
+
+let fixture: ReturnType<typeof createStoreFixture>;
+let store: EventStore;
+
+beforeEach(() => {
+  fixture = createStoreFixture();
+  store = fixture.open();
+});
+
+afterEach(() => fixture.dispose());
+
+const countRows = (): number => {
+  const db = new Database(fixture.dbPath, { readonly: true });
+  try {
+    return db.prepare<[], number>('SELECT count(*) FROM events').pluck().get()!;
+  } finally {
+    db.close();
+  }
+};
+
+const isoUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+describe('schema and connection', () => {
+  it('uses WAL and keeps the events of a reopened file', () => {
+    store.appendToStream('s', [newEvent('e1')]);
+    store.close();
+    const reopened = fixture.open();
+    expect(reopened.readStream('s').map((e) => e.eventId)).toEqual(['e1']);
+    const db = new Database(fixture.dbPath);
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      db.close();
+    }
+  });
+
+  it('starts empty', () => {
+    expect(store.lastPosition()).toBe(0);
+    expect(store.streamVersion('nothing')).toBe(0);
+    expect(store.readStream('nothing')).toEqual([]);
+    expect(store.readAll()).toEqual([]);
+  });
+
+  it('exposes the path it was opened with', () => {
+    expect(store.path).toBe(fixture.dbPath);
+  });
+
+  it('a read-only store reads but refuses to append', () => {
+    store.appendToStream('s', [newEvent('e1')]);
+    const reader = fixture.open({ readonly: true });
+    expect(reader.readAll().map((e) => e.eventId)).toEqual(['e1']);
+    expect(() => reader.appendToStream('s', [newEvent('e2')])).toThrow(/readonly/i);
+    expect(store.lastPosition()).toBe(1);
+  });
+});
+
+describe('appendToStream / readStream', () => {
+  it('records every field and reads it back', () => {
+    const before = Date.now();
+    const result = store.appendToStream('order-1', [
+      { eventId: 'a', type: 'OrderPlaced', data: { amount: 42, items: [{ sku: 'x', qty: 2 }], note: null } },
+    ]);
+    expect(result).toEqual({ nextExpectedVersion: 1, lastGlobalPosition: 1, appended: 1 });
+
+    const [event, ...rest] = store.readStream('order-1');
+    expect(rest).toEqual([]);
+    expect(event).toMatchObject({
+      globalPosition: 1,
+      streamId: 'order-1',
+      streamVersion: 1,
+      eventId: 'a',
+      type: 'OrderPlaced',
+      data: { amount: 42, items: [{ sku: 'x', qty: 2 }], note: null },
+      metadata: {},
+    });
+    expect(event!.recordedAt).toMatch(isoUtc);
+    expect(Date.parse(event!.recordedAt)).toBeGreaterThanOrEqual(before - 1000);
+    expect(Date.parse(event!.recordedAt)).toBeLessThanOrEqual(Date.now() + 1000);
+  });
+
+  it('numbers stream versions from 1, gapless across calls, each stream on its own', () => {
+    store.appendToStream('a', [newEvent('a1'), newEvent('a2')]);
+    store.appendToStream('b', [newEvent('b1')]);
+    const third = store.appendToStream('a', [newEvent('a3'), newEvent('a4'), newEvent('a5')]);
+
+    expect(third.nextExpectedVersion).toBe(5);
+    expect(third.appended).toBe(3);
+    expect(store.readStream('a').map((e) => e.streamVersion)).toEqual([1, 2, 3, 4, 5]);
+    expect(store.readStream('a').map((e) => e.eventId)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
+    expect(store.readStream('b').map((e) => e.streamVersion)).toEqual([1]);
+    expect(store.streamVersion('a')).toBe(5);
+    expect(store.streamVersion('b')).toBe(1);
+  });
+
+  it('gives a batch consecutive global positions and reports the last one', () => {
+    store.appendToStream('x', [newEvent('x1')]);
+    const result = store.appendToStream('y', [newEvent('y1'), newEvent('y2'), newEvent('y3')]);
+    expect(result.lastGlobalPosition).toBe(4);
+    expect(store.readStream('y').map((e) => e.globalPosition)).toEqual([2, 3, 4]);
+    expect(store.lastPosition()).toBe(4);
+  });
+
+  it('round-trips metadata, standard and custom keys; missing metadata reads as {}', () => {
+    const metadata = { actor: 'alice', reason: 'retry', causationId: 'c-1', correlationId: 'r-1', attempt: 3, tags: ['a'] };
+    store.appendToStream('m', [{ ...newEvent('m1'), metadata }, newEvent('m2')]);
+    const [first, second] = store.readStream('m');
+    expect(first!.metadata).toEqual(metadata);
+    expect(second!.metadata).toEqual({});
+  });
+
+  it('readStream honours fromVersion (inclusive) and maxCount', () => {
+    store.appendToStream('s', ['1', '2', '3', '4', '5', '6'].map((id) => newEvent(`s${id}`)));
+    expect(store.readStream('s', { fromVersion: 3 }).map((e) => e.streamVersion)).toEqual([3, 4, 5, 6]);
+    expect(store.readStream('s', { maxCount: 2 }).map((e) => e.streamVersion)).toEqual([1, 2]);
+    expect(store.readStream('s', { fromVersion: 4, maxCount: 2 }).map((e) => e.streamVersion)).toEqual([4, 5]);
+    expect(store.readStream('s', { fromVersion: 7 })).toEqual([]);
+    expect(store.readStream('other')).toEqual([]);
+  });
+});
+
+describe('expectedVersion', () => {
+  it("defaults to 'any'", () => {
+    store.appendToStream('s', [newEvent('e1')]);
+    expect(store.appendToStream('s', [newEvent('e2')]).nextExpectedVersion).toBe(2);
+  });
+
+  it('accepts the current version and rejects any other with a ConcurrencyError, writing nothing', () => {
+    store.appendToStream('s', [newEvent('e1'), newEvent('e2')]);
+    expect(store.appendToStream('s', [newEvent('e3')], { expectedVersion: 2 }).nextExpectedVersion).toBe(3);
+
+    const attempt = () => store.appendToStream('s', [newEvent('e4'), newEvent('e5')], { expectedVersion: 2 });
+    expect(attempt).toThrow(ConcurrencyError);
+    try {
+      attempt();
+    } catch (error) {
+      expect(error).toBeInstanceOf(Error);
+      expect(error).toMatchObject({ name: 'ConcurrencyError', streamId: 's', expected: 2, actual: 3 });
+    }
+    expect(store.streamVersion('s')).toBe(3);
+    expect(countRows()).toBe(3);
+  });
+
+  it('0 means an empty stream', () => {
+    expect(store.appendToStream('s', [newEvent('e1')], { expectedVersion: 0 }).appended).toBe(1);
+    expect(() => store.appendToStream('s', [newEvent('e2')], { expectedVersion: 0 })).toThrow(ConcurrencyError);
+  });
+
+  it("'no_stream' succeeds on a new stream only", () => {
+    expect(store.appendToStream('s', [newEvent('e1')], { expectedVersion: 'no_stream' }).nextExpectedVersion).toBe(1);
+    let caught: unknown;
+    try {
+      store.appendToStream('s', [newEvent('e2')], { expectedVersion: 'no_stream' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConcurrencyError);
+    expect(caught).toMatchObject({ streamId: 's', expected: 'no_stream', actual: 1 });
+    expect(store.readStream('s').map((e) => e.eventId)).toEqual(['e1']);
+  });
+
+  it("'any' appends whatever the version", () => {
+    store.appendToStream('s', [newEvent('e1')], { expectedVersion: 'any' });
+    store.appendToStream('s', [newEvent('e2')], { expectedVersion: 'any' });
+    expect(store.streamVersion('s')).toBe(2);
+  });
+
+  it('is checked against the stream, not the store', () => {
+    store.appendToStream('other', [newEvent('o1'), newEvent('o2')]);
+    expect(store.appendToStream('s', [newEvent('e1')], { expectedVersion: 'no_stream' }).nextExpectedVersion).toBe(1);
+  });
+});
+
+describe('idempotency', () => {
+  const call: NewEvent[] = [newEvent('r1', { step: 1 }), newEvent('r2', { step: 2 })];
+
+  it('a retried call writes nothing and reports the first outcome', () => {
+    const first = store.appendToStream('s', call, { expectedVersion: 'no_stream' });
+    const retry = store.appendToStream('s', call, { expectedVersion: 'no_stream' });
+    expect(retry).toEqual({ nextExpectedVersion: first.nextExpectedVersion, lastGlobalPosition: first.lastGlobalPosition, appended: 0 });
+    expect(countRows()).toBe(2);
+    expect(store.lastPosition()).toBe(2);
+  });
+
+  it('a retry with a stale numeric expectedVersion succeeds, even after the stream moved on', () => {
+    store.appendToStream('s', [newEvent('e1')]);
+    const first = store.appendToStream('s', call, { expectedVersion: 1 });
+    store.appendToStream('s', [newEvent('later')]);
+    const retry = store.appendToStream('s', call, { expectedVersion: 1 });
+    expect(retry).toEqual({ nextExpectedVersion: 4, lastGlobalPosition: first.lastGlobalPosition, appended: 0 });
+    expect(countRows()).toBe(4);
+  });
+
+  it('compares data as canonical JSON: the same payload with keys in another order is a duplicate', () => {
+    store.appendToStream('s', [newEvent('k', { a: 1, nested: { x: [1, { p: 1, q: 2 }], y: 'z' } })]);
+    const retry = store.appendToStream('s', [newEvent('k', { nested: { y: 'z', x: [1, { q: 2, p: 1 }] }, a: 1 })]);
+    expect(retry.appended).toBe(0);
+    expect(countRows()).toBe(1);
+  });
+
+  it('ignores metadata when recognising a re-send', () => {
+    store.appendToStream('s', [{ ...newEvent('k'), metadata: { actor: 'first' } }]);
+    expect(store.appendToStream('s', [{ ...newEvent('k'), metadata: { actor: 'second' } }]).appended).toBe(0);
+    expect(store.readStream('s')[0]!.metadata).toEqual({ actor: 'first' });
+  });
+
+  it('a call mixing duplicates and new events appends only the new ones, gaplessly', () => {
+    store.appendToStream('s', [newEvent('e1'), newEvent('e2')]);
+    const result = store.appendToStream('s', [newEvent('e2'), newEvent('e3'), newEvent('e1'), newEvent('e4')], {
+      expectedVersion: 2,
+    });
+    expect(result).toEqual({ nextExpectedVersion: 4, lastGlobalPosition: 4, appended: 2 });
+    expect(store.readStream('s').map((e) => [e.streamVersion, e.eventId])).toEqual([
+      [1, 'e1'],
+      [2, 'e2'],
+      [3, 'e3'],
+      [4, 'e4'],
+    ]);
+  });
+
+  it('a call mixing duplicates and new events still checks expectedVersion', () => {
+    store.appendToStream('s', [newEvent('e1'), newEvent('e2')]);
+    expect(() => store.appendToStream('s', [newEvent('e2'), newEvent('e3')], { expectedVersion: 1 })).toThrow(ConcurrencyError);
+    expect(countRows()).toBe(2);
+  });
+
+  it('the same id twice in one call is written once', () => {
+    const result = store.appendToStream('s', [newEvent('d', { v: 1 }), newEvent('d', { v: 1 }), newEvent('e', { v: 2 })]);
+    expect(result).toMatchObject({ appended: 2, nextExpectedVersion: 2 });
+    expect(store.readStream('s').map((e) => e.eventId)).toEqual(['d', 'e']);
+  });
+});
+
+describe('event id conflicts', () => {
+  beforeEach(() => {
+    store.appendToStream('s', [newEvent('taken', { v: 1 }, 'Original')]);
+  });
+
+  const expectConflict = (attempt: () => unknown) => {
+    let caught: unknown;
+    try {
+      attempt();
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(EventIdConflictError);
+    expect(caught).toMatchObject({ name: 'EventIdConflictError', eventId: 'taken' });
+  };
+
+  it('rejects the same id with other data', () => {
+    expectConflict(() => store.appendToStream('s', [newEvent('taken', { v: 2 }, 'Original')]));
+  });
+
+  it('rejects the same id with another type', () => {
+    expectConflict(() => store.appendToStream('s', [newEvent('taken', { v: 1 }, 'Other')]));
+  });
+
+  it('rejects the same id in another stream', () => {
+    expectConflict(() => store.appendToStream('elsewhere', [newEvent('taken', { v: 1 }, 'Original')]));
+    expect(store.streamVersion('elsewhere')).toBe(0);
+  });
+
+  it('writes nothing of a call that holds one new event and one conflicting event, in either order', () => {
+    expectConflict(() => store.appendToStream('s', [newEvent('fresh-1'), newEvent('taken', { v: 2 }, 'Original')]));
+    expectConflict(() => store.appendToStream('s', [newEvent('taken', { v: 2 }, 'Original'), newEvent('fresh-2')]));
+    expect(countRows()).toBe(1);
+    expect(store.streamVersion('s')).toBe(1);
+    expect(store.readAll().map((e) => e.eventId)).toEqual(['taken']);
+  });
+
+  it('reports the conflict even when the expectedVersion is also wrong', () => {
+    expectConflict(() => store.appendToStream('s', [newEvent('taken', { v: 2 }, 'Original'), newEvent('fresh')], { expectedVersion: 7 }));
+  });
+
+  it('rejects the same id twice in one call with different data, writing nothing', () => {
+    expect(() => store.appendToStream('t', [newEvent('twice', { v: 1 }), newEvent('twice', { v: 2 })])).toThrow(EventIdConflictError);
+    expect(store.streamVersion('t')).toBe(0);
+    expect(countRows()).toBe(1);
+  });
+});
+
+describe('validation', () => {
+  const invalidCalls: [string, () => unknown][] = [
+    ['empty stream id', () => store.appendToStream('', [newEvent('e')])],
+    ['empty events array', () => store.appendToStream('s', [])],
+    ['events not an array', () => store.appendToStream('s', undefined as unknown as NewEvent[])],
+    ['missing eventId', () => store.appendToStream('s', [{ type: 'T', data: {} } as unknown as NewEvent])],
+    ['empty eventId', () => store.appendToStream('s', [{ eventId: '', type: 'T', data: {} }])],
+    ['missing type', () => store.appendToStream('s', [{ eventId: 'e', data: {} } as unknown as NewEvent])],
+    ['missing data', () => store.appendToStream('s', [{ eventId: 'e', type: 'T' } as unknown as NewEvent])],
+    ['non-object metadata', () => store.appendToStream('s', [{ ...newEvent('e'), metadata: 'x' as unknown as object }])],
+    ['negative expectedVersion', () => store.appendToStream('s', [newEvent('e')], { expectedVersion: -1 })],
+    ['unknown expectedVersion', () => store.appendToStream('s', [newEvent('e')], { expectedVersion: 'stream_exists' as 'any' })],
+    ['data that is not JSON', () => store.appendToStream('s', [newEvent('e', { big: 1n })])],
+  ];
+
+  it.each(invalidCalls)('rejects %s with an InvalidEventError (a TypeError) and writes nothing', (_, call) => {
+    expect(call).toThrow(InvalidEventError);
+    expect(call).toThrow(TypeError);
+    expect(countRows()).toBe(0);
+  });
+
+  it('rejects a whole call when only its second event is malformed', () => {
+    expect(() => store.appendToStream('s', [newEvent('ok'), { eventId: 'bad' } as unknown as NewEvent])).toThrow(/bad.*type/);
+    expect(countRows()).toBe(0);
+  });
+});
+
+describe('readAll', () => {
+  beforeEach(() => {
+    store.appendToStream('a', [newEvent('a1'), newEvent('a2')]);
+    store.appendToStream('b', [newEvent('b1')]);
+    store.appendToStream('a', [newEvent('a3')]);
+    store.appendToStream('c', [newEvent('c1'), newEvent('c2')]);
+  });
+
+  it('returns every stream interleaved in ascending position order', () => {
+    const all = store.readAll();
+    expect(all.map((e) => e.eventId)).toEqual(['a1', 'a2', 'b1', 'a3', 'c1', 'c2']);
+    expect(all.map((e) => e.globalPosition)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('treats fromPosition as exclusive (the last position already seen)', () => {
+    expect(store.readAll({ fromPosition: 3 }).map((e) => e.globalPosition)).toEqual([4, 5, 6]);
+    expect(store.readAll({ fromPosition: 6 })).toEqual([]);
+  });
+
+  it('honours limit, so a reader can page through by its last position', () => {
+    const pages: string[][] = [];
+    let position = 0;
+    for (;;) {
+      const page = store.readAll({ fromPosition: position, limit: 4 });
+      if (page.length === 0) break;
+      pages.push(page.map((e) => e.eventId));
+      position = page[page.length - 1]!.globalPosition;
+    }
+    expect(pages).toEqual([
+      ['a1', 'a2', 'b1', 'a3'],
+      ['c1', 'c2'],
+    ]);
+  });
+
+  it('returns at most 1000 events by default', () => {
+    const events = Array.from({ length: 1100 }, (_, i) => newEvent(deterministicEventId('bulk', i)));
+    store.appendToStream('bulk', events);
+    const page = store.readAll();
+    expect(page).toHaveLength(1000);
+    expect(page[999]!.globalPosition).toBe(1000);
+  });
+});
+
+describe('global positions', () => {
+  it('are never reused, even after the newest rows are deleted', () => {
+    store.appendToStream('s', [newEvent('e1'), newEvent('e2'), newEvent('e3')]);
+    const db = new Database(fixture.dbPath);
+    try {
+      db.prepare('DELETE FROM events WHERE global_position >= 2').run();
+    } finally {
+      db.close();
+    }
+    const result = store.appendToStream('t', [newEvent('e4')]);
+    expect(result.lastGlobalPosition).toBe(4);
+    expect(store.readAll().map((e) => e.globalPosition)).toEqual([1, 4]);
+  });
+
+  it('are not consumed by skipped duplicates', () => {
+    store.appendToStream('s', [newEvent('e1'), newEvent('e2')]);
+    store.appendToStream('s', [newEvent('e1'), newEvent('e2')]);
+    store.appendToStream('s', [newEvent('e2'), newEvent('e3'), newEvent('e1')]);
+    expect(store.readAll().map((e) => e.globalPosition)).toEqual([1, 2, 3]);
+    expect(store.appendToStream('t', [newEvent('t1')]).lastGlobalPosition).toBe(4);
+  });
+
+  it('are not consumed by failed appends', () => {
+    store.appendToStream('s', [newEvent('e1')]);
+    expect(() => store.appendToStream('s', [newEvent('e2'), newEvent('e3')], { expectedVersion: 0 })).toThrow(ConcurrencyError);
+    expect(store.appendToStream('s', [newEvent('e4')]).lastGlobalPosition).toBe(2);
+  });
+});
+
+describe('two instances on one file in one process', () => {
+  it('see each other’s appends and keep versions gapless', () => {
+    const other = fixture.open();
+    store.appendToStream('s', [newEvent('e1')]);
+    other.appendToStream('s', [newEvent('e2')], { expectedVersion: 1 });
+    expect(() => store.appendToStream('s', [newEvent('e3')], { expectedVersion: 1 })).toThrow(ConcurrencyError);
+    expect(store.readStream('s').map((e) => [e.streamVersion, e.eventId])).toEqual([
+      [1, 'e1'],
+      [2, 'e2'],
+    ]);
+    expect(other.lastPosition()).toBe(2);
+  });
+});
+
+describe('deterministicEventId', () => {
+  it('joins its parts with ":"', () => {
+    expect(deterministicEventId('run-7', 3)).toBe('run-7:3');
+    expect(deterministicEventId('job', 'run', 0)).toBe('job:run:0');
+    expect(deterministicEventId('only')).toBe('only');
+  });
+});

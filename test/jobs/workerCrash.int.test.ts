@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+let engine: TestEngine;
+const children: ChildProcess[] = [];
+
+/** A worker in its own OS process (the SQLite owner too), so it can be killed for real. */
+function startWorkerProcess(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/worker/main.ts')], {
+    cwd: root,
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: engine.temporalAddress,
+      TASK_QUEUE: engine.taskQueue,
+      EVENTSTORE_PATH: path.join(engine.dir, 'events.db'),
+      RESULTS_DIR: path.join(engine.dir, 'results'),
+      WORKFLOW_BUNDLE: engine.workflowBundlePath,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      output += chunk;
+      if (output.includes('worker ready')) resolve(child);
+    });
+    child.stderr!.on('data', (chunk) => (output += chunk));
+    child.on('exit', (code) => reject(new Error(`worker exited early (${code}): ${output.slice(-2000)}`)));
+  });
+}
+
+beforeAll(async () => {
+  engine = await startTestEngine({ runWorkers: false });
+});
+afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  await engine?.dispose();
+});
+
+describe('a worker killed in the middle of a job', () => {
+  it('comes back, the job completes, and its stream holds each event exactly once', async () => {
+    const first = await startWorkerProcess();
+    const submit = await engine.api('POST', '/api/v1/jobs/submit', { name: 'crash', type: 'sleep', input: { steps: 6, step_ms: 400 } });
+    expect(submit.status).toBe(201);
+    const id = submit.body.job_id;
+    await eventually(async () => (await engine.api('GET', `/api/v1/jobs/${id}`)).body.completed_steps >= 2, 30_000, 'two steps');
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    await startWorkerProcess();
+
+    const done = await eventually(async () => {
+      const j = (await engine.api('GET', `/api/v1/jobs/${id}`)).body;
+      return j.status === 'completed' ? j : undefined;
+    }, 90_000, 'completed after the crash');
+    expect(done.progress).toBe(100);
+
+    const events = engine.eventStore.readStream(id);
+    expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
+    expect(events.map((e) => e.streamVersion)).toEqual(events.map((_, i) => i + 1));
+    const count = (type: string) => events.filter((e) => e.type === type).length;
+    expect(count('JobSubmitted')).toBe(1);
+    expect(count('JobStarted')).toBe(1);
+    expect(count('JobCompleted')).toBe(1);
+    // Progress never goes back and no step is recorded twice.
+    const steps = events.filter((e) => e.type === 'JobProgress').map((e) => e.data.completedSteps);
+    expect([...steps].sort((a, b) => a - b)).toEqual(steps);
+    expect(new Set(steps).size).toBe(steps.length);
+  });
+});

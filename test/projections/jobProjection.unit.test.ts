@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import type { RecordedEvent } from '../../src/eventstore/index.js';
+import { openReadModelDb } from '../../src/projections/readModelDb.js';
+import { jobProjection } from '../../src/projections/jobProjection.js';
+import { JobReadModel } from '../../src/projections/jobReadModel.js';
+
+/** given events / when projected (each delivered twice) / then the read model. */
+function given(...events: Array<Pick<RecordedEvent, 'type' | 'data'> & { streamId?: string; actor?: string; reason?: string }>) {
+  const db = openReadModelDb(':memory:');
+  const projection = jobProjection();
+  const versions = new Map<string, number>();
+  const recorded: RecordedEvent[] = events.map((e, i) => {
+    const streamId = e.streamId ?? 'job_1';
+    const version = (versions.get(streamId) ?? 0) + 1;
+    versions.set(streamId, version);
+    return {
+      globalPosition: i + 1,
+      streamId,
+      streamVersion: version,
+      eventId: `${streamId}:${version}`,
+      type: e.type,
+      data: { at: `2026-01-01T00:00:0${Math.min(i, 9)}.000Z`, ...e.data },
+      metadata: { actor: e.actor ?? 'system', ...(e.reason ? { reason: e.reason } : {}) },
+      recordedAt: '2026-01-01T00:00:00.000Z',
+    };
+  });
+  for (const event of recorded) {
+    // Every event is delivered twice: the second delivery must change nothing.
+    db.transaction(() => projection.apply(db, event))();
+    db.transaction(() => projection.apply(db, event))();
+  }
+  return { readModel: new JobReadModel(db), db };
+}
+
+const submitted = (streamId = 'job_1', owner = 'alice') => ({
+  streamId,
+  type: 'JobSubmitted',
+  data: { name: 'n', type: 'sleep', input: { steps: 4 }, priority: 2, owner, batchId: null, totalSteps: 4, maxAttempts: 3, createdAt: '2026-01-01T00:00:00.000Z' },
+});
+
+describe('jobProjection', () => {
+  it('JobSubmitted creates a pending job and counts it once', () => {
+    const { readModel } = given(submitted());
+    expect(readModel.getJob('job_1')).toMatchObject({ status: 'pending', priority: 2, owner: 'alice', total_steps: 4, progress: 0 });
+    expect(readModel.countByStatus()).toEqual({ pending: 1 });
+  });
+
+  it('follows started → progress → paused → resumed → reprioritized → completed', () => {
+    const { readModel } = given(
+      submitted(),
+      { type: 'JobStarted', data: { attempt: 1, startedAt: '2026-01-01T00:00:01.000Z' } },
+      { type: 'JobProgress', data: { completedSteps: 2, totalSteps: 4, progress: 50, currentStep: 2, estimatedRemainingS: 3, resultFiles: [] } },
+      { type: 'JobPaused', data: { from: 'running' }, reason: 'disk full' },
+      { type: 'JobResumed', data: { to: 'running' } },
+      { type: 'JobReprioritized', data: { from: 2, to: 4 } },
+      { type: 'JobCompleted', data: { completedSteps: 4, totalSteps: 4, result: { ok: 1 }, resultFiles: ['a.csv'], attempt: 1 } },
+    );
+    const job = readModel.getJob('job_1')!;
+    expect(job).toMatchObject({ status: 'completed', progress: 100, priority: 4, completed_steps: 4, attempts: 1, estimated_remaining: 0 });
+    expect(JSON.parse(job.result_files)).toEqual(['a.csv']);
+    expect(job.started_at).toBe('2026-01-01T00:00:01.000Z');
+    expect(readModel.countByStatus()).toEqual({ pending: 0, running: 0, paused: 0, completed: 1 });
+  });
+
+  it('records attempts, the error and the next retry time; then failed', () => {
+    const { readModel } = given(
+      submitted(),
+      { type: 'JobStarted', data: { attempt: 1 } },
+      { type: 'JobAttemptFailed', data: { attempt: 1, error: 'boom', errorType: 'Error', nextRetryAt: '2026-01-01T00:01:00.000Z' } },
+    );
+    expect(readModel.getJob('job_1')).toMatchObject({ status: 'running', attempts: 2, error_message: 'boom', next_retry_at: '2026-01-01T00:01:00.000Z' });
+
+    const after = given(
+      submitted(),
+      { type: 'JobStarted', data: { attempt: 1 } },
+      { type: 'JobFailed', data: { error: 'bad', errorType: 'PermanentJobError', attempt: 1, completedSteps: 1 } },
+    );
+    expect(after.readModel.getJob('job_1')).toMatchObject({ status: 'failed', error_message: 'bad', error_type: 'PermanentJobError', next_retry_at: null });
+    expect(after.readModel.countByStatus().failed).toBe(1);
+  });
+
+  it('terminated by the reconciler shows the reason; a retry brings the job back to pending', () => {
+    const { readModel } = given(
+      submitted(),
+      { type: 'JobStarted', data: { attempt: 1 } },
+      { type: 'JobTerminated', data: { reason: 'emergency' }, actor: 'system:reconciler', reason: 'emergency' },
+    );
+    expect(readModel.getJob('job_1')).toMatchObject({ status: 'terminated', error_message: 'emergency' });
+    const retried = given(
+      submitted(),
+      { type: 'JobFailed', data: { error: 'x', errorType: 'E', attempt: 3, completedSteps: 1 } },
+      { type: 'JobRetried', data: { attempt: 4, maxAttempts: 6, completedSteps: 1 } },
+    );
+    expect(retried.readModel.getJob('job_1')).toMatchObject({ status: 'pending', attempts: 4, max_attempts: 6, completed_at: null, error_message: null });
+    expect(retried.readModel.countByStatus()).toMatchObject({ pending: 1, failed: 0 });
+  });
+
+  it('keeps counts per owner; JobDeleted removes the row and its count', () => {
+    const { readModel } = given(
+      submitted('job_a', 'alice'),
+      submitted('job_b', 'bob'),
+      { streamId: 'job_b', type: 'JobCancelled', data: { from: 'pending' } },
+      { streamId: 'job_b', type: 'JobDeleted', data: {} },
+    );
+    expect(readModel.countByStatus('alice')).toEqual({ pending: 1 });
+    expect(readModel.countByStatus('bob')).toEqual({ pending: 0, cancelled: 0 });
+    expect(readModel.getJob('job_b')).toBeUndefined();
+  });
+
+  it('lists newest first with filters and a cursor that pages without gaps or repeats', () => {
+    const events = Array.from({ length: 7 }, (_, i) => ({
+      ...submitted(`job_${i}`, i % 2 ? 'bob' : 'alice'),
+      data: { ...submitted().data, owner: i % 2 ? 'bob' : 'alice', name: `n${i}`, createdAt: `2026-01-01T00:00:0${i}.000Z` },
+    }));
+    const { readModel } = given(...events);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = readModel.listJobs({ limit: 3, cursor });
+      seen.push(...page.jobs.map((j) => j.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(['job_6', 'job_5', 'job_4', 'job_3', 'job_2', 'job_1', 'job_0']);
+    expect(readModel.listJobs({ limit: 10, owner: 'bob' }).jobs.map((j) => j.id)).toEqual(['job_5', 'job_3', 'job_1']);
+    expect(readModel.listJobs({ limit: 10, nameContains: 'n4' }).jobs.map((j) => j.id)).toEqual(['job_4']);
+  });
+});

@@ -1,0 +1,26 @@
+import { defineConfig } from 'vitest/config';
+
+// Two tiers by file suffix: *.unit.test.ts need nothing; *.int.test.ts run against a real
+// `temporal server start-dev` started once per run by the global setup.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/**/*.unit.test.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'int',
+          include: ['test/**/*.int.test.ts'],
+          globalSetup: ['test/setup/temporal.globalSetup.ts', 'test/setup/workflowBundle.globalSetup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
