@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PermanentJobError, type StepContext, type StepOutput } from '../jobs/jobType.js';
 import type { JobTypeRegistry } from '../jobs/registry.js';
@@ -75,6 +75,21 @@ export function createJobStepActivities(deps: JobStepActivityDeps) {
           details: [{ checkpoint }],
         });
       }
+    },
+
+    /** Removes jobs' result folders; returns the bytes freed. */
+    async removeResultFiles(request: { jobIds: string[] }): Promise<number> {
+      let freed = 0;
+      for (const jobId of request.jobIds) {
+        const dir = resultDirOf(deps.resultsDir, jobId);
+        try {
+          for (const name of await readdir(dir)) freed += (await stat(path.join(dir, name))).size;
+        } catch {
+          continue; // no files
+        }
+        await rm(dir, { recursive: true, force: true });
+      }
+      return freed;
     },
 
     /** The job type's cleanup, run once after a cancel. */

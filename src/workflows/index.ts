@@ -1,2 +1,3 @@
 // The worker's workflowsPath: every workflow type the engine runs.
 export { jobWorkflow } from './jobWorkflow.js';
+export { deleteJobsWorkflow } from './deleteJobsWorkflow.js';

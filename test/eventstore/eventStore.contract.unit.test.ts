@@ -5,6 +5,7 @@ import {
   EventIdConflictError,
   InvalidEventError,
   deterministicEventId,
+  type EventMetadata,
   type EventStore,
   type NewEvent,
 } from '../../src/eventstore/index.js';
@@ -298,7 +299,7 @@ describe('validation', () => {
     ['empty eventId', () => store.appendToStream('s', [{ eventId: '', type: 'T', data: {} }])],
     ['missing type', () => store.appendToStream('s', [{ eventId: 'e', data: {} } as unknown as NewEvent])],
     ['missing data', () => store.appendToStream('s', [{ eventId: 'e', type: 'T' } as unknown as NewEvent])],
-    ['non-object metadata', () => store.appendToStream('s', [{ ...newEvent('e'), metadata: 'x' as unknown as object }])],
+    ['non-object metadata', () => store.appendToStream('s', [{ ...newEvent('e'), metadata: 'x' as unknown as EventMetadata }])],
     ['negative expectedVersion', () => store.appendToStream('s', [newEvent('e')], { expectedVersion: -1 })],
     ['unknown expectedVersion', () => store.appendToStream('s', [newEvent('e')], { expectedVersion: 'stream_exists' as 'any' })],
     ['data that is not JSON', () => store.appendToStream('s', [newEvent('e', { big: 1n })])],
