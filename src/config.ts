@@ -26,6 +26,10 @@ export interface EngineConfig {
   maxConcurrentSteps: number;
   /** Reconciler scan period (ms): how soon a terminated or timed-out job shows as such. */
   reconcileIntervalMs: number;
+  /** HS256 secret of the API's bearer tokens; without it (development only) every caller is one local admin. */
+  jwtSecret?: string;
+  /** NODE_ENV=production: refuses to start without JWT_SECRET. */
+  production: boolean;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
@@ -43,6 +47,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     defaultJobType: env.DEFAULT_JOB_TYPE || 'sleep',
     maxConcurrentSteps: intOf(env.MAX_CONCURRENT_STEPS, 100),
     reconcileIntervalMs: intOf(env.RECONCILE_INTERVAL_MS, 1000),
+    jwtSecret: env.JWT_SECRET || undefined,
+    production: env.NODE_ENV === 'production',
   };
 }
 

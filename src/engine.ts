@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { openEventStore, type EventStore } from './eventstore/index.js';
@@ -66,8 +67,27 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     projection: projector,
     defaultJobType: options.defaultJobType ?? 'sleep',
   });
+  const storeProbe = new Database(options.eventStorePath, { timeout: 1000 });
   const app = createApp(
-    { readModel, commands, events: eventStore, workers: taskQueueWorkers(client, namespace, options.taskQueue) },
+    {
+      readModel,
+      commands,
+      events: eventStore,
+      workers: taskQueueWorkers(client, namespace, options.taskQueue),
+      ops: {
+        countByStatus: () => readModel.countByStatus(),
+        lastPosition: () => eventStore.lastPosition(),
+        checkpoint: () => projector.checkpoint(),
+        temporalReachable: async () => {
+          await client.workflowService.getSystemInfo({});
+        },
+        // Takes the write lock and lets it go: proves the file is writable and not wedged.
+        storeWritable: () => {
+          storeProbe.exec('BEGIN IMMEDIATE');
+          storeProbe.exec('ROLLBACK');
+        },
+      },
+    },
     options.appOptions,
   );
 
@@ -111,6 +131,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       await projector.stop();
       await connection.close();
       readModelDb.close();
+      storeProbe.close();
       eventStore.close();
     },
   };

@@ -8,8 +8,13 @@ import { serve } from '@hono/node-server';
 import { loadConfig } from './config.js';
 import { connectOrStartTemporal } from './temporal/devServer.js';
 import { startEngine } from './engine.js';
+import { jwtAuthenticator } from './api/auth.js';
 
 const config = loadConfig();
+if (config.production && !config.jwtSecret) {
+  console.error('NODE_ENV=production needs JWT_SECRET: refusing to start an API without authentication.');
+  process.exit(2);
+}
 mkdirSync(config.dataDir, { recursive: true });
 const log = (line: string) => console.log(line);
 
@@ -32,8 +37,10 @@ const engine = await startEngine({
   defaultJobType: config.defaultJobType,
   maxConcurrentSteps: config.maxConcurrentSteps,
   reconcileIntervalMs: config.reconcileIntervalMs,
+  appOptions: config.jwtSecret ? { authenticate: jwtAuthenticator({ secret: config.jwtSecret }) } : {},
   log,
 });
+if (!config.jwtSecret) log('Auth:         off (no JWT_SECRET): every caller is the local admin. Set JWT_SECRET and use `npm run token -- --user alice`.');
 
 const server = serve({ fetch: engine.app.fetch, port: config.port, hostname: config.host });
 const apiUrl = `http://${config.host}:${config.port}/api/v1`;

@@ -2,14 +2,27 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { ApiDeps, ApiUser, AppEnv } from './context.js';
 import { ApiError, onError } from './errors.js';
 import { jobRoutes } from './routes/jobs.js';
+import { jobEventRoutes } from './routes/jobEvents.js';
+import { bulkRoutes } from './routes/bulk.js';
+import { opsRoutes } from './routes/ops.js';
 import { validationHook } from './validation.js';
 
 export interface AppOptions {
-  /** Resolves the caller from the request; the default treats every caller as one local admin. */
+  /** Resolves the caller from the request (throws ApiError 401); the default treats every caller
+   * as one local admin (development without JWT_SECRET). */
   authenticate?: (request: Request) => ApiUser | Promise<ApiUser>;
 }
 
 const localAdmin: ApiUser = { id: 'local', role: 'admin' };
+
+const DOCS_PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Job engine API</title>
+<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({ url: './openapi.json', dom_id: '#ui' });</script>
+<noscript>The OpenAPI document is at <a href="./openapi.json">openapi.json</a>.</noscript>
+</body></html>`;
 
 /** The HTTP API: reads the read model, writes through Temporal. */
 export function createApp(deps: ApiDeps, options: AppOptions = {}) {
@@ -17,18 +30,30 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
   app.onError(onError);
   app.notFound((c) => onError(new ApiError(404, `No route for ${c.req.method} ${c.req.path}`), c));
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  if (deps.ops) {
+    const ops = opsRoutes(deps.ops);
+    app.use('*', ops.middleware);
+    app.route('/', ops.app);
+  } else {
+    app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  }
 
   const api = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  // The document and its page are public; everything else needs a user.
+  api.get('/docs', (c) => c.html(DOCS_PAGE));
+  api.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Job engine API', version: '1.0.0', description: 'Durable jobs on Temporal: submit, watch and steer jobs.' },
+    security: [{ bearerAuth: [] }],
+  });
+  api.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   api.use('*', async (c, next) => {
     c.set('user', options.authenticate ? await options.authenticate(c.req.raw) : localAdmin);
     await next();
   });
+  api.route('/', jobEventRoutes(deps));
+  api.route('/', bulkRoutes(deps));
   api.route('/', jobRoutes(deps));
-  api.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: { title: 'Job engine API', version: '1.0.0', description: 'Durable jobs on Temporal' },
-  });
   app.route('/api/v1', api);
   return app;
 }

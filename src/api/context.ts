@@ -2,6 +2,7 @@ import type { EventStore } from '../eventstore/index.js';
 import type { JobReadModel, JobRow } from '../projections/jobReadModel.js';
 import type { JobCommands } from './jobCommands.js';
 import { ApiError, notFound } from './errors.js';
+import type { OpsDeps } from './routes/ops.js';
 
 /** Who is calling. `admin` sees and controls every job; others only their own. */
 export interface ApiUser {
@@ -23,6 +24,8 @@ export interface ApiDeps {
   events: EventStore;
   /** Pollers of the task queues, as Temporal reports them. */
   workers: () => Promise<WorkerInfo>;
+  /** Health, readiness and metrics sources; omitted → /readyz and /metrics are not served. */
+  ops?: OpsDeps;
 }
 
 /** Loads a job the user may see: 404 when absent, 403 when it is someone else's. */

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -7,6 +7,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
 import { InvalidJobInputError, UnknownJobTypeError, type JobTypeRegistry } from '../jobs/registry.js';
+import { deleteJobsWorkflow } from '../workflows/deleteJobsWorkflow.js';
 import {
   INVALID_ARGUMENT,
   cancelUpdate,
@@ -51,6 +52,14 @@ export interface SubmitJobCommand {
   timeoutSeconds?: number;
   delaySeconds?: number;
   batchId?: string | null;
+  /** Idempotency-Key header: the same key (per owner) and body return the same job, never a second one. */
+  idempotencyKey?: string;
+}
+
+export class IdempotencyConflictError extends ApiError {
+  constructor() {
+    super(409, 'Idempotency-Key was already used with a different request body');
+  }
 }
 
 export type ControlAction = 'pause' | 'resume' | 'cancel';
@@ -68,7 +77,7 @@ export class JobCommands {
   }
 
   /** Validates, plans and starts a job; returns once the job is readable (or the wait times out). */
-  async submit(command: SubmitJobCommand): Promise<{ jobId: string; visible: boolean }> {
+  async submit(command: SubmitJobCommand): Promise<{ jobId: string; visible: boolean; existing: boolean }> {
     const type = command.type ?? this.deps.defaultJobType;
     let prepared;
     try {
@@ -78,7 +87,7 @@ export class JobCommands {
       if (error instanceof InvalidJobInputError) throw badRequest(error.issues.map((i) => `input.${i.path || '(root)'}: ${i.message}`).join('; '));
       throw error;
     }
-    const jobId = `job_${randomUUID()}`;
+    const jobId = command.idempotencyKey ? idempotentJobId(command.owner, command.idempotencyKey) : `job_${randomUUID()}`;
     const input: JobWorkflowInput = {
       jobId,
       name: command.name,
@@ -91,10 +100,40 @@ export class JobCommands {
       timeoutMs: command.timeoutSeconds ? Math.round(command.timeoutSeconds * 1000) : null,
       runAt: command.delaySeconds ? new Date(Date.now() + command.delaySeconds * 1000).toISOString() : null,
       actor: command.actor,
+      correlationId: command.idempotencyKey ?? null,
     };
-    await this.start(input);
+    try {
+      await this.start(input);
+    } catch (error) {
+      if (!(error instanceof AlreadyStarted) || !command.idempotencyKey) throw error;
+      // The same key again: the same job if the request is the same, else a conflict.
+      await this.until(() => this.deps.readModel.getJob(jobId) !== undefined);
+      const existing = this.deps.readModel.getJob(jobId);
+      if (!existing) return { jobId, visible: false, existing: true };
+      const same =
+        existing.name === input.name &&
+        existing.type === input.type &&
+        existing.priority === input.priority &&
+        existing.input === JSON.stringify(input.input ?? {});
+      if (!same) throw new IdempotencyConflictError();
+      return { jobId, visible: true, existing: true };
+    }
     const visible = await this.until(() => this.deps.readModel.getJob(jobId) !== undefined);
-    return { jobId, visible };
+    return { jobId, visible, existing: false };
+  }
+
+  /** Deletes finished jobs: tombstones in the log (deleteJobsWorkflow), rows and result files go. */
+  async deleteJobs(rows: JobRow[], actor: string, reason: string): Promise<{ deleted: number; freedBytes: number }> {
+    const active = rows.find((row) => !isTerminalJobStatus(row.status));
+    if (active) throw conflict(`Job ${active.id} is ${active.status}; only finished jobs can be deleted`);
+    if (rows.length === 0) return { deleted: 0, freedBytes: 0 };
+    const result = await this.deps.client.workflow.execute(deleteJobsWorkflow, {
+      workflowId: `delete_${randomUUID()}`,
+      taskQueue: this.deps.taskQueue,
+      args: [{ jobIds: rows.map((r) => r.id), actor, reason }],
+    });
+    await this.deps.projection.waitFor(result.position, this.visibilityTimeoutMs);
+    return { deleted: result.deleted, freedBytes: result.freedBytes };
   }
 
   /** pause | resume | cancel through the workflow's Update (validated there; nothing written if refused). */
@@ -165,7 +204,8 @@ export class JobCommands {
         workflowId: input.jobId,
         taskQueue: this.deps.taskQueue,
         args: [input],
-        ...(reuse !== undefined ? { workflowIdReusePolicy: reuse } : {}),
+        // A job id is never reused by a submit (idempotency keys rely on it); only retry reuses it.
+        workflowIdReusePolicy: reuse ?? WorkflowIdReusePolicy.REJECT_DUPLICATE,
         priority: { priorityKey: toPriorityKey(input.priority) },
         typedSearchAttributes: [
           { key: JobStatusKey, value: 'pending' },
@@ -177,7 +217,7 @@ export class JobCommands {
         ],
       });
     } catch (error) {
-      if (error instanceof WorkflowExecutionAlreadyStartedError) throw conflict(`Job ${input.jobId} is already running`);
+      if (error instanceof WorkflowExecutionAlreadyStartedError) throw new AlreadyStarted(input.jobId);
       throw error;
     }
   }
@@ -210,6 +250,18 @@ export class JobCommands {
     }
     return true;
   }
+}
+
+class AlreadyStarted extends ApiError {
+  constructor(jobId: string) {
+    super(409, `Job ${jobId} exists already`);
+  }
+}
+
+/** A job id derived from (owner, Idempotency-Key): a repeated submit maps onto the same workflow id. */
+function idempotentJobId(owner: string, key: string): string {
+  const h = createHash('sha256').update(`${owner}\n${key}`).digest('hex');
+  return `job_${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
 function past(action: ControlAction): string {

@@ -117,3 +117,16 @@ export const JobEventResource = z
     recorded_at: z.string(),
   })
   .openapi('JobEvent');
+
+export const CleanupQuery = z.object({
+  max_age_hours: z.coerce
+    .number({ error: 'max_age_hours must be a number of hours from 1 to 168' })
+    .int({ error: 'max_age_hours must be a number of hours from 1 to 168' })
+    .min(1, { error: 'max_age_hours must be a number of hours from 1 to 168' })
+    .max(168, { error: 'max_age_hours must be a number of hours from 1 to 168' })
+    .default(24),
+});
+
+export const CleanupResponse = z
+  .object({ success: z.literal(true), cleaned_jobs: z.number().int(), freed_space_mb: z.number(), message: z.string() })
+  .openapi('CleanupResult');

@@ -122,6 +122,16 @@ export class JobReadModel {
     return { jobs, nextCursor: more ? encodeCursor(jobs[jobs.length - 1]!) : null };
   }
 
+  /** Finished jobs that ended before `cutoff` (ISO), for cleanup. */
+  finishedBefore(cutoff: string, owner?: string, limit = 10_000): JobRow[] {
+    return this.db
+      .prepare<Record<string, unknown>, JobRow>(
+        `SELECT * FROM jobs WHERE status IN ('completed','failed','cancelled','terminated','timed_out')
+           AND completed_at < @cutoff ${owner !== undefined ? 'AND owner = @owner' : ''} LIMIT @limit`,
+      )
+      .all({ cutoff, owner, limit });
+  }
+
   /** Jobs by status, from the counters the projection keeps (no scan of jobs). */
   countByStatus(owner?: string): Record<string, number> {
     const rows = owner === undefined ? this.counts.all() : this.countsOfOwner.all(owner);

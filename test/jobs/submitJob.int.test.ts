@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
+import { temporalCli } from '../support/temporalCli.js';
 
 let engine: TestEngine;
 beforeAll(async () => {
@@ -38,9 +39,14 @@ describe('a job submitted over HTTP', () => {
     expect(done.estimated_remaining).toBe(0);
     expect(done.user_id).toBe('local');
 
-    // The workflow is a real one, and it closed as Completed.
-    const description = await engine.client.workflow.getHandle(jobId).describe();
-    expect(description.status.name).toBe('COMPLETED');
+    // The workflow is a real one, and it closes as Completed (just after its last event is recorded),
+    // with its search attributes set, so `temporal workflow list --query` finds it.
+    await eventually(async () => (await engine.client.workflow.getHandle(jobId).describe()).status.name === 'COMPLETED', 10_000, 'workflow closed');
+    const listed = await eventually(async () => {
+      const out = await temporalCli(['workflow', 'list', '--query', `JobStatus="completed" AND JobType="sleep" AND WorkflowId="${jobId}"`, '-o', 'json']);
+      return out.includes(jobId) ? out : undefined;
+    }, 15_000, 'visible through temporal workflow list');
+    expect(listed).toContain('jobWorkflow');
 
     const list = await engine.api('GET', '/api/v1/jobs/list?status=completed&limit=10');
     expect(list.status).toBe(200);

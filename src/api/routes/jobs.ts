@@ -11,6 +11,8 @@ import {
   SubmitJobBody,
   SubmitJobResponse,
   SuccessResponse,
+  CleanupQuery,
+  CleanupResponse,
 } from '../schemas.js';
 import { toJobResource } from '../jobResource.js';
 import { actorOf, loadJob, type ApiDeps, type AppEnv } from '../context.js';
@@ -45,13 +47,18 @@ export function jobRoutes(deps: ApiDeps) {
       tags: ['jobs'],
       summary: 'Submit a job',
       request: { body: { content: { 'application/json': { schema: SubmitJobBody } }, required: true } },
-      responses: { 201: json(SubmitJobResponse, 'Submitted and recorded'), 202: json(SubmitJobResponse, 'Submitted; not yet recorded'), ...errors },
+      responses: { 200: json(SubmitJobResponse, 'The job this Idempotency-Key submitted before'), 201: json(SubmitJobResponse, 'Submitted and recorded'), 202: json(SubmitJobResponse, 'Submitted; not yet recorded'), ...errors },
     }),
     async (c) => {
       const body = c.req.valid('json');
       const user = c.get('user');
       if (body.input && body.config) throw badRequest('input: give input or config, not both');
-      const { jobId, visible } = await deps.commands.submit({
+      const idempotencyKey = c.req.header('idempotency-key');
+      if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
+        throw badRequest('Idempotency-Key: must be 1 to 200 characters');
+      }
+      const { jobId, visible, existing } = await deps.commands.submit({
+        idempotencyKey,
         name: body.name,
         type: body.type,
         input: body.input ?? body.config,
@@ -61,6 +68,7 @@ export function jobRoutes(deps: ApiDeps) {
         timeoutSeconds: body.timeout_seconds,
         delaySeconds: body.delay_seconds,
       });
+      if (existing) return c.json({ job_id: jobId, message: 'Job submitted successfully' }, 200);
       return visible
         ? c.json({ job_id: jobId, message: 'Job submitted successfully' }, 201)
         : c.json({ job_id: jobId, message: 'Job submitted; it is not recorded yet (is a worker running?)' }, 202);
@@ -221,6 +229,50 @@ export function jobRoutes(deps: ApiDeps) {
       const row = loadJob(deps.readModel, user, c.req.valid('param').job_id);
       const after = await deps.commands.retry(row, actorOf(user));
       return c.json({ success: true as const, message: 'Job retry started', job: toJobResource(after) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/jobs/{job_id}',
+      tags: ['jobs'],
+      summary: 'Delete a finished job (its result files too; the log keeps a tombstone)',
+      request: { params: JobIdParam },
+      responses: { 200: json(SuccessResponse, 'Deleted'), ...errors },
+    }),
+    async (c) => {
+      const user = c.get('user');
+      const row = loadJob(deps.readModel, user, c.req.valid('param').job_id);
+      await deps.commands.deleteJobs([row], actorOf(user), 'deleted through the API');
+      return c.json({ success: true as const, message: 'Job deleted successfully' }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/jobs/cleanup',
+      tags: ['jobs'],
+      summary: 'Delete finished jobs older than max_age_hours (with their files)',
+      request: { query: CleanupQuery },
+      responses: { 200: json(CleanupResponse, 'Cleaned'), ...errors },
+    }),
+    async (c) => {
+      const user = c.get('user');
+      const { max_age_hours } = c.req.valid('query');
+      const cutoff = new Date(Date.now() - max_age_hours * 3600_000).toISOString();
+      const rows = deps.readModel.finishedBefore(cutoff, user.role === 'admin' ? undefined : user.id);
+      const { deleted, freedBytes } = await deps.commands.deleteJobs(rows, actorOf(user), `cleanup: finished more than ${max_age_hours} h ago`);
+      return c.json(
+        {
+          success: true as const,
+          cleaned_jobs: deleted,
+          freed_space_mb: Math.round((freedBytes / 1048576) * 1000) / 1000,
+          message: `Cleaned ${deleted} job(s) finished more than ${max_age_hours} hours ago`,
+        },
+        200,
+      );
     },
   );
 

@@ -1,0 +1,56 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MiddlewareHandler } from 'hono';
+
+export interface MetricsSources {
+  countByStatus(): Record<string, number>;
+  lastPosition(): number;
+  checkpoint(): number;
+}
+
+/** Prometheus metrics of one API process; gauges are read from the read model when scraped. */
+export function createMetrics(sources: MetricsSources) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'jobs_by_status',
+    help: 'Jobs in the read model, by status',
+    labelNames: ['status'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [status, count] of Object.entries(sources.countByStatus())) this.set({ status }, count);
+    },
+  });
+  new Gauge({
+    name: 'eventstore_last_position',
+    help: 'Global position of the newest event in the log (its rate is appends/s)',
+    registers: [registry],
+    collect() {
+      this.set(sources.lastPosition());
+    },
+  });
+  new Gauge({
+    name: 'projector_lag_events',
+    help: 'Events in the log not yet applied to the read model',
+    registers: [registry],
+    collect() {
+      this.set(Math.max(0, sources.lastPosition() - sources.checkpoint()));
+    },
+  });
+  const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency',
+    labelNames: ['method', 'route'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
+  const middleware: MiddlewareHandler = async (c, next) => {
+    const start = performance.now();
+    await next();
+    const route = c.req.routePath || 'unmatched';
+    latency.observe({ method: c.req.method, route }, (performance.now() - start) / 1000);
+    requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+  };
+  return { registry, middleware };
+}
