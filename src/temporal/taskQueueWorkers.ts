@@ -1,5 +1,7 @@
 import type { Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
+
+const { temporal } = proto; // a CommonJS module: named ESM imports fail under plain Node
 
 /**
  * Workers as Temporal sees them: the pollers of the engine's task queues (workflow and activity),
