@@ -193,6 +193,8 @@ export class JobCommands {
       },
     };
     const before = row.version;
+    // The last event is written just before the workflow closes: let the old run finish closing.
+    await this.until(async () => (await this.deps.client.workflow.getHandle(row.id).describe()).status.name !== 'RUNNING');
     await this.start(input, WorkflowIdReusePolicy.ALLOW_DUPLICATE);
     await this.until(() => (this.deps.readModel.getJob(row.id)?.version ?? 0) > before);
     return this.deps.readModel.getJob(row.id) ?? row;
@@ -240,10 +242,10 @@ export class JobCommands {
     }
   }
 
-  private async until(predicate: () => boolean): Promise<boolean> {
+  private async until(predicate: () => boolean | Promise<boolean>): Promise<boolean> {
     const deadline = Date.now() + this.visibilityTimeoutMs;
     let wait = 5;
-    while (!predicate()) {
+    while (!(await predicate())) {
       if (Date.now() > deadline) return false;
       await sleep(wait);
       wait = Math.min(50, wait * 2);

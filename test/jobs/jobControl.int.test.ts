@@ -85,12 +85,12 @@ describe('job control', () => {
   });
 
   it('pauses a pending job (it does not start until resumed) and cancels a paused one, running its cleanup', async () => {
-    const id = await submit({ steps: 2, step_ms: 50 }, { delay_seconds: 1 });
+    const id = await submit({ steps: 2, step_ms: 50 }, { delay_seconds: 2 });
     expect((await job(id)).status).toBe('pending');
     const paused = await engine.api('POST', `/api/v1/jobs/${id}/pause`);
     expect(paused.status).toBe(200);
     expect(paused.body.job.status).toBe('paused');
-    await sleep(1500); // past the delay: still paused, never started
+    await sleep(2500); // past the delay: still paused, never started
     const still = await job(id);
     expect(still.status).toBe('paused');
     expect(still.started_at).toBeNull();
@@ -105,9 +105,9 @@ describe('job control', () => {
     expect(event.metadata).toMatchObject({ actor: 'user:local', reason: 'not needed' });
 
     // A pending job that is resumed starts.
-    const id2 = await submit({ steps: 1, step_ms: 10 }, { delay_seconds: 0.5 });
-    await engine.api('POST', `/api/v1/jobs/${id2}/pause`);
-    await sleep(700);
+    const id2 = await submit({ steps: 1, step_ms: 10 }, { delay_seconds: 1.5 });
+    expect((await engine.api('POST', `/api/v1/jobs/${id2}/pause`)).status).toBe(200);
+    await sleep(2000);
     expect((await job(id2)).status).toBe('paused');
     expect((await engine.api('POST', `/api/v1/jobs/${id2}/resume`)).status).toBe(200);
     await until(id2, (j) => j.status === 'completed', 'resumed pending job completes');

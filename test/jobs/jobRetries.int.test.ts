@@ -94,11 +94,11 @@ describe('retries, failures, terminate and timeouts', () => {
     const timedOut = await until(slow, (j) => j.status === 'failed', 'timed out');
     expect(timedOut.error_type).toBe('JobTimeout');
 
-    // 4 × 250 ms of work under a 1.6 s limit, with a 2 s pause in the middle: completes.
-    const paused = await submit({ steps: 4, step_ms: 250 }, { timeout_seconds: 1.6 });
+    // 4 × 250 ms of work under a 3 s limit, with a 3.5 s pause in the middle: completes.
+    const paused = await submit({ steps: 4, step_ms: 250 }, { timeout_seconds: 3 });
     await until(paused, (j) => j.completed_steps >= 1, 'one step');
     await engine.api('POST', `/api/v1/jobs/${paused}/pause`);
-    await sleep(2000);
+    await sleep(3500);
     await engine.api('POST', `/api/v1/jobs/${paused}/resume`);
     await until(paused, (j) => j.status === 'completed', 'completed despite the pause');
   });
