@@ -1,0 +1,462 @@
+/**
+ * The read model at scale: fill an event store with N jobs' streams, rebuild the read model from it,
+ * then measure the API's GET queries on the rebuilt model (in-process, and directly against
+ * JobReadModel) and the served app's requests/s under concurrent load.
+ *
+ *   npx tsx bench/readModel.bench.ts            (npm run bench:readmodel)
+ *
+ * Environment (all optional):
+ *   BENCH_JOBS=1000000        jobs to generate (about 4.2 events each)
+ *   BENCH_FILL=auto           auto | api | sql: how the log is filled (see bench/support/fill.ts)
+ *   BENCH_FILL_API_BUDGET_S=60  auto: the longest the store API may take for all jobs before SQL is used
+ *   BENCH_REQUESTS=2000       requests per query scenario
+ *   BENCH_LOAD_SECONDS=5      measured seconds of each load run (after 0.5 s of warm-up)
+ *   BENCH_CONCURRENCY=16      concurrent clients of the load runs
+ *   BENCH_LOAD_CLIENTS=fetch,http  load runs: Node's fetch, and/or node:http with a keep-alive agent
+ *   BENCH_KEEP=1              keep the temp directory (its location goes to stderr)
+ *
+ * Everything lives in a fresh temp directory, removed at the end. Prints tables, then one
+ * `BENCH_JSON {...}` line. Progress goes to stderr.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createApp } from '../src/api/app.js';
+import type { ApiDeps } from '../src/api/context.js';
+import type { JobCommands } from '../src/api/jobCommands.js';
+import { openEventStore, type EventStore } from '../src/eventstore/index.js';
+import { JobReadModel, type JobListFilter } from '../src/projections/jobReadModel.js';
+import { openReadModelDb, type ReadModelDb } from '../src/projections/readModelDb.js';
+import { rebuildReadModel } from '../src/projections/rebuildReadModel.js';
+import { fillEventStore, type FillMode, type FillResult } from './support/fill.js';
+import { JOB_TYPES, OWNERS } from './support/jobEvents.js';
+import { runLoad, type LoadResult } from './support/load.js';
+import type { LoadClient } from './support/loadWorker.js';
+import { Progress, fmtInt, fmtMs, formatTable, round3, summarize, type LatencySummary } from './support/stats.js';
+
+// ---- settings ----------------------------------------------------------------------------------
+
+const intEnv = (name: string, fallback: number, min = 1): number => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  return n;
+};
+
+const JOBS = intEnv('BENCH_JOBS', 1_000_000);
+const REQUESTS = intEnv('BENCH_REQUESTS', 2000);
+const LOAD_SECONDS = intEnv('BENCH_LOAD_SECONDS', 5);
+const CONCURRENCY = intEnv('BENCH_CONCURRENCY', 16);
+const FILL_API_BUDGET_S = intEnv('BENCH_FILL_API_BUDGET_S', 60);
+const FILL_MODE = (process.env.BENCH_FILL || 'auto') as FillMode;
+if (!['auto', 'api', 'sql'].includes(FILL_MODE)) throw new Error(`BENCH_FILL must be auto, api or sql, got ${FILL_MODE}`);
+const LOAD_CLIENTS = (process.env.BENCH_LOAD_CLIENTS ?? 'fetch,http').split(',').filter(Boolean) as LoadClient[];
+for (const c of LOAD_CLIENTS) if (c !== 'fetch' && c !== 'http') throw new Error(`BENCH_LOAD_CLIENTS: unknown client ${c}`);
+const KEEP = process.env.BENCH_KEEP === '1';
+const WARMUP_REQUESTS = Math.min(200, REQUESTS);
+const PAGE = 50;
+
+const TARGETS = { rebuildMs: 10_000, listP99Ms: 10, statsP99Ms: 2 } as const;
+/** The non-admin caller of the owner-scoped scenario (a mid-sized owner). */
+const BENCH_USER = OWNERS[6]!;
+
+const progress = new Progress();
+const benchStarted = performance.now();
+
+// ---- measuring ---------------------------------------------------------------------------------
+
+interface HttpFigures extends LatencySummary {
+  /** Mean response body size. */
+  bytes: number;
+}
+
+async function measureHttp(fetchApp: (path: string) => Promise<Response>, label: string, pathOf: (i: number) => string): Promise<HttpFigures> {
+  const latencies = new Float64Array(REQUESTS);
+  let bytes = 0;
+  for (let i = -WARMUP_REQUESTS; i < REQUESTS; i++) {
+    const p = pathOf(i + WARMUP_REQUESTS);
+    const t0 = performance.now();
+    const response = await fetchApp(p);
+    const body = await response.text();
+    const t1 = performance.now();
+    if (response.status !== 200) throw new Error(`${label}: GET ${p} answered ${response.status}: ${body.slice(0, 300)}`);
+    if (i >= 0) {
+      latencies[i] = t1 - t0;
+      bytes += body.length;
+    }
+    if ((i & 127) === 0) progress.line(`queries: ${label} (http) ${Math.max(0, i)}/${REQUESTS}`);
+  }
+  return { ...summarize(latencies), bytes: Math.round(bytes / REQUESTS) };
+}
+
+function measureDirect(label: string, call: (i: number) => unknown): LatencySummary {
+  const latencies = new Float64Array(REQUESTS);
+  for (let i = -WARMUP_REQUESTS; i < REQUESTS; i++) {
+    const t0 = performance.now();
+    call(i + WARMUP_REQUESTS);
+    const t1 = performance.now();
+    if (i >= 0) latencies[i] = t1 - t0;
+    if ((i & 127) === 0) progress.line(`queries: ${label} (direct) ${Math.max(0, i)}/${REQUESTS}`);
+  }
+  return summarize(latencies);
+}
+
+/**
+ * The SQL JobReadModel really runs for a call (it builds list queries per filter), captured through a
+ * recording wrapper of the connection, with its parameters, for EXPLAIN QUERY PLAN.
+ */
+function explainQueries(db: ReadModelDb, call: (readModel: JobReadModel) => unknown): { sql: string; plan: string[] }[] {
+  const executed: { sql: string; params: unknown[] }[] = [];
+  const recordingDb = new Proxy(db, {
+    get(target, prop) {
+      if (prop === 'prepare') {
+        return (sql: string) => {
+          const statement = target.prepare(sql);
+          return new Proxy(statement, {
+            get(st, p) {
+              const value = Reflect.get(st, p, st);
+              if (p === 'all' || p === 'get' || p === 'iterate') {
+                return (...params: unknown[]) => {
+                  executed.push({ sql, params });
+                  return (value as (...a: unknown[]) => unknown).apply(st, params);
+                };
+              }
+              return typeof value === 'function' ? value.bind(st) : value;
+            },
+          });
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  call(new JobReadModel(recordingDb));
+  return executed.map(({ sql, params }) => {
+    const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...(params as [])) as { id: number; parent: number; detail: string }[];
+    const depth = new Map<number, number>([[0, 0]]);
+    const plan = rows.map((r) => {
+      const d = (depth.get(r.parent) ?? 0) + 1;
+      depth.set(r.id, d);
+      return `${'  '.repeat(d - 1)}${r.detail}`;
+    });
+    return { sql: sql.replace(/\s+/g, ' ').trim(), plan };
+  });
+}
+
+const fileSize = (file: string): number =>
+  ['', '-wal'].reduce((sum, suffix) => sum + (fs.statSync(file + suffix, { throwIfNoEntry: false })?.size ?? 0), 0);
+
+// ---- the run -----------------------------------------------------------------------------------
+
+interface QueryScenario {
+  name: string;
+  kind: 'list' | 'stats' | 'get';
+  /** Load-test share of this scenario (0 = not part of the mix). */
+  mix: number;
+  http: (i: number) => string;
+  /** Through the admin app, or the one whose caller is the non-admin BENCH_USER. */
+  asUser?: boolean;
+  direct: (readModel: JobReadModel, i: number) => unknown;
+  /** The call whose SQL is explained. */
+  explain?: (readModel: JobReadModel) => unknown;
+}
+
+interface QueryResult {
+  name: string;
+  kind: QueryScenario['kind'];
+  http: HttpFigures;
+  direct: LatencySummary;
+  /** Mean HTTP latency minus mean direct latency: routing, validation, JSON, Response. */
+  httpOverheadMeanMs: number;
+  targetP99Ms: number | null;
+  meetsTarget: boolean | null;
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'readmodel-bench-'));
+  if (KEEP) process.stderr.write(`[bench] files are kept in ${dir}\n`);
+  const eventsFile = path.join(dir, 'events.db');
+  const readModelFile = path.join(dir, 'readmodel.db');
+  let store: EventStore | undefined;
+  let db: ReadModelDb | undefined;
+  try {
+    store = openEventStore(eventsFile);
+
+    // 1. fill
+    progress.line(`fill: ${JOBS.toLocaleString('en-US')} jobs, mode ${FILL_MODE}`, true);
+    const fill = fillEventStore(store, {
+      jobs: JOBS,
+      mode: FILL_MODE,
+      apiBudgetS: FILL_API_BUDGET_S,
+      apiSampleJobs: 20_000,
+      apiSampleS: 3,
+      sampleIds: 5000,
+      progress,
+    });
+    const eventsBytes = fileSize(eventsFile);
+    progress.line(`fill: done in ${(fill.ms / 1000).toFixed(1)} s (${fill.mode}), ${fill.events.toLocaleString('en-US')} events`, true);
+
+    // 2. rebuild
+    const rebuildStarted = performance.now();
+    const rebuild = rebuildReadModel(store, readModelFile, (position, last) =>
+      progress.line(
+        `rebuild: ${position.toLocaleString('en-US')}/${last.toLocaleString('en-US')} events (${((position / last) * 100).toFixed(1)}%), ` +
+          `${Math.round(position / ((performance.now() - rebuildStarted) / 1000)).toLocaleString('en-US')} events/s`,
+      ),
+    );
+    const rebuildEventsPerSec = Math.round(rebuild.events / (rebuild.ms / 1000));
+    progress.line(`rebuild: ${rebuild.events.toLocaleString('en-US')} events in ${rebuild.ms} ms`, true);
+    const readModelBytes = fileSize(readModelFile);
+
+    db = openReadModelDb(readModelFile);
+    const readModel = new JobReadModel(db);
+    const counts = readModel.countByStatus();
+    const consistent =
+      rebuild.jobs === fill.jobs && Object.entries(fill.byStatus).every(([status, n]) => counts[status] === n);
+    if (!consistent) {
+      throw new Error(`rebuilt read model disagrees with the generated jobs: ${JSON.stringify({ jobs: rebuild.jobs, counts, generated: fill.byStatus })}`);
+    }
+
+    // 3. queries
+    const commands = new Proxy({} as JobCommands, {
+      get: (_target, name) => () => {
+        throw new Error(`bench: commands.${String(name)} is not available (GET routes only)`);
+      },
+    });
+    const deps: ApiDeps = { readModel, commands, events: store, workers: async () => ({ active: 1, total: 1 }) };
+    const adminApp = createApp(deps);
+    const userApp = createApp(deps, { authenticate: () => ({ id: BENCH_USER, role: 'user' }) });
+
+    const typeOf = (i: number) => JOB_TYPES[i % JOB_TYPES.length]!;
+    const ids = fill.sampleIds;
+    // Page 2 of each type's list: the cursor is the X-Next-Cursor header of page 1.
+    const cursors: string[] = [];
+    for (const type of JOB_TYPES) {
+      const response = await adminApp.request(`/api/v1/jobs/list?type=${type}&priority=3&limit=${PAGE}`);
+      await response.text();
+      const cursor = response.headers.get('x-next-cursor');
+      if (!cursor) throw new Error(`no X-Next-Cursor on page 1 of type=${type}&priority=3`);
+      cursors.push(cursor);
+    }
+
+    const scenarios: QueryScenario[] = [
+      {
+        name: 'list (no filter)',
+        kind: 'list',
+        mix: 0.1,
+        http: () => `/api/v1/jobs/list?limit=${PAGE}`,
+        direct: (rm) => rm.listJobs({ limit: PAGE }),
+        explain: (rm) => rm.listJobs({ limit: PAGE }),
+      },
+      {
+        name: 'list status=failed',
+        kind: 'list',
+        mix: 0.15,
+        http: () => `/api/v1/jobs/list?status=failed&limit=${PAGE}`,
+        direct: (rm) => rm.listJobs({ status: 'failed', limit: PAGE }),
+        explain: (rm) => rm.listJobs({ status: 'failed', limit: PAGE }),
+      },
+      {
+        name: 'list type=X&priority=3',
+        kind: 'list',
+        mix: 0.15,
+        http: (i) => `/api/v1/jobs/list?type=${typeOf(i)}&priority=3&limit=${PAGE}`,
+        direct: (rm, i) => rm.listJobs({ type: typeOf(i), priority: 3, limit: PAGE }),
+        explain: (rm) => rm.listJobs({ type: 'flaky', priority: 3, limit: PAGE }),
+      },
+      {
+        name: 'list type=X&priority=3 page 2 (cursor)',
+        kind: 'list',
+        mix: 0.1,
+        http: (i) => `/api/v1/jobs/list?type=${typeOf(i)}&priority=3&limit=${PAGE}&cursor=${encodeURIComponent(cursors[i % cursors.length]!)}`,
+        direct: (rm, i) => rm.listJobs({ type: typeOf(i), priority: 3, limit: PAGE, cursor: cursors[i % cursors.length]! }),
+        explain: (rm) => rm.listJobs({ type: typeOf(2), priority: 3, limit: PAGE, cursor: cursors[2]! }),
+      },
+      {
+        name: `list status=failed as user ${BENCH_USER}`,
+        kind: 'list',
+        mix: 0.1,
+        asUser: true,
+        http: () => `/api/v1/jobs/list?status=failed&limit=${PAGE}`,
+        direct: (rm) => rm.listJobs({ owner: BENCH_USER, status: 'failed', limit: PAGE } satisfies JobListFilter),
+        explain: (rm) => rm.listJobs({ owner: BENCH_USER, status: 'failed', limit: PAGE }),
+      },
+      {
+        name: 'stats',
+        kind: 'stats',
+        mix: 0.15,
+        http: () => '/api/v1/jobs/stats',
+        direct: (rm) => rm.countByStatus(),
+        explain: (rm) => rm.countByStatus(),
+      },
+      {
+        name: 'get /jobs/{id}',
+        kind: 'get',
+        mix: 0.25,
+        http: (i) => `/api/v1/jobs/${ids[i % ids.length]!}`,
+        direct: (rm, i) => rm.getJob(ids[i % ids.length]!),
+        explain: (rm) => rm.getJob(ids[0]!),
+      },
+    ];
+
+    const queries: QueryResult[] = [];
+    for (const s of scenarios) {
+      const app = s.asUser ? userApp : adminApp;
+      const http = await measureHttp((p) => Promise.resolve(app.request(p)), s.name, s.http);
+      const direct = measureDirect(s.name, (i) => s.direct(readModel, i));
+      const targetP99Ms = s.kind === 'list' ? TARGETS.listP99Ms : s.kind === 'stats' ? TARGETS.statsP99Ms : null;
+      queries.push({
+        name: s.name,
+        kind: s.kind,
+        http,
+        direct,
+        httpOverheadMeanMs: round3(http.meanMs - direct.meanMs),
+        targetP99Ms,
+        meetsTarget: targetP99Ms === null ? null : http.p99Ms <= targetP99Ms,
+      });
+      progress.line(`queries: ${s.name}: http p99 ${http.p99Ms} ms, direct p99 ${direct.p99Ms} ms`, true);
+    }
+    const plans = scenarios.map((s) => ({ name: s.name, queries: s.explain ? explainQueries(db!, s.explain) : [] }));
+
+    // 4. throughput under load: a fixed cycle of paths in the mix's proportions (admin caller).
+    const loadRequests: { kind: string; path: string }[] = [];
+    const cycle = 2000;
+    for (const s of scenarios.filter((x) => x.mix > 0 && !x.asUser)) {
+      const n = Math.round(cycle * s.mix);
+      for (let i = 0; i < n; i++) loadRequests.push({ kind: s.name, path: s.http(i) });
+    }
+    // Interleave the kinds so every client sees the whole mix.
+    const shuffled = loadRequests.map((r, i) => ({ r, key: (i * 2654435761) % 4294967291 })).sort((a, b) => a.key - b.key).map((x) => x.r);
+    const loads: LoadResult[] = [];
+    for (const client of LOAD_CLIENTS) {
+      progress.line(`load: ${CONCURRENCY} ${client} clients for ${LOAD_SECONDS} s`, true);
+      const result = await runLoad(adminApp.fetch, {
+        client,
+        concurrency: CONCURRENCY,
+        durationMs: LOAD_SECONDS * 1000,
+        warmupMs: 500,
+        requests: shuffled,
+      });
+      if (result.errors > 0) throw new Error(`load (${client}): ${result.errors} failed requests, first: ${result.firstError}`);
+      loads.push(result);
+      progress.line(`load: ${client}: ${result.requestsPerSec} req/s, p99 ${result.all.p99Ms} ms`, true);
+    }
+
+    // 5. report
+    const elapsedS = round3((performance.now() - benchStarted) / 1000);
+    printReport({ fill, eventsBytes, rebuild, rebuildEventsPerSec, readModelBytes, queries, plans, loads, elapsedS });
+    const misses = queries.filter((q) => q.meetsTarget === false).map((q) => q.name);
+    const summary = {
+      bench: 'readmodel',
+      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, node: process.version, platform: `${os.platform()} ${os.release()}`, totalMemGiB: round3(os.totalmem() / 2 ** 30) },
+      settings: { jobs: JOBS, fillMode: FILL_MODE, requestsPerScenario: REQUESTS, pageSize: PAGE, loadSeconds: LOAD_SECONDS, concurrency: CONCURRENCY },
+      fill: { ...fill, sampleIds: undefined, eventsPerJob: round3(fill.events / fill.jobs), eventStoreBytes: eventsBytes },
+      rebuild: { ...rebuild, eventsPerSec: rebuildEventsPerSec, readModelBytes, targetMs: TARGETS.rebuildMs, meetsTarget: rebuild.ms <= TARGETS.rebuildMs },
+      queries,
+      load: loads,
+      plans,
+      targets: { ...TARGETS, queryMisses: misses, rebuildMiss: rebuild.ms > TARGETS.rebuildMs },
+      elapsedS,
+    };
+    process.stdout.write(`BENCH_JSON ${JSON.stringify(summary)}\n`);
+  } finally {
+    db?.close();
+    store?.close();
+    if (!KEEP) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function printReport(r: {
+  fill: FillResult;
+  eventsBytes: number;
+  rebuild: { events: number; jobs: number; ms: number };
+  rebuildEventsPerSec: number;
+  readModelBytes: number;
+  queries: QueryResult[];
+  plans: { name: string; queries: { sql: string; plan: string[] }[] }[];
+  loads: LoadResult[];
+  elapsedS: number;
+}): void {
+  const out: string[] = [];
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  const f = r.fill;
+  out.push('', `Read model benchmark — ${fmtInt(f.jobs)} jobs, ${os.cpus().length} CPUs, Node ${process.version}`, '');
+
+  const fillRows: string[][] = [];
+  const fillRow = (label: string, p: { jobs: number; events: number; ms: number; jobsPerSec: number; eventsPerSec: number }) =>
+    fillRows.push([label, fmtInt(p.jobs), fmtInt(p.events), fmtInt(p.ms), fmtInt(p.jobsPerSec), fmtInt(p.eventsPerSec)]);
+  if (f.api) fillRow('fill: store.appendToStream, 1 call per job', f.api);
+  if (f.sql) fillRow('fill: SQL INSERT, 10k jobs per transaction', f.sql);
+  fillRow(`fill: total (${f.mode})`, { jobs: f.jobs, events: f.events, ms: f.ms, jobsPerSec: f.jobs / (f.ms / 1000), eventsPerSec: f.events / (f.ms / 1000) });
+  fillRows.push(['rebuildReadModel', fmtInt(r.rebuild.jobs), fmtInt(r.rebuild.events), fmtInt(r.rebuild.ms), fmtInt(r.rebuild.jobs / (r.rebuild.ms / 1000)), fmtInt(r.rebuildEventsPerSec)]);
+  out.push(formatTable(['phase', 'jobs', 'events', 'ms', 'jobs/s', 'events/s'], fillRows));
+  out.push(
+    '',
+    `events/job ${(f.events / f.jobs).toFixed(2)}; generating them took ${fmtInt(f.generateMs)} ms of the fill; event store ${mib(r.eventsBytes)}, read model ${mib(r.readModelBytes)}`,
+    `statuses: ${Object.entries(f.byStatus).sort((a, b) => b[1] - a[1]).map(([s, n]) => `${s} ${fmtInt(n)}`).join(', ')}`,
+  );
+  if (f.api && f.sql && f.apiProjectedMs !== null) {
+    out.push(
+      `NOTE: the store API appended ${fmtInt(f.api.jobsPerSec)} jobs/s (one IMMEDIATE transaction per appendToStream call; the store`,
+      `      has no way to group calls), ~${fmtInt(f.apiProjectedMs / 1000)} s for all jobs: the first ${fmtInt(f.api.jobs)} jobs went through the API,`,
+      `      the rest as raw INSERTs of the store's own serialized rows into its events table (read back and checked).`,
+    );
+  }
+  out.push(
+    `rebuild: ${fmtInt(r.rebuild.ms)} ms for ${fmtInt(r.rebuild.events)} events — target ≤ ${fmtInt(TARGETS.rebuildMs)} ms: ${r.rebuild.ms <= TARGETS.rebuildMs ? 'met' : 'MISSED'}`,
+    '',
+  );
+
+  out.push(`Queries: ${fmtInt(REQUESTS)} requests each, sequential, in-process (app.request) and directly on JobReadModel; ms`);
+  out.push(
+    formatTable(
+      ['scenario', 'http p50', 'http p99', 'http mean', 'direct p50', 'direct p99', 'direct mean', 'http overhead', 'body KiB', 'target p99', ''],
+      r.queries.map((q) => [
+        q.name,
+        fmtMs(q.http.p50Ms),
+        fmtMs(q.http.p99Ms),
+        fmtMs(q.http.meanMs),
+        fmtMs(q.direct.p50Ms),
+        fmtMs(q.direct.p99Ms),
+        fmtMs(q.direct.meanMs),
+        fmtMs(q.httpOverheadMeanMs),
+        (q.http.bytes / 1024).toFixed(1),
+        q.targetP99Ms === null ? '-' : `≤ ${q.targetP99Ms}`,
+        q.meetsTarget === null ? '' : q.meetsTarget ? 'ok' : 'MISSED',
+      ]),
+    ),
+    '',
+  );
+
+  for (const load of r.loads) {
+    out.push(
+      `Load: ${load.concurrency} concurrent ${load.client === 'fetch' ? 'fetch (keep-alive)' : 'node:http keep-alive agent'} clients in a worker thread, ${load.seconds} s on 127.0.0.1: ` +
+        `${fmtInt(load.requestsPerSec)} req/s, server event loop busy ${(load.serverLoopUtilization * 100).toFixed(0)}%`,
+    );
+    out.push(
+      formatTable(
+        ['request', 'share', 'requests', 'p50 ms', 'p99 ms', 'mean ms'],
+        [
+          ['all', '1.00', fmtInt(load.all.n), fmtMs(load.all.p50Ms), fmtMs(load.all.p99Ms), fmtMs(load.all.meanMs)],
+          ...Object.entries(load.byKind).map(([kind, s]) => [kind, s.share.toFixed(2), fmtInt(s.n), fmtMs(s.p50Ms), fmtMs(s.p99Ms), fmtMs(s.meanMs)]),
+        ],
+      ),
+      '',
+    );
+  }
+
+  out.push('Query plans (EXPLAIN QUERY PLAN of the SQL JobReadModel runs):');
+  for (const p of r.plans) {
+    for (const q of p.queries) {
+      out.push(`  ${p.name}:`, `    ${q.sql}`, ...q.plan.map((line) => `      ${line}`));
+    }
+  }
+  out.push('', `elapsed ${r.elapsedS.toFixed(1)} s`, '');
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exitCode = 1;
+});

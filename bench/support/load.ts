@@ -1,0 +1,109 @@
+/**
+ * Requests/s of the real HTTP server under concurrent load: the app served by @hono/node-server on
+ * 127.0.0.1 (a free port), clients in a worker thread (./loadWorker.ts), bounded in time.
+ */
+import type { AddressInfo } from 'node:net';
+import { performance as perfHooks } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { serve } from '@hono/node-server';
+import type { LoadClient, LoadWorkerInput, LoadWorkerOutput } from './loadWorker.js';
+import { summarize, type LatencySummary } from './stats.js';
+
+export interface LoadOptions {
+  client: LoadClient;
+  concurrency: number;
+  durationMs: number;
+  warmupMs: number;
+  requests: { kind: string; path: string }[];
+}
+
+export interface LoadResult {
+  client: LoadClient;
+  concurrency: number;
+  seconds: number;
+  requests: number;
+  requestsPerSec: number;
+  errors: number;
+  firstError: string | null;
+  /** Share of the measured time the server's event loop was busy (1 = the server is the bottleneck). */
+  serverLoopUtilization: number;
+  all: LatencySummary;
+  byKind: Record<string, LatencySummary & { share: number }>;
+}
+
+/**
+ * Node 20 does not apply tsx's --import hooks to a worker's entry module, so the worker starts from
+ * this plain-JS stub, registers tsx in its own thread, then imports the TypeScript entry.
+ */
+const BOOTSTRAP = `
+const { workerData, parentPort } = require('node:worker_threads');
+import(workerData.tsxApi)
+  .then((tsx) => { tsx.register(); return import(workerData.entry); })
+  .catch((error) => parentPort.postMessage({ ok: false, error: String((error && error.stack) || error) }));
+`;
+
+type WorkerMessage = { ok: true; output: LoadWorkerOutput } | { ok: false; error: string };
+
+export async function runLoad(fetchHandler: (request: Request) => Response | Promise<Response>, options: LoadOptions): Promise<LoadResult> {
+  const server = serve({ fetch: fetchHandler, hostname: '127.0.0.1', port: 0 });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      if (server.listening) resolve();
+      else server.once('listening', () => resolve()).once('error', reject);
+    });
+    const { port } = server.address() as AddressInfo;
+    const input: LoadWorkerInput = {
+      baseUrl: `http://127.0.0.1:${port}`,
+      client: options.client,
+      concurrency: options.concurrency,
+      durationMs: options.durationMs,
+      warmupMs: options.warmupMs,
+      requests: options.requests,
+    };
+    const worker = new Worker(BOOTSTRAP, {
+      eval: true,
+      workerData: { ...input, tsxApi: import.meta.resolve('tsx/esm/api'), entry: new URL('./loadWorker.ts', import.meta.url).href },
+    });
+    // The server's event-loop utilization over the measured window (warm-up excluded).
+    let loopStart: ReturnType<typeof perfHooks.eventLoopUtilization> | undefined;
+    let loopEnd: ReturnType<typeof perfHooks.eventLoopUtilization> | undefined;
+    const startTimer = setTimeout(() => (loopStart = perfHooks.eventLoopUtilization()), options.warmupMs);
+    const endTimer = setTimeout(() => (loopEnd = perfHooks.eventLoopUtilization(loopStart)), options.warmupMs + options.durationMs);
+    const hardLimitMs = options.warmupMs + options.durationMs + 30_000;
+    let message: WorkerMessage;
+    try {
+      message = await new Promise<WorkerMessage>((resolve, reject) => {
+        const limit = setTimeout(() => reject(new Error(`load test did not finish within ${hardLimitMs} ms`)), hardLimitMs);
+        worker.once('message', (m: WorkerMessage) => (clearTimeout(limit), resolve(m)));
+        worker.once('error', (e) => (clearTimeout(limit), reject(e)));
+        worker.once('exit', (code) => (clearTimeout(limit), reject(new Error(`load worker exited with code ${code} before reporting`))));
+      });
+    } finally {
+      clearTimeout(startTimer);
+      clearTimeout(endTimer);
+      await worker.terminate();
+    }
+    if (!message.ok) throw new Error(`load worker failed: ${message.error}`);
+    const out = message.output;
+    const all = Object.values(out.latencies).flat();
+    const byKind: LoadResult['byKind'] = {};
+    for (const [kind, latencies] of Object.entries(out.latencies)) {
+      byKind[kind] = { ...summarize(latencies), share: Math.round((latencies.length / Math.max(1, all.length)) * 1000) / 1000 };
+    }
+    return {
+      client: options.client,
+      concurrency: options.concurrency,
+      seconds: options.durationMs / 1000,
+      requests: out.requests,
+      requestsPerSec: Math.round(out.requests / (options.durationMs / 1000)),
+      errors: out.errors,
+      firstError: out.firstError,
+      serverLoopUtilization: Math.round((loopEnd?.utilization ?? NaN) * 1000) / 1000,
+      all: summarize(all),
+      byKind,
+    };
+  } finally {
+    server.close();
+    if ('closeAllConnections' in server) server.closeAllConnections();
+  }
+}

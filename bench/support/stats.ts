@@ -1,0 +1,51 @@
+/** Latency figures and plain-text tables for the benchmarks. */
+
+export interface LatencySummary {
+  n: number;
+  p50Ms: number;
+  p99Ms: number;
+  meanMs: number;
+  maxMs: number;
+}
+
+export const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** Nearest-rank percentile of an ascending array. */
+export const percentile = (sorted: ArrayLike<number>, p: number): number =>
+  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+
+export function summarize(latenciesMs: ArrayLike<number>): LatencySummary {
+  const sorted = Float64Array.from(latenciesMs).sort();
+  let sum = 0;
+  for (let i = 0; i < sorted.length; i++) sum += sorted[i]!;
+  return {
+    n: sorted.length,
+    p50Ms: round3(percentile(sorted, 50)),
+    p99Ms: round3(percentile(sorted, 99)),
+    meanMs: round3(sorted.length ? sum / sorted.length : 0),
+    maxMs: round3(sorted.length ? sorted[sorted.length - 1]! : 0),
+  };
+}
+
+/** Left-aligns the first column, right-aligns the others. */
+export function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
+export const fmtMs = (n: number): string => n.toFixed(3);
+
+/** A progress line on stderr, at most once a second unless forced. */
+export class Progress {
+  private last = 0;
+  constructor(private readonly startedAt = Date.now()) {}
+  line(text: string, force = false): void {
+    const now = Date.now();
+    if (!force && now - this.last < 1000) return;
+    this.last = now;
+    process.stderr.write(`[bench ${((now - this.startedAt) / 1000).toFixed(1)}s] ${text}\n`);
+  }
+}
