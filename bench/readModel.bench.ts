@@ -24,7 +24,7 @@ import path from 'node:path';
 import { createApp } from '../src/api/app.js';
 import type { ApiDeps } from '../src/api/context.js';
 import type { JobCommands } from '../src/api/jobCommands.js';
-import { openEventStore, type EventStore } from '../src/eventstore/index.js';
+import type { EventStore } from '../src/eventstore/index.js';
 import { JobReadModel, type JobListFilter } from '../src/projections/jobReadModel.js';
 import { openReadModelDb, type ReadModelDb } from '../src/projections/readModelDb.js';
 import { rebuildReadModel } from '../src/projections/rebuildReadModel.js';
@@ -181,11 +181,9 @@ async function main(): Promise<void> {
   let store: EventStore | undefined;
   let db: ReadModelDb | undefined;
   try {
-    store = openEventStore(eventsFile);
-
     // 1. fill
     progress.line(`fill: ${JOBS.toLocaleString('en-US')} jobs, mode ${FILL_MODE}`, true);
-    const fill = fillEventStore(store, {
+    const filled = fillEventStore(eventsFile, {
       jobs: JOBS,
       mode: FILL_MODE,
       apiBudgetS: FILL_API_BUDGET_S,
@@ -194,6 +192,8 @@ async function main(): Promise<void> {
       sampleIds: 5000,
       progress,
     });
+    store = filled.store;
+    const fill = filled.fill;
     const eventsBytes = fileSize(eventsFile);
     progress.line(`fill: done in ${(fill.ms / 1000).toFixed(1)} s (${fill.mode}), ${fill.events.toLocaleString('en-US')} events`, true);
 

@@ -12,6 +12,8 @@ export interface EngineConfig {
   dataDir: string;
   /** Event store file. */
   eventStorePath: string;
+  /** Batch inputs (claim check) file. */
+  batchItemsPath: string;
   /** Read model file. */
   readModelPath: string;
   /** Jobs' result files go to `<resultsDir>/<job id>/`. */
@@ -40,6 +42,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     taskQueue: env.TASK_QUEUE || 'job-engine',
     dataDir,
     eventStorePath: path.resolve(env.EVENTSTORE_PATH ?? path.join(dataDir, 'events.db')),
+    batchItemsPath: path.resolve(env.BATCH_ITEMS_PATH ?? path.join(dataDir, 'batch-items.db')),
     readModelPath: path.resolve(env.READMODEL_PATH ?? path.join(dataDir, 'readmodel.db')),
     resultsDir: path.resolve(env.RESULTS_DIR ?? path.join(dataDir, 'results')),
     port: intOf(env.PORT, 3000),

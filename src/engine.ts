@@ -1,10 +1,14 @@
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { openEventStore, type EventStore } from './eventstore/index.js';
 import { JobTypeRegistry } from './jobs/registry.js';
 import { openReadModelDb, type ReadModelDb } from './projections/readModelDb.js';
-import { jobProjection } from './projections/jobProjection.js';
+import { readModelProjections } from './projections/readModelProjections.js';
+import { BatchReadModel } from './projections/batchReadModel.js';
+import { BatchItemStore } from './batches/batchItemStore.js';
+import { BatchCommands } from './api/batchCommands.js';
 import { Projector } from './projections/projector.js';
 import { JobReadModel } from './projections/jobReadModel.js';
 import { JobCommands } from './api/jobCommands.js';
@@ -19,6 +23,8 @@ export interface EngineOptions {
   taskQueue: string;
   eventStorePath: string;
   readModelPath: string;
+  /** Claim-checked batch inputs; default: batch-items.db next to the event store. */
+  batchItemsPath?: string;
   resultsDir: string;
   defaultJobType?: string;
   registry?: JobTypeRegistry;
@@ -52,7 +58,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const registry = options.registry ?? new JobTypeRegistry();
   const eventStore = openEventStore(options.eventStorePath);
   const readModelDb = openReadModelDb(options.readModelPath);
-  const projector = new Projector(eventStore, readModelDb, [jobProjection()]);
+  const projector = new Projector(eventStore, readModelDb, readModelProjections());
   projector.on('error', (error) => log(`[projector] ${(error as Error).stack ?? error}`));
   projector.start();
 
@@ -67,6 +73,18 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     projection: projector,
     defaultJobType: options.defaultJobType ?? 'sleep',
   });
+  const batchItems = new BatchItemStore(options.batchItemsPath ?? path.join(path.dirname(options.eventStorePath), 'batch-items.db'));
+  const batchReadModel = new BatchReadModel(readModelDb);
+  const batchCommands = new BatchCommands({
+    client,
+    taskQueue: options.taskQueue,
+    registry,
+    items: batchItems,
+    batches: batchReadModel,
+    jobs: readModel,
+    projection: projector,
+    defaultJobType: options.defaultJobType ?? 'sleep',
+  });
   const storeProbe = new Database(options.eventStorePath, { timeout: 1000 });
   const app = createApp(
     {
@@ -74,6 +92,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       commands,
       events: eventStore,
       workers: taskQueueWorkers(client, namespace, options.taskQueue),
+      batches: { readModel: batchReadModel, commands: batchCommands },
       ops: {
         countByStatus: () => readModel.countByStatus(),
         lastPosition: () => eventStore.lastPosition(),
@@ -104,6 +123,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       registry,
       resultsDir: options.resultsDir,
       eventStore,
+      batchItems,
       workflowBundle: options.workflowBundle,
       maxConcurrentSteps: options.maxConcurrentSteps,
     });
@@ -132,6 +152,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       await connection.close();
       readModelDb.close();
       storeProbe.close();
+      batchItems.close();
       eventStore.close();
     },
   };

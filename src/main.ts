@@ -33,6 +33,7 @@ const engine = await startEngine({
   taskQueue: config.taskQueue,
   eventStorePath: config.eventStorePath,
   readModelPath: config.readModelPath,
+  batchItemsPath: config.batchItemsPath,
   resultsDir: config.resultsDir,
   defaultJobType: config.defaultJobType,
   maxConcurrentSteps: config.maxConcurrentSteps,

@@ -5,6 +5,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { jobEventRoutes } from './routes/jobEvents.js';
 import { bulkRoutes } from './routes/bulk.js';
 import { opsRoutes } from './routes/ops.js';
+import { batchRoutes } from './routes/batches.js';
 import { validationHook } from './validation.js';
 
 export interface AppOptions {
@@ -54,6 +55,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
   api.route('/', jobEventRoutes(deps));
   api.route('/', bulkRoutes(deps));
   api.route('/', jobRoutes(deps));
+  if (deps.batches) api.route('/', batchRoutes({ batches: deps.batches.readModel, jobs: deps.readModel, commands: deps.batches.commands }));
   app.route('/api/v1', api);
   return app;
 }

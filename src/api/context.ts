@@ -3,6 +3,8 @@ import type { JobReadModel, JobRow } from '../projections/jobReadModel.js';
 import type { JobCommands } from './jobCommands.js';
 import { ApiError, notFound } from './errors.js';
 import type { OpsDeps } from './routes/ops.js';
+import type { BatchReadModel } from '../projections/batchReadModel.js';
+import type { BatchCommands } from './batchCommands.js';
 
 /** Who is calling. `admin` sees and controls every job; others only their own. */
 export interface ApiUser {
@@ -26,6 +28,8 @@ export interface ApiDeps {
   workers: () => Promise<WorkerInfo>;
   /** Health, readiness and metrics sources; omitted → /readyz and /metrics are not served. */
   ops?: OpsDeps;
+  /** Batches (omitted: no /batches routes). */
+  batches?: { readModel: BatchReadModel; commands: BatchCommands };
 }
 
 /** Loads a job the user may see: 404 when absent, 403 when it is someone else's. */

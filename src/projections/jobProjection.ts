@@ -9,7 +9,7 @@ export interface Projection {
   apply(db: ReadModelDb, event: RecordedEvent): void;
 }
 
-type Row = Record<string, unknown> & { status: string; owner: string; last_position: number };
+type Row = Record<string, unknown> & { status: string; owner: string; last_position: number; batch_id: string | null };
 
 /** jobs + job_counts from the job streams. Idempotent: an event at or before a row's last_position
  * is skipped, so delivering an event twice changes nothing. */
@@ -30,6 +30,8 @@ export function jobProjection(): Projection {
       remove: db.prepare('DELETE FROM jobs WHERE id = ?'),
       count: db.prepare(`INSERT INTO job_counts (owner, status, count) VALUES (?, ?, ?)
         ON CONFLICT (owner, status) DO UPDATE SET count = count + excluded.count`),
+      batchCount: db.prepare(`INSERT INTO batch_job_counts (batch_id, status, count) VALUES (?, ?, ?)
+        ON CONFLICT (batch_id, status) DO UPDATE SET count = count + excluded.count`),
     };
   }
 
@@ -69,6 +71,7 @@ export function jobProjection(): Projection {
           last_position: event.globalPosition,
         });
         s.count.run(d.owner, 'pending', 1);
+        if (d.batchId) s.batchCount.run(d.batchId, 'pending', 1);
         return;
       }
       if (!row) return; // events of a deleted job, or a stream we do not know
@@ -76,6 +79,7 @@ export function jobProjection(): Projection {
       if (event.type === JobEvents.deleted) {
         s.remove.run(jobId);
         s.count.run(row.owner, row.status, -1);
+        if (row.batch_id) s.batchCount.run(row.batch_id, row.status, -1);
         return;
       }
 
@@ -199,6 +203,10 @@ export function jobProjection(): Projection {
       if (typeof patch.status === 'string' && patch.status !== row.status) {
         s.count.run(row.owner, row.status, -1);
         s.count.run(row.owner, patch.status, 1);
+        if (row.batch_id) {
+          s.batchCount.run(row.batch_id, row.status, -1);
+          s.batchCount.run(row.batch_id, patch.status, 1);
+        }
       }
     },
   };

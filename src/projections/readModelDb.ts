@@ -43,6 +43,8 @@ CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS jobs_by_owner_status ON jobs (owner, status, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_type ON jobs (type, priority, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_priority ON jobs (priority, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS jobs_by_batch ON jobs (batch_id, created_at DESC, id DESC) WHERE batch_id IS NOT NULL;
 
 -- Counts per owner and status, kept by the projection as jobs move, so stats never scan jobs.
@@ -51,6 +53,36 @@ CREATE TABLE IF NOT EXISTS job_counts (
   status TEXT NOT NULL,
   count INTEGER NOT NULL,
   PRIMARY KEY (owner, status)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS batches (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  description TEXT,
+  owner TEXT NOT NULL,
+  status TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  total INTEGER NOT NULL,
+  concurrency INTEGER NOT NULL,
+  failure_policy TEXT NOT NULL,
+  -- jobs never started because the batch was cancelled or failed fast
+  not_started_cancelled INTEGER NOT NULL DEFAULT 0,
+  summary TEXT,
+  created_at TEXT NOT NULL,
+  started_at TEXT,
+  completed_at TEXT,
+  updated_at TEXT NOT NULL,
+  last_position INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batches_by_created ON batches (created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS batches_by_owner ON batches (owner, created_at DESC, id DESC);
+
+-- Jobs of each batch by status, kept by the job projection as jobs move.
+CREATE TABLE IF NOT EXISTS batch_job_counts (
+  batch_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (batch_id, status)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS projection_checkpoints (

@@ -1,7 +1,7 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import type { EventStore } from '../eventstore/index.js';
 import { openReadModelDb } from './readModelDb.js';
-import { jobProjection } from './jobProjection.js';
+import { readModelProjections } from './readModelProjections.js';
 import { Projector } from './projector.js';
 
 export interface RebuildResult {
@@ -28,7 +28,7 @@ export function rebuildReadModel(
   const db = openReadModelDb(targetPath);
   // A rebuild writes a fresh file nobody reads yet: trade durability of each batch for speed.
   db.pragma('synchronous = OFF');
-  const projector = new Projector(store, db, [jobProjection()], { batchSize: 20_000 });
+  const projector = new Projector(store, db, readModelProjections(), { batchSize: 20_000 });
   const last = store.lastPosition();
   projector.on('projected', (position: number) => onProgress?.(position, last));
   const events = projector.catchUp();

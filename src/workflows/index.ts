@@ -1,3 +1,4 @@
 // The worker's workflowsPath: every workflow type the engine runs.
 export { jobWorkflow } from './jobWorkflow.js';
 export { deleteJobsWorkflow } from './deleteJobsWorkflow.js';
+export { batchWorkflow } from './batchWorkflow.js';

@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
+import { InvalidJobInputError, UnknownJobTypeError, type JobTypeRegistry } from '../jobs/registry.js';
+import type { RetrySettings } from '../jobs/jobType.js';
+import type { BatchItemStore } from '../batches/batchItemStore.js';
+import type { BatchReadModel, BatchRow } from '../projections/batchReadModel.js';
+import type { JobReadModel } from '../projections/jobReadModel.js';
+import {
+  batchCancelUpdate,
+  batchPauseUpdate,
+  batchReprioritizeUpdate,
+  batchResumeUpdate,
+  batchWorkflow,
+  isTerminalBatchStatus,
+  type BatchControlResult,
+  type BatchCounts,
+  type FailurePolicy,
+  type PreparedBatchItem,
+} from '../workflows/batchWorkflow.js';
+import { INVALID_ARGUMENT, toPriorityKey, type JobWorkflowInput } from '../workflows/jobContract.js';
+import { BatchIdKey, BatchStatusKey, OwnerKey } from '../temporal/searchAttributes.js';
+import { ApiError, badRequest, conflict } from './errors.js';
+import type { ReadYourWrites } from './jobCommands.js';
+
+export interface BatchJobSpec {
+  name: string;
+  type?: string;
+  input?: Record<string, unknown>;
+  priority?: number;
+}
+
+export interface CreateBatchCommand {
+  name: string;
+  description?: string;
+  priority: number;
+  jobs: BatchJobSpec[];
+  concurrency: number;
+  failurePolicy: FailurePolicy;
+  retry?: Partial<RetrySettings>;
+  owner: string;
+  actor: string;
+  jobsPerRun?: number;
+}
+
+/** Creates and steers batches through Temporal (batchWorkflow); never writes batch state itself. */
+export class BatchCommands {
+  constructor(
+    private readonly deps: {
+      client: Client;
+      taskQueue: string;
+      registry: JobTypeRegistry;
+      items: BatchItemStore;
+      batches: BatchReadModel;
+      jobs: JobReadModel;
+      projection: ReadYourWrites;
+      defaultJobType: string;
+      visibilityTimeoutMs?: number;
+    },
+  ) {}
+
+  /** Validates every job (400 naming each bad index, nothing started), stores the inputs, starts the batch. */
+  async create(command: CreateBatchCommand): Promise<{ batchId: string; total: number }> {
+    const prepared: PreparedBatchItem[] = [];
+    const problems: string[] = [];
+    command.jobs.forEach((job, index) => {
+      const type = job.type ?? this.deps.defaultJobType;
+      try {
+        const { input, plan } = this.deps.registry.prepare(type, job.input ?? {});
+        prepared.push({ name: job.name, type, input, priority: job.priority ?? command.priority, plan });
+      } catch (error) {
+        if (error instanceof UnknownJobTypeError) problems.push(`jobs[${index}].type: ${error.message}`);
+        else if (error instanceof InvalidJobInputError)
+          problems.push(...error.issues.map((i) => `jobs[${index}].input${i.path ? `.${i.path}` : ''}: ${i.message}`));
+        else throw error;
+      }
+    });
+    if (problems.length > 0) {
+      const shown = problems.slice(0, 20).join('; ');
+      throw badRequest(problems.length > 20 ? `${shown}; … and ${problems.length - 20} more` : shown);
+    }
+    const batchId = `batch_${randomUUID()}`;
+    this.deps.items.put(batchId, prepared);
+    await this.deps.client.workflow.start(batchWorkflow, {
+      workflowId: batchId,
+      taskQueue: this.deps.taskQueue,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      priority: { priorityKey: toPriorityKey(command.priority) },
+      args: [
+        {
+          batchId,
+          name: command.name,
+          description: command.description ?? null,
+          owner: command.owner,
+          priority: command.priority,
+          total: prepared.length,
+          concurrency: command.concurrency,
+          failurePolicy: command.failurePolicy,
+          retry: command.retry,
+          actor: command.actor,
+          jobsPerRun: command.jobsPerRun,
+        },
+      ],
+      typedSearchAttributes: [
+        { key: BatchIdKey, value: batchId },
+        { key: BatchStatusKey, value: 'queued' },
+        { key: OwnerKey, value: command.owner },
+      ],
+    });
+    await this.until(() => this.deps.batches.getBatch(batchId) !== undefined);
+    return { batchId, total: prepared.length };
+  }
+
+  async control(row: BatchRow, action: 'pause' | 'resume' | 'cancel', actor: string, reason?: string): Promise<BatchRow> {
+    if (isTerminalBatchStatus(row.status)) throw conflict(`Batch is already ${row.status}`);
+    const update = { pause: batchPauseUpdate, resume: batchResumeUpdate, cancel: batchCancelUpdate }[action];
+    const result = await this.update(() => this.deps.client.workflow.getHandle(row.id).executeUpdate(update, { args: [{ actor, reason }] }));
+    await this.deps.projection.waitFor(result.position, this.deps.visibilityTimeoutMs ?? 15_000);
+    return this.deps.batches.getBatch(row.id) ?? row;
+  }
+
+  async reprioritize(row: BatchRow, priority: number, actor: string, reason?: string): Promise<BatchRow> {
+    if (isTerminalBatchStatus(row.status)) throw conflict(`Batch is already ${row.status}; its priority cannot change`);
+    const result = await this.update(() =>
+      this.deps.client.workflow.getHandle(row.id).executeUpdate(batchReprioritizeUpdate, { args: [{ priority, actor, reason }] }),
+    );
+    await this.deps.projection.waitFor(result.position, this.deps.visibilityTimeoutMs ?? 15_000);
+    return this.deps.batches.getBatch(row.id) ?? row;
+  }
+
+  /** Reruns the failed jobs of a finished batch, as part of the same batch (a new run of its workflow). */
+  async retryFailed(row: BatchRow, actor: string): Promise<{ retried: number }> {
+    if (!isTerminalBatchStatus(row.status)) throw conflict(`Batch is ${row.status}; only a finished batch can retry its failed jobs`);
+    const failed = this.deps.jobs.listJobs({ batchId: row.id, status: 'failed', limit: 5000 }).jobs;
+    if (failed.length === 0) throw conflict('Batch has no failed jobs');
+    const inputs: JobWorkflowInput[] = failed.map((job) => ({
+      jobId: job.id,
+      name: job.name,
+      type: job.type,
+      input: JSON.parse(job.input),
+      priority: job.priority,
+      owner: job.owner,
+      batchId: row.id,
+      plan: this.deps.registry.prepare(job.type, JSON.parse(job.input)).plan,
+      actor,
+      correlationId: row.id,
+      retryOf: { attempts: job.attempts, completedSteps: job.completed_steps, resultFiles: JSON.parse(job.result_files), createdAt: job.created_at },
+    }));
+    const summary = row.summary ? (JSON.parse(row.summary) as { counts: BatchCounts }) : undefined;
+    const previous: BatchCounts = summary?.counts ?? { pending: 0, inFlight: 0, completed: 0, failed: failed.length, cancelled: 0 };
+    await this.until(async () => (await this.deps.client.workflow.getHandle(row.id).describe()).status.name !== 'RUNNING');
+    await this.deps.client.workflow.start(batchWorkflow, {
+      workflowId: row.id,
+      taskQueue: this.deps.taskQueue,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      args: [
+        {
+          batchId: row.id,
+          name: row.name,
+          description: row.description,
+          owner: row.owner,
+          priority: row.priority,
+          total: row.total,
+          concurrency: row.concurrency,
+          failurePolicy: JSON.parse(row.failure_policy),
+          actor,
+          retryFailed: { inputs, previous },
+        },
+      ],
+      typedSearchAttributes: [
+        { key: BatchIdKey, value: row.id },
+        { key: BatchStatusKey, value: 'running' },
+        { key: OwnerKey, value: row.owner },
+      ],
+    });
+    await this.until(() => this.deps.batches.getBatch(row.id)?.status === 'running' || (this.deps.batches.getBatch(row.id)?.last_position ?? 0) > row.last_position);
+    return { retried: inputs.length };
+  }
+
+  private async update(call: () => Promise<BatchControlResult>): Promise<BatchControlResult> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError) {
+        const cause = error.cause;
+        if (cause instanceof ApplicationFailure) throw new ApiError(cause.type === INVALID_ARGUMENT ? 400 : 409, cause.message);
+        throw conflict(cause?.message ?? error.message);
+      }
+      if (error instanceof WorkflowNotFoundError) throw conflict('Batch is no longer running');
+      throw error;
+    }
+  }
+
+  private async until(predicate: () => boolean | Promise<boolean>): Promise<boolean> {
+    const deadline = Date.now() + (this.deps.visibilityTimeoutMs ?? 15_000);
+    let wait = 5;
+    while (!(await predicate())) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(50, wait * 2);
+    }
+    return true;
+  }
+}

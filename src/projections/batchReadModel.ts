@@ -1,0 +1,79 @@
+import type { ReadModelDb } from './readModelDb.js';
+
+export interface BatchRow {
+  id: string;
+  name: string;
+  description: string | null;
+  owner: string;
+  status: string;
+  priority: number;
+  total: number;
+  concurrency: number;
+  failure_policy: string;
+  not_started_cancelled: number;
+  summary: string | null;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  updated_at: string;
+  last_position: number;
+}
+
+/** Queries of the batches read model. */
+export class BatchReadModel {
+  private readonly byId;
+  private readonly counts;
+
+  constructor(private readonly db: ReadModelDb) {
+    this.byId = db.prepare<[string], BatchRow>('SELECT * FROM batches WHERE id = ?');
+    this.counts = db.prepare<[string], { status: string; count: number }>('SELECT status, count FROM batch_job_counts WHERE batch_id = ?');
+  }
+
+  getBatch(id: string): BatchRow | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Jobs of the batch by job status (jobs started so far). */
+  jobCounts(id: string): Record<string, number> {
+    const result: Record<string, number> = {};
+    for (const row of this.counts.all(id)) result[row.status] = row.count;
+    return result;
+  }
+
+  listBatches(filter: { owner?: string; status?: string; limit: number; before?: string }): BatchRow[] {
+    const where: string[] = [];
+    if (filter.owner !== undefined) where.push('owner = @owner');
+    if (filter.status !== undefined) where.push('status = @status');
+    if (filter.before !== undefined) where.push('created_at < @before');
+    return this.db
+      .prepare<Record<string, unknown>, BatchRow>(
+        `SELECT * FROM batches ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT @limit`,
+      )
+      .all({ ...filter });
+  }
+
+  countByStatus(owner?: string): Record<string, number> {
+    const rows = this.db
+      .prepare<Record<string, unknown>, { status: string; n: number }>(
+        `SELECT status, COUNT(*) AS n FROM batches ${owner !== undefined ? 'WHERE owner = @owner' : ''} GROUP BY status`,
+      )
+      .all({ owner });
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
+  /** Durations (s) of the batch's finished jobs, slowest first, and its failed jobs. */
+  report(id: string, slowest = 10) {
+    const durations = this.db
+      .prepare<[string], { id: string; name: string; d: number }>(
+        `SELECT id, name, (julianday(completed_at) - julianday(started_at)) * 86400.0 AS d FROM jobs
+          WHERE batch_id = ? AND started_at IS NOT NULL AND completed_at IS NOT NULL ORDER BY d DESC`,
+      )
+      .all(id);
+    const failed = this.db
+      .prepare<[string], { id: string; name: string; status: string; error_message: string | null; error_type: string | null; attempts: number }>(
+        `SELECT id, name, status, error_message, error_type, attempts FROM jobs WHERE batch_id = ? AND status IN ('failed', 'timed_out') ORDER BY created_at, id`,
+      )
+      .all(id);
+    return { durations, slowest: durations.slice(0, slowest), failed };
+  }
+}

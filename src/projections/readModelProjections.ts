@@ -1,0 +1,5 @@
+import { batchProjection } from './batchProjection.js';
+import { jobProjection, type Projection } from './jobProjection.js';
+
+/** Every projection of the read model, in the order they apply each event (live and rebuild alike). */
+export const readModelProjections = (): Projection[] => [jobProjection(), batchProjection()];

@@ -1,0 +1,110 @@
+/**
+ * The public contract of a batch workflow (workflow id = batch id): the same signal/update names as
+ * a job — pause, resume, cancel, reprioritize — applied to the batch as a whole, and a `status` query.
+ * Imported by workflow code and clients: no I/O here.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { RetrySettings } from '../jobs/jobType.js';
+import type { ControlPayload, ReprioritizePayload } from './jobContract.js';
+
+export const BATCH_STATUSES = ['created', 'queued', 'running', 'paused', 'completed', 'failed', 'cancelled'] as const;
+export type BatchStatus = (typeof BATCH_STATUSES)[number];
+export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = ['completed', 'failed', 'cancelled'];
+export const isTerminalBatchStatus = (s: string) => (TERMINAL_BATCH_STATUSES as readonly string[]).includes(s);
+
+/** What happens when jobs fail. */
+export type FailurePolicy =
+  /** Run every job; the batch completes whatever fails. */
+  | { mode: 'continue' }
+  /** First failure: cancel what is left; the batch fails. */
+  | { mode: 'fail_fast' }
+  /** More than `maxFailedPercent` % of all jobs failed: as fail_fast. */
+  | { mode: 'threshold'; maxFailedPercent: number };
+
+export interface BatchCounts {
+  /** Not started yet. */
+  pending: number;
+  /** Started, not finished (running, paused or pending inside the job). */
+  inFlight: number;
+  completed: number;
+  failed: number;
+  /** Cancelled jobs plus jobs never started because the batch was cancelled or failed fast. */
+  cancelled: number;
+}
+
+export interface BatchState {
+  batchId: string;
+  name: string;
+  owner: string;
+  status: BatchStatus;
+  priority: number;
+  total: number;
+  concurrency: number;
+  counts: BatchCounts;
+  /** Index of the next job to start. */
+  nextIndex: number;
+  /** Jobs in flight now. */
+  running: string[];
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  /** Runs of this workflow so far (continue-as-new). */
+  run: number;
+}
+
+export interface BatchWorkflowInput {
+  batchId: string;
+  name: string;
+  description: string | null;
+  owner: string;
+  priority: number;
+  total: number;
+  /** Most jobs in flight at once (sliding window). */
+  concurrency: number;
+  failurePolicy: FailurePolicy;
+  retry?: Partial<RetrySettings>;
+  actor?: string;
+  /** Continue-as-new after this many jobs have been started in one run (bounded history). */
+  jobsPerRun?: number;
+  /** Set by continue-as-new. */
+  carried?: { state: BatchState; pausedByBatch: string[] };
+  /** retry-failed: a new run of a finished batch that reruns only these failed jobs. */
+  retryFailed?: { inputs: import('./jobContract.js').JobWorkflowInput[]; previous: BatchCounts };
+}
+
+export interface BatchControlResult {
+  state: BatchState;
+  position: number;
+}
+
+export const batchStatusQuery = defineQuery<BatchState>('status');
+export const batchPauseSignal = defineSignal<[ControlPayload?]>('pause');
+export const batchResumeSignal = defineSignal<[ControlPayload?]>('resume');
+export const batchCancelSignal = defineSignal<[ControlPayload?]>('cancel');
+export const batchReprioritizeSignal = defineSignal<[ReprioritizePayload | number]>('reprioritize');
+export const batchPauseUpdate = defineUpdate<BatchControlResult, [ControlPayload]>('pause');
+export const batchResumeUpdate = defineUpdate<BatchControlResult, [ControlPayload]>('resume');
+export const batchCancelUpdate = defineUpdate<BatchControlResult, [ControlPayload]>('cancel');
+export const batchReprioritizeUpdate = defineUpdate<BatchControlResult, [ReprioritizePayload | number]>('reprioritize');
+
+export const BatchEvents = {
+  created: 'BatchCreated',
+  started: 'BatchStarted',
+  paused: 'BatchPaused',
+  resumed: 'BatchResumed',
+  reprioritized: 'BatchReprioritized',
+  cancelRequested: 'BatchCancelled',
+  completed: 'BatchCompleted',
+  failed: 'BatchFailed',
+  retryStarted: 'BatchRetryStarted',
+  signalIgnored: 'BatchSignalIgnored',
+} as const;
+
+/** A batch item as stored at submit (validated and planned then), loaded by the workflow in pages. */
+export interface PreparedBatchItem {
+  name: string;
+  type: string;
+  input: unknown;
+  priority: number;
+  plan: import('../jobs/jobType.js').JobPlan;
+}

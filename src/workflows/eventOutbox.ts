@@ -1,0 +1,68 @@
+/**
+ * The workflow side of "events are the record": events are recorded in workflow order with ids derived
+ * from (stream, run id, sequence), and one flusher appends them through the store's activity, in order,
+ * a batch at a time. The flusher runs in a non-cancellable scope: the record of a cancel must still be
+ * written when the workflow itself is being cancelled.
+ */
+import { CancellationScope, condition, workflowInfo } from '@temporalio/workflow';
+import type { NewEvent } from '../eventstore/index.js';
+import type { AppendEventsRequest } from '../activities/eventStoreActivities.js';
+import type { AppendResult } from '../eventstore/index.js';
+
+export interface EventOutbox {
+  /** Queues an event; returns its sequence number (see flushed). */
+  record(type: string, data: Record<string, unknown>, who: { actor: string; reason?: string }): number;
+  /** Resolves once every event up to `seq` (default: all recorded) is in the store. */
+  flushed(seq?: number): Promise<void>;
+  /** Global position of the last appended event (read-your-writes for callers). */
+  lastPosition(): number;
+}
+
+export function createEventOutbox(options: {
+  streamId: string;
+  correlationId: string;
+  appendEvents: (request: AppendEventsRequest) => Promise<AppendResult>;
+}): EventOutbox {
+  const info = workflowInfo();
+  const outbox: { seq: number; event: NewEvent }[] = [];
+  let recordedSeq = 0;
+  let appendedSeq = 0;
+  let position = 0;
+
+  void CancellationScope.nonCancellable(async () => {
+    for (;;) {
+      await condition(() => outbox.length > 0);
+      const batch = outbox.splice(0, 200);
+      const result = await options.appendEvents({ streamId: options.streamId, events: batch.map((b) => b.event) });
+      appendedSeq = batch[batch.length - 1]!.seq;
+      position = Math.max(position, result.lastGlobalPosition);
+    }
+  });
+
+  return {
+    record(type, data, who) {
+      const seq = ++recordedSeq;
+      outbox.push({
+        seq,
+        event: {
+          eventId: `${options.streamId}:${info.runId}:${seq}`,
+          type,
+          data: { at: new Date().toISOString(), ...data },
+          metadata: {
+            actor: who.actor,
+            ...(who.reason !== undefined ? { reason: who.reason } : {}),
+            correlationId: options.correlationId,
+            causationId: info.runId,
+            workflowId: info.workflowId,
+            runId: info.runId,
+          },
+        },
+      });
+      return seq;
+    },
+    flushed(seq = recordedSeq) {
+      return CancellationScope.nonCancellable(() => condition(() => appendedSeq >= seq));
+    },
+    lastPosition: () => position,
+  };
+}

@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { batchStatusQuery } from '../../src/workflows/batchWorkflow.js';
+import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
+import { cliSignal } from '../support/temporalCli.js';
+
+let engine: TestEngine;
+beforeAll(async () => {
+  engine = await startTestEngine();
+});
+afterAll(async () => {
+  await engine?.dispose();
+});
+
+const create = async (body: Record<string, unknown>) => {
+  const r = await engine.api('POST', '/api/v1/batches', { name: 'b', ...body });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return r.body.batch_id as string;
+};
+const batch = async (id: string) => (await engine.api('GET', `/api/v1/batches/${id}`)).body;
+const jobsOf = async (id: string) => (await engine.api('GET', `/api/v1/batches/${id}/jobs?limit=1000`)).body as any[];
+const untilBatch = (id: string, predicate: (b: any) => boolean, what: string, ms = 60_000) =>
+  eventually(async () => {
+    const b = await batch(id);
+    return predicate(b) ? b : undefined;
+  }, ms, what);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleepJob = (step_ms: number, steps = 1) => ({ name: 'sleep', type: 'sleep', input: { steps, step_ms } });
+const failing = { name: 'bad', type: 'flaky', input: { steps: 1, step_ms: 1, fail_on_step: 0, permanent: true, message: 'broken input' } };
+
+describe('batches', () => {
+  it('reports invalid jobs per index with a 400 and starts nothing', async () => {
+    const before = engine.eventStore.lastPosition();
+    const r = await engine.api('POST', '/api/v1/batches', { name: 'bad', jobs: [sleepJob(1), { name: 'x', type: 'nope' }, { name: 'y', type: 'sleep', input: { steps: -1 } }] });
+    expect(r.status).toBe(400);
+    expect(r.body.details).toContain('jobs[1].type');
+    expect(r.body.details).toContain('jobs[2].input.steps');
+    expect(engine.eventStore.lastPosition()).toBe(before);
+  });
+
+  it('continue: a mixed batch with permanent failures completes, with a correct report', async () => {
+    const id = await create({ jobs: [sleepJob(20), failing, sleepJob(20), sleepJob(20), failing, sleepJob(20)], concurrency: 3 });
+    const done = await untilBatch(id, (b) => b.status === 'completed', 'completed');
+    expect(done.progress).toMatchObject({ total: 6, completed: 4, failed: 2, cancelled: 0, pending: 0, running: 0, percentage: 100 });
+    const report = (await engine.api('GET', `/api/v1/batches/${id}/report`)).body;
+    expect(report.failed_jobs).toHaveLength(2);
+    expect(report.failed_jobs.every((f: any) => f.error_message === 'broken input')).toBe(true);
+    expect(report.durations.jobs).toBe(6);
+    expect(report.slowest_jobs.length).toBeGreaterThan(0);
+    const jobs = await jobsOf(id);
+    expect(jobs).toHaveLength(6);
+    expect(jobs.every((j) => j.batch_id === id)).toBe(true);
+    const types = engine.eventStore.readStream(id).map((e) => e.type);
+    expect(types[0]).toBe('BatchCreated');
+    expect(types.at(-1)).toBe('BatchCompleted');
+    expect(engine.eventStore.readStream(id).at(-1)!.data.counts).toMatchObject({ completed: 4, failed: 2 });
+  });
+
+  it('fail-fast: the first failure fails the batch and cancels what is left', async () => {
+    const id = await create({ jobs: [failing, sleepJob(3000), sleepJob(3000), sleepJob(3000), sleepJob(3000)], concurrency: 2, failure_policy: 'fail_fast' });
+    const done = await untilBatch(id, (b) => b.status === 'failed', 'failed');
+    expect(done.progress.failed).toBe(1);
+    expect(done.progress.completed + done.progress.failed + done.progress.cancelled).toBe(5);
+    expect(done.progress.cancelled).toBeGreaterThanOrEqual(3);
+    const jobs = await jobsOf(id);
+    expect(jobs.filter((j) => !['failed', 'cancelled', 'completed'].includes(j.status))).toEqual([]);
+  });
+
+  it('pause (temporal CLI): no job starts and running jobs pause; resume (API): all complete', async () => {
+    const id = await create({ jobs: Array.from({ length: 5 }, () => sleepJob(400, 3)), concurrency: 2 });
+    await eventually(async () => (await jobsOf(id)).filter((j) => j.status === 'running').length === 2, 20_000, 'two running');
+    await cliSignal(id, 'pause', { reason: 'maintenance' });
+    await untilBatch(id, (b) => b.status === 'paused', 'batch paused');
+    await eventually(async () => (await jobsOf(id)).filter((j) => j.status === 'paused').length === 2, 20_000, 'jobs paused');
+    const started = (await jobsOf(id)).length;
+    await sleep(1500);
+    expect((await jobsOf(id)).length).toBe(started); // nothing new started while paused
+    expect((await jobsOf(id)).filter((j) => j.status === 'running')).toEqual([]);
+    const resumed = await engine.api('POST', `/api/v1/batches/${id}/resume`);
+    expect(resumed.status).toBe(200);
+    const done = await untilBatch(id, (b) => b.status === 'completed', 'completed');
+    expect(done.progress.completed).toBe(5);
+    const paused = engine.eventStore.readStream(id).find((e) => e.type === 'BatchPaused')!;
+    expect(paused.metadata).toMatchObject({ actor: 'external', reason: 'maintenance' });
+  });
+
+  it('cancel (API and temporal CLI): every unfinished job ends cancelled', async () => {
+    for (const via of ['api', 'cli'] as const) {
+      const id = await create({ jobs: Array.from({ length: 5 }, () => sleepJob(5000)), concurrency: 2 });
+      await eventually(async () => (await jobsOf(id)).filter((j) => j.status === 'running').length === 2, 20_000, 'running');
+      if (via === 'api') expect((await engine.api('POST', `/api/v1/batches/${id}/cancel`, { reason: 'stop' })).status).toBe(200);
+      else await cliSignal(id, 'cancel', {});
+      const done = await untilBatch(id, (b) => b.status === 'cancelled', `cancelled via ${via}`);
+      expect(done.progress).toMatchObject({ total: 5, cancelled: 5, completed: 0, running: 0, pending: 0 });
+      expect((await jobsOf(id)).every((j) => j.status === 'cancelled')).toBe(true);
+    }
+  });
+
+  it('reprioritize (temporal CLI): unfinished and not-yet-started jobs carry the new priority; a job stays controllable alone', async () => {
+    const id = await create({ jobs: Array.from({ length: 4 }, () => sleepJob(700)), concurrency: 1, priority: 2 });
+    const first = await eventually(async () => (await jobsOf(id)).find((j) => j.status === 'running'), 20_000, 'first running');
+    await cliSignal(id, 'reprioritize', { priority: 4 });
+    await untilBatch(id, (b) => b.priority === 4, 'batch reprioritized');
+    // One job of the running batch paused on its own, then resumed.
+    const own = await engine.api('POST', `/api/v1/jobs/${first.id}/pause`);
+    expect([200, 409]).toContain(own.status); // 409 if it finished in between
+    if (own.status === 200) await engine.api('POST', `/api/v1/jobs/${first.id}/resume`);
+    await untilBatch(id, (b) => b.status === 'completed', 'completed');
+    const jobs = await jobsOf(id);
+    expect(jobs).toHaveLength(4);
+    expect(jobs.filter((j) => j.id !== first.id).every((j) => j.priority === 4)).toBe(true);
+  });
+
+  it('continues as new when large (small threshold): every job counted exactly once', async () => {
+    const id = await create({ type: 'noop', items: Array.from({ length: 12 }, () => ({})), concurrency: 3, jobs_per_run: 4 });
+    const done = await untilBatch(id, (b) => b.status === 'completed', 'completed');
+    expect(done.progress).toMatchObject({ total: 12, completed: 12, failed: 0, cancelled: 0 });
+    const jobs = await jobsOf(id);
+    expect(new Set(jobs.map((j) => j.id)).size).toBe(12);
+    const runs: string[] = [];
+    for await (const execution of engine.client.workflow.list({ query: `WorkflowId = "${id}"` })) runs.push(execution.runId);
+    expect(runs.length).toBeGreaterThanOrEqual(3);
+    const query = await engine.client.workflow.getHandle(id).query(batchStatusQuery);
+    expect(query.counts.completed).toBe(12);
+    expect(query.run).toBeGreaterThanOrEqual(3);
+  });
+
+  it('retry-failed reruns only the failed jobs of a finished batch, in the same batch', async () => {
+    const transient = { name: 'flaky', type: 'flaky', input: { steps: 1, step_ms: 1, fail_on_step: 0, fail_times: 1 } };
+    const id = await create({ jobs: [sleepJob(10), transient, transient], concurrency: 3, retry: { max_attempts: 1 } });
+    const first = await untilBatch(id, (b) => b.status === 'completed', 'first run');
+    expect(first.progress).toMatchObject({ completed: 1, failed: 2 });
+    const r = await engine.api('POST', `/api/v1/batches/${id}/retry-failed`);
+    expect(r.status).toBe(200);
+    expect(r.body.retried).toBe(2);
+    const done = await untilBatch(id, (b) => b.status === 'completed' && b.progress.completed === 3, 'retried');
+    expect(done.progress).toMatchObject({ total: 3, completed: 3, failed: 0 });
+    expect(await jobsOf(id)).toHaveLength(3);
+    expect((await engine.api('POST', `/api/v1/batches/${id}/retry-failed`)).status).toBe(409);
+  });
+
+  it('lists batches and batch stats', async () => {
+    const list = await engine.api('GET', '/api/v1/batches');
+    expect(list.status).toBe(200);
+    expect(list.body.length).toBeGreaterThanOrEqual(5);
+    const stats = await engine.api('GET', '/api/v1/batches/stats');
+    expect(stats.body.total_batches).toBe(list.body.length);
+    expect(stats.body.completed).toBeGreaterThanOrEqual(3);
+  });
+});
