@@ -1,4 +1,7 @@
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rebuildReadModel } from '../../src/projections/rebuildReadModel.js';
+import { openReadModelDb } from '../../src/projections/readModelDb.js';
 import { batchStatusQuery } from '../../src/workflows/batchWorkflow.js';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
 import { cliSignal } from '../support/temporalCli.js';
@@ -136,6 +139,22 @@ describe('batches', () => {
     expect(done.progress).toMatchObject({ total: 3, completed: 3, failed: 0 });
     expect(await jobsOf(id)).toHaveLength(3);
     expect((await engine.api('POST', `/api/v1/batches/${id}/retry-failed`)).status).toBe(409);
+  });
+
+  it('a rebuild of the read model equals the live one, batches included', async () => {
+    await eventually(async () => {
+      const stats = (await engine.api('GET', '/api/v1/batches/stats')).body;
+      return stats.running + stats.paused + stats.queued === 0;
+    }, 60_000, 'batches finished');
+    await eventually(() => engine.projector.checkpoint() === engine.eventStore.lastPosition(), 10_000, 'projector caught up');
+    const target = path.join(engine.dir, 'rebuilt.db');
+    rebuildReadModel(engine.eventStore, target);
+    const rebuilt = openReadModelDb(target);
+    for (const [table, order] of [['jobs', 'id'], ['batches', 'id'], ['batch_job_counts', 'batch_id, status'], ['job_counts', 'owner, status']] as const) {
+      const live = engine.readModelDb.prepare(`SELECT * FROM ${table} ORDER BY ${order}`).all();
+      expect(rebuilt.prepare(`SELECT * FROM ${table} ORDER BY ${order}`).all(), table).toEqual(live);
+    }
+    rebuilt.close();
   });
 
   it('lists batches and batch stats', async () => {

@@ -1,0 +1,114 @@
+/**
+ * Batch throughput against bare Temporal, on the same dev server in the same run:
+ *   1. N bare workflows, each running one empty activity (the baseline);
+ *   2. a batch of N no-op jobs (each a jobWorkflow with its events, through the API).
+ * Reports jobs/s, the ratio, and the worker's peak RSS. BENCH_SIZES=1000,10000,100000 runs batches of
+ * each size to show the cost per job stays flat. Prints a table and a BENCH_JSON line.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { startDevServer } from '../src/temporal/devServer.js';
+import { startEngine } from '../src/engine.js';
+import { installRuntime } from '../src/worker/engineWorkers.js';
+import * as bareActivities from './bare/activities.js';
+
+const sizes = (process.env.BENCH_SIZES ?? process.env.BENCH_JOBS ?? '10000').split(',').map(Number);
+const baselineN = Number(process.env.BENCH_BASELINE ?? sizes[0]);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 200);
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+let peakRss = 0;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250);
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-batch-'));
+installRuntime();
+const server = await startDevServer({ headless: true, log });
+const taskQueue = `bench-${randomUUID()}`;
+const engine = await startEngine({
+  temporalAddress: server.address,
+  taskQueue,
+  eventStorePath: path.join(dir, 'events.db'),
+  readModelPath: path.join(dir, 'readmodel.db'),
+  resultsDir: path.join(dir, 'results'),
+  maxConcurrentSteps: concurrency,
+});
+
+const results: Record<string, unknown>[] = [];
+try {
+  // ---- baseline: bare workflows ------------------------------------------------------------------
+  const connection = await NativeConnection.connect({ address: server.address });
+  const bareQueue = `${taskQueue}-bare`;
+  const bare = await Worker.create({
+    connection,
+    taskQueue: bareQueue,
+    workflowsPath: fileURLToPath(new URL('./bare/workflows.ts', import.meta.url)),
+    activities: bareActivities,
+    maxConcurrentActivityTaskExecutions: concurrency,
+  });
+  const bareRun = bare.run();
+  peakRss = 0;
+  const bareStart = Date.now();
+  let done = 0;
+  const progress = setInterval(() => log(`bare: ${done}/${baselineN} (${Math.round(done / ((Date.now() - bareStart) / 1000))}/s)`), 2000);
+  const ids = Array.from({ length: baselineN }, (_, i) => `bare-${taskQueue}-${i}`);
+  const queue = [...ids];
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let id = queue.shift(); id; id = queue.shift()) {
+        await engine.client.workflow.execute('bareWorkflow', { taskQueue: bareQueue, workflowId: id });
+        done++;
+      }
+    }),
+  );
+  clearInterval(progress);
+  const bareSeconds = (Date.now() - bareStart) / 1000;
+  const bareRate = baselineN / bareSeconds;
+  results.push({ name: `bare workflows + 1 activity`, jobs: baselineN, seconds: bareSeconds, jobsPerSec: bareRate, peakRssMb: peakRss / 1048576 });
+  bare.shutdown();
+  await bareRun;
+  await connection.close();
+
+  // ---- batches -------------------------------------------------------------------------------------
+  for (const n of sizes) {
+    peakRss = 0;
+    const start = Date.now();
+    const r = await engine.app.request('/api/v1/batches', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: `bench ${n}`, type: 'noop', items: Array.from({ length: n }, () => ({})), concurrency }),
+    });
+    const body = (await r.json()) as { batch_id: string };
+    if (r.status !== 201) throw new Error(`create failed: ${JSON.stringify(body)}`);
+    let last = Date.now();
+    for (;;) {
+      const b = (await (await engine.app.request(`/api/v1/batches/${body.batch_id}`)).json()) as any;
+      if (Date.now() - last > 2000) {
+        last = Date.now();
+        log(`batch ${n}: ${b.progress.completed}/${n} (${b.progress.throughput ?? 0}/s) rss ${Math.round(process.memoryUsage().rss / 1048576)} MB`);
+      }
+      if (b.status === 'completed' || b.status === 'failed') {
+        const seconds = (Date.parse(b.completed_at) - start) / 1000;
+        results.push({ name: `batch of ${n} noop jobs`, jobs: n, seconds, jobsPerSec: n / seconds, ratioToBare: n / seconds / bareRate, completed: b.progress.completed, peakRssMb: peakRss / 1048576 });
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  }
+} finally {
+  clearInterval(sampler);
+  await engine.stop();
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+console.log('\nscenario                          jobs     seconds   jobs/s   ratio to bare   peak RSS (MB, whole process)');
+for (const r of results) {
+  console.log(
+    `${String(r.name).padEnd(32)} ${String(r.jobs).padStart(7)} ${Number(r.seconds).toFixed(1).padStart(9)} ${Number(r.jobsPerSec).toFixed(0).padStart(8)} ${r.ratioToBare !== undefined ? Number(r.ratioToBare).toFixed(2).padStart(14) : '             -'} ${Number(r.peakRssMb).toFixed(0).padStart(8)}`,
+  );
+}
+console.log(`BENCH_JSON ${JSON.stringify({ bench: 'batch', cpus: os.cpus().length, node: process.version, concurrency, results })}`);
