@@ -28,6 +28,9 @@ export interface EngineConfig {
   maxConcurrentSteps: number;
   /** Reconciler scan period (ms): how soon a terminated or timed-out job shows as such. */
   reconcileIntervalMs: number;
+  /** How workflows reach the event store: local activities (one process owns the store and runs all
+   * workflows: `npm start`) or the `<queue>-store` task queue (several worker processes). */
+  storeAccess: 'local' | 'remote';
   /** HS256 secret of the API's bearer tokens; without it (development only) every caller is one local admin. */
   jwtSecret?: string;
   /** NODE_ENV=production: refuses to start without JWT_SECRET. */
@@ -51,6 +54,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     maxConcurrentSteps: intOf(env.MAX_CONCURRENT_STEPS, 100),
     reconcileIntervalMs: intOf(env.RECONCILE_INTERVAL_MS, 1000),
     jwtSecret: env.JWT_SECRET || undefined,
+    storeAccess: env.EVENTSTORE_ACCESS === 'remote' ? 'remote' : 'local',
     production: env.NODE_ENV === 'production',
   };
 }

@@ -30,6 +30,10 @@ export interface EngineOptions {
   registry?: JobTypeRegistry;
   /** Run the workers in this process (the default). Tests that crash a worker run it elsewhere. */
   runWorkers?: boolean;
+  /** How workflows reach the event store: `local` activities when this process runs the workers and
+   * owns the store (the default then), else through the store's task queue. Set `remote` when other
+   * worker processes run workflows too. */
+  storeAccess?: 'local' | 'remote';
   workflowBundle?: { codePath: string };
   maxConcurrentSteps?: number;
   reconcileIntervalMs?: number;
@@ -65,6 +69,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const connection = await Connection.connect({ address: options.temporalAddress });
   const client = new Client({ connection, namespace });
   const readModel = new JobReadModel(readModelDb);
+  const storeAccess = options.storeAccess ?? (options.runWorkers === false ? 'remote' : 'local');
   const commands = new JobCommands({
     client,
     taskQueue: options.taskQueue,
@@ -72,6 +77,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     readModel,
     projection: projector,
     defaultJobType: options.defaultJobType ?? 'sleep',
+    storeAccess,
   });
   const batchItems = new BatchItemStore(options.batchItemsPath ?? path.join(path.dirname(options.eventStorePath), 'batch-items.db'));
   const batchReadModel = new BatchReadModel(readModelDb);
@@ -84,6 +90,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     jobs: readModel,
     projection: projector,
     defaultJobType: options.defaultJobType ?? 'sleep',
+    storeAccess,
   });
   const storeProbe = new Database(options.eventStorePath, { timeout: 1000 });
   const app = createApp(

@@ -34,6 +34,7 @@ const engine = await startEngine({
   eventStorePath: config.eventStorePath,
   readModelPath: config.readModelPath,
   batchItemsPath: config.batchItemsPath,
+  storeAccess: config.storeAccess,
   resultsDir: config.resultsDir,
   defaultJobType: config.defaultJobType,
   maxConcurrentSteps: config.maxConcurrentSteps,

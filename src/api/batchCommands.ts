@@ -56,6 +56,7 @@ export class BatchCommands {
       projection: ReadYourWrites;
       defaultJobType: string;
       visibilityTimeoutMs?: number;
+      storeAccess?: 'local' | 'remote';
     },
   ) {}
 
@@ -99,6 +100,7 @@ export class BatchCommands {
           retry: command.retry,
           actor: command.actor,
           jobsPerRun: command.jobsPerRun,
+          storeAccess: this.deps.storeAccess,
         },
       ],
       typedSearchAttributes: [
@@ -144,6 +146,7 @@ export class BatchCommands {
       plan: this.deps.registry.prepare(job.type, JSON.parse(job.input)).plan,
       actor,
       correlationId: row.id,
+      storeAccess: this.deps.storeAccess,
       retryOf: { attempts: job.attempts, completedSteps: job.completed_steps, resultFiles: JSON.parse(job.result_files), createdAt: job.created_at },
     }));
     const summary = row.summary ? (JSON.parse(row.summary) as { counts: BatchCounts }) : undefined;
@@ -164,6 +167,7 @@ export class BatchCommands {
           concurrency: row.concurrency,
           failurePolicy: JSON.parse(row.failure_policy),
           actor,
+          storeAccess: this.deps.storeAccess,
           retryFailed: { inputs, previous },
         },
       ],

@@ -40,6 +40,8 @@ export interface JobCommandsDeps {
   defaultJobType: string;
   /** How long a command waits for its effect to show in the read model (ms). */
   visibilityTimeoutMs?: number;
+  /** How job workflows reach the event store (see src/workflows/eventOutbox.ts). */
+  storeAccess?: 'local' | 'remote';
 }
 
 export interface SubmitJobCommand {
@@ -101,6 +103,7 @@ export class JobCommands {
       runAt: command.delaySeconds ? new Date(Date.now() + command.delaySeconds * 1000).toISOString() : null,
       actor: command.actor,
       correlationId: command.idempotencyKey ?? null,
+      storeAccess: this.deps.storeAccess,
     };
     try {
       await this.start(input);
@@ -185,6 +188,7 @@ export class JobCommands {
       plan: prepared.plan,
       timeoutMs: row.timeout_ms,
       actor,
+      storeAccess: this.deps.storeAccess,
       retryOf: {
         attempts: row.attempts,
         completedSteps: row.completed_steps,

@@ -51,7 +51,12 @@ export async function createEngineWorkers(options: EngineWorkerOptions): Promise
     connection: options.connection,
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
-    activities: createJobStepActivities({ registry: options.registry, resultsDir: options.resultsDir }),
+    activities: {
+      ...createJobStepActivities({ registry: options.registry, resultsDir: options.resultsDir }),
+      // The SQLite owner also serves the store as local activities of the workflows it runs.
+      ...(options.eventStore ? createEventStoreActivities(options.eventStore) : {}),
+      ...(options.batchItems ? createBatchActivities(options.batchItems) : {}),
+    },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentSteps ?? 100,
     // Cancellation reaches a step through its heartbeats: keep them frequent so pause is prompt.
     maxHeartbeatThrottleInterval: '500ms',

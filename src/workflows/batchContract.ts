@@ -64,6 +64,8 @@ export interface BatchWorkflowInput {
   failurePolicy: FailurePolicy;
   retry?: Partial<RetrySettings>;
   actor?: string;
+  /** How the workflow and its jobs reach the event store (see eventOutbox.ts). */
+  storeAccess?: 'local' | 'remote';
   /** Continue-as-new after this many jobs have been started in one run (bounded history). */
   jobsPerRun?: number;
   /** Set by continue-as-new. */

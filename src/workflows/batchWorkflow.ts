@@ -27,7 +27,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { EventStoreActivities } from '../activities/eventStoreActivities.js';
 import type { BatchActivities } from '../activities/batchActivities.js';
 import { BatchIdKey, BatchStatusKey, JobNameKey, JobPriorityKey, JobStatusKey, JobTypeKey, OwnerKey } from '../temporal/searchAttributes.js';
-import { createEventOutbox } from './eventOutbox.js';
+import { createEventOutbox, storeActivities } from './eventOutbox.js';
 import {
   BatchEvents,
   batchCancelSignal,
@@ -84,11 +84,7 @@ export interface BatchResult {
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchResult> {
   const info = workflowInfo();
   const batchId = input.batchId;
-  const store = proxyActivities<EventStoreActivities & BatchActivities>({
-    taskQueue: `${info.taskQueue}-store`,
-    startToCloseTimeout: '30s',
-    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
-  });
+  const store = storeActivities<EventStoreActivities & BatchActivities>(input.storeAccess);
   const outbox = createEventOutbox({ streamId: batchId, correlationId: batchId, appendEvents: store.appendEvents });
   const iso = () => new Date().toISOString();
 
@@ -340,6 +336,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
         plan: { ...item.plan, retry: { ...item.plan.retry, ...input.retry } },
         actor: `batch:${batchId}`,
         correlationId: batchId,
+        storeAccess: input.storeAccess,
       };
     }
     child.priority = jobInput.priority;

@@ -4,7 +4,8 @@
  * a batch at a time. The flusher runs in a non-cancellable scope: the record of a cancel must still be
  * written when the workflow itself is being cancelled.
  */
-import { CancellationScope, condition, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import type { EventStoreActivities } from '../activities/eventStoreActivities.js';
 import type { NewEvent } from '../eventstore/index.js';
 import type { AppendEventsRequest } from '../activities/eventStoreActivities.js';
 import type { AppendResult } from '../eventstore/index.js';
@@ -18,9 +19,28 @@ export interface EventOutbox {
   lastPosition(): number;
 }
 
+/**
+ * How a workflow reaches the event store: `remote` through the store owner's task queue
+ * (`<queue>-store`; workers may run anywhere), `local` as local activities (the worker running the
+ * workflow owns the SQLite file: one process, far fewer round trips per event).
+ */
+export type StoreAccess = 'local' | 'remote';
+
+const STORE_RETRY = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' } as const;
+
+/** The store's activities for this workflow. Retried without end: appends are idempotent, and the
+ * record must not lose an event. */
+export function storeActivities<A = EventStoreActivities>(access: StoreAccess | undefined): A {
+  return access === 'local'
+    ? (proxyLocalActivities<any>({ startToCloseTimeout: '30s', retry: STORE_RETRY }) as A)
+    : (proxyActivities<any>({ taskQueue: `${workflowInfo().taskQueue}-store`, startToCloseTimeout: '30s', retry: STORE_RETRY }) as A);
+}
+
 export function createEventOutbox(options: {
   streamId: string;
   correlationId: string;
+  /** Fields put into every event's data (e.g. the job id). */
+  baseData?: Record<string, unknown>;
   appendEvents: (request: AppendEventsRequest) => Promise<AppendResult>;
 }): EventOutbox {
   const info = workflowInfo();
@@ -47,7 +67,7 @@ export function createEventOutbox(options: {
         event: {
           eventId: `${options.streamId}:${info.runId}:${seq}`,
           type,
-          data: { at: new Date().toISOString(), ...data },
+          data: { ...options.baseData, at: new Date().toISOString(), ...data },
           metadata: {
             actor: who.actor,
             ...(who.reason !== undefined ? { reason: who.reason } : {}),

@@ -103,8 +103,8 @@ export interface JobWorkflowInput {
   actor?: string;
   /** Caller's correlation id (idempotency key, batch id). */
   correlationId?: string | null;
-  /** Task queue of the event-store activities; default `<workflow task queue>-store`. */
-  storeTaskQueue?: string;
+  /** How the workflow reaches the event store (see eventOutbox.ts); default remote. */
+  storeAccess?: 'local' | 'remote';
   /** Minimal ms between two JobProgress events (throttle); the last one is never dropped. */
   progressIntervalMs?: number;
   /** Continue-as-new once the history holds this many events. */

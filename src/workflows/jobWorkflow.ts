@@ -19,8 +19,7 @@ import {
   ActivityFailure,
   TimeoutFailure,
 } from '@temporalio/workflow';
-import type { NewEvent } from '../eventstore/index.js';
-import type { EventStoreActivities } from '../activities/eventStoreActivities.js';
+import { createEventOutbox, storeActivities } from './eventOutbox.js';
 import type { JobStepActivities, RunJobStepOutput } from '../activities/jobStepActivities.js';
 import { JobPriorityKey, JobStatusKey } from '../temporal/searchAttributes.js';
 import {
@@ -66,12 +65,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
   const now = () => Date.now();
   const iso = (ms: number = now()) => new Date(ms).toISOString();
 
-  const store = proxyActivities<EventStoreActivities>({
-    taskQueue: input.storeTaskQueue ?? `${info.taskQueue}-store`,
-    startToCloseTimeout: '30s',
-    // The store is the record: keep trying (it is idempotent) rather than lose an event.
-    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
-  });
+  const store = storeActivities(input.storeAccess);
 
   // ---- state -------------------------------------------------------------------------------------
   const carried = input.carried;
@@ -115,43 +109,14 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
   let lastResult: unknown = null;
 
   // ---- the outbox: events recorded here, appended in order by one flusher ------------------------
-  const outbox: { seq: number; event: NewEvent }[] = [];
-  let recordedSeq = 0;
-  let appendedSeq = 0;
-  let lastPosition = 0;
-
-  function record(type: string, data: Record<string, unknown>, who: Actor): number {
-    const seq = ++recordedSeq;
-    outbox.push({
-      seq,
-      event: {
-        eventId: `${jobId}:${info.runId}:${seq}`,
-        type,
-        data: { jobId, at: iso(), ...data },
-        metadata: {
-          actor: who.actor,
-          ...(who.reason !== undefined ? { reason: who.reason } : {}),
-          correlationId: input.correlationId ?? input.batchId ?? jobId,
-          causationId: info.runId,
-          workflowId: info.workflowId,
-          runId: info.runId,
-        },
-      },
-    });
-    return seq;
-  }
-
-  // The flusher survives cancellation of the workflow: the record of a cancel must still be written.
-  void CancellationScope.nonCancellable(async () => {
-    for (;;) {
-      await condition(() => outbox.length > 0);
-      const batch = outbox.splice(0, 200);
-      const result = await store.appendEvents({ streamId: jobId, events: batch.map((b) => b.event) });
-      appendedSeq = batch[batch.length - 1]!.seq;
-      lastPosition = Math.max(lastPosition, result.lastGlobalPosition);
-    }
+  const outbox = createEventOutbox({
+    streamId: jobId,
+    correlationId: input.correlationId ?? input.batchId ?? jobId,
+    baseData: { jobId },
+    appendEvents: store.appendEvents,
   });
-  const flushed = (seq = recordedSeq) => CancellationScope.nonCancellable(() => condition(() => appendedSeq >= seq));
+  const record = (type: string, data: Record<string, unknown>, who: Actor) => outbox.record(type, data, who);
+  const flushed = (seq?: number) => outbox.flushed(seq);
 
   // ---- transitions -------------------------------------------------------------------------------
   function setStatus(status: JobStatus): void {
@@ -242,7 +207,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
   };
   const answer = async (seq: number): Promise<ControlResult> => {
     await flushed(seq);
-    return { state: snapshot(), position: lastPosition };
+    return { state: snapshot(), position: outbox.lastPosition() };
   };
 
   // ---- the first event, then the handlers (so nothing is recorded before it) ----------------------
