@@ -22,6 +22,7 @@ import { INVALID_ARGUMENT, toPriorityKey, type JobWorkflowInput } from '../workf
 import { BatchIdKey, BatchStatusKey, OwnerKey } from '../temporal/searchAttributes.js';
 import { ApiError, badRequest, conflict } from './errors.js';
 import type { ReadYourWrites } from './jobCommands.js';
+import { pollUntil } from './pollUntil.js';
 
 export interface BatchJobSpec {
   name: string;
@@ -195,14 +196,7 @@ export class BatchCommands {
     }
   }
 
-  private async until(predicate: () => boolean | Promise<boolean>): Promise<boolean> {
-    const deadline = Date.now() + (this.deps.visibilityTimeoutMs ?? 15_000);
-    let wait = 5;
-    while (!(await predicate())) {
-      if (Date.now() > deadline) return false;
-      await new Promise((r) => setTimeout(r, wait));
-      wait = Math.min(50, wait * 2);
-    }
-    return true;
+  private until(predicate: () => boolean | Promise<boolean>): Promise<boolean> {
+    return pollUntil(predicate, this.deps.visibilityTimeoutMs ?? 15_000);
   }
 }

@@ -12,6 +12,7 @@ import {
   INVALID_ARGUMENT,
   cancelUpdate,
   isTerminalJobStatus,
+  jobSearchAttributes,
   jobWorkflow,
   pauseUpdate,
   reprioritizeUpdate,
@@ -20,9 +21,9 @@ import {
   type ControlResult,
   type JobWorkflowInput,
 } from '../workflows/jobWorkflow.js';
-import { JobNameKey, JobPriorityKey, JobStatusKey, JobTypeKey, OwnerKey, BatchIdKey } from '../temporal/searchAttributes.js';
 import type { JobReadModel, JobRow } from '../projections/jobReadModel.js';
 import { ApiError, badRequest, conflict, notFound } from './errors.js';
+import { pollUntil } from './pollUntil.js';
 
 export interface ReadYourWrites {
   /** Resolves once the read model has applied the log up to `position`. */
@@ -67,7 +68,6 @@ export class IdempotencyConflictError extends ApiError {
 export type ControlAction = 'pause' | 'resume' | 'cancel';
 const updates = { pause: pauseUpdate, resume: resumeUpdate, cancel: cancelUpdate } as const;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The API's only way to change a job: through Temporal. It never writes job state itself; it waits
  * until the workflow's events reach the read model so the caller reads its own write. */
@@ -213,14 +213,7 @@ export class JobCommands {
         // A job id is never reused by a submit (idempotency keys rely on it); only retry reuses it.
         workflowIdReusePolicy: reuse ?? WorkflowIdReusePolicy.REJECT_DUPLICATE,
         priority: { priorityKey: toPriorityKey(input.priority) },
-        typedSearchAttributes: [
-          { key: JobStatusKey, value: 'pending' },
-          { key: JobPriorityKey, value: input.priority },
-          { key: JobTypeKey, value: input.type },
-          { key: OwnerKey, value: input.owner },
-          { key: JobNameKey, value: input.name },
-          ...(input.batchId ? [{ key: BatchIdKey, value: input.batchId }] : []),
-        ],
+        typedSearchAttributes: jobSearchAttributes(input),
       });
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) throw new AlreadyStarted(input.jobId);
@@ -246,15 +239,8 @@ export class JobCommands {
     }
   }
 
-  private async until(predicate: () => boolean | Promise<boolean>): Promise<boolean> {
-    const deadline = Date.now() + this.visibilityTimeoutMs;
-    let wait = 5;
-    while (!(await predicate())) {
-      if (Date.now() > deadline) return false;
-      await sleep(wait);
-      wait = Math.min(50, wait * 2);
-    }
-    return true;
+  private until(predicate: () => boolean | Promise<boolean>): Promise<boolean> {
+    return pollUntil(predicate, this.visibilityTimeoutMs);
   }
 }
 

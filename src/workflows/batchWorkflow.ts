@@ -26,7 +26,7 @@ import {
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { EventStoreActivities } from '../activities/eventStoreActivities.js';
 import type { BatchActivities } from '../activities/batchActivities.js';
-import { BatchIdKey, BatchStatusKey, JobNameKey, JobPriorityKey, JobStatusKey, JobTypeKey, OwnerKey } from '../temporal/searchAttributes.js';
+import { BatchStatusKey } from '../temporal/searchAttributes.js';
 import { createEventOutbox, storeActivities } from './eventOutbox.js';
 import {
   BatchEvents,
@@ -52,6 +52,7 @@ import {
   MAX_PRIORITY,
   MIN_PRIORITY,
   cancelSignal,
+  jobSearchAttributes,
   jobWorkflow,
   pauseSignal,
   reprioritizeSignal,
@@ -347,14 +348,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
         taskQueue: info.taskQueue,
         parentClosePolicy: ParentClosePolicy.TERMINATE,
         priority: { priorityKey: toPriorityKey(jobInput.priority) },
-        typedSearchAttributes: [
-          { key: JobStatusKey, value: 'pending' },
-          { key: JobPriorityKey, value: jobInput.priority },
-          { key: JobTypeKey, value: jobInput.type },
-          { key: OwnerKey, value: input.owner },
-          { key: JobNameKey, value: jobInput.name },
-          { key: BatchIdKey, value: batchId },
-        ],
+        typedSearchAttributes: jobSearchAttributes(jobInput),
         ...(retry ? { workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE } : {}),
       });
       child.started = true;

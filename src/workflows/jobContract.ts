@@ -5,6 +5,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { JobPlan } from '../jobs/jobType.js';
+import { BatchIdKey, JobNameKey, JobPriorityKey, JobStatusKey, JobTypeKey, OwnerKey } from '../temporal/searchAttributes.js';
 
 export const JOB_STATUSES = [
   'pending',
@@ -169,3 +170,15 @@ export const JobEvents = {
   signalIgnored: 'JobSignalIgnored',
   deleted: 'JobDeleted',
 } as const;
+
+/** The search attributes a job workflow starts with (the workflow upserts status and priority later). */
+export function jobSearchAttributes(input: Pick<JobWorkflowInput, 'priority' | 'type' | 'owner' | 'name' | 'batchId'>) {
+  return [
+    { key: JobStatusKey, value: 'pending' },
+    { key: JobPriorityKey, value: input.priority },
+    { key: JobTypeKey, value: input.type },
+    { key: OwnerKey, value: input.owner },
+    { key: JobNameKey, value: input.name },
+    ...(input.batchId ? [{ key: BatchIdKey, value: input.batchId }] : []),
+  ];
+}
