@@ -1,5 +1,6 @@
 import type { RecordedEvent } from '../eventstore/index.js';
 import { JobEvents } from '../workflows/jobContract.js';
+import type { JobRow } from './jobReadModel.js';
 import type { ReadModelDb } from './readModelDb.js';
 
 /** A projection turns events into read-model rows. `apply` runs inside the projector's transaction,
@@ -9,204 +10,221 @@ export interface Projection {
   apply(db: ReadModelDb, event: RecordedEvent): void;
 }
 
-type Row = Record<string, unknown> & { status: string; owner: string; last_position: number; batch_id: string | null };
+export const JOB_COLUMNS = [
+  'id', 'name', 'type', 'status', 'priority', 'owner', 'batch_id', 'input', 'total_steps', 'completed_steps',
+  'current_step', 'progress', 'message', 'error_message', 'error_type', 'attempts', 'max_attempts', 'next_retry_at',
+  'timeout_ms', 'run_at', 'result', 'result_files', 'estimated_remaining', 'active_ms', 'created_at', 'started_at',
+  'completed_at', 'paused_at', 'updated_at', 'version', 'last_position',
+] as const;
 
-/** jobs + job_counts from the job streams. Idempotent: an event at or before a row's last_position
- * is skipped, so delivering an event twice changes nothing. */
-export function jobProjection(): Projection {
-  let statements: ReturnType<typeof prepare> | undefined;
-  let preparedFor: ReadModelDb | undefined;
-  // UPDATE statements by the set of columns they write; events of one type always write the same set.
-  let updates = new Map<string, ReturnType<ReadModelDb['prepare']>>();
-
-  function prepare(db: ReadModelDb) {
+/**
+ * The fold of a job stream: the row after `event`, given the row before it (undefined: none yet).
+ * Returns the same object when the event changes nothing, `null` when it deletes the job. Pure, so
+ * the live projection and the rebuild cannot disagree.
+ */
+export function evolveJob(row: JobRow | undefined, event: RecordedEvent): JobRow | null | undefined {
+  if (!event.type.startsWith('Job')) return row;
+  if (row && event.globalPosition <= row.last_position) return row; // already applied
+  const d = event.data as Record<string, any>;
+  const at: string = d.at ?? event.recordedAt;
+  if (event.type === JobEvents.submitted) {
+    if (row) return row; // a second JobSubmitted cannot happen; never clobber a row
     return {
-      get: db.prepare<[string], Row>('SELECT * FROM jobs WHERE id = ?'),
-      insert: db.prepare(`INSERT INTO jobs (id, name, type, status, priority, owner, batch_id, input, total_steps,
-          completed_steps, current_step, progress, attempts, max_attempts, timeout_ms, run_at, result_files,
-          created_at, updated_at, version, last_position)
-        VALUES (@id, @name, @type, 'pending', @priority, @owner, @batch_id, @input, @total_steps, 0, 0, 0, 1,
-          @max_attempts, @timeout_ms, @run_at, '[]', @created_at, @updated_at, @version, @last_position)`),
-      remove: db.prepare('DELETE FROM jobs WHERE id = ?'),
-      count: db.prepare(`INSERT INTO job_counts (owner, status, count) VALUES (?, ?, ?)
-        ON CONFLICT (owner, status) DO UPDATE SET count = count + excluded.count`),
-      batchCount: db.prepare(`INSERT INTO batch_job_counts (batch_id, status, count) VALUES (?, ?, ?)
-        ON CONFLICT (batch_id, status) DO UPDATE SET count = count + excluded.count`),
+      id: event.streamId,
+      name: d.name,
+      type: d.type,
+      status: 'pending',
+      priority: d.priority,
+      owner: d.owner,
+      batch_id: d.batchId ?? null,
+      input: JSON.stringify(d.input ?? {}),
+      total_steps: d.totalSteps,
+      completed_steps: 0,
+      current_step: 0,
+      progress: 0,
+      message: null,
+      error_message: null,
+      error_type: null,
+      attempts: 1,
+      max_attempts: d.maxAttempts,
+      next_retry_at: null,
+      timeout_ms: d.timeoutMs ?? null,
+      run_at: d.runAt ?? null,
+      result: null,
+      result_files: '[]',
+      estimated_remaining: null,
+      active_ms: 0,
+      created_at: d.createdAt ?? at,
+      started_at: null,
+      completed_at: null,
+      paused_at: null,
+      updated_at: at,
+      version: event.streamVersion,
+      last_position: event.globalPosition,
     };
   }
+  if (!row) return undefined; // events of a deleted job, or a stream we do not know
+  if (event.type === JobEvents.deleted) return null;
+  const patch: Record<string, unknown> = {};
+  switch (event.type) {
+    case JobEvents.retried:
+      Object.assign(patch, {
+        status: 'pending',
+        attempts: d.attempt,
+        max_attempts: d.maxAttempts,
+        completed_at: null,
+        error_message: null,
+        error_type: null,
+        next_retry_at: null,
+        current_step: d.completedSteps,
+        message: 'retry requested',
+      });
+      break;
+    case JobEvents.started:
+      Object.assign(patch, { status: 'running', started_at: row.started_at ?? d.startedAt ?? at, attempts: d.attempt, message: null });
+      break;
+    case JobEvents.progress:
+      Object.assign(patch, {
+        completed_steps: d.completedSteps,
+        total_steps: d.totalSteps,
+        progress: d.progress,
+        current_step: d.currentStep,
+        estimated_remaining: d.estimatedRemainingS,
+        result_files: JSON.stringify(d.resultFiles ?? []),
+      });
+      break;
+    case JobEvents.paused:
+      Object.assign(patch, { status: 'paused', paused_at: at, message: event.metadata.reason ?? 'paused' });
+      break;
+    case JobEvents.resumed:
+      Object.assign(patch, { status: d.to ?? 'running', paused_at: null, message: null });
+      break;
+    case JobEvents.reprioritized:
+      Object.assign(patch, { priority: d.to });
+      break;
+    case JobEvents.attemptFailed:
+      Object.assign(patch, {
+        error_message: d.error,
+        error_type: d.errorType,
+        next_retry_at: d.nextRetryAt,
+        attempts: d.attempt + 1,
+        message: `attempt ${d.attempt} failed; retrying at ${d.nextRetryAt}`,
+      });
+      break;
+    case JobEvents.completed:
+      Object.assign(patch, {
+        status: 'completed',
+        completed_at: at,
+        progress: 100,
+        completed_steps: d.completedSteps,
+        current_step: null,
+        estimated_remaining: 0,
+        result: JSON.stringify(d.result ?? null),
+        result_files: JSON.stringify(d.resultFiles ?? []),
+        active_ms: d.activeMs ?? 0,
+        attempts: d.attempt ?? row.attempts,
+        error_message: null,
+        error_type: null,
+        next_retry_at: null,
+        message: 'completed',
+      });
+      break;
+    case JobEvents.failed:
+      Object.assign(patch, {
+        status: 'failed',
+        completed_at: at,
+        error_message: d.error,
+        error_type: d.errorType,
+        attempts: d.attempt,
+        completed_steps: d.completedSteps,
+        next_retry_at: null,
+        current_step: null,
+        estimated_remaining: null,
+        active_ms: d.activeMs ?? 0,
+        message: 'failed',
+      });
+      break;
+    case JobEvents.cancelled:
+      Object.assign(patch, {
+        status: 'cancelled',
+        completed_at: at,
+        paused_at: null,
+        next_retry_at: null,
+        current_step: null,
+        estimated_remaining: null,
+        message: event.metadata.reason ? `cancelled: ${event.metadata.reason}` : 'cancelled',
+      });
+      break;
+    case JobEvents.terminated:
+    case JobEvents.timedOut:
+      Object.assign(patch, {
+        status: event.type === JobEvents.terminated ? 'terminated' : 'timed_out',
+        completed_at: d.closedAt ?? at,
+        paused_at: null,
+        next_retry_at: null,
+        current_step: null,
+        estimated_remaining: null,
+        error_message: event.metadata.reason ?? d.reason ?? null,
+        message: event.type === JobEvents.terminated ? 'terminated' : 'timed out',
+      });
+      break;
+    default:
+      break; // JobSignalIgnored and others: part of the history, not of the row
+  }
+  return { ...row, ...(patch as Partial<JobRow>), updated_at: at, version: event.streamVersion, last_position: event.globalPosition };
+}
 
+/** jobs, job_counts and batch_job_counts from the job streams. Idempotent: an event at or before a
+ * row's last_position is skipped, so delivering an event twice changes nothing. Counts are kept as
+ * jobs move (rows at zero are removed, so a rebuild from final states gives the same table). */
+export function jobProjection(): Projection {
+  let preparedFor: ReadModelDb | undefined;
+  let s: ReturnType<typeof prepare>;
+  function prepare(db: ReadModelDb) {
+    return {
+      get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
+      insert: db.prepare(`INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${JOB_COLUMNS.map((c) => `@${c}`).join(', ')})`),
+      update: db.prepare(`UPDATE jobs SET ${JOB_COLUMNS.filter((c) => c !== 'id').map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`),
+      remove: db.prepare('DELETE FROM jobs WHERE id = ?'),
+      ...countStatements(db),
+    };
+  }
   return {
     name: 'jobs',
     apply(db, event) {
       if (!event.type.startsWith('Job')) return;
       if (preparedFor !== db) {
-        statements = prepare(db);
+        s = prepare(db);
         preparedFor = db;
-        updates = new Map();
       }
-      const s = statements!;
-      const d = event.data as Record<string, any>;
-      const jobId = event.streamId;
-      const at: string = d.at ?? event.recordedAt;
-      const row = s.get.get(jobId);
-      if (row && event.globalPosition <= row.last_position) return; // already applied
+      const before = s.get.get(event.streamId);
+      const after = evolveJob(before, event);
+      if (after === before) return;
+      if (after === null) s.remove.run(event.streamId);
+      else if (!before) s.insert.run(after);
+      else s.update.run(after);
+      if (before && after && before.status === after.status) return; // counters unchanged
+      if (before) s.move(before, -1);
+      if (after) s.move(after, +1);
+    },
+  };
+}
 
-      if (event.type === JobEvents.submitted) {
-        if (row) return; // a second JobSubmitted cannot happen; never clobber a row
-        s.insert.run({
-          id: jobId,
-          name: d.name,
-          type: d.type,
-          priority: d.priority,
-          owner: d.owner,
-          batch_id: d.batchId ?? null,
-          input: JSON.stringify(d.input ?? {}),
-          total_steps: d.totalSteps,
-          max_attempts: d.maxAttempts,
-          timeout_ms: d.timeoutMs ?? null,
-          run_at: d.runAt ?? null,
-          created_at: d.createdAt ?? at,
-          updated_at: at,
-          version: event.streamVersion,
-          last_position: event.globalPosition,
-        });
-        s.count.run(d.owner, 'pending', 1);
-        if (d.batchId) s.batchCount.run(d.batchId, 'pending', 1);
-        return;
-      }
-      if (!row) return; // events of a deleted job, or a stream we do not know
-
-      if (event.type === JobEvents.deleted) {
-        s.remove.run(jobId);
-        s.count.run(row.owner, row.status, -1);
-        if (row.batch_id) s.batchCount.run(row.batch_id, row.status, -1);
-        return;
-      }
-
-      const patch: Record<string, unknown> = {};
-      switch (event.type) {
-        case JobEvents.retried:
-          Object.assign(patch, {
-            status: 'pending',
-            attempts: d.attempt,
-            max_attempts: d.maxAttempts,
-            completed_at: null,
-            error_message: null,
-            error_type: null,
-            next_retry_at: null,
-            current_step: d.completedSteps,
-            message: 'retry requested',
-          });
-          break;
-        case JobEvents.started:
-          Object.assign(patch, { status: 'running', started_at: row.started_at ?? d.startedAt ?? at, attempts: d.attempt, message: null });
-          break;
-        case JobEvents.progress:
-          Object.assign(patch, {
-            completed_steps: d.completedSteps,
-            total_steps: d.totalSteps,
-            progress: d.progress,
-            current_step: d.currentStep,
-            estimated_remaining: d.estimatedRemainingS,
-            result_files: JSON.stringify(d.resultFiles ?? []),
-          });
-          break;
-        case JobEvents.paused:
-          Object.assign(patch, { status: 'paused', paused_at: at, message: event.metadata.reason ?? 'paused' });
-          break;
-        case JobEvents.resumed:
-          Object.assign(patch, { status: d.to ?? 'running', paused_at: null, message: null });
-          break;
-        case JobEvents.reprioritized:
-          Object.assign(patch, { priority: d.to });
-          break;
-        case JobEvents.attemptFailed:
-          Object.assign(patch, {
-            error_message: d.error,
-            error_type: d.errorType,
-            next_retry_at: d.nextRetryAt,
-            attempts: d.attempt + 1,
-            message: `attempt ${d.attempt} failed; retrying at ${d.nextRetryAt}`,
-          });
-          break;
-        case JobEvents.completed:
-          Object.assign(patch, {
-            status: 'completed',
-            completed_at: at,
-            progress: 100,
-            completed_steps: d.completedSteps,
-            current_step: null,
-            estimated_remaining: 0,
-            result: JSON.stringify(d.result ?? null),
-            result_files: JSON.stringify(d.resultFiles ?? []),
-            active_ms: d.activeMs ?? 0,
-            attempts: d.attempt ?? row.attempts,
-            error_message: null,
-            error_type: null,
-            next_retry_at: null,
-            message: 'completed',
-          });
-          break;
-        case JobEvents.failed:
-          Object.assign(patch, {
-            status: 'failed',
-            completed_at: at,
-            error_message: d.error,
-            error_type: d.errorType,
-            attempts: d.attempt,
-            completed_steps: d.completedSteps,
-            next_retry_at: null,
-            current_step: null,
-            estimated_remaining: null,
-            active_ms: d.activeMs ?? 0,
-            message: 'failed',
-          });
-          break;
-        case JobEvents.cancelled:
-          Object.assign(patch, {
-            status: 'cancelled',
-            completed_at: at,
-            paused_at: null,
-            next_retry_at: null,
-            current_step: null,
-            estimated_remaining: null,
-            message: event.metadata.reason ? `cancelled: ${event.metadata.reason}` : 'cancelled',
-          });
-          break;
-        case JobEvents.terminated:
-        case JobEvents.timedOut:
-          Object.assign(patch, {
-            status: event.type === JobEvents.terminated ? 'terminated' : 'timed_out',
-            completed_at: d.closedAt ?? at,
-            paused_at: null,
-            next_retry_at: null,
-            current_step: null,
-            estimated_remaining: null,
-            error_message: event.metadata.reason ?? d.reason ?? null,
-            message: event.type === JobEvents.terminated ? 'terminated' : 'timed out',
-          });
-          break;
-        default:
-          break; // JobSignalIgnored and others: part of the history, not of the row
-      }
-      patch.updated_at = at;
-      patch.version = event.streamVersion;
-      patch.last_position = event.globalPosition;
-      const columns = Object.keys(patch);
-      const key = columns.join(',');
-      let update = updates.get(key);
-      if (!update) {
-        update = db.prepare(`UPDATE jobs SET ${columns.map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`);
-        updates.set(key, update);
-      }
-      update.run({ ...patch, id: jobId });
-      if (typeof patch.status === 'string' && patch.status !== row.status) {
-        s.count.run(row.owner, row.status, -1);
-        s.count.run(row.owner, patch.status, 1);
-        if (row.batch_id) {
-          s.batchCount.run(row.batch_id, row.status, -1);
-          s.batchCount.run(row.batch_id, patch.status, 1);
-        }
+/** Statements that move a job in and out of the per-owner and per-batch counters. */
+export function countStatements(db: ReadModelDb) {
+  const count = db.prepare(`INSERT INTO job_counts (owner, status, count) VALUES (?, ?, ?)
+    ON CONFLICT (owner, status) DO UPDATE SET count = count + excluded.count`);
+  const dropCount = db.prepare('DELETE FROM job_counts WHERE owner = ? AND status = ? AND count = 0');
+  const batchCount = db.prepare(`INSERT INTO batch_job_counts (batch_id, status, count) VALUES (?, ?, ?)
+    ON CONFLICT (batch_id, status) DO UPDATE SET count = count + excluded.count`);
+  const dropBatchCount = db.prepare('DELETE FROM batch_job_counts WHERE batch_id = ? AND status = ? AND count = 0');
+  return {
+    move(row: Pick<JobRow, 'owner' | 'status' | 'batch_id'>, delta: 1 | -1) {
+      count.run(row.owner, row.status, delta);
+      if (delta < 0) dropCount.run(row.owner, row.status);
+      if (row.batch_id) {
+        batchCount.run(row.batch_id, row.status, delta);
+        if (delta < 0) dropBatchCount.run(row.batch_id, row.status);
       }
     },
   };
