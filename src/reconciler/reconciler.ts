@@ -89,6 +89,38 @@ export class Reconciler {
       }
       this.seen.add(key);
     }
+    return recorded + (await this.scanBatches());
+  }
+
+  /** The same for batch workflows: a batch terminated or timed out is recorded as failed. (Its jobs
+   * are terminated with it by the parent-close policy, and recorded by the job scan.) */
+  private async scanBatches(): Promise<number> {
+    const { client, eventStore, taskQueue } = this.options;
+    const query =
+      `TaskQueue = "${taskQueue}" AND WorkflowType = "batchWorkflow" AND ` +
+      `ExecutionStatus IN ("Terminated", "TimedOut") AND BatchStatus IN ("queued", "running", "paused")`;
+    let recorded = 0;
+    for await (const execution of client.workflow.list({ query })) {
+      const key = `${execution.workflowId}:${execution.runId}`;
+      if (this.seen.has(key)) continue;
+      const batchId = execution.workflowId;
+      const last = eventStore.readStream(batchId).at(-1);
+      if (last && !['BatchCompleted', 'BatchFailed'].includes(last.type)) {
+        const terminated = execution.status.name === 'TERMINATED';
+        const reason = (terminated ? await this.terminationReason(batchId, execution.runId) : undefined) ?? (terminated ? 'terminated' : 'timed out');
+        const closedAt = (execution.closeTime ?? new Date()).toISOString();
+        const result = eventStore.appendToStream(batchId, [
+          {
+            eventId: `${batchId}:${execution.runId}:closed-outside`,
+            type: 'BatchFailed',
+            data: { batchId, at: closedAt, reason: `batch workflow ${terminated ? 'terminated' : 'timed out'}: ${reason}`, notStarted: 0 },
+            metadata: { actor: 'system:reconciler', reason, runId: execution.runId, workflowId: batchId },
+          },
+        ]);
+        recorded += result.appended;
+      }
+      this.seen.add(key);
+    }
     return recorded;
   }
 

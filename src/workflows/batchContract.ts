@@ -69,7 +69,7 @@ export interface BatchWorkflowInput {
   /** Continue-as-new after this many jobs have been started in one run (bounded history). */
   jobsPerRun?: number;
   /** Set by continue-as-new. */
-  carried?: { state: BatchState; pausedByBatch: string[] };
+  carried?: { state: BatchState; pausedByBatch: string[]; prioritySetByBatch?: boolean };
   /** retry-failed: a new run of a finished batch that reruns only these failed jobs. */
   retryFailed?: { inputs: import('./jobContract.js').JobWorkflowInput[]; previous: BatchCounts };
 }

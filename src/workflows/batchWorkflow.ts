@@ -7,6 +7,7 @@
  */
 import {
   ApplicationFailure,
+  CancellationScope,
   ChildWorkflowFailure,
   ParentClosePolicy,
   TerminatedFailure,
@@ -114,6 +115,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
   let cancelRequested: { actor: string; reason?: string } | undefined;
   let failedByPolicy: string | undefined;
   let startedThisRun = 0;
+  /** The batch was reprioritized: its priority now overrides each job's own. */
+  let prioritySetByBatch = input.carried?.prioritySetByBatch ?? false;
   /** Pages of claim-checked items, loaded once each even when many starts ask at once. */
   const pages = new Map<number, Promise<PreparedBatchItem[]>>();
 
@@ -187,6 +190,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
   const reprioritize = (priority: number, who: { actor: string; reason?: string }) => {
     const from = state.priority;
     state.priority = priority;
+    prioritySetByBatch = true;
     const seq = outbox.record(BatchEvents.reprioritized, { batchId, from, to: priority }, who);
     syncChildren(who);
     return seq;
@@ -247,7 +251,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
   const canStart = () =>
     state.status === 'running' && !finishing() && children.size < state.concurrency && state.nextIndex < total && startedThisRun < jobsPerRun;
 
-  try {
+  // `temporal workflow cancel` on the batch is its cancel: the loop below runs out of the reach of
+  // Temporal's cancellation, so it can cancel its jobs, wait for them and record the end itself.
+  CancellationScope.current().cancelRequested.catch(() => {
+    if (!finishing()) cancel({ actor: 'external', reason: 'cancellation requested through Temporal' });
+  });
+  await CancellationScope.nonCancellable(async () => {
     for (;;) {
       await condition(
         () =>
@@ -262,17 +271,13 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
         await outbox.flushed();
         await condition(allHandlersFinished);
         state.running = [];
-        await continueAsNew<typeof batchWorkflow>({ ...input, carried: { state: snapshot(), pausedByBatch: [] } });
+        await continueAsNew<typeof batchWorkflow>({ ...input, carried: { state: snapshot(), pausedByBatch: [], prioritySetByBatch } });
       }
       const starts: Promise<void>[] = [];
       while (canStart()) starts.push(startNext());
       await Promise.all(starts);
     }
-  } catch (error) {
-    if (!isCancellation(error)) throw error;
-    // `temporal workflow cancel` on the batch: the children are cancelled with it (their own records).
-    throw error;
-  }
+  });
 
   // ---- the end -------------------------------------------------------------------------------------------
   const notStarted = remaining();
@@ -322,7 +327,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
     if (retry) {
       // A failed job of this batch, run again as a new run of the same job id (its stream continues).
       state.counts.failed = Math.max(0, state.counts.failed - 1);
-      jobInput = { ...retry, priority: state.priority !== input.priority ? state.priority : retry.priority };
+      jobInput = { ...retry, priority: prioritySetByBatch ? state.priority : retry.priority };
     } else {
       const item = await nextItem(index);
       jobInput = {
@@ -331,7 +336,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
         type: item.type,
         input: item.input,
         // A job's own priority, unless the batch has been reprioritized since it was created.
-        priority: state.priority !== input.priority ? state.priority : item.priority,
+        priority: prioritySetByBatch ? state.priority : item.priority,
         owner: input.owner,
         batchId,
         plan: { ...item.plan, retry: { ...item.plan.retry, ...input.retry } },
@@ -388,24 +393,26 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
     if (!child.started) return;
     const handle = getExternalWorkflowHandle(child.jobId);
     const payload = { actor: who.actor, reason: who.reason ?? `batch ${batchId}` };
-    const send = (p: Promise<void>) => p.catch(() => undefined); // the job may have just finished
+    // Not cancellable: a cancel of the batch itself must still reach its jobs. A failure means the
+    // job has just finished, which is fine.
+    const send = (signal: () => Promise<void>) => CancellationScope.nonCancellable(signal).catch(() => undefined);
     if (finishing()) {
       if (!child.cancelSent) {
         child.cancelSent = true;
-        await send(handle.signal(cancelSignal, payload));
+        await send(() => handle.signal(cancelSignal, payload));
       }
       return;
     }
     if (state.status === 'paused' && !child.pausedByBatch) {
       child.pausedByBatch = true;
-      await send(handle.signal(pauseSignal, payload));
+      await send(() => handle.signal(pauseSignal, payload));
     } else if (state.status === 'running' && child.pausedByBatch) {
       child.pausedByBatch = false;
-      await send(handle.signal(resumeSignal, payload));
+      await send(() => handle.signal(resumeSignal, payload));
     }
-    if (child.priority !== state.priority && state.priority !== input.priority) {
+    if (prioritySetByBatch && child.priority !== state.priority) {
       child.priority = state.priority;
-      await send(handle.signal(reprioritizeSignal, { ...payload, priority: state.priority }));
+      await send(() => handle.signal(reprioritizeSignal, { ...payload, priority: state.priority }));
     }
   }
 

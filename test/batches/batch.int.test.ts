@@ -4,7 +4,7 @@ import { rebuildReadModel } from '../../src/projections/rebuildReadModel.js';
 import { openReadModelDb } from '../../src/projections/readModelDb.js';
 import { batchStatusQuery } from '../../src/workflows/batchWorkflow.js';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
-import { cliSignal } from '../support/temporalCli.js';
+import { cliSignal, temporalCli } from '../support/temporalCli.js';
 
 let engine: TestEngine;
 beforeAll(async () => {
@@ -96,6 +96,21 @@ describe('batches', () => {
       expect(done.progress).toMatchObject({ total: 5, cancelled: 5, completed: 0, running: 0, pending: 0 });
       expect((await jobsOf(id)).every((j) => j.status === 'cancelled')).toBe(true);
     }
+  });
+
+  it('`temporal workflow cancel` on a batch cancels its jobs and records the end; terminate is recorded as failed', async () => {
+    const id = await create({ jobs: Array.from({ length: 4 }, () => sleepJob(5000)), concurrency: 2 });
+    await eventually(async () => (await jobsOf(id)).filter((j) => j.status === 'running').length === 2, 20_000, 'running');
+    await temporalCli(['workflow', 'cancel', '--workflow-id', id]);
+    const done = await untilBatch(id, (b) => b.status === 'cancelled', 'cancelled via temporal workflow cancel');
+    expect(done.progress).toMatchObject({ cancelled: 4, running: 0 });
+
+    const id2 = await create({ jobs: Array.from({ length: 3 }, () => sleepJob(5000)), concurrency: 1 });
+    await eventually(async () => (await jobsOf(id2)).some((j) => j.status === 'running'), 20_000, 'running');
+    await temporalCli(['workflow', 'terminate', '--workflow-id', id2, '--reason', 'emergency']);
+    const failed = await untilBatch(id2, (b) => b.status === 'failed', 'terminated batch recorded', 20_000);
+    expect(failed.completed_at).not.toBeNull();
+    await eventually(async () => (await jobsOf(id2)).every((j) => j.status === 'terminated'), 20_000, 'its job terminated too');
   });
 
   it('reprioritize (temporal CLI): unfinished and not-yet-started jobs carry the new priority; a job stays controllable alone', async () => {
