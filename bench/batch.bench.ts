@@ -21,6 +21,13 @@ const baselineN = Number(process.env.BENCH_BASELINE ?? sizes[0]);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 200);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
+/** Median and p99 of per-job latencies (s). */
+function quantiles(values: number[]): { p50S: number; p99S: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  return { p50S: Math.round(at(0.5) * 1000) / 1000, p99S: Math.round(at(0.99) * 1000) / 1000 };
+}
+
 let peakRss = 0;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250);
 
@@ -54,12 +61,15 @@ try {
   const bareStart = Date.now();
   let done = 0;
   const progress = setInterval(() => log(`bare: ${done}/${baselineN} (${Math.round(done / ((Date.now() - bareStart) / 1000))}/s)`), 2000);
+  const bareLatencies: number[] = [];
   const ids = Array.from({ length: baselineN }, (_, i) => `bare-${taskQueue}-${i}`);
   const queue = [...ids];
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       for (let id = queue.shift(); id; id = queue.shift()) {
+        const t0 = Date.now();
         await engine.client.workflow.execute('bareWorkflow', { taskQueue: bareQueue, workflowId: id });
+        bareLatencies.push((Date.now() - t0) / 1000);
         done++;
       }
     }),
@@ -67,7 +77,14 @@ try {
   clearInterval(progress);
   const bareSeconds = (Date.now() - bareStart) / 1000;
   const bareRate = baselineN / bareSeconds;
-  results.push({ name: `bare workflows + 1 activity`, jobs: baselineN, seconds: bareSeconds, jobsPerSec: bareRate, peakRssMb: peakRss / 1048576 });
+  results.push({
+    name: `bare workflows + 1 activity`,
+    jobs: baselineN,
+    seconds: bareSeconds,
+    jobsPerSec: bareRate,
+    ...quantiles(bareLatencies),
+    peakRssMb: peakRss / 1048576,
+  });
   bare.shutdown();
   await bareRun;
   await connection.close();
@@ -92,7 +109,22 @@ try {
       }
       if (b.status === 'completed' || b.status === 'failed') {
         const seconds = (Date.parse(b.completed_at) - start) / 1000;
-        results.push({ name: `batch of ${n} noop jobs`, jobs: n, seconds, jobsPerSec: n / seconds, ratioToBare: n / seconds / bareRate, completed: b.progress.completed, peakRssMb: peakRss / 1048576 });
+        // Per job: from the batch starting it (its workflow start = created_at) to its end, as the
+        // bare latency runs from the client's start to the result.
+        const latencies = engine.readModelDb
+          .prepare<[string], number>(`SELECT (julianday(completed_at) - julianday(created_at)) * 86400.0 FROM jobs WHERE batch_id = ? AND completed_at IS NOT NULL`)
+          .pluck()
+          .all(body.batch_id);
+        results.push({
+          name: `batch of ${n} noop jobs`,
+          jobs: n,
+          seconds,
+          jobsPerSec: n / seconds,
+          ratioToBare: n / seconds / bareRate,
+          completed: b.progress.completed,
+          ...quantiles(latencies),
+          peakRssMb: peakRss / 1048576,
+        });
         break;
       }
       await new Promise((res) => setTimeout(res, 200));
@@ -105,10 +137,11 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-console.log('\nscenario                          jobs     seconds   jobs/s   ratio to bare   peak RSS (MB, whole process)');
+console.log('\nscenario                          jobs   seconds  jobs/s  ratio to bare  latency p50 s  latency p99 s  peak RSS MB (whole process)');
 for (const r of results) {
   console.log(
-    `${String(r.name).padEnd(32)} ${String(r.jobs).padStart(7)} ${Number(r.seconds).toFixed(1).padStart(9)} ${Number(r.jobsPerSec).toFixed(0).padStart(8)} ${r.ratioToBare !== undefined ? Number(r.ratioToBare).toFixed(2).padStart(14) : '             -'} ${Number(r.peakRssMb).toFixed(0).padStart(8)}`,
+    `${String(r.name).padEnd(30)} ${String(r.jobs).padStart(7)} ${Number(r.seconds).toFixed(1).padStart(9)} ${Number(r.jobsPerSec).toFixed(1).padStart(7)} ` +
+      `${r.ratioToBare !== undefined ? Number(r.ratioToBare).toFixed(2).padStart(14) : '             -'} ${Number(r.p50S).toFixed(3).padStart(14)} ${Number(r.p99S).toFixed(3).padStart(14)} ${Number(r.peakRssMb).toFixed(0).padStart(11)}`,
   );
 }
 console.log(`BENCH_JSON ${JSON.stringify({ bench: 'batch', cpus: os.cpus().length, node: process.version, concurrency, results })}`);

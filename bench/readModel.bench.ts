@@ -15,8 +15,10 @@
  *   BENCH_LOAD_CLIENTS=fetch,http  load runs: Node's fetch, and/or node:http with a keep-alive agent
  *   BENCH_KEEP=1              keep the temp directory (its location goes to stderr)
  *
- * Everything lives in a fresh temp directory, removed at the end. Prints tables, then one
- * `BENCH_JSON {...}` line. Progress goes to stderr.
+ * The fill and the rebuild run in a worker thread (bench/support/prepareWorker.ts), so their garbage
+ * is gone before the queries are timed on the main thread; GC pauses during each query scenario are
+ * reported next to its latencies. Everything lives in a fresh temp directory, removed at the end.
+ * Prints tables, then one `BENCH_JSON {...}` line. Progress goes to stderr.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,15 +26,16 @@ import path from 'node:path';
 import { createApp } from '../src/api/app.js';
 import type { ApiDeps } from '../src/api/context.js';
 import type { JobCommands } from '../src/api/jobCommands.js';
-import type { EventStore } from '../src/eventstore/index.js';
+import { openEventStore, type EventStore } from '../src/eventstore/index.js';
 import { JobReadModel, type JobListFilter } from '../src/projections/jobReadModel.js';
 import { openReadModelDb, type ReadModelDb } from '../src/projections/readModelDb.js';
-import { rebuildReadModel } from '../src/projections/rebuildReadModel.js';
-import { fillEventStore, type FillMode, type FillResult } from './support/fill.js';
+import type { FillMode } from './support/fill.js';
 import { JOB_TYPES, OWNERS } from './support/jobEvents.js';
 import { runLoad, type LoadResult } from './support/load.js';
 import type { LoadClient } from './support/loadWorker.js';
-import { Progress, fmtInt, fmtMs, formatTable, round3, summarize, type LatencySummary } from './support/stats.js';
+import { GcMonitor, Progress, fmtInt, fmtMs, formatTable, round3, summarize, type GcFigures, type LatencySummary } from './support/stats.js';
+import type { PrepareInput, PrepareMessage, PrepareOutput } from './support/prepareWorker.js';
+import { startTsWorker } from './support/tsWorker.js';
 
 // ---- settings ----------------------------------------------------------------------------------
 
@@ -61,20 +64,28 @@ const TARGETS = { rebuildMs: 10_000, listP99Ms: 10, statsP99Ms: 2 } as const;
 /** The non-admin caller of the owner-scoped scenario (a mid-sized owner). */
 const BENCH_USER = OWNERS[6]!;
 
-const progress = new Progress();
+const BENCH_STARTED_AT = Date.now();
+const progress = new Progress(BENCH_STARTED_AT);
+const LOAD_AT_START = os.loadavg()[0]!;
 const benchStarted = performance.now();
 
 // ---- measuring ---------------------------------------------------------------------------------
 
+const gcMonitor = new GcMonitor();
+
 interface HttpFigures extends LatencySummary {
   /** Mean response body size. */
   bytes: number;
+  /** GC pauses during the measured requests. */
+  gc: GcFigures;
 }
 
 async function measureHttp(fetchApp: (path: string) => Promise<Response>, label: string, pathOf: (i: number) => string): Promise<HttpFigures> {
   const latencies = new Float64Array(REQUESTS);
   let bytes = 0;
+  let measuredFrom = 0;
   for (let i = -WARMUP_REQUESTS; i < REQUESTS; i++) {
+    if (i === 0) measuredFrom = performance.now();
     const p = pathOf(i + WARMUP_REQUESTS);
     const t0 = performance.now();
     const response = await fetchApp(p);
@@ -87,7 +98,8 @@ async function measureHttp(fetchApp: (path: string) => Promise<Response>, label:
     }
     if ((i & 127) === 0) progress.line(`queries: ${label} (http) ${Math.max(0, i)}/${REQUESTS}`);
   }
-  return { ...summarize(latencies), bytes: Math.round(bytes / REQUESTS) };
+  const gc = await gcMonitor.between(measuredFrom, performance.now());
+  return { ...summarize(latencies), bytes: Math.round(bytes / REQUESTS), gc };
 }
 
 function measureDirect(label: string, call: (i: number) => unknown): LatencySummary {
@@ -144,8 +156,21 @@ function explainQueries(db: ReadModelDb, call: (readModel: JobReadModel) => unkn
   });
 }
 
-const fileSize = (file: string): number =>
-  ['', '-wal'].reduce((sum, suffix) => sum + (fs.statSync(file + suffix, { throwIfNoEntry: false })?.size ?? 0), 0);
+/** Runs ./support/prepareWorker.ts: fills the event store, rebuilds the read model, closes both. */
+async function prepare(input: PrepareInput): Promise<PrepareOutput> {
+  const worker = startTsWorker(new URL('./support/prepareWorker.ts', import.meta.url), { ...input });
+  try {
+    const message = await new Promise<PrepareMessage>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`prepare worker exited (code ${code}) before reporting`)));
+    });
+    if (!message.ok) throw new Error(`prepare worker: ${message.error}`);
+    return message.output;
+  } finally {
+    await worker.terminate();
+  }
+}
 
 // ---- the run -----------------------------------------------------------------------------------
 
@@ -181,34 +206,16 @@ async function main(): Promise<void> {
   let store: EventStore | undefined;
   let db: ReadModelDb | undefined;
   try {
-    // 1. fill
-    progress.line(`fill: ${JOBS.toLocaleString('en-US')} jobs, mode ${FILL_MODE}`, true);
-    const filled = fillEventStore(eventsFile, {
-      jobs: JOBS,
-      mode: FILL_MODE,
-      apiBudgetS: FILL_API_BUDGET_S,
-      apiSampleJobs: 20_000,
-      apiSampleS: 3,
-      sampleIds: 5000,
-      progress,
+    // 1. fill and 2. rebuild, in a worker thread (its heap is gone before the queries run)
+    const prepared = await prepare({
+      eventsFile,
+      readModelFile,
+      startedAt: BENCH_STARTED_AT,
+      fill: { jobs: JOBS, mode: FILL_MODE, apiBudgetS: FILL_API_BUDGET_S, apiSampleJobs: 20_000, apiSampleS: 3, sampleIds: 5000 },
     });
-    store = filled.store;
-    const fill = filled.fill;
-    const eventsBytes = fileSize(eventsFile);
-    progress.line(`fill: done in ${(fill.ms / 1000).toFixed(1)} s (${fill.mode}), ${fill.events.toLocaleString('en-US')} events`, true);
+    const { fill, eventsBytes, rebuild, rebuildEventsPerSec, rebuildGc, rebuildFloor, readModelBytes } = prepared;
 
-    // 2. rebuild
-    const rebuildStarted = performance.now();
-    const rebuild = rebuildReadModel(store, readModelFile, (position, last) =>
-      progress.line(
-        `rebuild: ${position.toLocaleString('en-US')}/${last.toLocaleString('en-US')} events (${((position / last) * 100).toFixed(1)}%), ` +
-          `${Math.round(position / ((performance.now() - rebuildStarted) / 1000)).toLocaleString('en-US')} events/s`,
-      ),
-    );
-    const rebuildEventsPerSec = Math.round(rebuild.events / (rebuild.ms / 1000));
-    progress.line(`rebuild: ${rebuild.events.toLocaleString('en-US')} events in ${rebuild.ms} ms`, true);
-    const readModelBytes = fileSize(readModelFile);
-
+    store = openEventStore(eventsFile);
     db = openReadModelDb(readModelFile);
     const readModel = new JobReadModel(db);
     const counts = readModel.countByStatus();
@@ -345,14 +352,22 @@ async function main(): Promise<void> {
 
     // 5. report
     const elapsedS = round3((performance.now() - benchStarted) / 1000);
-    printReport({ fill, eventsBytes, rebuild, rebuildEventsPerSec, readModelBytes, queries, plans, loads, elapsedS });
+    printReport({ fill, eventsBytes, rebuild, rebuildEventsPerSec, rebuildGc, rebuildFloor, readModelBytes, queries, plans, loads, elapsedS });
     const misses = queries.filter((q) => q.meetsTarget === false).map((q) => q.name);
     const summary = {
       bench: 'readmodel',
-      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, node: process.version, platform: `${os.platform()} ${os.release()}`, totalMemGiB: round3(os.totalmem() / 2 ** 30) },
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? null,
+        node: process.version,
+        platform: `${os.platform()} ${os.release()}`,
+        totalMemGiB: round3(os.totalmem() / 2 ** 30),
+        // 1-minute load average just before the run (other work on the machine; the run itself adds ~2).
+        loadAvgBefore: round3(LOAD_AT_START),
+      },
       settings: { jobs: JOBS, fillMode: FILL_MODE, requestsPerScenario: REQUESTS, pageSize: PAGE, loadSeconds: LOAD_SECONDS, concurrency: CONCURRENCY },
       fill: { ...fill, sampleIds: undefined, eventsPerJob: round3(fill.events / fill.jobs), eventStoreBytes: eventsBytes },
-      rebuild: { ...rebuild, eventsPerSec: rebuildEventsPerSec, readModelBytes, targetMs: TARGETS.rebuildMs, meetsTarget: rebuild.ms <= TARGETS.rebuildMs },
+      rebuild: { ...rebuild, eventsPerSec: rebuildEventsPerSec, gc: rebuildGc, floor: rebuildFloor, readModelBytes, targetMs: TARGETS.rebuildMs, meetsTarget: rebuild.ms <= TARGETS.rebuildMs },
       queries,
       load: loads,
       plans,
@@ -361,18 +376,14 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`BENCH_JSON ${JSON.stringify(summary)}\n`);
   } finally {
+    gcMonitor.stop();
     db?.close();
     store?.close();
     if (!KEEP) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function printReport(r: {
-  fill: FillResult;
-  eventsBytes: number;
-  rebuild: { events: number; jobs: number; ms: number };
-  rebuildEventsPerSec: number;
-  readModelBytes: number;
+function printReport(r: PrepareOutput & {
   queries: QueryResult[];
   plans: { name: string; queries: { sql: string; plan: string[] }[] }[];
   loads: LoadResult[];
@@ -393,7 +404,9 @@ function printReport(r: {
   out.push(formatTable(['phase', 'jobs', 'events', 'ms', 'jobs/s', 'events/s'], fillRows));
   out.push(
     '',
-    `events/job ${(f.events / f.jobs).toFixed(2)}; generating them took ${fmtInt(f.generateMs)} ms of the fill; event store ${mib(r.eventsBytes)}, read model ${mib(r.readModelBytes)}`,
+    `events/job ${(f.events / f.jobs).toFixed(2)}; generating + serializing: ${fmtInt(f.generateMs)} ms on the main thread (API part), ` +
+      `${fmtInt(f.workerGenerateMs)} ms in the fill worker (SQL part, in parallel with the inserts)`,
+    `event store ${mib(r.eventsBytes)}, read model ${mib(r.readModelBytes)}`,
     `statuses: ${Object.entries(f.byStatus).sort((a, b) => b[1] - a[1]).map(([s, n]) => `${s} ${fmtInt(n)}`).join(', ')}`,
   );
   if (f.api && f.sql && f.apiProjectedMs !== null) {
@@ -404,14 +417,18 @@ function printReport(r: {
     );
   }
   out.push(
-    `rebuild: ${fmtInt(r.rebuild.ms)} ms for ${fmtInt(r.rebuild.events)} events — target ≤ ${fmtInt(TARGETS.rebuildMs)} ms: ${r.rebuild.ms <= TARGETS.rebuildMs ? 'met' : 'MISSED'}`,
+    `rebuild: ${fmtInt(r.rebuild.ms)} ms for ${fmtInt(r.rebuild.events)} events — target ≤ ${fmtInt(TARGETS.rebuildMs)} ms: ${r.rebuild.ms <= TARGETS.rebuildMs ? 'met' : 'MISSED'}` +
+      ` (GC: ${fmtInt(r.rebuildGc.totalMs)} ms in ${fmtInt(r.rebuildGc.pauses)} pauses, longest ${fmtMs(r.rebuildGc.maxMs)} ms)`,
+    `  phases: read + fold the log ${fmtInt(r.rebuild.phases.foldMs)} ms, write the rows ${fmtInt(r.rebuild.phases.writeMs)} ms, build ${r.rebuildFloor.indexes} indexes ${fmtInt(r.rebuild.phases.indexMs)} ms`,
+    `  floor (SQLite alone, no JavaScript): scan the log ${fmtInt(r.rebuildFloor.scanMs)} ms + copy the rows ${fmtInt(r.rebuildFloor.writeMs)} ms + ` +
+      `build the indexes ${fmtInt(r.rebuildFloor.indexMs)} ms = ${fmtInt(r.rebuildFloor.scanMs + r.rebuildFloor.writeMs + r.rebuildFloor.indexMs)} ms`,
     '',
   );
 
   out.push(`Queries: ${fmtInt(REQUESTS)} requests each, sequential, in-process (app.request) and directly on JobReadModel; ms`);
   out.push(
     formatTable(
-      ['scenario', 'http p50', 'http p99', 'http mean', 'direct p50', 'direct p99', 'direct mean', 'http overhead', 'body KiB', 'target p99', ''],
+      ['scenario', 'http p50', 'http p99', 'http mean', 'direct p50', 'direct p99', 'direct mean', 'http overhead', 'body KiB', 'GC pauses (major) / max ms', 'target p99', ''],
       r.queries.map((q) => [
         q.name,
         fmtMs(q.http.p50Ms),
@@ -422,6 +439,7 @@ function printReport(r: {
         fmtMs(q.direct.meanMs),
         fmtMs(q.httpOverheadMeanMs),
         (q.http.bytes / 1024).toFixed(1),
+        `${q.http.gc.pauses} (${q.http.gc.major}) / ${fmtMs(q.http.gc.maxMs)}`,
         q.targetP99Ms === null ? '-' : `≤ ${q.targetP99Ms}`,
         q.meetsTarget === null ? '' : q.meetsTarget ? 'ok' : 'MISSED',
       ]),
@@ -452,7 +470,7 @@ function printReport(r: {
       out.push(`  ${p.name}:`, `    ${q.sql}`, ...q.plan.map((line) => `      ${line}`));
     }
   }
-  out.push('', `elapsed ${r.elapsedS.toFixed(1)} s`, '');
+  out.push('', `elapsed ${r.elapsedS.toFixed(1)} s; 1-minute load average before the run ${LOAD_AT_START.toFixed(2)} (${os.cpus().length} CPUs)`, '');
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

@@ -5,18 +5,21 @@
  *  - `api`: `store.appendToStream(jobId, events, { expectedVersion: 'no_stream' })`, one call per job,
  *    exactly as the workflows' appendEvents activity writes (each call is its own IMMEDIATE
  *    transaction on the store's connection; the store offers no way to group calls).
- *  - `sql`: the same rows, serialized by the store's own validateAndSerializeAppend, inserted with the
- *    store's INSERT statement through a second connection, one transaction per 10,000 jobs. Used only
- *    because the API cannot fill 1M jobs in the time budget (see `auto`).
+ *  - `sql`: the same rows, serialized by the store's own validateAndSerializeAppend (in a worker
+ *    thread, ./fillWorker.ts), inserted with the store's INSERT statement through a connection of our
+ *    own, one transaction per 10,000 jobs. Used only because the API cannot fill 1M jobs in the time
+ *    budget (see `auto`).
  *  - `auto` (default): starts with the API, measures its rate, and switches to `sql` for the rest if
  *    the API would need more than the budget for all N jobs.
  */
 import Database from 'better-sqlite3';
-import type { EventStore } from '../../src/eventstore/index.js';
-import { validateAndSerializeAppend } from '../../src/eventstore/validation.js';
+import { openEventStore, type EventStore } from '../../src/eventstore/index.js';
 import type { JobStatus } from '../../src/workflows/jobContract.js';
+import type { Worker } from 'node:worker_threads';
+import type { FillChunk, FillWorkerInput, FillWorkerMessage } from './fillWorker.js';
 import { JobGenerator, type GeneratedJob } from './jobEvents.js';
 import type { Progress } from './stats.js';
+import { startTsWorker } from './tsWorker.js';
 
 export type FillMode = 'api' | 'sql' | 'auto';
 
@@ -52,8 +55,10 @@ export interface FillResult {
   sql: FillPart | null;
   /** Projected time for all N jobs through the API (from its measured rate). */
   apiProjectedMs: number | null;
-  /** Time spent generating the events (part of ms). */
+  /** Time the main thread spent generating the events of the API part (part of ms). */
   generateMs: number;
+  /** Time the worker spent generating and serializing the SQL part's events (in parallel with the inserts). */
+  workerGenerateMs: number;
   byStatus: Record<string, number>;
   byType: Record<string, number>;
   sampleIds: string[];
@@ -71,14 +76,20 @@ const part = (jobs: number, events: number, ms: number): FillPart => ({
   eventsPerSec: Math.round(events / (ms / 1000 || 1e-9)),
 });
 
-export function fillEventStore(store: EventStore, options: FillOptions): FillResult {
+/**
+ * Creates the store at `file`, fills it and returns it open. The SQL part runs with the store closed:
+ * its connection holds the file's lock alone.
+ */
+export async function fillEventStore(file: string, options: FillOptions): Promise<{ store: EventStore; fill: FillResult }> {
   const { jobs: total, progress } = options;
+  let store = openEventStore(file);
   const generator = new JobGenerator(total);
   const byStatus: Record<string, number> = {};
   const byType: Record<string, number> = {};
   const sampleIds: string[] = [];
   const sampleEvery = Math.max(1, Math.floor(total / options.sampleIds));
   let generateMs = 0;
+  let workerGenerateMs = 0;
   let index = 0;
   let events = 0;
   const verifyJobs: GeneratedJob[] = [];
@@ -144,10 +155,25 @@ export function fillEventStore(store: EventStore, options: FillOptions): FillRes
     const sqlStarted = performance.now();
     const firstIndex = index;
     const eventsBefore = events;
-    const db = new Database(store.path);
+    store.close();
+    // Jobs are generated and serialized in a worker thread while this one inserts the previous chunk.
+    const worker = startTsWorker(new URL('./fillWorker.ts', import.meta.url), {
+      total,
+      start: index,
+      chunkJobs: SQL_JOBS_PER_TRANSACTION,
+      maxInFlight: 2,
+      sampleEvery,
+      verifyEvery: Math.max(2, Math.floor((total - index) / 20)),
+    } satisfies FillWorkerInput);
+    const chunks = new ChunkQueue(worker);
+    const db = new Database(file);
     try {
       db.pragma('busy_timeout = 5000');
-      // This connection only bulk-loads a throw-away file: no fsync, a large page cache.
+      // This connection bulk-loads a throw-away file while the store is closed: the file's lock is held
+      // until it closes, no fsync, no journal (pages are written once, not to the WAL and then again
+      // to the file), a large page cache. Reopening the store switches the file back to WAL.
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.pragma('journal_mode = OFF');
       db.pragma('synchronous = OFF');
       db.pragma('cache_size = -1048576');
       // The store's own INSERT (src/eventstore/schema/insertEvent.ts), columns and order alike.
@@ -155,30 +181,42 @@ export function fillEventStore(store: EventStore, options: FillOptions): FillRes
         `INSERT INTO events (stream_id, stream_version, event_id, type, data, metadata, recorded_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       );
-      let recordedMs = 0;
-      let recordedAt = '';
-      const insertJobs = db.transaction((count: number) => {
-        for (let i = 0; i < count && index < total; i++) {
-          const job = next();
-          // New streams, so versions start at 1; recorded_at is the append's time, as the store sets it.
-          const serialized = validateAndSerializeAppend(job.jobId, job.events, 'no_stream');
+      // One transaction per chunk. recorded_at is the insert's time, as the store sets it per append.
+      const insertChunk = db.transaction((rows: (string | number)[]) => {
+        let recordedMs = 0;
+        let recordedAt = '';
+        for (let r = 0; r < rows.length; r += 6) {
           const now = Date.now();
-          if (now !== recordedMs) (recordedMs = now), (recordedAt = new Date(now).toISOString());
-          for (let v = 0; v < serialized.length; v++) {
-            const e = serialized[v]!;
-            insert.run(job.jobId, v + 1, e.eventId, e.type, e.data, e.metadata, recordedAt);
+          if (now !== recordedMs) {
+            recordedMs = now;
+            recordedAt = new Date(now).toISOString();
           }
-          if (verifyJobs.length < 20 && (index - firstIndex) % 9973 === 1) verifyJobs.push(job);
+          insert.run(rows[r] as string, rows[r + 1] as number, rows[r + 2] as string, rows[r + 3] as string, rows[r + 4] as string, rows[r + 5] as string, recordedAt);
         }
       });
-      while (index < total) {
-        insertJobs.immediate(SQL_JOBS_PER_TRANSACTION);
+      for (;;) {
+        const chunk = await chunks.next();
+        insertChunk.immediate(chunk.rows);
+        worker.postMessage('ack');
+        index += chunk.jobs;
+        events += chunk.events;
+        workerGenerateMs += chunk.generateMs;
+        for (const [k, n] of Object.entries(chunk.byStatus)) byStatus[k] = (byStatus[k] ?? 0) + n;
+        for (const [k, n] of Object.entries(chunk.byType)) byType[k] = (byType[k] ?? 0) + n;
+        for (const id of chunk.sampleIds) if (sampleIds.length < options.sampleIds) sampleIds.push(id);
+        verifyJobs.push(...chunk.verify);
         report('sql', sqlStarted, true);
+        if (chunk.last) break;
       }
-      db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
+      await worker.terminate();
       db.close();
+      store = openEventStore(file);
     }
+    const journal = new Database(file, { readonly: true });
+    const mode = journal.pragma('journal_mode', { simple: true });
+    journal.close();
+    if (mode !== 'wal') throw new Error(`fill: the event store is in journal mode ${String(mode)} after the SQL fill, not wal`);
     sql = part(index - firstIndex, events - eventsBefore, performance.now() - sqlStarted);
   }
 
@@ -200,7 +238,7 @@ export function fillEventStore(store: EventStore, options: FillOptions): FillRes
   if (store.lastPosition() < events) throw new Error(`fill: the store holds ${store.lastPosition()} events, expected ${events}`);
 
   const ms = performance.now() - started;
-  return {
+  const fill: FillResult = {
     mode: api && sql ? 'api+sql' : sql ? 'sql' : 'api',
     jobs: index,
     events,
@@ -209,9 +247,45 @@ export function fillEventStore(store: EventStore, options: FillOptions): FillRes
     sql,
     apiProjectedMs,
     generateMs: Math.round(generateMs),
+    workerGenerateMs: Math.round(workerGenerateMs),
     byStatus: byStatus as Record<JobStatus, number>,
     byType,
     sampleIds,
     verified: verifyJobs.length,
   };
+  return { store, fill };
+}
+
+/** Chunks from the fill worker, in order; rejects if the worker fails or exits early. */
+class ChunkQueue {
+  private readonly ready: FillChunk[] = [];
+  private waiting: { resolve: (c: FillChunk) => void; reject: (e: Error) => void } | undefined;
+  private failure: Error | undefined;
+
+  constructor(worker: Worker) {
+    worker.on('message', (m: FillWorkerMessage) => (m.ok ? this.push(m.chunk) : this.fail(new Error(`fill worker: ${m.error}`))));
+    worker.on('error', (e) => this.fail(e));
+    worker.on('exit', (code) => this.fail(new Error(`fill worker exited (code ${code})`)));
+  }
+
+  next(): Promise<FillChunk> {
+    const chunk = this.ready.shift();
+    if (chunk) return Promise.resolve(chunk);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+  }
+
+  private push(chunk: FillChunk): void {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    if (waiting) waiting.resolve(chunk);
+    else this.ready.push(chunk);
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.reject(this.failure);
+  }
 }

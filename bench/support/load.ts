@@ -4,10 +4,10 @@
  */
 import type { AddressInfo } from 'node:net';
 import { performance as perfHooks } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 import { serve } from '@hono/node-server';
 import type { LoadClient, LoadWorkerInput, LoadWorkerOutput } from './loadWorker.js';
 import { summarize, type LatencySummary } from './stats.js';
+import { startTsWorker } from './tsWorker.js';
 
 export interface LoadOptions {
   client: LoadClient;
@@ -31,17 +31,6 @@ export interface LoadResult {
   byKind: Record<string, LatencySummary & { share: number }>;
 }
 
-/**
- * Node 20 does not apply tsx's --import hooks to a worker's entry module, so the worker starts from
- * this plain-JS stub, registers tsx in its own thread, then imports the TypeScript entry.
- */
-const BOOTSTRAP = `
-const { workerData, parentPort } = require('node:worker_threads');
-import(workerData.tsxApi)
-  .then((tsx) => { tsx.register(); return import(workerData.entry); })
-  .catch((error) => parentPort.postMessage({ ok: false, error: String((error && error.stack) || error) }));
-`;
-
 type WorkerMessage = { ok: true; output: LoadWorkerOutput } | { ok: false; error: string };
 
 export async function runLoad(fetchHandler: (request: Request) => Response | Promise<Response>, options: LoadOptions): Promise<LoadResult> {
@@ -60,10 +49,7 @@ export async function runLoad(fetchHandler: (request: Request) => Response | Pro
       warmupMs: options.warmupMs,
       requests: options.requests,
     };
-    const worker = new Worker(BOOTSTRAP, {
-      eval: true,
-      workerData: { ...input, tsxApi: import.meta.resolve('tsx/esm/api'), entry: new URL('./loadWorker.ts', import.meta.url).href },
-    });
+    const worker = startTsWorker(new URL('./loadWorker.ts', import.meta.url), { ...input });
     // The server's event-loop utilization over the measured window (warm-up excluded).
     let loopStart: ReturnType<typeof perfHooks.eventLoopUtilization> | undefined;
     let loopEnd: ReturnType<typeof perfHooks.eventLoopUtilization> | undefined;

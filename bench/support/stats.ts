@@ -1,4 +1,5 @@
-/** Latency figures and plain-text tables for the benchmarks. */
+/** Latency figures, GC pauses and plain-text tables for the benchmarks. */
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 
 export interface LatencySummary {
   n: number;
@@ -41,11 +42,51 @@ export const fmtMs = (n: number): string => n.toFixed(3);
 /** A progress line on stderr, at most once a second unless forced. */
 export class Progress {
   private last = 0;
+  /** `startedAt` is a Date.now() time, so a worker thread can share the main thread's clock. */
   constructor(private readonly startedAt = Date.now()) {}
   line(text: string, force = false): void {
     const now = Date.now();
     if (!force && now - this.last < 1000) return;
     this.last = now;
     process.stderr.write(`[bench ${((now - this.startedAt) / 1000).toFixed(1)}s] ${text}\n`);
+  }
+}
+
+export interface GcFigures {
+  pauses: number;
+  /** Of which mark-compact (full) collections. */
+  major: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+/** Garbage-collection pauses of the current thread, to tell GC from the measured work in latency tails. */
+export class GcMonitor {
+  private readonly pauses: { start: number; duration: number; major: boolean }[] = [];
+  private readonly observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+      this.pauses.push({ start: e.startTime, duration: e.duration, major: kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR });
+    }
+  });
+
+  constructor() {
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  /** Pauses that started in [from, to] (this thread's performance.now()). Node delivers GC entries late, on a timer. */
+  async between(from: number, to: number): Promise<GcFigures> {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const inWindow = this.pauses.filter((g) => g.start >= from && g.start <= to);
+    return {
+      pauses: inWindow.length,
+      major: inWindow.filter((g) => g.major).length,
+      totalMs: round3(inWindow.reduce((sum, g) => sum + g.duration, 0)),
+      maxMs: round3(inWindow.reduce((max, g) => Math.max(max, g.duration), 0)),
+    };
+  }
+
+  stop(): void {
+    this.observer.disconnect();
   }
 }

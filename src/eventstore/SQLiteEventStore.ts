@@ -7,6 +7,7 @@ import { NewEventsWatcher } from './newEventsWatcher.js';
 import { prepareAppendToStream } from './schema/appendToStream.js';
 import { applyConnectionPragmas } from './schema/connectionPragmas.js';
 import { prepareReadAll } from './schema/readAll.js';
+import { prepareScanAll } from './schema/scanAll.js';
 import { prepareReadDataVersion } from './schema/readDataVersion.js';
 import { prepareReadLastGlobalPosition } from './schema/readLastGlobalPosition.js';
 import { prepareReadStream } from './schema/readStream.js';
@@ -44,6 +45,7 @@ const createSQLiteEventStore = (db: Database.Database, path: string, options: Ev
   const appendToStream = prepareAppendToStream(db);
   const readStream = prepareReadStream(db);
   const readAll = prepareReadAll(db);
+  const scanAll = prepareScanAll(db, path, isInMemory(path), options.busyTimeoutMs ?? defaultBusyTimeoutMs);
   const readStreamVersion = prepareReadStreamVersion(db);
   const readLastGlobalPosition = prepareReadLastGlobalPosition(db);
 
@@ -69,6 +71,7 @@ const createSQLiteEventStore = (db: Database.Database, path: string, options: Ev
     },
     readStream: (streamId, readOptions) => readStream(streamId, readOptions),
     readAll: (readOptions) => readAll(readOptions),
+    scanAll: (scanOptions) => scanAll(scanOptions),
     streamVersion: (streamId) => readStreamVersion(streamId),
     lastPosition: () => readLastGlobalPosition(),
     waitForEvents: (afterPosition, waitOptions) => watcher.wait(afterPosition, waitOptions),

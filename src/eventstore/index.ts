@@ -8,6 +8,8 @@ export type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  ScanAllOptions,
+  ScannedEvent,
   WaitForEventsOptions,
 } from './typing.js';
 export { ConcurrencyError, EventIdConflictError, InvalidEventError } from './errors.js';

@@ -32,6 +32,16 @@ export interface RecordedEvent<D = any> {
   recordedAt: string;
 }
 
+/** What a scan hands out: a recorded event without its id (a replay has no use for it). */
+export type ScannedEvent<D = any> = Omit<RecordedEvent<D>, 'eventId'>;
+
+export interface ScanAllOptions {
+  /** Exclusive: the last position already processed. Default 0. */
+  fromPosition?: number;
+  /** Inclusive upper bound. Default: the end of the log. */
+  toPosition?: number;
+}
+
 export interface AppendResult {
   nextExpectedVersion: number;
   lastGlobalPosition: number;
@@ -70,6 +80,11 @@ export interface EventStore {
   appendToStream(streamId: string, events: NewEvent[], options?: { expectedVersion?: ExpectedVersion }): AppendResult;
   readStream(streamId: string, options?: ReadStreamOptions): RecordedEvent[];
   readAll(options?: ReadAllOptions): RecordedEvent[];
+  /**
+   * Every event from `fromPosition` on, in position order, one at a time (for replays such as a
+   * read-model rebuild). Keeps a read transaction open until the iteration ends or is abandoned.
+   */
+  scanAll(options?: ScanAllOptions): IterableIterator<ScannedEvent>;
   /** 0 if the stream has no events. */
   streamVersion(streamId: string): number;
   /** 0 if the store is empty. */

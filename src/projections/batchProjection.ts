@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../eventstore/index.js';
+import type { ScannedEvent } from '../eventstore/index.js';
 import { BatchEvents } from '../workflows/batchContract.js';
 import type { Projection } from './jobProjection.js';
 import type { ReadModelDb } from './readModelDb.js';
@@ -22,7 +22,7 @@ export function batchProjection(): Projection {
   }
   return {
     name: 'batches',
-    apply(db, event: RecordedEvent) {
+    apply(db, event: ScannedEvent) {
       if (!event.type.startsWith('Batch')) return;
       if (prepared !== db) {
         s = prepare(db);

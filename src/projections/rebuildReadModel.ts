@@ -1,5 +1,5 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
-import type { EventStore } from '../eventstore/index.js';
+import type { EventStore, ScannedEvent } from '../eventstore/index.js';
 import type { JobRow } from './jobReadModel.js';
 import { openReadModelDb } from './readModelDb.js';
 import { JOB_COLUMNS, evolveJob } from './jobProjection.js';
@@ -9,6 +9,8 @@ export interface RebuildResult {
   events: number;
   jobs: number;
   ms: number;
+  /** Where the time went (ms): reading + folding the log, writing the rows, building the indexes. */
+  phases: { foldMs: number; writeMs: number; indexMs: number };
 }
 
 const removeDb = (file: string) => {
@@ -17,58 +19,72 @@ const removeDb = (file: string) => {
 
 /** Same checkpoint name as the live Projector, so the rebuilt file can take over. */
 const CHECKPOINT = 'read-model';
-const PAGE = 50_000;
+/** Events between two progress reports (and batch-event flushes). */
+const PROGRESS_EVERY = 50_000;
 
 /**
  * Builds a read model from the whole log into `targetPath` (a fresh file). The read model is derived
- * only from events, so this must equal the live one. It folds each job's events in memory with the
- * same `evolveJob` the live projection uses, then writes every row once and builds the indexes after
- * the load (cheaper than keeping them up to date row by row); counters are computed from the rows.
+ * only from events, so this must equal the live one. It streams the log once, folds each job's
+ * events in memory with the same `evolveJob` the live projection uses, then writes every row once and
+ * builds the indexes after the load (one sort per index instead of keeping seven B-trees up to date
+ * row by row); counters are computed from the rows.
  */
 export function rebuildReadModel(
   store: EventStore,
   targetPath: string,
   onProgress?: (position: number, last: number) => void,
 ): RebuildResult {
-  const started = Date.now();
+  const started = performance.now();
   removeDb(targetPath);
   const db = openReadModelDb(targetPath);
-  // A fresh file nobody reads yet: no need to make each step durable.
+  // A fresh file nobody reads until it is complete (and that is thrown away if this fails): no
+  // journal, no fsync, one lock for the whole load. Without a journal the pages are written once,
+  // not to the WAL first and then again to the file.
+  db.pragma('journal_mode = OFF');
+  db.pragma('locking_mode = EXCLUSIVE');
   db.pragma('synchronous = OFF');
+  db.pragma('cache_size = -262144'); // 256 MiB: the index sorts stay in memory
+  db.pragma('temp_store = MEMORY');
+  db.pragma('threads = 2'); // SQLite's sorter may use a helper thread for CREATE INDEX
   const indexes = db
     .prepare<[], { name: string; sql: string }>("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL")
     .all();
   for (const index of indexes) db.exec(`DROP INDEX ${index.name}`);
 
+  // 1. fold
   const last = store.lastPosition();
   const rows = new Map<string, JobRow>();
   const batches = batchProjection();
-  const applyBatchEvents = db.transaction((events: Parameters<typeof batches.apply>[1][]) => {
+  const applyBatchEvents = db.transaction((events: ScannedEvent[]) => {
     for (const event of events) batches.apply(db, event);
   });
   let position = 0;
   let events = 0;
-  for (;;) {
-    const page = store.readAll({ fromPosition: position, limit: PAGE });
-    if (page.length === 0) break;
-    const batchEvents = [];
-    for (const event of page) {
-      if (event.type.startsWith('Job')) {
-        const before = rows.get(event.streamId);
-        const after = evolveJob(before, event);
-        if (after === null) rows.delete(event.streamId);
-        else if (after && after !== before) rows.set(event.streamId, after);
-      } else if (event.type.startsWith('Batch')) {
-        batchEvents.push(event);
-      }
+  let batchEvents: ScannedEvent[] = [];
+  for (const event of store.scanAll({ toPosition: last })) {
+    const type = event.type;
+    if (type.startsWith('Job')) {
+      const before = rows.get(event.streamId);
+      // In place: the rows are this function's own, never shared.
+      const after = evolveJob(before, event, true);
+      if (after === null) rows.delete(event.streamId);
+      else if (after && after !== before) rows.set(event.streamId, after);
+    } else if (type.startsWith('Batch')) {
+      batchEvents.push(event);
     }
-    if (batchEvents.length > 0) applyBatchEvents(batchEvents);
-    position = page[page.length - 1]!.globalPosition;
-    events += page.length;
-    onProgress?.(position, last);
+    position = event.globalPosition;
+    if (++events % PROGRESS_EVERY === 0) {
+      if (batchEvents.length > 0) applyBatchEvents(batchEvents);
+      batchEvents = [];
+      onProgress?.(position, last);
+    }
   }
+  if (batchEvents.length > 0) applyBatchEvents(batchEvents);
+  onProgress?.(position, last);
+  const folded = performance.now();
 
-  const insert = db.prepare(`INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${JOB_COLUMNS.map((c) => `@${c}`).join(', ')})`);
+  // 2. write: positional parameters bind faster than named ones
+  const insert = db.prepare(`INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${JOB_COLUMNS.map(() => '?').join(', ')})`);
   const insertCount = db.prepare('INSERT INTO job_counts (owner, status, count) VALUES (?, ?, ?)');
   const insertBatchCount = db.prepare('INSERT INTO batch_job_counts (batch_id, status, count) VALUES (?, ?, ?)');
   db.transaction(() => {
@@ -80,8 +96,10 @@ export function rebuildReadModel(
       if (entry) entry[2]++;
       else map.set(key, [a, b, 1]);
     };
+    const values: unknown[] = new Array(JOB_COLUMNS.length);
     for (const row of rows.values()) {
-      insert.run(row);
+      for (let c = 0; c < JOB_COLUMNS.length; c++) values[c] = row[JOB_COLUMNS[c]!] ?? null;
+      insert.run(values);
       bump(counts, row.owner, row.status);
       if (row.batch_id) bump(batchCounts, row.batch_id, row.status);
     }
@@ -89,10 +107,23 @@ export function rebuildReadModel(
     for (const [batchId, status, n] of batchCounts.values()) insertBatchCount.run(batchId, status, n);
     db.prepare('INSERT OR REPLACE INTO projection_checkpoints (name, position) VALUES (?, ?)').run(CHECKPOINT, position);
   })();
+  const jobs = rows.size;
+  rows.clear();
+  const written = performance.now();
+
+  // 3. indexes, then back to the settings every other connection expects
   for (const index of indexes) db.exec(index.sql);
-  db.pragma('synchronous = NORMAL');
+  const indexed = performance.now();
+  db.pragma('locking_mode = NORMAL');
+  db.pragma('journal_mode = WAL'); // also releases the exclusive lock
   db.close();
-  return { events, jobs: rows.size, ms: Date.now() - started };
+  const ms = (t: number) => Math.round(t);
+  return {
+    events,
+    jobs,
+    ms: ms(performance.now() - started),
+    phases: { foldMs: ms(folded - started), writeMs: ms(written - folded), indexMs: ms(indexed - written) },
+  };
 }
 
 /** Rebuilds next to the live file, then swaps it in (for a stopped engine: `npm run projections:rebuild`). */

@@ -256,14 +256,18 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
   CancellationScope.current().cancelRequested.catch(() => {
     if (!finishing()) cancel({ actor: 'external', reason: 'cancellation requested through Temporal' });
   });
+  // A start that cannot even prepare its job (its stored item is missing) fails the batch.
+  let startFailure: unknown;
   await CancellationScope.nonCancellable(async () => {
     for (;;) {
       await condition(
         () =>
+          startFailure !== undefined ||
           finished.length > 0 ||
           canStart() ||
           (children.size === 0 && (finishing() || state.nextIndex >= total || startedThisRun >= jobsPerRun)),
       );
+      if (startFailure !== undefined) throw startFailure;
       while (finished.length > 0) onFinished(finished.shift()!);
       if (children.size === 0 && (finishing() || state.nextIndex >= total)) break;
       if (children.size === 0 && startedThisRun >= jobsPerRun && state.status === 'running') {
@@ -273,9 +277,15 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
         state.running = [];
         await continueAsNew<typeof batchWorkflow>({ ...input, carried: { state: snapshot(), pausedByBatch: [], prioritySetByBatch } });
       }
-      const starts: Promise<void>[] = [];
-      while (canStart()) starts.push(startNext());
-      await Promise.all(starts);
+      // Not awaited: a start completes only when the server reports the child started (another
+      // workflow task), and waiting for it here would hold back finished jobs and the next starts.
+      // A started-but-not-yet-confirmed job is already in `children`, so the window and the drain
+      // checks count it.
+      while (canStart()) {
+        startNext().catch((error: unknown) => {
+          startFailure ??= error;
+        });
+      }
     }
   });
 
@@ -362,8 +372,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
         (error) => finished.push({ jobId, status: statusOfFailure(error) }),
       );
       await syncChild(child, { actor: `batch:${batchId}` });
-    } catch (error) {
-      if (isCancellation(error)) throw error;
+    } catch {
+      // The loop runs in a non-cancellable scope, so this is a start that failed (not a cancel).
       finished.push({ jobId, status: 'failed' });
     }
   }

@@ -360,6 +360,37 @@ describe('readAll', () => {
   });
 });
 
+describe('scanAll', () => {
+  beforeEach(() => {
+    store.appendToStream('a', [newEvent('a1'), newEvent('a2')]);
+    store.appendToStream('b', [{ ...newEvent('b1'), metadata: { actor: 'user:bob', reason: 'why not' } }]);
+    store.appendToStream('a', [newEvent('a3')]);
+  });
+
+  it('yields what readAll returns, without event ids, in position order', () => {
+    const scanned = [...store.scanAll()];
+    const read = store.readAll().map(({ eventId: _id, ...rest }) => rest);
+    expect(scanned.map((e) => ({ ...e, metadata: e.metadata }))).toEqual(read);
+    expect(scanned.map((e) => e.globalPosition)).toEqual([1, 2, 3, 4]);
+    expect(scanned[2]!.metadata).toEqual({ actor: 'user:bob', reason: 'why not' });
+  });
+
+  it('takes an exclusive lower and an inclusive upper bound', () => {
+    expect([...store.scanAll({ fromPosition: 1, toPosition: 3 })].map((e) => e.globalPosition)).toEqual([2, 3]);
+    expect([...store.scanAll({ fromPosition: 4 })]).toEqual([]);
+  });
+
+  it('two scans may overlap, and the store still appends while one is open', () => {
+    const outer = store.scanAll();
+    expect(outer.next().value?.globalPosition).toBe(1);
+    expect([...store.scanAll()].length).toBe(4);
+    store.appendToStream('c', [newEvent('c1')]);
+    // The open scan reads one snapshot: the new event is not part of it.
+    expect([...outer].map((e) => e.globalPosition)).toEqual([2, 3, 4]);
+    expect([...store.scanAll({ fromPosition: 4 })].map((e) => e.globalPosition)).toEqual([5]);
+  });
+});
+
 describe('global positions', () => {
   it('are never reused, even after the newest rows are deleted', () => {
     store.appendToStream('s', [newEvent('e1'), newEvent('e2'), newEvent('e3')]);

@@ -176,7 +176,7 @@ export function batchRoutes(deps: { batches: BatchReadModel; jobs: JobReadModel;
       return c.json(
         {
           batch: resource(row),
-          durations: { jobs: sorted.length, mean: sorted.length ? Math.round((sorted.reduce((a, b) => a + b, 0) / sorted.length) * 1000) / 1000 : null, p50: q(0.5), p95: q(0.95), max: q(1) },
+          durations: { jobs: sorted.length, mean: sorted.length ? Math.round((sorted.reduce((a, b) => a + b, 0) / sorted.length) * 1000) / 1000 : null, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: q(1) },
           slowest_jobs: slowest.map((s) => ({ job_id: s.id, name: s.name, duration: Math.round(s.d * 1000) / 1000 })),
           failed_jobs: failed.map((f) => ({ job_id: f.id, name: f.name, status: f.status, error_message: f.error_message, error_type: f.error_type, attempts: f.attempts })),
         },
