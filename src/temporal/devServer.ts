@@ -183,6 +183,11 @@ async function spawnDevServer(cli: ResolvedBinary, options: DevServerOptions, ip
     throw error;
   }
   log(`Temporal dev server ready at ${address} in ${Date.now() - started} ms${uiPort ? `, UI http://${ip}:${uiPort}` : ''}`);
+  // A server that dies later, not through stop(), leaves workers retrying "connection refused"
+  // forever: say that it exited, how, and what it printed last.
+  void exited.then(({ code, signal }) => {
+    if (!stopping) log(`temporal dev server exited unexpectedly (code ${code}${signal ? `, ${signal}` : ''}):\n${tail.slice(-4000)}`);
+  });
 
   let stopped: Promise<void> | undefined;
   return {

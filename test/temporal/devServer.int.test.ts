@@ -127,6 +127,25 @@ describe('startDevServer', () => {
     }
   });
 
+  it('says so when a running server dies on its own, and not when it is stopped', async () => {
+    const lines: string[] = [];
+    const server = await startDevServer({ headless: true, log: (l) => lines.push(l) });
+    try {
+      process.kill(server.pid!, 'SIGKILL');
+      expect(await waitDead(server.pid!, 10_000)).toBe(true);
+      const deadline = Date.now() + 5000;
+      while (!lines.some((l) => l.includes('exited unexpectedly')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(lines.find((l) => l.includes('exited unexpectedly'))).toMatch(/exited unexpectedly \(code null, SIGKILL\)/);
+    } finally {
+      await server.stop();
+    }
+    const stopped: string[] = [];
+    const other = await startDevServer({ headless: true, log: (l) => stopped.push(l) });
+    await other.stop();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(stopped.join('\n')).not.toMatch(/exited unexpectedly/);
+  });
+
   it('rejects clearly when TEMPORAL_CLI_PATH names no program', async () => {
     await withEnv({ TEMPORAL_CLI_PATH: path.join(dir, 'missing-temporal') }, async () => {
       await expect(startDevServer({ headless: true })).rejects.toThrow(/could not start: .*ENOENT/);
