@@ -4,7 +4,7 @@
  *   2. a batch of N no-op jobs (each a jobWorkflow with its events, through the API).
  * Reports jobs/s, the ratio, and the worker's peak RSS. BENCH_SIZES=1000,10000,100000 runs batches of
  * each size to show the cost per job stays flat. Prints a table and a BENCH_JSON line.
- * BENCH_TEMPORAL_DB_DIR: where the dev server's database file goes (default: the run's temp dir).
+ * BENCH_TEMPORAL_DB_DIR: where the dev server's database file goes (default: the OS temp dir).
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -38,7 +38,7 @@ installRuntime();
 // about 67,000 finished job workflows (~8 GB RSS), before a 100,000-job batch is through. The file's
 // fsyncs cost both sides more than half their speed on a disk; BENCH_TEMPORAL_DB_DIR=/dev/shm (a
 // RAM-backed file system) keeps the file without them.
-const temporalDbDir = process.env.BENCH_TEMPORAL_DB_DIR ? mkdtempSync(path.join(process.env.BENCH_TEMPORAL_DB_DIR, 'bench-temporal-')) : dir;
+const temporalDbDir = mkdtempSync(path.join(process.env.BENCH_TEMPORAL_DB_DIR || os.tmpdir(), 'bench-temporal-'));
 const server = await startDevServer({ headless: true, log, dbFilename: path.join(temporalDbDir, 'temporal.db') });
 const taskQueue = `bench-${randomUUID()}`;
 const engine = await startEngine({

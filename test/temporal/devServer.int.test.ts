@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connectOrStartTemporal, startDevServer } from '../../src/temporal/devServer.js';
 import { CUSTOM_SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/searchAttributes.js';
 import { getTemporalAddress, getTemporalCliPath } from '../support/temporal.js';
@@ -133,9 +133,10 @@ describe('startDevServer', () => {
     try {
       process.kill(server.pid!, 'SIGKILL');
       expect(await waitDead(server.pid!, 10_000)).toBe(true);
-      const deadline = Date.now() + 5000;
-      while (!lines.some((l) => l.includes('exited unexpectedly')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(lines.find((l) => l.includes('exited unexpectedly'))).toMatch(/exited unexpectedly \(code null, SIGKILL\)/);
+      await vi.waitFor(() => expect(lines.find((l) => l.includes('exited unexpectedly'))).toMatch(/exited unexpectedly \(code null, SIGKILL\)/), {
+        timeout: 5000,
+        interval: 20,
+      });
     } finally {
       await server.stop();
     }
