@@ -1,4 +1,7 @@
-import type { AppendResult, EventStore, ExpectedVersion, NewEvent } from '../eventstore/index.js';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { EventIdConflictError, type AppendResult, type EventStore, type ExpectedVersion, type NewEvent } from '../eventstore/index.js';
+import { recordAppendFailure } from '../eventstore/appendHealth.js';
 
 export interface AppendEventsRequest {
   streamId: string;
@@ -6,15 +9,48 @@ export interface AppendEventsRequest {
   expectedVersion?: ExpectedVersion;
 }
 
+/** ApplicationFailure type of an append whose event id is taken by a different event (never retried). */
+export const EVENT_ID_CONFLICT = 'EventIdConflict';
+
+/** From this attempt on, a failing append is logged at ERROR (earlier ones are ordinary retries). */
+const LOUD_FAILURE_ATTEMPT = 3;
+
 /** Activities of the process that owns the SQLite file. They run on a task queue of their own
  * (`<queue>-store`), so job workers may live on other machines and still reach the one writer. */
 export function createEventStoreActivities(store: EventStore) {
   return {
-    /** Idempotent by event id: a retried or replayed call writes nothing twice. */
+    /**
+     * Idempotent by event id: a retried or replayed call writes nothing twice. A workflow task that
+     * appended through a local activity and was then lost (worker crash, shutdown) is retried with a
+     * later workflow clock and rebuilds the same events with other timestamps: same id and type is the
+     * same fact, and the first write wins (`duplicates: 'same-type'`).
+     */
     async appendEvents(request: AppendEventsRequest): Promise<AppendResult> {
-      return store.appendToStream(request.streamId, request.events, {
-        expectedVersion: request.expectedVersion ?? 'any',
-      });
+      try {
+        return store.appendToStream(request.streamId, request.events, {
+          expectedVersion: request.expectedVersion ?? 'any',
+          duplicates: 'same-type',
+        });
+      } catch (error) {
+        const attempt = Context.current().info.attempt;
+        recordAppendFailure(error);
+        if (error instanceof EventIdConflictError) {
+          Context.current().log.error('appendEvents: event id conflict', { streamId: request.streamId, error: error.message });
+          throw ApplicationFailure.create({
+            type: EVENT_ID_CONFLICT,
+            message: error.message,
+            nonRetryable: true,
+            details: [{ eventId: error.eventId }],
+          });
+        }
+        if (attempt >= LOUD_FAILURE_ATTEMPT)
+          Context.current().log.error('appendEvents failing; the job waits until the store accepts its events', {
+            streamId: request.streamId,
+            attempt,
+            error: (error as Error).message,
+          });
+        throw error;
+      }
     },
   };
 }

@@ -64,7 +64,7 @@ const createSQLiteEventStore = (db: Database.Database, path: string, options: Ev
     appendToStream(streamId, events, appendOptions = {}) {
       const expectedVersion = appendOptions.expectedVersion ?? 'any';
       const serialized = validateAndSerializeAppend(streamId, events, expectedVersion);
-      const result = appendToStream(streamId, serialized, expectedVersion);
+      const result = appendToStream(streamId, serialized, expectedVersion, appendOptions.duplicates ?? 'same-data');
       // After the commit: a woken reader must be able to see the rows.
       if (result.appended > 0) announceAppend(storeKey, result.lastGlobalPosition);
       return result;

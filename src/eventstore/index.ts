@@ -1,4 +1,6 @@
 export type {
+  AppendOptions,
+  DuplicatePolicy,
   AppendResult,
   EventMetadata,
   EventStore,

@@ -42,6 +42,23 @@ export interface ScanAllOptions {
   toPosition?: number;
 }
 
+/**
+ * When a re-sent event id counts as the same event (an idempotent no-op rather than a conflict).
+ * - `same-data` (default): same stream, type and data — anything else is EventIdConflictError.
+ * - `same-type`: same stream and type; the data of the first write wins. For writers whose event data
+ *   can legitimately differ between two derivations of the same fact: a workflow task that appended
+ *   through a local activity and was then lost is retried with a later workflow clock, so it rebuilds
+ *   the event with the same id and other timestamps. A different type is still a conflict.
+ */
+export type DuplicatePolicy = 'same-data' | 'same-type';
+
+export interface AppendOptions {
+  /** Optimistic concurrency check; default 'any'. */
+  expectedVersion?: ExpectedVersion;
+  /** How a re-sent event id is recognised; default 'same-data'. */
+  duplicates?: DuplicatePolicy;
+}
+
 export interface AppendResult {
   nextExpectedVersion: number;
   lastGlobalPosition: number;
@@ -77,7 +94,7 @@ export interface WaitForEventsOptions {
 
 export interface EventStore {
   readonly path: string;
-  appendToStream(streamId: string, events: NewEvent[], options?: { expectedVersion?: ExpectedVersion }): AppendResult;
+  appendToStream(streamId: string, events: NewEvent[], options?: AppendOptions): AppendResult;
   readStream(streamId: string, options?: ReadStreamOptions): RecordedEvent[];
   readAll(options?: ReadAllOptions): RecordedEvent[];
   /**

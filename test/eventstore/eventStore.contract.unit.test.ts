@@ -288,6 +288,25 @@ describe('event id conflicts', () => {
     expect(store.streamVersion('t')).toBe(0);
     expect(countRows()).toBe(1);
   });
+
+  describe("with duplicates: 'same-type' (a fact re-derived with another clock)", () => {
+    it('takes the same id and type with other data as a no-op: the first write wins', () => {
+      const result = store.appendToStream('s', [newEvent('taken', { v: 2 }, 'Original'), newEvent('next', { v: 3 })], {
+        duplicates: 'same-type',
+      });
+      expect(result).toMatchObject({ appended: 1, nextExpectedVersion: 2 });
+      expect(store.readStream('s').map((e) => [e.eventId, e.data.v])).toEqual([
+        ['taken', 1],
+        ['next', 3],
+      ]);
+    });
+
+    it('still rejects the same id with another type or in another stream, writing nothing', () => {
+      expectConflict(() => store.appendToStream('s', [newEvent('fresh'), newEvent('taken', { v: 1 }, 'Other')], { duplicates: 'same-type' }));
+      expectConflict(() => store.appendToStream('elsewhere', [newEvent('taken', { v: 1 }, 'Original')], { duplicates: 'same-type' }));
+      expect(countRows()).toBe(1);
+    });
+  });
 });
 
 describe('validation', () => {

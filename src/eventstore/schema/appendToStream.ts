@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { isSameJson } from '../canonicalJson.js';
 import { ConcurrencyError, EventIdConflictError } from '../errors.js';
-import type { AppendResult, ExpectedVersion } from '../typing.js';
+import type { AppendResult, DuplicatePolicy, ExpectedVersion } from '../typing.js';
 import { prepareFindEventById } from './findEventById.js';
 import { prepareInsertEvent } from './insertEvent.js';
 import { prepareReadStreamVersion } from './readStreamVersion.js';
@@ -20,14 +20,15 @@ export const prepareAppendToStream = (db: Database.Database) => {
   const insertEvent = prepareInsertEvent(db);
 
   /** Position of the stored event if `event` is a re-send of it; throws if the id means something else. */
-  const positionOfDuplicate = (streamId: string, event: SerializedEvent): number | undefined => {
+  const positionOfDuplicate = (streamId: string, event: SerializedEvent, duplicates: DuplicatePolicy): number | undefined => {
     const stored = findEventById(event.eventId);
     if (stored === undefined) return undefined;
     if (stored.stream_id !== streamId)
       throw new EventIdConflictError(event.eventId, `stored in stream '${stored.stream_id}', not '${streamId}'`);
     if (stored.type !== event.type)
       throw new EventIdConflictError(event.eventId, `stored with type '${stored.type}', not '${event.type}'`);
-    if (!isSameJson(stored.data, event.data)) throw new EventIdConflictError(event.eventId, 'stored with other data');
+    if (duplicates === 'same-data' && !isSameJson(stored.data, event.data))
+      throw new EventIdConflictError(event.eventId, 'stored with other data');
     return stored.global_position;
   };
 
@@ -41,11 +42,12 @@ export const prepareAppendToStream = (db: Database.Database) => {
     events: SerializedEvent[],
     expectedVersion: ExpectedVersion,
     currentVersion: number,
+    duplicates: DuplicatePolicy,
   ): AppendResult => {
     let lastDuplicatePosition = 0;
     let hasNewEvent = false;
     for (const event of events) {
-      const position = positionOfDuplicate(streamId, event);
+      const position = positionOfDuplicate(streamId, event, duplicates);
       if (position === undefined) hasNewEvent = true;
       else lastDuplicatePosition = Math.max(lastDuplicatePosition, position);
     }
@@ -55,10 +57,16 @@ export const prepareAppendToStream = (db: Database.Database) => {
 
   // Throwing inside the transaction rolls back every row of the call: all events commit or none.
   const appendInTransaction = db.transaction(
-    (streamId: string, events: SerializedEvent[], expectedVersion: ExpectedVersion, recordedAt: string): AppendResult => {
+    (
+      streamId: string,
+      events: SerializedEvent[],
+      expectedVersion: ExpectedVersion,
+      duplicates: DuplicatePolicy,
+      recordedAt: string,
+    ): AppendResult => {
       const currentVersion = readStreamVersion(streamId);
       if (!matchesExpectedVersion(expectedVersion, currentVersion))
-        return resolveVersionMismatch(streamId, events, expectedVersion, currentVersion);
+        return resolveVersionMismatch(streamId, events, expectedVersion, currentVersion, duplicates);
 
       let version = currentVersion;
       let lastGlobalPosition = 0;
@@ -66,7 +74,7 @@ export const prepareAppendToStream = (db: Database.Database) => {
         // Looked up first (not INSERT … ON CONFLICT DO NOTHING): with AUTOINCREMENT a skipped insert
         // still burns a global position, and retries are common enough to riddle the log with gaps.
         // An id inserted earlier in this same call is found too, so in-call repeats are handled alike.
-        const duplicatePosition = positionOfDuplicate(streamId, event);
+        const duplicatePosition = positionOfDuplicate(streamId, event, duplicates);
         if (duplicatePosition !== undefined) {
           lastGlobalPosition = Math.max(lastGlobalPosition, duplicatePosition);
           continue;
@@ -81,8 +89,12 @@ export const prepareAppendToStream = (db: Database.Database) => {
   // BEGIN IMMEDIATE takes the write lock up front: the version read and the inserts can never be
   // interleaved with another process's append, and lock waits go through the busy timeout instead of
   // failing with SQLITE_BUSY on the upgrade from read to write.
-  return (streamId: string, events: SerializedEvent[], expectedVersion: ExpectedVersion): AppendResult =>
-    appendInTransaction.immediate(streamId, events, expectedVersion, new Date().toISOString());
+  return (
+    streamId: string,
+    events: SerializedEvent[],
+    expectedVersion: ExpectedVersion,
+    duplicates: DuplicatePolicy = 'same-data',
+  ): AppendResult => appendInTransaction.immediate(streamId, events, expectedVersion, duplicates, new Date().toISOString());
 };
 
 const matchesExpectedVersion = (expected: ExpectedVersion, current: number): boolean =>
