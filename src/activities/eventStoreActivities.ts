@@ -27,7 +27,8 @@ export function createEventStoreActivities(store: EventStore) {
      */
     async appendEvents(request: AppendEventsRequest): Promise<AppendResult> {
       try {
-        return store.appendToStream(request.streamId, request.events, {
+        // Grouped: concurrent appends share one transaction and one fsync; resolved once on disk.
+        return await store.appendToStreamGrouped(request.streamId, request.events, {
           expectedVersion: request.expectedVersion ?? 'any',
           duplicates: 'same-type',
         });

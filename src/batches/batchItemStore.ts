@@ -17,7 +17,9 @@ export class BatchItemStore {
     mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file, { timeout: 5000 });
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    // FULL: put() returns only once the items are fsynced, so a batch acknowledged with 201 keeps its
+    // inputs through a power cut (its workflow will load them; NORMAL could lose the last commits).
+    this.db.pragma('synchronous = FULL');
     this.db.exec(`CREATE TABLE IF NOT EXISTS batch_items (
       batch_id TEXT NOT NULL, idx INTEGER NOT NULL, item TEXT NOT NULL, PRIMARY KEY (batch_id, idx)) WITHOUT ROWID`);
     this.insert = this.db.prepare('INSERT OR REPLACE INTO batch_items (batch_id, idx, item) VALUES (?, ?, ?)');
@@ -35,6 +37,11 @@ export class BatchItemStore {
 
   load(batchId: string, offset: number, limit: number): PreparedBatchItem[] {
     return this.page.all(batchId, offset, limit).map((r) => JSON.parse(r.item) as PreparedBatchItem);
+  }
+
+  /** `PRAGMA synchronous` of the connection: 2 = FULL. */
+  synchronousLevel(): number {
+    return this.db.pragma('synchronous', { simple: true }) as number;
   }
 
   close(): void {

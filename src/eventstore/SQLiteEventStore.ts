@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { announceAppend } from './appendNotifier.js';
+import { createGroupCommitter } from './groupCommit.js';
 import { NewEventsWatcher } from './newEventsWatcher.js';
 import { prepareAppendToStream } from './schema/appendToStream.js';
 import { applyConnectionPragmas } from './schema/connectionPragmas.js';
@@ -12,12 +13,14 @@ import { prepareReadDataVersion } from './schema/readDataVersion.js';
 import { prepareReadLastGlobalPosition } from './schema/readLastGlobalPosition.js';
 import { prepareReadStream } from './schema/readStream.js';
 import { prepareReadStreamVersion } from './schema/readStreamVersion.js';
+import { prepareReadSynchronous } from './schema/readSynchronous.js';
 import { createEventStoreSchema } from './schema/tables.js';
 import type { EventStore, EventStoreOptions } from './typing.js';
 import { validateAndSerializeAppend } from './validation.js';
 
 export const defaultBusyTimeoutMs = 5000;
 export const defaultPollIntervalMs = 50;
+export const defaultMaxCallsPerGroup = 256;
 
 const isInMemory = (path: string): boolean => path === ':memory:' || path === '';
 
@@ -32,7 +35,7 @@ export const openEventStore = (path: string, options: EventStoreOptions = {}): E
 
   const db = new Database(path, { readonly, fileMustExist: readonly, timeout: busyTimeoutMs });
   try {
-    applyConnectionPragmas(db, { busyTimeoutMs, readonly });
+    applyConnectionPragmas(db, { busyTimeoutMs, readonly, synchronous: options.synchronous ?? 'FULL' });
     if (!readonly) createEventStoreSchema(db);
     return createSQLiteEventStore(db, path, options);
   } catch (error) {
@@ -59,6 +62,17 @@ const createSQLiteEventStore = (db: Database.Database, path: string, options: Ev
     readDataVersion: prepareReadDataVersion(db),
   });
 
+  const maxCallsPerGroup = options.maxCallsPerGroup ?? defaultMaxCallsPerGroup;
+  if (!(Number.isSafeInteger(maxCallsPerGroup) && maxCallsPerGroup >= 1))
+    throw new RangeError(`maxCallsPerGroup must be a positive integer, got ${String(maxCallsPerGroup)}`);
+  const groupCommitter = createGroupCommitter(
+    db,
+    appendToStream,
+    (lastGlobalPosition) => announceAppend(storeKey, lastGlobalPosition),
+    maxCallsPerGroup,
+  );
+  const readSynchronous = prepareReadSynchronous(db);
+
   return {
     path,
     appendToStream(streamId, events, appendOptions = {}) {
@@ -69,13 +83,22 @@ const createSQLiteEventStore = (db: Database.Database, path: string, options: Ev
       if (result.appended > 0) announceAppend(storeKey, result.lastGlobalPosition);
       return result;
     },
+    async appendToStreamGrouped(streamId, events, appendOptions = {}) {
+      const expectedVersion = appendOptions.expectedVersion ?? 'any';
+      // Validated and serialized before queueing: a malformed call fails alone and holds no lock.
+      const serialized = validateAndSerializeAppend(streamId, events, expectedVersion);
+      return groupCommitter.append(streamId, serialized, expectedVersion, appendOptions.duplicates ?? 'same-data');
+    },
     readStream: (streamId, readOptions) => readStream(streamId, readOptions),
     readAll: (readOptions) => readAll(readOptions),
     scanAll: (scanOptions) => scanAll(scanOptions),
     streamVersion: (streamId) => readStreamVersion(streamId),
     lastPosition: () => readLastGlobalPosition(),
     waitForEvents: (afterPosition, waitOptions) => watcher.wait(afterPosition, waitOptions),
+    synchronousLevel: () => readSynchronous(),
     close() {
+      // Calls already queued are committed, not dropped: their callers are still waiting.
+      if (db.open) groupCommitter.flush();
       watcher.close();
       db.close();
     },

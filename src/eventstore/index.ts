@@ -12,6 +12,7 @@ export type {
   RecordedEvent,
   ScanAllOptions,
   ScannedEvent,
+  SynchronousMode,
   WaitForEventsOptions,
 } from './typing.js';
 export { ConcurrencyError, EventIdConflictError, InvalidEventError } from './errors.js';

@@ -66,9 +66,19 @@ export interface AppendResult {
   appended: number;
 }
 
+/**
+ * `PRAGMA synchronous` of the writing connection. FULL: a returned append is on disk (survives a
+ * power cut). NORMAL: the last commits may be lost on a power cut — only for measuring what FULL costs.
+ */
+export type SynchronousMode = 'FULL' | 'NORMAL';
+
 export interface EventStoreOptions {
   /** busy timeout ms, default 5000 */
   busyTimeoutMs?: number;
+  /** Default 'FULL'. */
+  synchronous?: SynchronousMode;
+  /** Most appendToStreamGrouped calls committed in one transaction (bounds how long one commit blocks); default 256. */
+  maxCallsPerGroup?: number;
   /** poll interval of waitForEvents for commits made by other processes, default 50 */
   pollIntervalMs?: number;
   readonly?: boolean;
@@ -94,7 +104,15 @@ export interface WaitForEventsOptions {
 
 export interface EventStore {
   readonly path: string;
+  /** Commits at once, in a transaction of its own (one fsync per call). */
   appendToStream(streamId: string, events: NewEvent[], options?: AppendOptions): AppendResult;
+  /**
+   * The same append with the same outcome (result or error), committed together with the other calls
+   * made in the same turn of the event loop: one transaction and one fsync for the whole group, a
+   * savepoint per call, so a call that fails rolls back only itself and only its caller sees the
+   * error. Resolves after the commit, so a resolved append is as durable as a returned one.
+   */
+  appendToStreamGrouped(streamId: string, events: NewEvent[], options?: AppendOptions): Promise<AppendResult>;
   readStream(streamId: string, options?: ReadStreamOptions): RecordedEvent[];
   readAll(options?: ReadAllOptions): RecordedEvent[];
   /**
@@ -111,5 +129,8 @@ export interface EventStore {
    * process or another), false on timeout or abort.
    */
   waitForEvents(afterPosition: number, options?: WaitForEventsOptions): Promise<boolean>;
+  /** `PRAGMA synchronous` of the store's connection: 2 = FULL, 1 = NORMAL. */
+  synchronousLevel(): number;
+  /** Commits grouped appends still waiting for their turn, then closes the connection. */
   close(): void;
 }
