@@ -3,12 +3,18 @@
  *
  *   npx tsx bench/eventstore.bench.ts          BENCH_SCALE=0.2 for a quick look, 5 for a long run
  *
+ * The store writes with synchronous = FULL (a returned append survives a power cut). The durable
+ * scenarios run next to the same scenarios on a store opened with synchronous = NORMAL, in the same
+ * run, as the baseline: 1 writer appending one event per call, and 64 concurrent writers (as many
+ * append activities awaiting at once) through appendToStreamGrouped (group commit) and, to show what
+ * grouping buys, through the plain appendToStream (one commit and one fsync each).
+ *
  * Prints a table, then one `BENCH_JSON {...}` line for machines. Progress goes to stderr.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openEventStore, type EventStore, type NewEvent } from '../src/eventstore/index.js';
+import { openEventStore, type AppendResult, type EventStore, type NewEvent, type SynchronousMode } from '../src/eventstore/index.js';
 
 const scale = Number(process.env.BENCH_SCALE ?? '1');
 if (!(scale > 0)) throw new Error(`BENCH_SCALE must be a positive number, got ${process.env.BENCH_SCALE}`);
@@ -17,6 +23,9 @@ const scaled = (n: number) => Math.max(1, Math.round(n * scale));
 
 interface ScenarioResult {
   name: string;
+  synchronous: SynchronousMode;
+  /** Callers appending at once (each awaits its call before making the next). */
+  writers: number;
   eventsPerCall: number;
   callsPerRound: number;
   rounds: number;
@@ -55,6 +64,7 @@ const startedAt = Date.now();
  */
 const runScenario = (
   name: string,
+  synchronous: SynchronousMode,
   eventsPerCall: number,
   callsPerRound: number,
   makeCall: (round: number, call: number) => number,
@@ -78,6 +88,8 @@ const runScenario = (
   latencies.sort();
   return {
     name,
+    synchronous,
+    writers: 1,
     eventsPerCall,
     callsPerRound,
     rounds,
@@ -90,6 +102,56 @@ const runScenario = (
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/**
+ * `writers` callers at once, each awaiting its call before taking the next, until `callsPerRound`
+ * calls are done; a call's latency includes its wait for the group it joins.
+ */
+const runConcurrentScenario = async (
+  name: string,
+  synchronous: SynchronousMode,
+  writers: number,
+  eventsPerCall: number,
+  callsPerRound: number,
+  makeCall: (round: number, call: number) => Promise<AppendResult> | AppendResult,
+): Promise<ScenarioResult> => {
+  const latencies = new Float64Array(rounds * callsPerRound);
+  const throughputs: number[] = [];
+  let n = 0;
+  for (let round = 0; round < rounds; round++) {
+    let events = 0;
+    let nextCall = 0;
+    const roundStart = process.hrtime.bigint();
+    const writer = async () => {
+      while (nextCall < callsPerRound) {
+        const call = nextCall++;
+        const t0 = process.hrtime.bigint();
+        // Awaited first: `events += await …` would read `events` before the await and lose the other writers' counts.
+        const { appended } = await makeCall(round, call);
+        events += appended;
+        latencies[n++] = Number(process.hrtime.bigint() - t0) / 1e6;
+        if ((call & 1023) === 0) progress(`${name}: round ${round + 1}/${rounds}, call ${call}/${callsPerRound}`);
+      }
+    };
+    await Promise.all(Array.from({ length: writers }, writer));
+    const seconds = Number(process.hrtime.bigint() - roundStart) / 1e9;
+    throughputs.push(events / seconds);
+    progress(`${name}: round ${round + 1}/${rounds} done, ${Math.round(events / seconds)} events/s`, true);
+  }
+  latencies.sort();
+  return {
+    name,
+    synchronous,
+    writers,
+    eventsPerCall,
+    callsPerRound,
+    rounds,
+    eventsPerSec: Math.round(median(throughputs)),
+    medianMs: round3(percentile(latencies, 50)),
+    p99Ms: round3(percentile(latencies, 99)),
+    maxMs: round3(latencies[latencies.length - 1] ?? 0),
+  };
+};
+
 const batch = (prefix: string, size: number, first: number): NewEvent[] =>
   Array.from({ length: size }, (_, i) => ({
     eventId: `${prefix}:${first + i}`,
@@ -98,28 +160,56 @@ const batch = (prefix: string, size: number, first: number): NewEvent[] =>
     metadata: { actor: 'bench', correlationId: prefix },
   }));
 
-const main = () => {
+const concurrentWriters = 64;
+
+const main = async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'es-bench-'));
+  const durablePath = path.join(dir, 'events.db');
   let store: EventStore | undefined;
+  let normal: EventStore | undefined;
   try {
-    store = openEventStore(path.join(dir, 'events.db'));
+    store = openEventStore(durablePath);
+    normal = openEventStore(path.join(dir, 'events-normal.db'), { synchronous: 'NORMAL' });
     const s = store;
     const results: ScenarioResult[] = [];
 
-    // (1) One event per call, spread over many streams: the per-transaction cost.
+    // (1) Durability: one event per call, spread over many streams. 1 writer is the per-transaction
+    // cost (one fsync per call under FULL); 64 writers are as many append activities awaiting at once.
+    const stores: [SynchronousMode, EventStore][] = [
+      ['NORMAL', normal],
+      ['FULL', store],
+    ];
     const singleCalls = scaled(4000);
-    results.push(
-      runScenario('single event / call', 1, singleCalls, (round, call) => {
-        const streamId = `single-${call % 500}`;
-        return s.appendToStream(streamId, batch(`single:${round}`, 1, call)).appended;
-      }),
-    );
+    const concurrentCalls = scaled(20000);
+    for (const [synchronous, target] of stores) {
+      results.push(
+        runScenario(`1 event / call, 1 writer`, synchronous, 1, singleCalls, (round, call) =>
+          target.appendToStream(`single-${call % 500}`, batch(`single:${round}`, 1, call)).appended,
+        ),
+      );
+      // What the appendEvents activity pays when it is alone: the grouped path with nobody to group with.
+      results.push(
+        await runConcurrentScenario(`1 event / call, 1 writer, grouped`, synchronous, 1, 1, singleCalls, (round, call) =>
+          target.appendToStreamGrouped(`alone-${call % 500}`, batch(`alone:${round}`, 1, call)),
+        ),
+      );
+      results.push(
+        await runConcurrentScenario(`1 event / call, ${concurrentWriters} writers, grouped`, synchronous, concurrentWriters, 1, concurrentCalls, (round, call) =>
+          target.appendToStreamGrouped(`grouped-${call % 500}`, batch(`grouped:${round}`, 1, call)),
+        ),
+      );
+      results.push(
+        await runConcurrentScenario(`1 event / call, ${concurrentWriters} writers, one commit each`, synchronous, concurrentWriters, 1, scaled(synchronous === 'FULL' ? 4000 : 20000), async (round, call) =>
+          target.appendToStream(`ungrouped-${call % 500}`, batch(`ungrouped:${round}`, 1, call)),
+        ),
+      );
+    }
 
-    // (2) Batches, as a workflow flushing several step events at once.
+    // (2) Batches, as a workflow flushing several step events at once (durable store).
     for (const size of [10, 100]) {
       const calls = scaled(size === 10 ? 2000 : 400);
       results.push(
-        runScenario(`batch of ${size} / call`, size, calls, (round, call) => {
+        runScenario(`batch of ${size} / call, 1 writer`, 'FULL', size, calls, (round, call) => {
           const streamId = `batch${size}-${round}-${call % 200}`;
           return s.appendToStream(streamId, batch(`batch${size}:${round}`, size, call * size)).appended;
         }),
@@ -132,7 +222,7 @@ const main = () => {
     const originals = Array.from({ length: duplicateCalls }, (_, call) => batch('dup', duplicateSize, call * duplicateSize));
     originals.forEach((events, call) => s.appendToStream(`dup-${call % 200}`, events));
     results.push(
-      runScenario(`duplicate re-send of ${duplicateSize}`, duplicateSize, duplicateCalls, (_, call) => {
+      runScenario(`duplicate re-send of ${duplicateSize}`, 'FULL', duplicateSize, duplicateCalls, (_, call) => {
         const result = s.appendToStream(`dup-${call % 200}`, originals[call]!, { expectedVersion: 0 });
         if (result.appended !== 0) throw new Error('a duplicate was written');
         return duplicateSize;
@@ -145,7 +235,7 @@ const main = () => {
     const pagesPerRound = Math.max(1, Math.floor(total / pageSize));
     let readFrom = 0;
     results.push(
-      runScenario(`readAll page of ${pageSize}`, pageSize, pagesPerRound, (_, call) => {
+      runScenario(`readAll page of ${pageSize}`, 'FULL', pageSize, pagesPerRound, (_, call) => {
         if (call === 0) readFrom = 0;
         const page = s.readAll({ fromPosition: readFrom, limit: pageSize });
         readFrom = page[page.length - 1]?.globalPosition ?? readFrom;
@@ -153,8 +243,25 @@ const main = () => {
       }),
     );
 
-    const fileBytes = fs.statSync(path.join(dir, 'events.db')).size + (fs.statSync(path.join(dir, 'events.db-wal'), { throwIfNoEntry: false })?.size ?? 0);
+    const fileBytes = fs.statSync(durablePath).size + (fs.statSync(`${durablePath}-wal`, { throwIfNoEntry: false })?.size ?? 0);
     printTable(results);
+    const eventsPerSec = (name: string, synchronous: SynchronousMode) =>
+      results.find((r) => r.name === name && r.synchronous === synchronous)!.eventsPerSec;
+    const grouped = `1 event / call, ${concurrentWriters} writers, grouped`;
+    const durability = {
+      fullOneWriter: eventsPerSec('1 event / call, 1 writer', 'FULL'),
+      fullOneWriterGrouped: eventsPerSec('1 event / call, 1 writer, grouped', 'FULL'),
+      normalOneWriter: eventsPerSec('1 event / call, 1 writer', 'NORMAL'),
+      fullGrouped64: eventsPerSec(grouped, 'FULL'),
+      normalGrouped64: eventsPerSec(grouped, 'NORMAL'),
+      fullUngrouped64: eventsPerSec(`1 event / call, ${concurrentWriters} writers, one commit each`, 'FULL'),
+    };
+    process.stdout.write(
+      `durable (FULL) appends/s: ${durability.fullOneWriter.toLocaleString('en-US')} with 1 writer ` +
+        `(NORMAL ${durability.normalOneWriter.toLocaleString('en-US')}), ` +
+        `${durability.fullGrouped64.toLocaleString('en-US')} with ${concurrentWriters} writers grouped ` +
+        `(NORMAL ${durability.normalGrouped64.toLocaleString('en-US')}; ungrouped FULL ${durability.fullUngrouped64.toLocaleString('en-US')})\n\n`,
+    );
     const summary = {
       scale,
       rounds,
@@ -163,19 +270,22 @@ const main = () => {
       totalEvents: s.lastPosition(),
       fileBytes,
       elapsedSec: round3((Date.now() - startedAt) / 1000),
+      durability,
       scenarios: results,
     };
     process.stdout.write(`BENCH_JSON ${JSON.stringify(summary)}\n`);
   } finally {
     store?.close();
+    normal?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 };
 
 const printTable = (results: ScenarioResult[]) => {
-  const header = ['scenario', 'events/call', 'calls x rounds', 'events/s (median round)', 'median ms/call', 'p99 ms/call', 'max ms/call'];
+  const header = ['scenario', 'synchronous', 'events/call', 'calls x rounds', 'events/s (median round)', 'median ms/call', 'p99 ms/call', 'max ms/call'];
   const rows = results.map((r) => [
     r.name,
+    r.synchronous,
     String(r.eventsPerCall),
     `${r.callsPerRound} x ${r.rounds}`,
     r.eventsPerSec.toLocaleString('en-US'),
@@ -188,4 +298,4 @@ const printTable = (results: ScenarioResult[]) => {
   process.stdout.write(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n\n`);
 };
 
-main();
+await main();
