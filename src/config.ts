@@ -35,6 +35,10 @@ export interface EngineConfig {
   jwtSecret?: string;
   /** NODE_ENV=production: refuses to start without JWT_SECRET. */
   production: boolean;
+  /** A prebuilt workflow bundle (WORKFLOW_BUNDLE); default: bundle the workflows at start (a few seconds). */
+  workflowBundlePath?: string;
+  /** `npm start`: the longest a stop (SIGTERM, Ctrl-C) may take before the process exits anyway (ms). */
+  shutdownTimeoutMs: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
@@ -56,6 +60,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     jwtSecret: env.JWT_SECRET || undefined,
     storeAccess: env.EVENTSTORE_ACCESS === 'remote' ? 'remote' : 'local',
     production: env.NODE_ENV === 'production',
+    workflowBundlePath: env.WORKFLOW_BUNDLE ? path.resolve(env.WORKFLOW_BUNDLE) : undefined,
+    shutdownTimeoutMs: intOf(env.SHUTDOWN_TIMEOUT_MS, 20_000),
   };
 }
 

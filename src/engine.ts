@@ -37,6 +37,8 @@ export interface EngineOptions {
   workflowBundle?: { codePath: string };
   maxConcurrentSteps?: number;
   reconcileIntervalMs?: number;
+  /** Workflow task timeout of job workflows (ms); default Temporal's 10 s. */
+  workflowTaskTimeoutMs?: number;
   appOptions?: AppOptions;
   log?: (line: string) => void;
 }
@@ -78,6 +80,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     projection: projector,
     defaultJobType: options.defaultJobType ?? 'sleep',
     storeAccess,
+    workflowTaskTimeoutMs: options.workflowTaskTimeoutMs,
   });
   const batchItems = new BatchItemStore(options.batchItemsPath ?? path.join(path.dirname(options.eventStorePath), 'batch-items.db'));
   const batchReadModel = new BatchReadModel(readModelDb);

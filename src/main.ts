@@ -39,6 +39,7 @@ const engine = await startEngine({
   defaultJobType: config.defaultJobType,
   maxConcurrentSteps: config.maxConcurrentSteps,
   reconcileIntervalMs: config.reconcileIntervalMs,
+  workflowBundle: config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined,
   appOptions: config.jwtSecret ? { authenticate: jwtAuthenticator({ secret: config.jwtSecret }) } : {},
   log,
 });
@@ -50,16 +51,42 @@ log(`API:          ${apiUrl}  (try: curl -s -X POST ${apiUrl}/jobs/submit -H 'co
 log(`Temporal UI:  ${temporal.uiUrl ?? '(not started by us)'}`);
 log(`Data:         ${path.relative(process.cwd(), config.dataDir) || '.'}  task queue: ${config.taskQueue}`);
 
+// Stop in order: the API stops taking requests, the workers drain (running steps hand back their
+// checkpoint and resume after the next start), then the store, then Temporal. A second signal, or a
+// stop that takes longer than SHUTDOWN_TIMEOUT_MS, exits at once.
 let stopping = false;
+let started = 0;
 async function shutdown(signal: string) {
-  if (stopping) return;
+  if (stopping) {
+    // A signal to the whole process group reaches us twice (directly, and relayed by tsx): only a
+    // second signal a moment later (Ctrl-C again) means "stop now".
+    if (Date.now() - started < 1000) return;
+    log(`${signal} again: exiting now.`);
+    process.exit(1);
+  }
   stopping = true;
-  log(`\n${signal}: stopping…`);
-  server.close();
+  started = Date.now();
+  log(`\n${signal}: stopping (API, then workers, then Temporal)…`);
+  setTimeout(() => {
+    console.error(`shutdown still not done after ${config.shutdownTimeoutMs} ms: exiting anyway.`);
+    process.exit(1);
+  }, config.shutdownTimeoutMs).unref();
+  await closeHttpServer(server, 2000);
   await engine.stop();
   await temporal.stop();
-  log('stopped.');
+  log(`stopped in ${Date.now() - started} ms.`);
   process.exit(0);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+/** Stops accepting connections, lets requests in flight finish for up to `graceMs`, then cuts the rest
+ * (open SSE streams would otherwise keep the server open forever). */
+async function closeHttpServer(httpServer: typeof server, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+  const http = httpServer as unknown as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+  http.closeIdleConnections?.();
+  const timer = setTimeout(() => http.closeAllConnections?.(), graceMs);
+  await closed;
+  clearTimeout(timer);
+}

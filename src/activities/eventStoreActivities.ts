@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { EventIdConflictError, type AppendResult, type EventStore, type ExpectedVersion, type NewEvent } from '../eventstore/index.js';
 import { recordAppendFailure } from '../eventstore/appendHealth.js';
+import { EVENT_ID_CONFLICT } from '../eventstore/failureTypes.js';
 
 export interface AppendEventsRequest {
   streamId: string;
@@ -9,8 +10,7 @@ export interface AppendEventsRequest {
   expectedVersion?: ExpectedVersion;
 }
 
-/** ApplicationFailure type of an append whose event id is taken by a different event (never retried). */
-export const EVENT_ID_CONFLICT = 'EventIdConflict';
+export { EVENT_ID_CONFLICT };
 
 /** From this attempt on, a failing append is logged at ERROR (earlier ones are ordinary retries). */
 const LOUD_FAILURE_ATTEMPT = 3;

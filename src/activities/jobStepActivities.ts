@@ -51,7 +51,8 @@ export function createJobStepActivities(deps: JobStepActivityDeps) {
         progress(fraction, newCheckpoint) {
           if (newCheckpoint !== undefined) checkpoint = newCheckpoint;
           // Heartbeats are throttled by the worker, and they are how cancellation reaches us.
-          ctx.heartbeat({ fraction, checkpoint });
+          // `at` lets the workflow leave the dead time out of the job's running time if this worker is lost.
+          ctx.heartbeat({ fraction, checkpoint, at: Date.now() });
         },
         sleep: (ms) => ctx.sleep(ms),
         async writeResultFile(fileName, content) {

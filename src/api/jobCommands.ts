@@ -43,6 +43,9 @@ export interface JobCommandsDeps {
   visibilityTimeoutMs?: number;
   /** How job workflows reach the event store (see src/workflows/eventOutbox.ts). */
   storeAccess?: 'local' | 'remote';
+  /** Temporal's workflow task timeout of job workflows (ms): how soon a task lost with its worker is
+   * retried elsewhere. Default: Temporal's (10 s). */
+  workflowTaskTimeoutMs?: number;
 }
 
 export interface SubmitJobCommand {
@@ -142,9 +145,12 @@ export class JobCommands {
   /** pause | resume | cancel through the workflow's Update (validated there; nothing written if refused). */
   async control(row: JobRow, action: ControlAction, actor: string, reason?: string): Promise<JobRow> {
     if (isTerminalJobStatus(row.status)) throw conflict(`Job is already ${row.status}; it cannot be ${past(action)}`);
-    const result = await this.update(row.id, () =>
-      this.deps.client.workflow.getHandle(row.id).executeUpdate(updates[action], { args: [{ actor, reason }] }),
-    );
+    const handle = this.deps.client.workflow.getHandle(row.id);
+    const closeAsCanceled = action === 'cancel' ? { closeAsCanceled: true } : {};
+    const result = await this.update(row.id, () => handle.executeUpdate(updates[action], { args: [{ actor, reason, ...closeAsCanceled }] }));
+    // The Update recorded the cancel; Temporal's own cancel request makes the execution close as
+    // Canceled (Web UI, `temporal workflow list`). The job waits for it; if it has closed already, fine.
+    if (action === 'cancel') await handle.cancel().catch(() => undefined);
     await this.deps.projection.waitFor(result.position, this.visibilityTimeoutMs);
     return this.deps.readModel.getJob(row.id) ?? row;
   }
@@ -214,6 +220,7 @@ export class JobCommands {
         workflowIdReusePolicy: reuse ?? WorkflowIdReusePolicy.REJECT_DUPLICATE,
         priority: { priorityKey: toPriorityKey(input.priority) },
         typedSearchAttributes: jobSearchAttributes(input),
+        ...(this.deps.workflowTaskTimeoutMs ? { workflowTaskTimeout: this.deps.workflowTaskTimeoutMs } : {}),
       });
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) throw new AlreadyStarted(input.jobId);

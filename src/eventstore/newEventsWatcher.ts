@@ -29,8 +29,15 @@ export class NewEventsWatcher {
     if (signal?.aborted) return Promise.resolve(false);
     // Read before the position: a commit by another process landing between the two reads then
     // shows up as a changed data_version on the next poll instead of being missed.
-    const dataVersion = this.options.readDataVersion();
-    if (this.options.readLastGlobalPosition() > afterPosition) return Promise.resolve(true);
+    // A read can fail transiently (SQLITE_BUSY while another connection recovers the WAL after a
+    // writer process was killed): then wait and let the polls look again, never throw at the caller.
+    let dataVersion = -1;
+    try {
+      dataVersion = this.options.readDataVersion();
+      if (this.options.readLastGlobalPosition() > afterPosition) return Promise.resolve(true);
+    } catch {
+      dataVersion = -1; // differs from any real data_version: the first successful poll wakes the waiters
+    }
     if (timeoutMs !== undefined && timeoutMs <= 0) return Promise.resolve(false);
 
     return new Promise<boolean>((resolve) => {

@@ -109,8 +109,12 @@ export function evolveJob(row: JobRow | undefined, event: ScannedEvent, inPlace 
         error_message: d.error,
         error_type: d.errorType,
         next_retry_at: d.nextRetryAt,
-        attempts: d.attempt + 1,
-        message: `attempt ${d.attempt} failed; retrying at ${d.nextRetryAt}`,
+        // A step lost with its worker is retried within the same attempt (countsAsAttempt: false).
+        attempts: d.countsAsAttempt === false ? d.attempt : d.attempt + 1,
+        message:
+          d.countsAsAttempt === false
+            ? `worker lost during attempt ${d.attempt}; retrying at ${d.nextRetryAt}`
+            : `attempt ${d.attempt} failed; retrying at ${d.nextRetryAt}`,
       });
       break;
     case JobEvents.completed:

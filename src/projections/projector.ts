@@ -70,14 +70,18 @@ export class Projector extends EventEmitter {
     this.running = true;
     this.abort = new AbortController();
     this.loop = (async () => {
+      // Nothing may end this loop but stop(): a read model that silently stops following the log is
+      // the worst failure it can have. Errors (e.g. a transient SQLITE_BUSY after a writer process
+      // was killed) are reported and retried after the idle wait.
       while (this.running) {
         try {
           this.catchUp();
+          if (!this.running) break;
+          await this.store.waitForEvents(this.checkpoint(), { timeoutMs: this.idleWaitMs, signal: this.abort.signal });
         } catch (error) {
-          this.emit('error', error);
+          if (this.listenerCount('error') > 0) this.emit('error', error);
+          if (this.running) await new Promise((resolve) => setTimeout(resolve, Math.min(this.idleWaitMs, 200)));
         }
-        if (!this.running) break;
-        await this.store.waitForEvents(this.checkpoint(), { timeoutMs: this.idleWaitMs, signal: this.abort.signal });
       }
     })();
   }

@@ -139,8 +139,10 @@ async function spawnDevServer(cli: ResolvedBinary, options: DevServerOptions, ip
   const started = Date.now();
   log(`Temporal dev server: ${cli.path} (from ${cli.source}) on ${ip}:${port}${options.dbFilename ? `, db ${options.dbFilename}` : ', in memory'}`);
 
-  // Not detached: the server shares our process group, and dies with us (see guardChild).
-  const child = spawn(cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a Ctrl-C or a SIGTERM to our group must not stop the server before our
+  // workers have drained (they would retry against a dead frontend); we stop it last. It still dies
+  // with us: the exit hooks (guardChild) and, for SIGKILL, the watchdog.
+  const child = spawn(cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let stopping = false;
   let tail = '';
   const onOutput = (chunk: Buffer) => {
@@ -238,8 +240,8 @@ async function waitUntilReady(address: string, namespace: string, timeoutMs: num
   throw new Error(`temporal dev server not ready at ${address} after ${timeoutMs} ms: ${(lastError as Error)?.message ?? lastError}`);
 }
 
-// No orphan servers: a non-detached child gets the terminal's Ctrl-C with us, and these hooks stop
-// it when this process exits (normally, through process.exit, or through a signal nobody handles).
+// No orphan servers: these hooks stop the server when this process exits (normally, through
+// process.exit, or through a signal nobody handles); the watchdog covers SIGKILL.
 const guarded = new Map<ChildProcess, NodeJS.Signals>();
 const EXIT_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 function killGuarded() {

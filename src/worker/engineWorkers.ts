@@ -24,6 +24,8 @@ export interface EngineWorkerOptions {
   workflowBundle?: { codePath: string };
   maxConcurrentSteps?: number;
   identity?: string;
+  /** After a shutdown request, the longest the workers wait for in-flight tasks before giving up (ms). */
+  shutdownForceTimeMs?: number;
 }
 
 let runtimeInstalled = false;
@@ -44,6 +46,10 @@ export async function createEngineWorkers(options: EngineWorkerOptions): Promise
   const common: Partial<WorkerOptions> = {
     connection: options.connection,
     namespace: options.namespace ?? 'default',
+    // On shutdown, running steps are cancelled at once (they hand back their checkpoint and resume
+    // after the next start); whatever still runs after this (e.g. an append retrying against a store
+    // that refuses it) is abandoned, so a stop never hangs. Temporal retries it elsewhere.
+    shutdownForceTime: options.shutdownForceTimeMs ?? 10_000,
     ...(options.identity ? { identity: options.identity } : {}),
   };
   const jobs = await Worker.create({

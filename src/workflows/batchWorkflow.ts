@@ -409,7 +409,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
     if (finishing()) {
       if (!child.cancelSent) {
         child.cancelSent = true;
-        await send(() => handle.signal(cancelSignal, payload));
+        // closeAsCanceled + Temporal's cancel request: the job's execution closes as Canceled.
+        await send(() => handle.signal(cancelSignal, { ...payload, closeAsCanceled: true }));
+        await send(() => handle.cancel());
       }
       return;
     }

@@ -4,7 +4,16 @@
  * a batch at a time. The flusher runs in a non-cancellable scope: the record of a cancel must still be
  * written when the workflow itself is being cancelled.
  */
-import { CancellationScope, condition, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  proxyActivities,
+  proxyLocalActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { EVENT_ID_CONFLICT } from '../eventstore/failureTypes.js';
 import type { EventStoreActivities } from '../activities/eventStoreActivities.js';
 import type { NewEvent } from '../eventstore/index.js';
 import type { AppendEventsRequest } from '../activities/eventStoreActivities.js';
@@ -49,11 +58,32 @@ export function createEventOutbox(options: {
   let appendedSeq = 0;
   let position = 0;
 
+  /**
+   * Appends one batch. An id taken by a *different* event (another type) means an earlier, lost
+   * workflow task recorded something else under that id before a crash (its local-activity append
+   * committed, its task did not). Both facts are kept: ours goes in under a derived id marked
+   * `forkOf`, and the activity has logged the conflict at ERROR. Same id and type is the same fact
+   * and is a no-op in the store, so this is rare; it must never wedge the job.
+   */
+  const appendBatch = async (events: NewEvent[]): Promise<AppendResult> => {
+    for (;;) {
+      try {
+        return await options.appendEvents({ streamId: options.streamId, events });
+      } catch (error) {
+        const taken = conflictingEventId(error);
+        if (taken === undefined || !events.some((e) => e.eventId === taken)) throw error;
+        events = events.map((e) =>
+          e.eventId === taken ? { ...e, eventId: `${e.eventId}:fork`, metadata: { ...e.metadata, forkOf: e.eventId } } : e,
+        );
+      }
+    }
+  };
+
   void CancellationScope.nonCancellable(async () => {
     for (;;) {
       await condition(() => outbox.length > 0);
       const batch = outbox.splice(0, 200);
-      const result = await options.appendEvents({ streamId: options.streamId, events: batch.map((b) => b.event) });
+      const result = await appendBatch(batch.map((b) => b.event));
       appendedSeq = batch[batch.length - 1]!.seq;
       position = Math.max(position, result.lastGlobalPosition);
     }
@@ -85,4 +115,12 @@ export function createEventOutbox(options: {
     },
     lastPosition: () => position,
   };
+}
+
+/** The event id named by an EventIdConflict failure of the append activity, if that is what `error` is. */
+function conflictingEventId(error: unknown): string | undefined {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== EVENT_ID_CONFLICT) return undefined;
+  const details = cause.details?.[0] as { eventId?: unknown } | undefined;
+  return typeof details?.eventId === 'string' ? details.eventId : undefined;
 }

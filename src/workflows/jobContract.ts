@@ -36,6 +36,13 @@ export interface ControlPayload {
   reason?: string;
   /** Who; the API sets `user:<id>`. Signals without it are recorded as `external` (CLI, Web UI). */
   actor?: string;
+  /**
+   * cancel only, set by the API and by batches: a Temporal cancel request of this execution follows,
+   * so the workflow waits for it (up to 30 s) and closes as Canceled in the Web UI and
+   * `temporal workflow list`. A workflow cannot request its own cancellation, so a plain `cancel`
+   * signal closes the execution as Completed; its `JobStatus` search attribute says `cancelled`.
+   */
+  closeAsCanceled?: boolean;
 }
 
 /** Payload of reprioritize: `{"priority": 4}` (a bare number is accepted too). */
@@ -67,6 +74,8 @@ export interface JobState {
   attempt: number;
   maxAttempts: number;
   nextRetryAt: string | null;
+  /** Attempts lost with their worker (heartbeat timeout); bounded on their own, not by maxAttempts. */
+  workerLosses: number;
   error: string | null;
   errorType: string | null;
   createdAt: string;
@@ -147,6 +156,11 @@ export const cancelUpdate = defineUpdate<ControlResult, [ControlPayload]>('cance
 export const reprioritizeUpdate = defineUpdate<ControlResult, [ReprioritizePayload | number]>('reprioritize');
 
 export const statusQuery = defineQuery<JobState>('status');
+
+/** errorType of a JobAttemptFailed whose step was lost with its worker (it stopped heartbeating). */
+export const WORKER_LOST = 'WorkerLost';
+/** A job fails once this many of its step runs were lost with their workers (a step that kills its worker). */
+export const DEFAULT_MAX_WORKER_LOSSES = 10;
 
 /** ApplicationFailure types the validators throw; the API maps them to 409 and 400. */
 export const INVALID_TRANSITION = 'InvalidTransition';

@@ -17,12 +17,16 @@ import {
   upsertSearchAttributes,
   workflowInfo,
   ActivityFailure,
+  CancelledFailure,
   TimeoutFailure,
 } from '@temporalio/workflow';
+import { TimeoutType } from '@temporalio/common';
 import { createEventOutbox, storeActivities } from './eventOutbox.js';
 import type { JobStepActivities, RunJobStepOutput } from '../activities/jobStepActivities.js';
 import { JobPriorityKey, JobStatusKey } from '../temporal/searchAttributes.js';
 import {
+  DEFAULT_MAX_WORKER_LOSSES,
+  WORKER_LOST,
   INVALID_ARGUMENT,
   INVALID_TRANSITION,
   JobEvents,
@@ -55,6 +59,8 @@ const DEFAULT_CONTINUE_AS_NEW_AFTER = 8000;
 /** Step durations kept for the remaining-time estimate. */
 const DURATION_WINDOW = 20;
 const PERMANENT_ERROR_TYPE = 'PermanentJobError';
+/** How long a job cancelled with `closeAsCanceled` waits for the Temporal cancel request that follows. */
+const CANCEL_REQUEST_WAIT_MS = 30_000;
 
 type Actor = { actor: string; reason?: string };
 
@@ -87,6 +93,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
     attempt: (input.retryOf?.attempts ?? 0) + 1,
     maxAttempts: (input.retryOf?.attempts ?? 0) + plan.retry.maxAttempts,
     nextRetryAt: null,
+    workerLosses: 0,
     error: null,
     errorType: null,
     createdAt: input.retryOf?.createdAt ?? iso(),
@@ -105,6 +112,10 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
   /** When the current running stretch began (for activeMs, which excludes paused time). */
   let runningSince: number | null = state.status === 'running' ? now() : null;
   let timedOut = false;
+  /** Temporal cancellation of this execution was requested (CLI, Web UI, or the API after its cancel). */
+  let cancelRequestedByTemporal = false;
+  /** The cancel came with closeAsCanceled: a Temporal cancel request is on its way. */
+  let cancelRequestExpected = false;
   let stepScope: CancellationScope | undefined;
   let lastResult: unknown = null;
 
@@ -175,7 +186,8 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
     setStatus(to);
     return record(JobEvents.resumed, { to }, who);
   }
-  function cancel(who: Actor): number {
+  function cancel(who: Actor, closeAsCanceled = false): number {
+    if (closeAsCanceled) cancelRequestExpected = true;
     flushProgress();
     const from = state.status;
     setStatus('cancelled');
@@ -254,7 +266,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
   setHandler(cancelSignal, (p) => {
     const why = whyNotCancel();
     if (why) ignored('cancel', why, actorOf(p, 'external'));
-    else cancel(actorOf(p, 'external'));
+    else cancel(actorOf(p, 'external'), p?.closeAsCanceled === true);
   });
   setHandler(reprioritizeSignal, (p) => {
     const priority = priorityOf(p);
@@ -275,7 +287,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
       if (why) reject(INVALID_TRANSITION, why);
     },
   });
-  setHandler(cancelUpdate, async (p) => answer(cancel(actorOf(p, 'external'))), {
+  setHandler(cancelUpdate, async (p) => answer(cancel(actorOf(p, 'external'), p?.closeAsCanceled === true)), {
     validator: (_payload: ControlPayload) => {
       const why = whyNotCancel();
       if (why) reject(INVALID_TRANSITION, why);
@@ -294,6 +306,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
 
   // `temporal workflow cancel` (or the Web UI's cancel) is the same as the cancel signal.
   CancellationScope.current().cancelRequested.catch(() => {
+    cancelRequestedByTemporal = true;
     if (!isTerminalJobStatus(state.status)) cancel({ actor: 'external', reason: 'cancellation requested through Temporal' });
   });
 
@@ -314,7 +327,8 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
 
   if (state.status === 'cancelled') await cleanupAfterCancel('cancelled');
   await flushed();
-  await condition(allHandlersFinished);
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  if (state.status === 'cancelled') await closeAsCanceledIfRequested();
   if (state.status === 'failed') {
     throw ApplicationFailure.create({
       type: state.errorType ?? 'JobFailed',
@@ -410,7 +424,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
         return;
       }
       if (isCancellation(error)) throw error; // the workflow itself is being cancelled
-      await onStepFailure(error);
+      await onStepFailure(error, startedAt);
       return;
     } finally {
       stepScope = undefined;
@@ -439,7 +453,40 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
     }
   }
 
-  async function onStepFailure(error: unknown): Promise<void> {
+  /**
+   * The step stopped heartbeating: its worker died (kill -9, OOM, power cut) or hung. That is not the
+   * job's fault, so it does not spend the job's retry budget; it is bounded on its own
+   * (DEFAULT_MAX_WORKER_LOSSES), and the time since the last heartbeat is not counted as running time.
+   */
+  async function onWorkerLost(message: string, lastHeartbeatAt: number | undefined, stepStartedAt: number): Promise<void> {
+    const t = now();
+    const lostMs = Math.max(0, t - Math.max(stepStartedAt, typeof lastHeartbeatAt === 'number' ? lastHeartbeatAt : stepStartedAt));
+    if (runningSince !== null) runningSince = Math.min(t, runningSince + lostMs);
+    state.workerLosses += 1;
+    const why = `step ${state.completedSteps} stopped heartbeating (worker lost or step hung): ${message}`;
+    if (state.workerLosses > DEFAULT_MAX_WORKER_LOSSES) {
+      return failJob(WORKER_LOST, `${why}; ${state.workerLosses} step runs were lost, giving up`);
+    }
+    const delay = Math.min(plan.retry.initialIntervalMs, 1000);
+    state.nextRetryAt = iso(t + delay);
+    record(
+      JobEvents.attemptFailed,
+      {
+        attempt: state.attempt,
+        error: why,
+        errorType: WORKER_LOST,
+        nextRetryAt: state.nextRetryAt,
+        step: state.completedSteps,
+        workerLosses: state.workerLosses,
+        countsAsAttempt: false,
+      },
+      { actor: 'system' },
+    );
+    await condition(() => state.status !== 'running' || timedOut, delay);
+    state.nextRetryAt = null;
+  }
+
+  async function onStepFailure(error: unknown, stepStartedAt: number): Promise<void> {
     const failure = error instanceof ActivityFailure ? error.cause : error;
     const message = failure instanceof Error ? failure.message : String(failure);
     let errorType = 'Error';
@@ -451,8 +498,9 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
       if (details && details.checkpoint !== undefined) checkpoint = details.checkpoint;
     } else if (failure instanceof TimeoutFailure) {
       errorType = `Timeout${failure.timeoutType !== undefined ? `:${failure.timeoutType}` : ''}`;
-      const last = failure.lastHeartbeatDetails as { checkpoint?: unknown } | undefined;
+      const last = failure.lastHeartbeatDetails as { checkpoint?: unknown; at?: number } | undefined;
       if (last && last.checkpoint !== undefined) checkpoint = last.checkpoint;
+      if (failure.timeoutType === TimeoutType.HEARTBEAT) return onWorkerLost(message, last?.at, stepStartedAt);
     }
     const attempt = state.attempt;
     if (nonRetryable || attempt >= state.maxAttempts) {
@@ -568,6 +616,18 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
     await CancellationScope.nonCancellable(() =>
       steps.cleanupJob({ jobId, type: input.type, input: input.input, reason }).catch(() => undefined),
     );
+  }
+
+  /**
+   * A cancelled job closes as Canceled in Temporal only if Temporal cancellation was requested (the
+   * SDK closes an execution as Canceled only then). The API and batches request it right after their
+   * cancel (closeAsCanceled); wait for that request briefly so the Web UI agrees with the record.
+   */
+  async function closeAsCanceledIfRequested(): Promise<void> {
+    if (!cancelRequestedByTemporal && cancelRequestExpected) {
+      await CancellationScope.nonCancellable(() => condition(() => cancelRequestedByTemporal, CANCEL_REQUEST_WAIT_MS));
+    }
+    if (cancelRequestedByTemporal) throw new CancelledFailure('Job cancelled');
   }
 
   function snapshot(): JobState {
