@@ -160,7 +160,7 @@ export const statusQuery = defineQuery<JobState>('status');
 /** errorType of a JobAttemptFailed whose step was lost with its worker (it stopped heartbeating). */
 export const WORKER_LOST = 'WorkerLost';
 /** A job fails once this many of its step runs were lost with their workers (a step that kills its worker). */
-export const DEFAULT_MAX_WORKER_LOSSES = 10;
+export const DEFAULT_MAX_WORKER_LOSSES = 20;
 
 /** ApplicationFailure types the validators throw; the API maps them to 409 and 400. */
 export const INVALID_TRANSITION = 'InvalidTransition';

@@ -58,6 +58,8 @@ describe('a worker killed in the middle of a job', () => {
       return j.status === 'completed' ? j : undefined;
     }, 90_000, 'completed after the crash');
     expect(done.progress).toBe(100);
+    // The lost worker does not spend the job's retry budget.
+    expect(done.attempts).toBe(1);
 
     const events = engine.eventStore.readStream(id);
     expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
@@ -66,6 +68,13 @@ describe('a worker killed in the middle of a job', () => {
     expect(count('JobSubmitted')).toBe(1);
     expect(count('JobStarted')).toBe(1);
     expect(count('JobCompleted')).toBe(1);
+    // A step lost with its worker is recorded as such, and the dead time (the heartbeat timeout, 5 s)
+    // is not running time: 6 steps of 400 ms ran, so activeMs stays far below 2.4 s + 5 s.
+    const lost = events.filter((e) => e.type === 'JobAttemptFailed');
+    for (const e of lost) expect(e.data).toMatchObject({ errorType: 'WorkerLost', countsAsAttempt: false, attempt: 1 });
+    const completed = events.find((e) => e.type === 'JobCompleted')!;
+    console.log(`[worker crash] steps lost with the worker: ${lost.length}, activeMs ${completed.data.activeMs}`);
+    if (lost.length > 0) expect(completed.data.activeMs).toBeLessThan(2400 + 3000);
     // Progress never goes back and no step is recorded twice.
     const steps = events.filter((e) => e.type === 'JobProgress').map((e) => e.data.completedSteps);
     expect([...steps].sort((a, b) => a - b)).toEqual(steps);
