@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MiddlewareHandler } from 'hono';
+import { appendHealth } from '../eventstore/appendHealth.js';
 
 export interface MetricsSources {
   countByStatus(): Record<string, number>;
@@ -27,6 +28,16 @@ export function createMetrics(sources: MetricsSources) {
     registers: [registry],
     collect() {
       this.set(sources.lastPosition());
+    },
+  });
+  new Gauge({
+    name: 'eventstore_append_failures_total',
+    help: 'Failed append calls of the event store in this process (the store owner), by error; the workflows retry them without end, so a rising value means jobs are waiting on their record',
+    labelNames: ['error'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [error, count] of Object.entries(appendHealth().failures)) this.set({ error }, count);
     },
   });
   new Gauge({
