@@ -14,7 +14,7 @@
  */
 import Database from 'better-sqlite3';
 import { openEventStore, type EventStore } from '../../src/eventstore/index.js';
-import type { JobStatus } from '../../src/workflows/jobContract.js';
+import type { JobStatus } from '../../src/domain/index.js';
 import type { Worker } from 'node:worker_threads';
 import type { FillChunk, FillWorkerInput, FillWorkerMessage } from './fillWorker.js';
 import { JobGenerator, type GeneratedJob } from './jobEvents.js';

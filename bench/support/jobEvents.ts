@@ -5,7 +5,7 @@
  * runs fill the same log.
  */
 import type { NewEvent } from '../../src/eventstore/index.js';
-import { JobEvents, type JobStatus } from '../../src/workflows/jobContract.js';
+import { JobEvents, type JobStatus } from '../../src/domain/index.js';
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 

@@ -26,7 +26,8 @@ export interface JobStepActivityDeps {
   resultsDir: string;
 }
 
-export const PERMANENT_ERROR_TYPE = 'PermanentJobError';
+export { PERMANENT_ERROR_TYPE } from '../domain/index.js';
+import { PERMANENT_ERROR_TYPE } from '../domain/index.js';
 
 export function resultDirOf(resultsDir: string, jobId: string): string {
   // Job ids come from our API (job_<uuid>) but may be typed by hand: never leave the results folder.

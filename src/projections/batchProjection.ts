@@ -1,5 +1,5 @@
 import type { ScannedEvent } from '../eventstore/index.js';
-import { BatchEvents } from '../workflows/batchContract.js';
+import { BatchEvents } from '../domain/index.js';
 import type { Projection } from './jobProjection.js';
 import type { ReadModelDb } from './readModelDb.js';
 

@@ -1,5 +1,5 @@
 import type { ScannedEvent } from '../eventstore/index.js';
-import { JobEvents } from '../workflows/jobContract.js';
+import { JobEvents, jobStatusAfter, type JobStatus } from '../domain/index.js';
 import type { JobRow } from './jobReadModel.js';
 import type { ReadModelDb } from './readModelDb.js';
 
@@ -71,7 +71,6 @@ export function evolveJob(row: JobRow | undefined, event: ScannedEvent, inPlace 
   switch (event.type) {
     case JobEvents.retried:
       Object.assign(patch, {
-        status: 'pending',
         attempts: d.attempt,
         max_attempts: d.maxAttempts,
         completed_at: null,
@@ -83,7 +82,7 @@ export function evolveJob(row: JobRow | undefined, event: ScannedEvent, inPlace 
       });
       break;
     case JobEvents.started:
-      Object.assign(patch, { status: 'running', started_at: row.started_at ?? d.startedAt ?? at, attempts: d.attempt, message: null });
+      Object.assign(patch, { started_at: row.started_at ?? d.startedAt ?? at, attempts: d.attempt, message: null });
       break;
     case JobEvents.progress:
       Object.assign(patch, {
@@ -96,10 +95,10 @@ export function evolveJob(row: JobRow | undefined, event: ScannedEvent, inPlace 
       });
       break;
     case JobEvents.paused:
-      Object.assign(patch, { status: 'paused', paused_at: at, message: event.metadata.reason ?? 'paused' });
+      Object.assign(patch, { paused_at: at, message: event.metadata.reason ?? 'paused' });
       break;
     case JobEvents.resumed:
-      Object.assign(patch, { status: d.to ?? 'running', paused_at: null, message: null });
+      Object.assign(patch, { paused_at: null, message: null });
       break;
     case JobEvents.reprioritized:
       Object.assign(patch, { priority: d.to });
@@ -119,7 +118,6 @@ export function evolveJob(row: JobRow | undefined, event: ScannedEvent, inPlace 
       break;
     case JobEvents.completed:
       Object.assign(patch, {
-        status: 'completed',
         completed_at: at,
         progress: 100,
         completed_steps: d.completedSteps,
@@ -137,7 +135,6 @@ export function evolveJob(row: JobRow | undefined, event: ScannedEvent, inPlace 
       break;
     case JobEvents.failed:
       Object.assign(patch, {
-        status: 'failed',
         completed_at: at,
         error_message: d.error,
         error_type: d.errorType,
@@ -152,7 +149,6 @@ export function evolveJob(row: JobRow | undefined, event: ScannedEvent, inPlace 
       break;
     case JobEvents.cancelled:
       Object.assign(patch, {
-        status: 'cancelled',
         completed_at: at,
         paused_at: null,
         next_retry_at: null,
@@ -164,7 +160,6 @@ export function evolveJob(row: JobRow | undefined, event: ScannedEvent, inPlace 
     case JobEvents.terminated:
     case JobEvents.timedOut:
       Object.assign(patch, {
-        status: event.type === JobEvents.terminated ? 'terminated' : 'timed_out',
         completed_at: d.closedAt ?? at,
         paused_at: null,
         next_retry_at: null,
@@ -177,6 +172,9 @@ export function evolveJob(row: JobRow | undefined, event: ScannedEvent, inPlace 
     default:
       break; // JobSignalIgnored and others: part of the history, not of the row
   }
+  // The status after the event: the domain's one mapping, shared with the workflow and the reconciler.
+  const status = jobStatusAfter(event.type, d, row.status as JobStatus);
+  if (status !== row.status) patch.status = status;
   const next = inPlace ? Object.assign(row, patch as Partial<JobRow>) : { ...row, ...(patch as Partial<JobRow>) };
   next.updated_at = at;
   next.version = event.streamVersion;

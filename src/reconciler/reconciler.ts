@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { EventStore, RecordedEvent } from '../eventstore/index.js';
-import { JobEvents, isTerminalJobStatus } from '../workflows/jobContract.js';
+import { JobEvents, isTerminalJobStatus, jobStatusAfter } from '../domain/index.js';
 
 export interface ReconcilerOptions {
   client: Client;
@@ -60,7 +60,7 @@ export class Reconciler {
       const stream = eventStore.readStream(jobId);
       const last = stream[stream.length - 1];
       // A later run (retry) may have written since; only the run that was closed from outside matters.
-      const closedRunStillOpen = stream.some((e: RecordedEvent) => e.metadata.runId === execution.runId) && last && !isTerminalJobStatus(statusAfter(last.type));
+      const closedRunStillOpen = stream.some((e: RecordedEvent) => e.metadata.runId === execution.runId) && last && !isTerminalJobStatus(jobStatusAfter(last.type, last.data, 'running'));
       if (closedRunStillOpen) {
         const terminated = execution.status.name === 'TERMINATED';
         let reason: string | undefined;
@@ -136,19 +136,3 @@ export class Reconciler {
 }
 
 /** The job status an event leaves behind, for the event types that end a job. */
-function statusAfter(type: string): string {
-  switch (type) {
-    case JobEvents.completed:
-      return 'completed';
-    case JobEvents.failed:
-      return 'failed';
-    case JobEvents.cancelled:
-      return 'cancelled';
-    case JobEvents.terminated:
-      return 'terminated';
-    case JobEvents.timedOut:
-      return 'timed_out';
-    default:
-      return 'running';
-  }
-}

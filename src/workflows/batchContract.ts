@@ -5,12 +5,10 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { RetrySettings } from '../jobs/jobType.js';
-import type { ControlPayload, ReprioritizePayload } from './jobContract.js';
-
-export const BATCH_STATUSES = ['created', 'queued', 'running', 'paused', 'completed', 'failed', 'cancelled'] as const;
-export type BatchStatus = (typeof BATCH_STATUSES)[number];
-export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = ['completed', 'failed', 'cancelled'];
-export const isTerminalBatchStatus = (s: string) => (TERMINAL_BATCH_STATUSES as readonly string[]).includes(s);
+import type { ControlPayload, ReprioritizePayload, BatchStatus } from '../domain/index.js';
+// The domain core owns batch statuses and events; re-exported for clients of this contract.
+export { BATCH_STATUSES, TERMINAL_BATCH_STATUSES, BatchEvents, isTerminalBatchStatus } from '../domain/index.js';
+export type { BatchStatus } from '../domain/index.js';
 
 /** What happens when jobs fail. */
 export type FailurePolicy =
@@ -89,18 +87,7 @@ export const batchResumeUpdate = defineUpdate<BatchControlResult, [ControlPayloa
 export const batchCancelUpdate = defineUpdate<BatchControlResult, [ControlPayload]>('cancel');
 export const batchReprioritizeUpdate = defineUpdate<BatchControlResult, [ReprioritizePayload | number]>('reprioritize');
 
-export const BatchEvents = {
-  created: 'BatchCreated',
-  started: 'BatchStarted',
-  paused: 'BatchPaused',
-  resumed: 'BatchResumed',
-  reprioritized: 'BatchReprioritized',
-  cancelRequested: 'BatchCancelled',
-  completed: 'BatchCompleted',
-  failed: 'BatchFailed',
-  retryStarted: 'BatchRetryStarted',
-  signalIgnored: 'BatchSignalIgnored',
-} as const;
+
 
 /** A batch item as stored at submit (validated and planned then), loaded by the workflow in pages. */
 export interface PreparedBatchItem {

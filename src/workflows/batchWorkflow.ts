@@ -1,7 +1,8 @@
 /**
- * batchWorkflow: a batch of jobs as one lasting object. Each job runs as its own jobWorkflow (a child,
- * so it keeps every job control), at most `concurrency` at once (sliding window). The batch can be
- * paused, resumed, reprioritized and cancelled as a unit; it forwards each change to its unfinished
+ * batchWorkflow: a batch of jobs as one lasting object — a thin Temporal shell over the domain core
+ * (src/domain: batch statuses, events and control rules). Each job runs as its own jobWorkflow (a
+ * child, so it keeps every job control), at most `concurrency` at once (sliding window). The batch can
+ * be paused, resumed, reprioritized and cancelled as a unit; it forwards each change to its unfinished
  * jobs and applies it to jobs not started yet. History stays bounded: after `jobsPerRun` starts the
  * window drains and the workflow continues as new, carrying its counts.
  */
@@ -17,7 +18,6 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
-  proxyActivities,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -28,9 +28,10 @@ import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { EventStoreActivities } from '../activities/eventStoreActivities.js';
 import type { BatchActivities } from '../activities/batchActivities.js';
 import { BatchStatusKey } from '../temporal/searchAttributes.js';
-import { createEventOutbox, storeActivities } from './eventOutbox.js';
+import { BatchEvents, isTerminalBatchStatus, refuseBatchControl, toPriorityKey, type Actor, type ControlAction } from '../domain/index.js';
+import { installControlSurface } from './controlSurface.js';
+import { createEventOutbox, storeActivities, type EventOutbox } from './eventOutbox.js';
 import {
-  BatchEvents,
   batchCancelSignal,
   batchCancelUpdate,
   batchPauseSignal,
@@ -40,29 +41,13 @@ import {
   batchResumeSignal,
   batchResumeUpdate,
   batchStatusQuery,
-  isTerminalBatchStatus,
   type BatchControlResult,
   type BatchState,
   type BatchStatus,
   type BatchWorkflowInput,
   type PreparedBatchItem,
 } from './batchContract.js';
-import {
-  INVALID_ARGUMENT,
-  INVALID_TRANSITION,
-  MAX_PRIORITY,
-  MIN_PRIORITY,
-  cancelSignal,
-  jobSearchAttributes,
-  jobWorkflow,
-  pauseSignal,
-  reprioritizeSignal,
-  resumeSignal,
-  toPriorityKey,
-  type ControlPayload,
-  type JobWorkflowInput,
-  type ReprioritizePayload,
-} from './jobWorkflow.js';
+import { cancelSignal, jobSearchAttributes, jobWorkflow, pauseSignal, reprioritizeSignal, resumeSignal, type JobWorkflowInput } from './jobWorkflow.js';
 
 export * from './batchContract.js';
 
@@ -84,15 +69,12 @@ export interface BatchResult {
 }
 
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchResult> {
-  const info = workflowInfo();
-  const batchId = input.batchId;
-  const store = storeActivities<EventStoreActivities & BatchActivities>(input.storeAccess);
-  const outbox = createEventOutbox({ streamId: batchId, correlationId: batchId, appendEvents: store.appendEvents });
-  const iso = () => new Date().toISOString();
+  return new BatchRun(input).run();
+}
 
-  const retryJobs = input.retryFailed?.inputs ?? [];
-  const state: BatchState = input.carried?.state ?? {
-    batchId,
+function initialBatchState(input: BatchWorkflowInput, createdAt: string): BatchState {
+  return {
+    batchId: input.batchId,
     name: input.name,
     owner: input.owner,
     status: 'queued',
@@ -104,263 +86,269 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
       : { pending: input.total, inFlight: 0, completed: 0, failed: 0, cancelled: 0 },
     nextIndex: 0,
     running: [],
-    createdAt: iso(),
+    createdAt,
     startedAt: null,
     completedAt: null,
     run: 1,
   };
-  if (input.carried) state.run += 1;
-  const children = new Map<string, Child>();
-  const finished: { jobId: string; status: string }[] = [];
-  let cancelRequested: { actor: string; reason?: string } | undefined;
-  let failedByPolicy: string | undefined;
-  let startedThisRun = 0;
+}
+
+/** One run of a batch workflow: its window of jobs, its controls and its end (or continue-as-new). */
+class BatchRun {
+  private readonly info = workflowInfo();
+  private readonly batchId: string;
+  private readonly store: EventStoreActivities & BatchActivities;
+  private readonly outbox: EventOutbox;
+  private readonly state: BatchState;
+  private readonly children = new Map<string, Child>();
+  private readonly finished: { jobId: string; status: string }[] = [];
+  private cancelRequested: Actor | undefined;
+  private failedByPolicy: string | undefined;
+  private startedThisRun = 0;
   /** The batch was reprioritized: its priority now overrides each job's own. */
-  let prioritySetByBatch = input.carried?.prioritySetByBatch ?? false;
+  private prioritySetByBatch: boolean;
   /** Pages of claim-checked items, loaded once each even when many starts ask at once. */
-  const pages = new Map<number, Promise<PreparedBatchItem[]>>();
+  private readonly pages = new Map<number, Promise<PreparedBatchItem[]>>();
+  private readonly jobsPerRun: number;
+  /** Jobs of this run: the batch's items, or the failed jobs being retried. */
+  private readonly total: number;
+  /** A start that cannot even prepare its job (its stored item is missing) fails the batch. */
+  private startFailure: unknown;
 
-  const setStatus = (status: BatchStatus) => {
-    state.status = status;
+  constructor(private readonly input: BatchWorkflowInput) {
+    this.batchId = input.batchId;
+    this.store = storeActivities<EventStoreActivities & BatchActivities>(input.storeAccess);
+    this.outbox = createEventOutbox({ streamId: input.batchId, correlationId: input.batchId, appendEvents: this.store.appendEvents });
+    this.state = input.carried?.state ?? initialBatchState(input, new Date().toISOString());
+    if (input.carried) this.state.run += 1;
+    this.prioritySetByBatch = input.carried?.prioritySetByBatch ?? false;
+    this.jobsPerRun = input.jobsPerRun ?? DEFAULT_JOBS_PER_RUN;
+    this.total = input.retryFailed ? input.retryFailed.inputs.length : input.total;
+  }
+
+  async run(): Promise<BatchResult> {
+    this.recordFirstEvents();
+    this.installHandlers();
+    // `temporal workflow cancel` on the batch is its cancel: the window runs out of the reach of
+    // Temporal's cancellation, so it can cancel its jobs, wait for them and record the end itself.
+    CancellationScope.current().cancelRequested.catch(() => {
+      if (!this.finishing()) this.cancel({ actor: 'external', reason: 'cancellation requested through Temporal' });
+    });
+    await CancellationScope.nonCancellable(() => this.runWindow());
+    this.recordEnd();
+    await this.outbox.flushed();
+    await condition(allHandlersFinished);
+    return { batchId: this.batchId, status: this.state.status, counts: this.state.counts };
+  }
+
+  private setStatus(status: BatchStatus): void {
+    this.state.status = status;
     upsertSearchAttributes([{ key: BatchStatusKey, value: status }]);
-  };
+  }
 
-  // ---- first events ----------------------------------------------------------------------------------
-  if (input.retryFailed) {
-    outbox.record(BatchEvents.retryStarted, { batchId, jobs: retryJobs.length }, { actor: input.actor ?? 'system' });
-  } else if (!input.carried) {
-    outbox.record(
-      BatchEvents.created,
+  private recordFirstEvents(): void {
+    const { input, state, batchId } = this;
+    if (input.retryFailed) {
+      this.outbox.record(BatchEvents.retryStarted, { batchId, jobs: this.total }, { actor: input.actor ?? 'system' });
+    } else if (!input.carried) {
+      const { name, description, owner, priority, total, concurrency, failurePolicy } = input;
+      const data = { batchId, name, description, owner, priority, total, concurrency, failurePolicy, createdAt: state.createdAt };
+      this.outbox.record(BatchEvents.created, data, { actor: input.actor ?? 'system' });
+    }
+    if (input.carried) return;
+    this.setStatus('running');
+    state.startedAt = new Date().toISOString();
+    this.outbox.record(BatchEvents.started, { batchId, startedAt: state.startedAt }, { actor: 'system' });
+  }
+
+  // ---- controls (rules: domain refuseBatchControl) ---------------------------------------------------
+
+  private finishing(): boolean {
+    return isTerminalBatchStatus(this.state.status) || this.cancelRequested !== undefined || this.failedByPolicy !== undefined;
+  }
+
+  private installHandlers(): void {
+    setHandler(batchStatusQuery, () => this.snapshot());
+    installControlSurface<BatchControlResult>(
       {
-        batchId,
-        name: input.name,
-        description: input.description,
-        owner: input.owner,
-        priority: input.priority,
-        total: input.total,
-        concurrency: input.concurrency,
-        failurePolicy: input.failurePolicy,
-        createdAt: state.createdAt,
+        signals: { pause: batchPauseSignal, resume: batchResumeSignal, cancel: batchCancelSignal, reprioritize: batchReprioritizeSignal },
+        updates: { pause: batchPauseUpdate, resume: batchResumeUpdate, cancel: batchCancelUpdate, reprioritize: batchReprioritizeUpdate },
       },
-      { actor: input.actor ?? 'system' },
+      {
+        refuse: (action: ControlAction, priority?: unknown) =>
+          refuseBatchControl(
+            action,
+            { status: this.state.status, priority: this.state.priority, finishing: this.finishing(), cancelRequested: this.cancelRequested !== undefined },
+            priority,
+          ),
+        pause: (who) => this.pause(who),
+        resume: (who) => this.resume(who),
+        cancel: (who) => this.cancel(who),
+        reprioritize: (priority, who) => this.reprioritize(priority, who),
+        ignored: (signal, why, who) => {
+          this.outbox.record(BatchEvents.signalIgnored, { batchId: this.batchId, signal, why, status: this.state.status }, who);
+        },
+        answer: async (seq) => {
+          await this.outbox.flushed(seq);
+          return { state: this.snapshot(), position: this.outbox.lastPosition() };
+        },
+      },
     );
   }
-  if (!input.carried) {
-    setStatus('running');
-    state.startedAt = iso();
-    outbox.record(BatchEvents.started, { batchId, startedAt: state.startedAt }, { actor: 'system' });
+
+  private pause(who: Actor): number {
+    this.setStatus('paused');
+    const seq = this.outbox.record(BatchEvents.paused, { batchId: this.batchId, inFlight: this.children.size }, who);
+    this.syncChildren(who);
+    return seq;
   }
 
-  // ---- controls ------------------------------------------------------------------------------------------
-  const actorOf = (p: ControlPayload | undefined): { actor: string; reason?: string } => ({
-    actor: typeof p?.actor === 'string' && p.actor ? p.actor : 'external',
-    ...(typeof p?.reason === 'string' ? { reason: p.reason } : {}),
-  });
-  const finishing = () => isTerminalBatchStatus(state.status) || cancelRequested !== undefined || failedByPolicy !== undefined;
-  const whyNot = {
-    pause: () => (finishing() ? `Batch is ${cancelRequested ? 'cancelled' : state.status}; it cannot be paused` : state.status === 'paused' ? 'Batch is already paused' : undefined),
-    resume: () => (state.status !== 'paused' || finishing() ? `Batch is ${state.status}, not paused` : undefined),
-    cancel: () => (finishing() ? `Batch is already ${cancelRequested ? 'cancelled' : state.status}` : undefined),
-    reprioritize: (priority: unknown): { type: string; message: string } | undefined => {
-      if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY)
-        return { type: INVALID_ARGUMENT, message: 'Priority must be between 1 (low) and 4 (urgent)' };
-      if (finishing()) return { type: INVALID_TRANSITION, message: `Batch is ${state.status}; its priority cannot change` };
-      if (priority === state.priority) return { type: INVALID_TRANSITION, message: `Batch already has priority ${priority}` };
-      return undefined;
-    },
-  };
-  const pause = (who: { actor: string; reason?: string }) => {
-    setStatus('paused');
-    const seq = outbox.record(BatchEvents.paused, { batchId, inFlight: children.size }, who);
-    syncChildren(who);
+  private resume(who: Actor): number {
+    this.setStatus('running');
+    const seq = this.outbox.record(BatchEvents.resumed, { batchId: this.batchId }, who);
+    this.syncChildren(who);
     return seq;
-  };
-  const resume = (who: { actor: string; reason?: string }) => {
-    setStatus('running');
-    const seq = outbox.record(BatchEvents.resumed, { batchId }, who);
-    syncChildren(who);
-    return seq;
-  };
-  const cancel = (who: { actor: string; reason?: string }) => {
-    cancelRequested = who;
-    const seq = outbox.record(BatchEvents.cancelRequested, { batchId, inFlight: children.size, notStarted: remaining() }, who);
-    syncChildren(who);
-    return seq;
-  };
-  const reprioritize = (priority: number, who: { actor: string; reason?: string }) => {
-    const from = state.priority;
-    state.priority = priority;
-    prioritySetByBatch = true;
-    const seq = outbox.record(BatchEvents.reprioritized, { batchId, from, to: priority }, who);
-    syncChildren(who);
-    return seq;
-  };
-  const priorityOf = (p: ReprioritizePayload | number | undefined) => (typeof p === 'number' ? p : p?.priority);
-  const payloadOf = (p: ReprioritizePayload | number | undefined) => (typeof p === 'number' ? undefined : p);
-  const ignored = (signal: string, why: string, who: { actor: string; reason?: string }) =>
-    outbox.record(BatchEvents.signalIgnored, { batchId, signal, why, status: state.status }, who);
-  const reject = (type: string, message: string) => {
-    throw ApplicationFailure.create({ type, message, nonRetryable: true });
-  };
-  const answer = async (seq: number): Promise<BatchControlResult> => {
-    await outbox.flushed(seq);
-    return { state: snapshot(), position: outbox.lastPosition() };
-  };
+  }
 
-  setHandler(batchStatusQuery, () => snapshot());
-  setHandler(batchPauseSignal, (p) => {
-    const why = whyNot.pause();
-    if (why) ignored('pause', why, actorOf(p));
-    else pause(actorOf(p));
-  });
-  setHandler(batchResumeSignal, (p) => {
-    const why = whyNot.resume();
-    if (why) ignored('resume', why, actorOf(p));
-    else resume(actorOf(p));
-  });
-  setHandler(batchCancelSignal, (p) => {
-    const why = whyNot.cancel();
-    if (why) ignored('cancel', why, actorOf(p));
-    else cancel(actorOf(p));
-  });
-  setHandler(batchReprioritizeSignal, (p) => {
-    const why = whyNot.reprioritize(priorityOf(p));
-    if (why) ignored('reprioritize', why.message, actorOf(payloadOf(p)));
-    else reprioritize(priorityOf(p) as number, actorOf(payloadOf(p)));
-  });
-  const validator = (check: () => string | undefined) => (_p: ControlPayload) => {
-    const why = check();
-    if (why) reject(INVALID_TRANSITION, why);
-  };
-  setHandler(batchPauseUpdate, async (p) => answer(pause(actorOf(p))), { validator: validator(whyNot.pause) });
-  setHandler(batchResumeUpdate, async (p) => answer(resume(actorOf(p))), { validator: validator(whyNot.resume) });
-  setHandler(batchCancelUpdate, async (p) => answer(cancel(actorOf(p))), { validator: validator(whyNot.cancel) });
-  setHandler(batchReprioritizeUpdate, async (p) => answer(reprioritize(priorityOf(p) as number, actorOf(payloadOf(p)))), {
-    validator: (p) => {
-      const why = whyNot.reprioritize(priorityOf(p));
-      if (why) reject(why.type, why.message);
-    },
-  });
+  private cancel(who: Actor): number {
+    this.cancelRequested = who;
+    const data = { batchId: this.batchId, inFlight: this.children.size, notStarted: this.remaining() };
+    const seq = this.outbox.record(BatchEvents.cancelRequested, data, who);
+    this.syncChildren(who);
+    return seq;
+  }
+
+  private reprioritize(priority: number, who: Actor): number {
+    const from = this.state.priority;
+    this.state.priority = priority;
+    this.prioritySetByBatch = true;
+    const seq = this.outbox.record(BatchEvents.reprioritized, { batchId: this.batchId, from, to: priority }, who);
+    this.syncChildren(who);
+    return seq;
+  }
 
   // ---- the window ----------------------------------------------------------------------------------------
-  const jobsPerRun = input.jobsPerRun ?? DEFAULT_JOBS_PER_RUN;
-  const total = input.retryFailed ? retryJobs.length : input.total;
-  function remaining() {
-    return Math.max(0, total - state.nextIndex);
-  }
-  const canStart = () =>
-    state.status === 'running' && !finishing() && children.size < state.concurrency && state.nextIndex < total && startedThisRun < jobsPerRun;
 
-  // `temporal workflow cancel` on the batch is its cancel: the loop below runs out of the reach of
-  // Temporal's cancellation, so it can cancel its jobs, wait for them and record the end itself.
-  CancellationScope.current().cancelRequested.catch(() => {
-    if (!finishing()) cancel({ actor: 'external', reason: 'cancellation requested through Temporal' });
-  });
-  // A start that cannot even prepare its job (its stored item is missing) fails the batch.
-  let startFailure: unknown;
-  await CancellationScope.nonCancellable(async () => {
+  private remaining(): number {
+    return Math.max(0, this.total - this.state.nextIndex);
+  }
+
+  private canStart(): boolean {
+    const { state } = this;
+    return (
+      state.status === 'running' &&
+      !this.finishing() &&
+      this.children.size < state.concurrency &&
+      state.nextIndex < this.total &&
+      this.startedThisRun < this.jobsPerRun
+    );
+  }
+
+  private async runWindow(): Promise<void> {
+    const { state, children } = this;
+    const drained = () => children.size === 0 && (this.finishing() || state.nextIndex >= this.total || this.startedThisRun >= this.jobsPerRun);
     for (;;) {
-      await condition(
-        () =>
-          startFailure !== undefined ||
-          finished.length > 0 ||
-          canStart() ||
-          (children.size === 0 && (finishing() || state.nextIndex >= total || startedThisRun >= jobsPerRun)),
-      );
-      if (startFailure !== undefined) throw startFailure;
-      while (finished.length > 0) onFinished(finished.shift()!);
-      if (children.size === 0 && (finishing() || state.nextIndex >= total)) break;
-      if (children.size === 0 && startedThisRun >= jobsPerRun && state.status === 'running') {
-        // Drained: continue as new with a fresh history.
-        await outbox.flushed();
-        await condition(allHandlersFinished);
-        state.running = [];
-        await continueAsNew<typeof batchWorkflow>({ ...input, carried: { state: snapshot(), pausedByBatch: [], prioritySetByBatch } });
-      }
+      await condition(() => this.startFailure !== undefined || this.finished.length > 0 || this.canStart() || drained());
+      if (this.startFailure !== undefined) throw this.startFailure;
+      while (this.finished.length > 0) this.onFinished(this.finished.shift()!);
+      if (children.size === 0 && (this.finishing() || state.nextIndex >= this.total)) return;
+      if (children.size === 0 && this.startedThisRun >= this.jobsPerRun && state.status === 'running') await this.continueAsNewRun();
       // Not awaited: a start completes only when the server reports the child started (another
       // workflow task), and waiting for it here would hold back finished jobs and the next starts.
       // A started-but-not-yet-confirmed job is already in `children`, so the window and the drain
       // checks count it.
-      while (canStart()) {
-        startNext().catch((error: unknown) => {
-          startFailure ??= error;
+      while (this.canStart()) {
+        this.startNext().catch((error: unknown) => {
+          this.startFailure ??= error;
         });
       }
     }
-  });
-
-  // ---- the end -------------------------------------------------------------------------------------------
-  const notStarted = remaining();
-  state.counts.cancelled += notStarted;
-  state.counts.pending = 0;
-  state.completedAt = iso();
-  const summary = { batchId, counts: { ...state.counts }, total: state.total, notStarted };
-  if (failedByPolicy) {
-    setStatus('failed');
-    outbox.record(BatchEvents.failed, { ...summary, reason: failedByPolicy }, { actor: 'system', reason: failedByPolicy });
-  } else if (cancelRequested) {
-    setStatus('cancelled');
-    outbox.record(BatchEvents.completed, { ...summary, status: 'cancelled' }, cancelRequested);
-  } else {
-    setStatus('completed');
-    outbox.record(BatchEvents.completed, { ...summary, status: 'completed' }, { actor: 'system' });
   }
-  await outbox.flushed();
-  await condition(allHandlersFinished);
-  return { batchId, status: state.status, counts: state.counts };
 
-  // ---- helpers -------------------------------------------------------------------------------------------
+  /** Drained: continue as new with a fresh history. */
+  private async continueAsNewRun(): Promise<never> {
+    await this.outbox.flushed();
+    await condition(allHandlersFinished);
+    this.state.running = [];
+    const carried = { state: this.snapshot(), pausedByBatch: [], prioritySetByBatch: this.prioritySetByBatch };
+    return continueAsNew<typeof batchWorkflow>({ ...this.input, carried });
+  }
 
-  async function nextItem(index: number): Promise<PreparedBatchItem> {
+  private recordEnd(): void {
+    const { state, batchId } = this;
+    const notStarted = this.remaining();
+    state.counts.cancelled += notStarted;
+    state.counts.pending = 0;
+    state.completedAt = new Date().toISOString();
+    const summary = { batchId, counts: { ...state.counts }, total: state.total, notStarted };
+    if (this.failedByPolicy) {
+      this.setStatus('failed');
+      this.outbox.record(BatchEvents.failed, { ...summary, reason: this.failedByPolicy }, { actor: 'system', reason: this.failedByPolicy });
+    } else if (this.cancelRequested) {
+      this.setStatus('cancelled');
+      this.outbox.record(BatchEvents.completed, { ...summary, status: 'cancelled' }, this.cancelRequested);
+    } else {
+      this.setStatus('completed');
+      this.outbox.record(BatchEvents.completed, { ...summary, status: 'completed' }, { actor: 'system' });
+    }
+  }
+
+  private async nextItem(index: number): Promise<PreparedBatchItem> {
     const offset = index - (index % PAGE);
-    let page = pages.get(offset);
+    let page = this.pages.get(offset);
     if (!page) {
-      page = store.loadBatchItems({ batchId, offset, limit: PAGE });
-      pages.set(offset, page);
-      for (const key of pages.keys()) if (key < offset - PAGE) pages.delete(key);
+      page = this.store.loadBatchItems({ batchId: this.batchId, offset, limit: PAGE });
+      this.pages.set(offset, page);
+      for (const key of this.pages.keys()) if (key < offset - PAGE) this.pages.delete(key);
     }
     const item = (await page)[index - offset];
-    if (!item) throw ApplicationFailure.nonRetryable(`batch item ${index} of ${batchId} is missing`, 'BatchItemMissing');
+    if (!item) throw ApplicationFailure.nonRetryable(`batch item ${index} of ${this.batchId} is missing`, 'BatchItemMissing');
     return item;
   }
 
-  async function startNext(): Promise<void> {
-    const index = state.nextIndex++;
-    startedThisRun++;
-    state.counts.pending = Math.max(0, state.counts.pending - 1);
-    state.counts.inFlight++;
-    let jobInput: JobWorkflowInput;
+  /** The job input of item `index`: a stored item, or a failed job of this batch run again. */
+  private async jobInputOf(index: number, jobId: string): Promise<JobWorkflowInput> {
+    const { state, input, batchId } = this;
     const retry = input.retryFailed?.inputs[index];
-    const jobId = retry?.jobId ?? `job_${uuid4()}`;
-    const child: Child = { jobId, started: false, priority: state.priority, pausedByBatch: false, cancelSent: false };
-    children.set(jobId, child);
     if (retry) {
       // A failed job of this batch, run again as a new run of the same job id (its stream continues).
       state.counts.failed = Math.max(0, state.counts.failed - 1);
-      jobInput = { ...retry, priority: prioritySetByBatch ? state.priority : retry.priority };
-    } else {
-      const item = await nextItem(index);
-      jobInput = {
-        jobId,
-        name: item.name,
-        type: item.type,
-        input: item.input,
-        // A job's own priority, unless the batch has been reprioritized since it was created.
-        priority: prioritySetByBatch ? state.priority : item.priority,
-        owner: input.owner,
-        batchId,
-        plan: { ...item.plan, retry: { ...item.plan.retry, ...input.retry } },
-        actor: `batch:${batchId}`,
-        correlationId: batchId,
-        storeAccess: input.storeAccess,
-      };
+      return { ...retry, priority: this.prioritySetByBatch ? state.priority : retry.priority };
     }
+    const item = await this.nextItem(index);
+    return {
+      jobId,
+      name: item.name,
+      type: item.type,
+      input: item.input,
+      // A job's own priority, unless the batch has been reprioritized since it was created.
+      priority: this.prioritySetByBatch ? state.priority : item.priority,
+      owner: input.owner,
+      batchId,
+      plan: { ...item.plan, retry: { ...item.plan.retry, ...input.retry } },
+      actor: `batch:${batchId}`,
+      correlationId: batchId,
+      storeAccess: input.storeAccess,
+    };
+  }
+
+  private async startNext(): Promise<void> {
+    const { state } = this;
+    const index = state.nextIndex++;
+    this.startedThisRun++;
+    state.counts.pending = Math.max(0, state.counts.pending - 1);
+    state.counts.inFlight++;
+    const retry = this.input.retryFailed?.inputs[index];
+    const jobId = retry?.jobId ?? `job_${uuid4()}`;
+    const child: Child = { jobId, started: false, priority: state.priority, pausedByBatch: false, cancelSent: false };
+    this.children.set(jobId, child);
+    const jobInput = await this.jobInputOf(index, jobId);
     child.priority = jobInput.priority;
     try {
       const handle = await startChild(jobWorkflow, {
         workflowId: jobId,
         args: [jobInput],
-        taskQueue: info.taskQueue,
+        taskQueue: this.info.taskQueue,
         parentClosePolicy: ParentClosePolicy.TERMINATE,
         priority: { priorityKey: toPriorityKey(jobInput.priority) },
         typedSearchAttributes: jobSearchAttributes(jobInput),
@@ -368,45 +356,50 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
       });
       child.started = true;
       handle.result().then(
-        (result) => finished.push({ jobId, status: result.status }),
-        (error) => finished.push({ jobId, status: statusOfFailure(error) }),
+        (result) => this.finished.push({ jobId, status: result.status }),
+        (error) => this.finished.push({ jobId, status: statusOfFailure(error) }),
       );
-      await syncChild(child, { actor: `batch:${batchId}` });
+      await this.syncChild(child, { actor: `batch:${this.batchId}` });
     } catch {
-      // The loop runs in a non-cancellable scope, so this is a start that failed (not a cancel).
-      finished.push({ jobId, status: 'failed' });
+      // The window runs in a non-cancellable scope, so this is a start that failed (not a cancel).
+      this.finished.push({ jobId, status: 'failed' });
     }
   }
 
-  function onFinished({ jobId, status }: { jobId: string; status: string }): void {
-    if (!children.delete(jobId)) return;
+  private onFinished({ jobId, status }: { jobId: string; status: string }): void {
+    const { state } = this;
+    if (!this.children.delete(jobId)) return;
     state.counts.inFlight = Math.max(0, state.counts.inFlight - 1);
     if (status === 'completed') state.counts.completed++;
     else if (status === 'cancelled' || status === 'terminated') state.counts.cancelled++;
     else state.counts.failed++;
-    if (status === 'failed' && !finishing()) {
-      const policy = input.failurePolicy;
-      const failedPercent = (state.counts.failed * 100) / Math.max(1, state.total);
-      if (policy.mode === 'fail_fast') failedByPolicy = `job ${jobId} failed (fail-fast)`;
-      else if (policy.mode === 'threshold' && failedPercent > policy.maxFailedPercent)
-        failedByPolicy = `${state.counts.failed} of ${state.total} jobs failed (more than ${policy.maxFailedPercent}%)`;
-      if (failedByPolicy) syncChildren({ actor: 'system', reason: failedByPolicy });
-    }
+    if (status === 'failed' && !this.finishing()) this.applyFailurePolicy(jobId);
   }
 
-  function syncChildren(who: { actor: string; reason?: string }): void {
-    for (const child of children.values()) void syncChild(child, who);
+  private applyFailurePolicy(failedJobId: string): void {
+    const { state } = this;
+    const policy = this.input.failurePolicy;
+    const failedPercent = (state.counts.failed * 100) / Math.max(1, state.total);
+    if (policy.mode === 'fail_fast') this.failedByPolicy = `job ${failedJobId} failed (fail-fast)`;
+    else if (policy.mode === 'threshold' && failedPercent > policy.maxFailedPercent)
+      this.failedByPolicy = `${state.counts.failed} of ${state.total} jobs failed (more than ${policy.maxFailedPercent}%)`;
+    if (this.failedByPolicy) this.syncChildren({ actor: 'system', reason: this.failedByPolicy });
+  }
+
+  private syncChildren(who: Actor): void {
+    for (const child of this.children.values()) void this.syncChild(child, who);
   }
 
   /** Brings one started job in line with the batch: cancelled, paused, resumed, reprioritized. */
-  async function syncChild(child: Child, who: { actor: string; reason?: string }): Promise<void> {
+  private async syncChild(child: Child, who: Actor): Promise<void> {
     if (!child.started) return;
+    const { state } = this;
     const handle = getExternalWorkflowHandle(child.jobId);
-    const payload = { actor: who.actor, reason: who.reason ?? `batch ${batchId}` };
+    const payload = { actor: who.actor, reason: who.reason ?? `batch ${this.batchId}` };
     // Not cancellable: a cancel of the batch itself must still reach its jobs. A failure means the
     // job has just finished, which is fine.
     const send = (signal: () => Promise<void>) => CancellationScope.nonCancellable(signal).catch(() => undefined);
-    if (finishing()) {
+    if (this.finishing()) {
       if (!child.cancelSent) {
         child.cancelSent = true;
         // closeAsCanceled + Temporal's cancel request: the job's execution closes as Canceled.
@@ -422,14 +415,14 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchRes
       child.pausedByBatch = false;
       await send(() => handle.signal(resumeSignal, payload));
     }
-    if (prioritySetByBatch && child.priority !== state.priority) {
+    if (this.prioritySetByBatch && child.priority !== state.priority) {
       child.priority = state.priority;
       await send(() => handle.signal(reprioritizeSignal, { ...payload, priority: state.priority }));
     }
   }
 
-  function snapshot(): BatchState {
-    return { ...state, counts: { ...state.counts }, running: [...children.keys()] };
+  private snapshot(): BatchState {
+    return { ...this.state, counts: { ...this.state.counts }, running: [...this.children.keys()] };
   }
 }
 

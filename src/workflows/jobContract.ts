@@ -7,48 +7,24 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { JobPlan } from '../jobs/jobType.js';
 import { BatchIdKey, JobNameKey, JobPriorityKey, JobStatusKey, JobTypeKey, OwnerKey } from '../temporal/searchAttributes.js';
 
-export const JOB_STATUSES = [
-  'pending',
-  'running',
-  'paused',
-  'completed',
-  'failed',
-  'cancelled',
-  'terminated',
-  'timed_out',
-] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled', 'terminated', 'timed_out'];
-export const isTerminalJobStatus = (status: string): boolean => (TERMINAL_JOB_STATUSES as readonly string[]).includes(status);
-
-/** 1 low, 2 normal (default), 3 high, 4 urgent. */
-export type JobPriority = 1 | 2 | 3 | 4;
-export const MIN_PRIORITY = 1;
-export const MAX_PRIORITY = 4;
-export const DEFAULT_PRIORITY: JobPriority = 2;
-
-/** Temporal task-queue priority keys run 1 (first) … 5 (last); ours run the other way round. */
-export const toPriorityKey = (priority: number): number => 5 - priority;
-
-/** Payload of pause, resume and cancel. Everything is optional, so `--input '{}'` or no input works. */
-export interface ControlPayload {
-  /** Why; kept in the event's metadata. */
-  reason?: string;
-  /** Who; the API sets `user:<id>`. Signals without it are recorded as `external` (CLI, Web UI). */
-  actor?: string;
-  /**
-   * cancel only, set by the API and by batches: a Temporal cancel request of this execution follows,
-   * so the workflow waits for it (up to 30 s) and closes as Canceled in the Web UI and
-   * `temporal workflow list`. A workflow cannot request its own cancellation, so a plain `cancel`
-   * signal closes the execution as Completed; its `JobStatus` search attribute says `cancelled`.
-   */
-  closeAsCanceled?: boolean;
-}
-
-/** Payload of reprioritize: `{"priority": 4}` (a bare number is accepted too). */
-export interface ReprioritizePayload extends ControlPayload {
-  priority: number;
-}
+// The domain core owns statuses, priority, payloads and error types; re-exported here because this
+// module is the job workflow's public contract for clients.
+export {
+  DEFAULT_MAX_WORKER_LOSSES,
+  DEFAULT_PRIORITY,
+  INVALID_ARGUMENT,
+  INVALID_TRANSITION,
+  JOB_STATUSES,
+  JobEvents,
+  MAX_PRIORITY,
+  MIN_PRIORITY,
+  TERMINAL_JOB_STATUSES,
+  WORKER_LOST,
+  isTerminalJobStatus,
+  toPriorityKey,
+} from '../domain/index.js';
+export type { ControlPayload, JobPriority, JobStatus, ReprioritizePayload } from '../domain/index.js';
+import type { ControlPayload, JobStatus, ReprioritizePayload } from '../domain/index.js';
 
 /** The live state of a job, as the `status` query returns it. */
 export interface JobState {
@@ -157,33 +133,9 @@ export const reprioritizeUpdate = defineUpdate<ControlResult, [ReprioritizePaylo
 
 export const statusQuery = defineQuery<JobState>('status');
 
-/** errorType of a JobAttemptFailed whose step was lost with its worker (it stopped heartbeating). */
-export const WORKER_LOST = 'WorkerLost';
-/** A job fails once this many of its step runs were lost with their workers (a step that kills its worker). */
-export const DEFAULT_MAX_WORKER_LOSSES = 20;
 
-/** ApplicationFailure types the validators throw; the API maps them to 409 and 400. */
-export const INVALID_TRANSITION = 'InvalidTransition';
-export const INVALID_ARGUMENT = 'InvalidArgument';
 
-/** Event types of a job stream. */
-export const JobEvents = {
-  submitted: 'JobSubmitted',
-  retried: 'JobRetried',
-  started: 'JobStarted',
-  progress: 'JobProgress',
-  paused: 'JobPaused',
-  resumed: 'JobResumed',
-  reprioritized: 'JobReprioritized',
-  attemptFailed: 'JobAttemptFailed',
-  completed: 'JobCompleted',
-  failed: 'JobFailed',
-  cancelled: 'JobCancelled',
-  terminated: 'JobTerminated',
-  timedOut: 'JobTimedOut',
-  signalIgnored: 'JobSignalIgnored',
-  deleted: 'JobDeleted',
-} as const;
+
 
 /** The search attributes a job workflow starts with (the workflow upserts status and priority later). */
 export function jobSearchAttributes(input: Pick<JobWorkflowInput, 'priority' | 'type' | 'owner' | 'name' | 'batchId'>) {

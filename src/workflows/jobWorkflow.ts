@@ -1,13 +1,17 @@
 /**
- * jobWorkflow: one job, from submit to a terminal state. It is the only writer of the job's stream:
- * every state change, whoever caused it (API update, CLI signal, timer, failure), is recorded here
- * through the appendEvents activity with an id derived from (job id, run id, sequence number), so an
- * activity retry, a replay or a worker crash never doubles an event.
+ * jobWorkflow: one job, from submit to a terminal state — a thin Temporal shell over the domain core
+ * (src/domain: statuses, transitions, control rules). It writes every event of the job's stream:
+ * every state change, whoever caused it (API update, CLI signal, timer, failure), is recorded through
+ * the appendEvents activity with an id derived from (job id, run id, sequence number), so an activity
+ * retry, a replay or a worker crash never doubles an event.
  */
 import {
   ActivityCancellationType,
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
+  TimeoutFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -16,25 +20,30 @@ import {
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
-  ActivityFailure,
-  CancelledFailure,
-  TimeoutFailure,
 } from '@temporalio/workflow';
 import { TimeoutType } from '@temporalio/common';
-import { createEventOutbox, storeActivities } from './eventOutbox.js';
-import type { JobStepActivities, RunJobStepOutput } from '../activities/jobStepActivities.js';
-import { JobPriorityKey, JobStatusKey } from '../temporal/searchAttributes.js';
 import {
   DEFAULT_MAX_WORKER_LOSSES,
-  WORKER_LOST,
-  INVALID_ARGUMENT,
-  INVALID_TRANSITION,
+  JOB_TIMEOUT,
   JobEvents,
-  MAX_PRIORITY,
-  MIN_PRIORITY,
+  PERMANENT_ERROR_TYPE,
+  WORKER_LOST,
+  isTerminalJobStatus,
+  jobStatusAfter,
+  refuseJobControl,
+  toPriorityKey,
+  type Actor,
+  type ControlAction,
+  type ControlPayload,
+  type JobStatus,
+} from '../domain/index.js';
+import type { JobStepActivities, RunJobStepOutput } from '../activities/jobStepActivities.js';
+import { JobPriorityKey, JobStatusKey } from '../temporal/searchAttributes.js';
+import { installControlSurface } from './controlSurface.js';
+import { createEventOutbox, storeActivities, type EventOutbox } from './eventOutbox.js';
+import {
   cancelSignal,
   cancelUpdate,
-  isTerminalJobStatus,
   pauseSignal,
   pauseUpdate,
   reprioritizeSignal,
@@ -42,14 +51,10 @@ import {
   resumeSignal,
   resumeUpdate,
   statusQuery,
-  toPriorityKey,
-  type ControlPayload,
   type ControlResult,
   type JobResult,
   type JobState,
-  type JobStatus,
   type JobWorkflowInput,
-  type ReprioritizePayload,
 } from './jobContract.js';
 
 export * from './jobContract.js';
@@ -58,25 +63,20 @@ const DEFAULT_PROGRESS_INTERVAL_MS = 1000;
 const DEFAULT_CONTINUE_AS_NEW_AFTER = 8000;
 /** Step durations kept for the remaining-time estimate. */
 const DURATION_WINDOW = 20;
-const PERMANENT_ERROR_TYPE = 'PermanentJobError';
 /** How long a job cancelled with `closeAsCanceled` waits for the Temporal cancel request that follows. */
 const CANCEL_REQUEST_WAIT_MS = 30_000;
-
-type Actor = { actor: string; reason?: string };
+const TEMPORAL_CANCEL: Actor = { actor: 'external', reason: 'cancellation requested through Temporal' };
 
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
-  const info = workflowInfo();
-  const jobId = input.jobId;
-  const plan = input.plan;
-  const now = () => Date.now();
-  const iso = (ms: number = now()) => new Date(ms).toISOString();
+  return new JobRun(input).run();
+}
 
-  const store = storeActivities(input.storeAccess);
-
-  // ---- state -------------------------------------------------------------------------------------
-  const carried = input.carried;
-  const state: JobState = carried?.state ?? {
-    jobId,
+/** The state of a job when its first run starts (or a retry run, from what the failed run left). */
+function initialJobState(input: JobWorkflowInput, createdAt: string): JobState {
+  const retryOf = input.retryOf;
+  const completedSteps = retryOf?.completedSteps ?? 0;
+  return {
+    jobId: input.jobId,
     name: input.name,
     type: input.type,
     owner: input.owner,
@@ -84,409 +84,344 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
     status: 'pending',
     pausedFrom: null,
     priority: input.priority,
-    completedSteps: input.retryOf?.completedSteps ?? 0,
-    totalSteps: plan.totalSteps,
-    progress: 0,
-    currentStep: input.retryOf?.completedSteps ?? 0,
+    completedSteps,
+    totalSteps: input.plan.totalSteps,
+    progress: progressOf(completedSteps, input.plan.totalSteps),
+    currentStep: completedSteps,
     message: null,
     stepInFlight: false,
-    attempt: (input.retryOf?.attempts ?? 0) + 1,
-    maxAttempts: (input.retryOf?.attempts ?? 0) + plan.retry.maxAttempts,
+    attempt: (retryOf?.attempts ?? 0) + 1,
+    maxAttempts: (retryOf?.attempts ?? 0) + input.plan.retry.maxAttempts,
     nextRetryAt: null,
     workerLosses: 0,
     error: null,
     errorType: null,
-    createdAt: input.retryOf?.createdAt ?? iso(),
+    createdAt: retryOf?.createdAt ?? createdAt,
     startedAt: null,
     completedAt: null,
     pausedAt: null,
     activeMs: 0,
     estimatedRemainingS: null,
-    resultFiles: input.retryOf?.resultFiles ?? [],
+    resultFiles: retryOf?.resultFiles ?? [],
   };
-  state.progress = progressOf(state.completedSteps, state.totalSteps);
-  let checkpoint: unknown = carried?.checkpoint;
-  const stepDurationsMs: number[] = carried?.stepDurationsMs ?? [];
-  let lastProgressAt = carried?.lastProgressAt ?? 0;
-  let progressDirty = false;
+}
+
+/** One run of a job workflow: its state, and the steps from here to the end (or continue-as-new). */
+class JobRun {
+  private readonly info = workflowInfo();
+  private readonly plan: JobWorkflowInput['plan'];
+  private readonly outbox: EventOutbox;
+  private readonly state: JobState;
+  private checkpoint: unknown;
+  private readonly stepDurationsMs: number[];
+  private lastProgressAt: number;
+  private progressDirty = false;
   /** When the current running stretch began (for activeMs, which excludes paused time). */
-  let runningSince: number | null = state.status === 'running' ? now() : null;
-  let timedOut = false;
+  private runningSince: number | null;
+  private timedOut = false;
+  private stepScope: CancellationScope | undefined;
+  private lastResult: unknown = null;
   /** Temporal cancellation of this execution was requested (CLI, Web UI, or the API after its cancel). */
-  let cancelRequestedByTemporal = false;
+  private cancelRequestedByTemporal = false;
   /** The cancel came with closeAsCanceled: a Temporal cancel request is on its way. */
-  let cancelRequestExpected = false;
-  let stepScope: CancellationScope | undefined;
-  let lastResult: unknown = null;
+  private cancelRequestExpected = false;
 
-  // ---- the outbox: events recorded here, appended in order by one flusher ------------------------
-  const outbox = createEventOutbox({
-    streamId: jobId,
-    correlationId: input.correlationId ?? input.batchId ?? jobId,
-    baseData: { jobId },
-    appendEvents: store.appendEvents,
-  });
-  const record = (type: string, data: Record<string, unknown>, who: Actor) => outbox.record(type, data, who);
-  const flushed = (seq?: number) => outbox.flushed(seq);
+  constructor(private readonly input: JobWorkflowInput) {
+    const carried = input.carried;
+    this.plan = input.plan;
+    this.state = carried?.state ?? initialJobState(input, this.iso());
+    this.checkpoint = carried?.checkpoint;
+    this.stepDurationsMs = carried?.stepDurationsMs ?? [];
+    this.lastProgressAt = carried?.lastProgressAt ?? 0;
+    this.runningSince = this.state.status === 'running' ? Date.now() : null;
+    // Events are recorded here, appended in order by one flusher (see eventOutbox.ts).
+    this.outbox = createEventOutbox({
+      streamId: input.jobId,
+      correlationId: input.correlationId ?? input.batchId ?? input.jobId,
+      baseData: { jobId: input.jobId },
+      appendEvents: storeActivities(input.storeAccess).appendEvents,
+    });
+  }
 
-  // ---- transitions -------------------------------------------------------------------------------
-  function setStatus(status: JobStatus): void {
-    const t = now();
-    if (state.status === 'running' && status !== 'running' && runningSince !== null) {
-      state.activeMs += t - runningSince;
-      runningSince = null;
+  async run(): Promise<JobResult> {
+    if (!this.input.carried) this.recordFirstEvent();
+    this.installHandlers();
+    void this.watchTimeout();
+    try {
+      await this.runSteps();
+    } catch (error) {
+      if (!isCancellation(error)) throw error;
+      // Cancelled through Temporal: finish the record, then let the execution close as Canceled.
+      await CancellationScope.nonCancellable(async () => {
+        if (!isTerminalJobStatus(this.state.status)) this.cancel(TEMPORAL_CANCEL);
+        await this.cleanupAfterCancel('cancellation requested through Temporal');
+        await this.outbox.flushed();
+      });
+      throw error;
     }
-    if (status === 'running' && runningSince === null) runningSince = t;
-    state.status = status;
+    if (this.state.status === 'cancelled') await this.cleanupAfterCancel('cancelled');
+    await this.outbox.flushed();
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+    if (this.state.status === 'cancelled') await this.closeAsCanceledIfRequested();
+    if (this.state.status === 'failed') {
+      throw ApplicationFailure.create({ type: this.state.errorType ?? 'JobFailed', message: this.state.error ?? 'job failed', nonRetryable: true });
+    }
+    const { jobId, status, resultFiles, error } = this.state;
+    return { jobId, status, result: this.lastResult, resultFiles, error };
+  }
+
+  // ---- the record ----------------------------------------------------------------------------------
+
+  private iso(ms: number = Date.now()): string {
+    return new Date(ms).toISOString();
+  }
+
+  /** Records an event and moves the live status the way the projection will (domain jobStatusAfter). */
+  private transition(type: string, data: Record<string, unknown>, who: Actor): number {
+    this.setStatus(jobStatusAfter(type, data, this.state.status));
+    return this.outbox.record(type, data, who);
+  }
+
+  private setStatus(status: JobStatus): void {
+    const previous = this.state.status;
+    if (previous === 'running' && status !== 'running') this.stopClock();
+    if (status === 'running' && this.runningSince === null) this.runningSince = Date.now();
+    this.state.status = status;
     if (isTerminalJobStatus(status)) {
-      state.completedAt = iso(t);
-      state.currentStep = null;
-      state.estimatedRemainingS = status === 'completed' ? 0 : null;
+      this.state.completedAt = this.iso();
+      this.state.currentStep = null;
+      this.state.estimatedRemainingS = status === 'completed' ? 0 : null;
     }
-    upsertSearchAttributes([{ key: JobStatusKey, value: status }]);
+    if (status !== previous) upsertSearchAttributes([{ key: JobStatusKey, value: status }]);
   }
 
-  const activeMsNow = () => state.activeMs + (runningSince !== null ? now() - runningSince : 0);
-
-  function whyNotPause(): string | undefined {
-    if (isTerminalJobStatus(state.status)) return `Job is ${state.status}; it cannot be paused`;
-    if (state.status === 'paused') return 'Job is already paused';
-    return undefined;
-  }
-  function whyNotResume(): string | undefined {
-    if (state.status !== 'paused') return `Job is ${state.status}, not paused; only a paused job can be resumed`;
-    return undefined;
-  }
-  function whyNotCancel(): string | undefined {
-    if (isTerminalJobStatus(state.status)) return `Job is already ${state.status}; it cannot be cancelled`;
-    return undefined;
-  }
-  function whyNotReprioritize(priority: unknown): { type: string; message: string } | undefined {
-    if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY)
-      return { type: INVALID_ARGUMENT, message: 'Priority must be between 1 (low) and 4 (urgent)' };
-    if (isTerminalJobStatus(state.status))
-      return { type: INVALID_TRANSITION, message: `Job is ${state.status}; its priority cannot change` };
-    if (priority === state.priority) return { type: INVALID_TRANSITION, message: `Job already has priority ${priority}` };
-    return undefined;
+  /** Adds the running stretch so far to activeMs (before the job stops running or continues as new). */
+  private stopClock(): void {
+    if (this.runningSince === null) return;
+    this.state.activeMs += Date.now() - this.runningSince;
+    this.runningSince = null;
   }
 
-  function pause(who: Actor): number {
-    flushProgress(); // the paused row shows the progress made so far
-    state.pausedFrom = state.status === 'pending' ? 'pending' : 'running';
-    setStatus('paused');
-    state.pausedAt = iso();
+  private activeMsNow(): number {
+    return this.state.activeMs + (this.runningSince !== null ? Date.now() - this.runningSince : 0);
+  }
+
+  private recordFirstEvent(): void {
+    const { input, state } = this;
+    const who = { actor: input.actor ?? 'system' };
+    if (input.retryOf) {
+      const data = { attempt: state.attempt, maxAttempts: state.maxAttempts, completedSteps: state.completedSteps, runId: this.info.runId };
+      this.transition(JobEvents.retried, data, who);
+      return;
+    }
+    this.transition(
+      JobEvents.submitted,
+      {
+        name: input.name,
+        type: input.type,
+        input: input.input as Record<string, unknown>,
+        priority: input.priority,
+        owner: input.owner,
+        batchId: input.batchId ?? null,
+        totalSteps: this.plan.totalSteps,
+        maxAttempts: this.plan.retry.maxAttempts,
+        timeoutMs: input.timeoutMs ?? null,
+        runAt: input.runAt ?? null,
+        createdAt: state.createdAt,
+      },
+      who,
+    );
+  }
+
+  // ---- controls (rules: domain refuseJobControl) -------------------------------------------------------
+
+  private installHandlers(): void {
+    setHandler(statusQuery, () => this.snapshot());
+    installControlSurface<ControlResult>(
+      {
+        signals: { pause: pauseSignal, resume: resumeSignal, cancel: cancelSignal, reprioritize: reprioritizeSignal },
+        updates: { pause: pauseUpdate, resume: resumeUpdate, cancel: cancelUpdate, reprioritize: reprioritizeUpdate },
+      },
+      {
+        refuse: (action: ControlAction, priority?: unknown) => refuseJobControl(action, this.state, priority),
+        pause: (who) => this.pause(who),
+        resume: (who) => this.resume(who),
+        cancel: (who, payload) => this.cancel(who, payload),
+        reprioritize: (priority, who) => this.reprioritize(priority, who),
+        ignored: (signal, why, who) => {
+          this.outbox.record(JobEvents.signalIgnored, { signal, why, status: this.state.status }, who);
+        },
+        answer: async (seq) => {
+          await this.outbox.flushed(seq);
+          return { state: this.snapshot(), position: this.outbox.lastPosition() };
+        },
+      },
+    );
+    // `temporal workflow cancel` (or the Web UI's cancel) is the same as the cancel signal.
+    CancellationScope.current().cancelRequested.catch(() => {
+      this.cancelRequestedByTemporal = true;
+      if (!isTerminalJobStatus(this.state.status)) this.cancel(TEMPORAL_CANCEL);
+    });
+  }
+
+  private pause(who: Actor): number {
+    this.flushProgress(); // the paused row shows the progress made so far
+    const from = this.state.status === 'pending' ? 'pending' : 'running';
+    this.state.pausedFrom = from;
+    this.state.pausedAt = this.iso();
+    const seq = this.transition(JobEvents.paused, { from }, who);
     // A running step stops at its next heartbeat and hands back its checkpoint; no slot is held.
-    stepScope?.cancel();
-    return record(JobEvents.paused, { from: state.pausedFrom }, who);
+    this.stepScope?.cancel();
+    return seq;
   }
-  function resume(who: Actor): number {
-    const to = state.pausedFrom ?? 'running';
-    state.pausedFrom = null;
-    state.pausedAt = null;
-    setStatus(to);
-    return record(JobEvents.resumed, { to }, who);
+
+  private resume(who: Actor): number {
+    const to = this.state.pausedFrom ?? 'running';
+    this.state.pausedFrom = null;
+    this.state.pausedAt = null;
+    return this.transition(JobEvents.resumed, { to }, who);
   }
-  function cancel(who: Actor, closeAsCanceled = false): number {
-    if (closeAsCanceled) cancelRequestExpected = true;
-    flushProgress();
-    const from = state.status;
-    setStatus('cancelled');
-    state.pausedFrom = null;
-    stepScope?.cancel();
-    return record(JobEvents.cancelled, { from, completedSteps: state.completedSteps }, who);
+
+  private cancel(who: Actor, payload?: ControlPayload): number {
+    if (payload?.closeAsCanceled === true) this.cancelRequestExpected = true;
+    this.flushProgress();
+    const from = this.state.status;
+    this.state.pausedFrom = null;
+    const seq = this.transition(JobEvents.cancelled, { from, completedSteps: this.state.completedSteps }, who);
+    this.stepScope?.cancel();
+    return seq;
   }
-  function reprioritize(priority: number, who: Actor): number {
-    const from = state.priority;
-    state.priority = priority;
+
+  private reprioritize(priority: number, who: Actor): number {
+    const from = this.state.priority;
+    this.state.priority = priority;
     upsertSearchAttributes([{ key: JobPriorityKey, value: priority }]);
     // The running step keeps its slot; later steps are dispatched with the new priority key.
-    return record(JobEvents.reprioritized, { from, to: priority }, who);
-  }
-  function ignored(signal: string, why: string, who: Actor): void {
-    record(JobEvents.signalIgnored, { signal, why, status: state.status }, who);
+    return this.transition(JobEvents.reprioritized, { from, to: priority }, who);
   }
 
-  const actorOf = (payload: ControlPayload | undefined, fallback: string): Actor => ({
-    actor: typeof payload?.actor === 'string' && payload.actor ? payload.actor : fallback,
-    ...(typeof payload?.reason === 'string' ? { reason: payload.reason } : {}),
-  });
-  const priorityOf = (payload: ReprioritizePayload | number | undefined): unknown =>
-    typeof payload === 'number' ? payload : payload?.priority;
-  const asPayload = (payload: ReprioritizePayload | number | undefined): ControlPayload | undefined =>
-    typeof payload === 'number' ? undefined : payload;
-  const reject = (type: string, message: string) => {
-    throw ApplicationFailure.create({ type, message, nonRetryable: true });
-  };
-  const answer = async (seq: number): Promise<ControlResult> => {
-    await flushed(seq);
-    return { state: snapshot(), position: outbox.lastPosition() };
-  };
-
-  // ---- the first event, then the handlers (so nothing is recorded before it) ----------------------
-  if (!carried) {
-    if (input.retryOf) {
-      record(
-        JobEvents.retried,
-        { attempt: state.attempt, maxAttempts: state.maxAttempts, completedSteps: state.completedSteps, runId: info.runId },
-        { actor: input.actor ?? 'system' },
-      );
-    } else {
-      record(
-        JobEvents.submitted,
-        {
-          name: input.name,
-          type: input.type,
-          input: input.input as Record<string, unknown>,
-          priority: input.priority,
-          owner: input.owner,
-          batchId: input.batchId ?? null,
-          totalSteps: plan.totalSteps,
-          maxAttempts: plan.retry.maxAttempts,
-          timeoutMs: input.timeoutMs ?? null,
-          runAt: input.runAt ?? null,
-          createdAt: state.createdAt,
-        },
-        { actor: input.actor ?? 'system' },
-      );
+  /**
+   * A cancelled job closes as Canceled in Temporal only if Temporal cancellation was requested (the
+   * SDK closes an execution as Canceled only then). The API and batches request it right after their
+   * cancel (closeAsCanceled); wait for that request briefly so the Web UI agrees with the record.
+   */
+  private async closeAsCanceledIfRequested(): Promise<void> {
+    if (!this.cancelRequestedByTemporal && this.cancelRequestExpected) {
+      await CancellationScope.nonCancellable(() => condition(() => this.cancelRequestedByTemporal, CANCEL_REQUEST_WAIT_MS));
     }
+    if (this.cancelRequestedByTemporal) throw new CancelledFailure('Job cancelled');
   }
 
-  setHandler(statusQuery, () => snapshot());
+  // ---- the steps -------------------------------------------------------------------------------------
 
-  setHandler(pauseSignal, (p) => {
-    const why = whyNotPause();
-    if (why) ignored('pause', why, actorOf(p, 'external'));
-    else pause(actorOf(p, 'external'));
-  });
-  setHandler(resumeSignal, (p) => {
-    const why = whyNotResume();
-    if (why) ignored('resume', why, actorOf(p, 'external'));
-    else resume(actorOf(p, 'external'));
-  });
-  setHandler(cancelSignal, (p) => {
-    const why = whyNotCancel();
-    if (why) ignored('cancel', why, actorOf(p, 'external'));
-    else cancel(actorOf(p, 'external'), p?.closeAsCanceled === true);
-  });
-  setHandler(reprioritizeSignal, (p) => {
-    const priority = priorityOf(p);
-    const why = whyNotReprioritize(priority);
-    if (why) ignored('reprioritize', why.message, actorOf(asPayload(p), 'external'));
-    else reprioritize(priority as number, actorOf(asPayload(p), 'external'));
-  });
-
-  setHandler(pauseUpdate, async (p) => answer(pause(actorOf(p, 'external'))), {
-    validator: (_payload: ControlPayload) => {
-      const why = whyNotPause();
-      if (why) reject(INVALID_TRANSITION, why);
-    },
-  });
-  setHandler(resumeUpdate, async (p) => answer(resume(actorOf(p, 'external'))), {
-    validator: (_payload: ControlPayload) => {
-      const why = whyNotResume();
-      if (why) reject(INVALID_TRANSITION, why);
-    },
-  });
-  setHandler(cancelUpdate, async (p) => answer(cancel(actorOf(p, 'external'), p?.closeAsCanceled === true)), {
-    validator: (_payload: ControlPayload) => {
-      const why = whyNotCancel();
-      if (why) reject(INVALID_TRANSITION, why);
-    },
-  });
-  setHandler(
-    reprioritizeUpdate,
-    async (p) => answer(reprioritize(priorityOf(p) as number, actorOf(asPayload(p), 'external'))),
-    {
-      validator: (p) => {
-        const why = whyNotReprioritize(priorityOf(p));
-        if (why) reject(why.type, why.message);
-      },
-    },
-  );
-
-  // `temporal workflow cancel` (or the Web UI's cancel) is the same as the cancel signal.
-  CancellationScope.current().cancelRequested.catch(() => {
-    cancelRequestedByTemporal = true;
-    if (!isTerminalJobStatus(state.status)) cancel({ actor: 'external', reason: 'cancellation requested through Temporal' });
-  });
-
-  // ---- the job -------------------------------------------------------------------------------------
-  void watchTimeout();
-  try {
-    await runSteps();
-  } catch (error) {
-    if (!isCancellation(error)) throw error;
-    // Cancelled through Temporal: finish the record, then let the execution close as Canceled.
-    await CancellationScope.nonCancellable(async () => {
-      if (!isTerminalJobStatus(state.status)) cancel({ actor: 'external', reason: 'cancellation requested through Temporal' });
-      await cleanupAfterCancel('cancellation requested through Temporal');
-      await flushed();
-    });
-    throw error;
-  }
-
-  if (state.status === 'cancelled') await cleanupAfterCancel('cancelled');
-  await flushed();
-  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
-  if (state.status === 'cancelled') await closeAsCanceledIfRequested();
-  if (state.status === 'failed') {
-    throw ApplicationFailure.create({
-      type: state.errorType ?? 'JobFailed',
-      message: state.error ?? 'job failed',
-      nonRetryable: true,
-    });
-  }
-  return { jobId, status: state.status, result: lastResult, resultFiles: state.resultFiles, error: state.error };
-
-  // ---- helpers (hoisted) ---------------------------------------------------------------------------
-
-  async function runSteps(): Promise<void> {
+  private async runSteps(): Promise<void> {
+    const { state } = this;
     while (!isTerminalJobStatus(state.status)) {
-      await untilRunnable();
+      await this.untilRunnable();
       if (isTerminalJobStatus(state.status)) return;
-      if (timedOut) return failJob('JobTimeout', timeoutMessage());
-      if (state.completedSteps >= state.totalSteps) return completeJob();
-
-      if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER)) {
-        await flushed();
-        await condition(allHandlersFinished);
-        if (runningSince !== null) {
-          state.activeMs += now() - runningSince;
-          runningSince = null;
-        }
-        await continueAsNew<typeof jobWorkflow>({
-          ...input,
-          carried: { state: snapshot(), checkpoint, stepDurationsMs, lastProgressAt },
-        });
-      }
-
-      await runOneStep();
+      if (this.timedOut) return this.failJob(JOB_TIMEOUT, this.timeoutMessage());
+      if (state.completedSteps >= state.totalSteps) return this.completeJob();
+      if (this.historyIsLong()) await this.continueAsNewRun();
+      await this.runOneStep();
     }
+  }
+
+  private historyIsLong(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength > (this.input.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER);
+  }
+
+  private async continueAsNewRun(): Promise<never> {
+    await this.outbox.flushed();
+    await condition(allHandlersFinished);
+    this.stopClock();
+    const { checkpoint, stepDurationsMs, lastProgressAt } = this;
+    return continueAsNew<typeof jobWorkflow>({ ...this.input, carried: { state: this.snapshot(), checkpoint, stepDurationsMs, lastProgressAt } });
   }
 
   /** Waits while pending (until runAt) or paused; marks the job running when it may run. */
-  async function untilRunnable(): Promise<void> {
+  private async untilRunnable(): Promise<void> {
+    const { state } = this;
     for (;;) {
-      if (isTerminalJobStatus(state.status) || timedOut) return;
+      if (isTerminalJobStatus(state.status) || this.timedOut) return;
       if (state.status === 'paused') {
-        flushProgress();
+        this.flushProgress();
         await condition(() => state.status !== 'paused');
         continue;
       }
-      if (state.status === 'pending') {
-        const wait = input.runAt ? Date.parse(input.runAt) - now() : 0;
-        if (wait > 0) {
-          await condition(() => state.status !== 'pending', wait);
-          continue;
-        }
-        setStatus('running');
-        state.startedAt ??= iso();
-        record(JobEvents.started, { attempt: state.attempt, step: state.completedSteps, startedAt: state.startedAt }, { actor: 'system' });
-        return;
+      if (state.status !== 'pending') return; // running
+      const wait = this.input.runAt ? Date.parse(this.input.runAt) - Date.now() : 0;
+      if (wait > 0) {
+        await condition(() => state.status !== 'pending', wait);
+        continue;
       }
-      return; // running
+      state.startedAt ??= this.iso();
+      this.transition(JobEvents.started, { attempt: state.attempt, step: state.completedSteps, startedAt: state.startedAt }, { actor: 'system' });
+      return;
     }
   }
 
-  async function runOneStep(): Promise<void> {
-    const step = state.completedSteps;
-    state.currentStep = step;
-    const steps = proxyActivities<JobStepActivities>({
-      taskQueue: info.taskQueue,
-      startToCloseTimeout: plan.stepTimeoutMs,
-      heartbeatTimeout: plan.heartbeatTimeoutMs,
+  private stepActivities(): JobStepActivities {
+    return proxyActivities<JobStepActivities>({
+      taskQueue: this.info.taskQueue,
+      startToCloseTimeout: this.plan.stepTimeoutMs,
+      heartbeatTimeout: this.plan.heartbeatTimeoutMs,
       // jobWorkflow retries itself, so that each failed attempt becomes an event with its backoff.
       retry: { maximumAttempts: 1 },
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-      priority: { priorityKey: toPriorityKey(state.priority) },
+      priority: { priorityKey: toPriorityKey(this.state.priority) },
     });
+  }
+
+  private async runOneStep(): Promise<void> {
+    const { state } = this;
+    const step = state.completedSteps;
+    state.currentStep = step;
     const scope = new CancellationScope();
-    stepScope = scope;
+    this.stepScope = scope;
     state.stepInFlight = true;
-    const startedAt = now();
+    const startedAt = Date.now();
     let outcome: RunJobStepOutput;
     try {
-      outcome = await scope.run(() =>
-        steps.runJobStep({
-          jobId,
-          type: input.type,
-          input: input.input,
-          step,
-          totalSteps: state.totalSteps,
-          attempt: state.attempt,
-          checkpoint,
-        }),
-      );
+      const request = { jobId: this.input.jobId, type: this.input.type, input: this.input.input, step, totalSteps: state.totalSteps, attempt: state.attempt, checkpoint: this.checkpoint };
+      outcome = await scope.run(() => this.stepActivities().runJobStep(request));
     } catch (error) {
-      if (isTerminalJobStatus(state.status) || state.status === 'paused' || timedOut) {
+      if (isTerminalJobStatus(state.status) || state.status === 'paused' || this.timedOut) {
         // The step died while being stopped (e.g. its worker went away); keep the last checkpoint.
         if (isCancellation(error) && CancellationScope.current().consideredCancelled) throw error;
         return;
       }
       if (isCancellation(error)) throw error; // the workflow itself is being cancelled
-      await onStepFailure(error, startedAt);
-      return;
+      return this.onStepFailure(error, startedAt);
     } finally {
-      stepScope = undefined;
+      this.stepScope = undefined;
       state.stepInFlight = false;
     }
-
     if (outcome.outcome === 'interrupted') {
-      checkpoint = outcome.checkpoint;
+      this.checkpoint = outcome.checkpoint;
       return;
     }
     // A step that finished as it was being paused still counts as done: it is never run again.
-    checkpoint = undefined;
-    stepDurationsMs.push(now() - startedAt);
-    if (stepDurationsMs.length > DURATION_WINDOW) stepDurationsMs.shift();
+    this.onStepDone(step, outcome.output, Date.now() - startedAt);
+  }
+
+  private onStepDone(step: number, output: Extract<RunJobStepOutput, { outcome: 'completed' }>['output'], durationMs: number): void {
+    const { state } = this;
+    this.checkpoint = undefined;
+    this.stepDurationsMs.push(durationMs);
+    if (this.stepDurationsMs.length > DURATION_WINDOW) this.stepDurationsMs.shift();
     state.completedSteps = step + 1;
     state.currentStep = state.completedSteps < state.totalSteps ? state.completedSteps : null;
     state.progress = progressOf(state.completedSteps, state.totalSteps);
-    state.estimatedRemainingS = estimateRemainingS();
-    if (outcome.output.resultFiles?.length) {
-      for (const f of outcome.output.resultFiles) if (!state.resultFiles.includes(f)) state.resultFiles.push(f);
-    }
-    if (outcome.output.result !== undefined) lastResult = outcome.output.result;
-    progressDirty = true;
-    if (state.completedSteps < state.totalSteps && now() - lastProgressAt >= (input.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS)) {
-      flushProgress();
-    }
+    state.estimatedRemainingS = this.estimateRemainingS();
+    for (const f of output.resultFiles ?? []) if (!state.resultFiles.includes(f)) state.resultFiles.push(f);
+    if (output.result !== undefined) this.lastResult = output.result;
+    this.progressDirty = true;
+    const interval = this.input.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
+    if (state.completedSteps < state.totalSteps && Date.now() - this.lastProgressAt >= interval) this.flushProgress();
   }
 
-  /**
-   * The step stopped heartbeating: its worker died (kill -9, OOM, power cut) or hung. That is not the
-   * job's fault, so it does not spend the job's retry budget; it is bounded on its own
-   * (DEFAULT_MAX_WORKER_LOSSES), and the time since the last heartbeat is not counted as running time.
-   */
-  async function onWorkerLost(message: string, lastHeartbeatAt: number | undefined, stepStartedAt: number): Promise<void> {
-    const t = now();
-    const lostMs = Math.max(0, t - Math.max(stepStartedAt, typeof lastHeartbeatAt === 'number' ? lastHeartbeatAt : stepStartedAt));
-    if (runningSince !== null) runningSince = Math.min(t, runningSince + lostMs);
-    state.workerLosses += 1;
-    const why = `step ${state.completedSteps} stopped heartbeating (worker lost or step hung): ${message}`;
-    if (state.workerLosses > DEFAULT_MAX_WORKER_LOSSES) {
-      return failJob(WORKER_LOST, `${why}; ${state.workerLosses} step runs were lost, giving up`);
-    }
-    const delay = Math.min(plan.retry.initialIntervalMs, 1000);
-    state.nextRetryAt = iso(t + delay);
-    record(
-      JobEvents.attemptFailed,
-      {
-        attempt: state.attempt,
-        error: why,
-        errorType: WORKER_LOST,
-        nextRetryAt: state.nextRetryAt,
-        step: state.completedSteps,
-        workerLosses: state.workerLosses,
-        countsAsAttempt: false,
-      },
-      { actor: 'system' },
-    );
-    await condition(() => state.status !== 'running' || timedOut, delay);
-    state.nextRetryAt = null;
-  }
-
-  async function onStepFailure(error: unknown, stepStartedAt: number): Promise<void> {
+  private async onStepFailure(error: unknown, stepStartedAt: number): Promise<void> {
     const failure = error instanceof ActivityFailure ? error.cause : error;
     const message = failure instanceof Error ? failure.message : String(failure);
     let errorType = 'Error';
@@ -495,100 +430,123 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
       errorType = failure.type ?? 'Error';
       nonRetryable = failure.nonRetryable || errorType === PERMANENT_ERROR_TYPE;
       const details = failure.details?.[0] as { checkpoint?: unknown } | undefined;
-      if (details && details.checkpoint !== undefined) checkpoint = details.checkpoint;
+      if (details && details.checkpoint !== undefined) this.checkpoint = details.checkpoint;
     } else if (failure instanceof TimeoutFailure) {
       errorType = `Timeout${failure.timeoutType !== undefined ? `:${failure.timeoutType}` : ''}`;
       const last = failure.lastHeartbeatDetails as { checkpoint?: unknown; at?: number } | undefined;
-      if (last && last.checkpoint !== undefined) checkpoint = last.checkpoint;
-      if (failure.timeoutType === TimeoutType.HEARTBEAT) return onWorkerLost(message, last?.at, stepStartedAt);
+      if (last && last.checkpoint !== undefined) this.checkpoint = last.checkpoint;
+      if (failure.timeoutType === TimeoutType.HEARTBEAT) return this.onWorkerLost(message, last?.at, stepStartedAt);
     }
+    const { state } = this;
     const attempt = state.attempt;
-    if (nonRetryable || attempt >= state.maxAttempts) {
-      return failJob(errorType, message);
-    }
-    const delay = backoffMs(attempt - (state.maxAttempts - plan.retry.maxAttempts));
-    const nextRetryAt = iso(now() + delay);
-    state.nextRetryAt = nextRetryAt;
+    if (nonRetryable || attempt >= state.maxAttempts) return this.failJob(errorType, message);
+    const delay = this.backoffMs(attempt - (state.maxAttempts - this.plan.retry.maxAttempts));
+    state.nextRetryAt = this.iso(Date.now() + delay);
     state.error = message;
     state.errorType = errorType;
-    record(JobEvents.attemptFailed, { attempt, error: message, errorType, nextRetryAt, step: state.completedSteps }, { actor: 'system' });
+    this.transition(JobEvents.attemptFailed, { attempt, error: message, errorType, nextRetryAt: state.nextRetryAt, step: state.completedSteps }, { actor: 'system' });
     state.attempt = attempt + 1;
-    // Backoff: a pause, cancel or timeout ends the wait early.
-    await condition(() => state.status !== 'running' || timedOut, delay);
-    state.nextRetryAt = null;
+    await this.backOff(delay);
   }
 
-  function backoffMs(failedAttemptsThisRun: number): number {
-    const r = plan.retry;
+  /**
+   * The step stopped heartbeating: its worker died (kill -9, OOM, power cut) or hung. That is not the
+   * job's fault, so it does not spend the job's retry budget; it is bounded on its own
+   * (DEFAULT_MAX_WORKER_LOSSES), and the time since the last heartbeat is not counted as running time.
+   */
+  private async onWorkerLost(message: string, lastHeartbeatAt: number | undefined, stepStartedAt: number): Promise<void> {
+    const { state } = this;
+    const t = Date.now();
+    const lostMs = Math.max(0, t - Math.max(stepStartedAt, typeof lastHeartbeatAt === 'number' ? lastHeartbeatAt : stepStartedAt));
+    if (this.runningSince !== null) this.runningSince = Math.min(t, this.runningSince + lostMs);
+    state.workerLosses += 1;
+    const why = `step ${state.completedSteps} stopped heartbeating (worker lost or step hung): ${message}`;
+    if (state.workerLosses > DEFAULT_MAX_WORKER_LOSSES) return this.failJob(WORKER_LOST, `${why}; ${state.workerLosses} step runs were lost, giving up`);
+    const delay = Math.min(this.plan.retry.initialIntervalMs, 1000);
+    state.nextRetryAt = this.iso(t + delay);
+    this.transition(
+      JobEvents.attemptFailed,
+      { attempt: state.attempt, error: why, errorType: WORKER_LOST, nextRetryAt: state.nextRetryAt, step: state.completedSteps, workerLosses: state.workerLosses, countsAsAttempt: false },
+      { actor: 'system' },
+    );
+    await this.backOff(delay);
+  }
+
+  /** Waits before the next attempt; a pause, cancel or timeout ends the wait early. */
+  private async backOff(delayMs: number): Promise<void> {
+    await condition(() => this.state.status !== 'running' || this.timedOut, delayMs);
+    this.state.nextRetryAt = null;
+  }
+
+  private backoffMs(failedAttemptsThisRun: number): number {
+    const r = this.plan.retry;
     const base = Math.min(r.maxIntervalMs, r.initialIntervalMs * Math.pow(r.backoffCoefficient, Math.max(0, failedAttemptsThisRun - 1)));
     const spread = base * r.jitter * (Math.random() * 2 - 1); // workflow Math.random is seeded: replay-safe
     return Math.max(1, Math.round(base + spread));
   }
 
-  function completeJob(): void {
-    setStatus('completed');
+  // ---- the end -----------------------------------------------------------------------------------------
+
+  private completeJob(): void {
+    const { state } = this;
+    this.stopClock();
     state.progress = 100;
     state.message = null;
     state.error = null;
     state.errorType = null;
-    record(
-      JobEvents.completed,
-      {
-        completedSteps: state.completedSteps,
-        totalSteps: state.totalSteps,
-        result: (lastResult ?? null) as Record<string, unknown> | null,
-        resultFiles: state.resultFiles,
-        activeMs: state.activeMs,
-        attempt: state.attempt,
-      },
-      { actor: 'system' },
-    );
+    const data = {
+      completedSteps: state.completedSteps,
+      totalSteps: state.totalSteps,
+      result: (this.lastResult ?? null) as Record<string, unknown> | null,
+      resultFiles: state.resultFiles,
+      activeMs: state.activeMs,
+      attempt: state.attempt,
+    };
+    this.transition(JobEvents.completed, data, { actor: 'system' });
   }
 
-  function failJob(errorType: string, message: string): void {
-    setStatus('failed');
+  private failJob(errorType: string, message: string): void {
+    const { state } = this;
+    this.stopClock();
     state.error = message;
     state.errorType = errorType;
     state.nextRetryAt = null;
-    record(
-      JobEvents.failed,
-      { error: message, errorType, attempt: state.attempt, completedSteps: state.completedSteps, activeMs: state.activeMs },
-      { actor: 'system' },
-    );
+    const data = { error: message, errorType, attempt: state.attempt, completedSteps: state.completedSteps, activeMs: state.activeMs };
+    this.transition(JobEvents.failed, data, { actor: 'system' });
   }
 
-  function flushProgress(): void {
-    if (!progressDirty) return;
-    progressDirty = false;
-    lastProgressAt = now();
-    record(
-      JobEvents.progress,
-      {
-        completedSteps: state.completedSteps,
-        totalSteps: state.totalSteps,
-        progress: state.progress,
-        currentStep: state.currentStep,
-        estimatedRemainingS: state.estimatedRemainingS,
-        resultFiles: state.resultFiles,
-      },
-      { actor: 'system' },
-    );
+  private flushProgress(): void {
+    if (!this.progressDirty) return;
+    const { state } = this;
+    this.progressDirty = false;
+    this.lastProgressAt = Date.now();
+    const data = {
+      completedSteps: state.completedSteps,
+      totalSteps: state.totalSteps,
+      progress: state.progress,
+      currentStep: state.currentStep,
+      estimatedRemainingS: state.estimatedRemainingS,
+      resultFiles: state.resultFiles,
+    };
+    this.transition(JobEvents.progress, data, { actor: 'system' });
   }
 
-  function estimateRemainingS(): number | null {
-    if (stepDurationsMs.length === 0) return null;
-    const avg = stepDurationsMs.reduce((a, b) => a + b, 0) / stepDurationsMs.length;
-    return Math.round(((state.totalSteps - state.completedSteps) * avg) / 100) / 10;
+  private estimateRemainingS(): number | null {
+    const durations = this.stepDurationsMs;
+    if (durations.length === 0) return null;
+    const avg = durations.reduce((a, b) => a + b, 0) / durations.length;
+    return Math.round(((this.state.totalSteps - this.state.completedSteps) * avg) / 100) / 10;
   }
 
-  function timeoutMessage(): string {
-    return `Job timed out after ${Math.round((input.timeoutMs ?? 0) / 1000)}s of running time (paused time not counted)`;
+  private timeoutMessage(): string {
+    return `Job timed out after ${Math.round((this.input.timeoutMs ?? 0) / 1000)}s of running time (paused time not counted)`;
   }
 
   /** Per-job timeout on running time only: time spent paused or pending does not count. */
-  async function watchTimeout(): Promise<void> {
-    const limit = input.timeoutMs;
+  private async watchTimeout(): Promise<void> {
+    const limit = this.input.timeoutMs;
     if (!limit || limit <= 0) return;
+    const { state } = this;
     await CancellationScope.nonCancellable(async () => {
       for (;;) {
         if (isTerminalJobStatus(state.status)) return;
@@ -596,10 +554,10 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
           await condition(() => state.status === 'running' || isTerminalJobStatus(state.status));
           continue;
         }
-        const remaining = limit - activeMsNow();
+        const remaining = limit - this.activeMsNow();
         if (remaining <= 0) {
-          timedOut = true;
-          stepScope?.cancel();
+          this.timedOut = true;
+          this.stepScope?.cancel();
           return;
         }
         await condition(() => state.status !== 'running', remaining);
@@ -607,35 +565,14 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
     });
   }
 
-  async function cleanupAfterCancel(reason: string): Promise<void> {
-    const steps = proxyActivities<JobStepActivities>({
-      taskQueue: info.taskQueue,
-      startToCloseTimeout: '1m',
-      retry: { maximumAttempts: 3 },
-    });
-    await CancellationScope.nonCancellable(() =>
-      steps.cleanupJob({ jobId, type: input.type, input: input.input, reason }).catch(() => undefined),
-    );
+  private async cleanupAfterCancel(reason: string): Promise<void> {
+    const steps = proxyActivities<JobStepActivities>({ taskQueue: this.info.taskQueue, startToCloseTimeout: '1m', retry: { maximumAttempts: 3 } });
+    const request = { jobId: this.input.jobId, type: this.input.type, input: this.input.input, reason };
+    await CancellationScope.nonCancellable(() => steps.cleanupJob(request).catch(() => undefined));
   }
 
-  /**
-   * A cancelled job closes as Canceled in Temporal only if Temporal cancellation was requested (the
-   * SDK closes an execution as Canceled only then). The API and batches request it right after their
-   * cancel (closeAsCanceled); wait for that request briefly so the Web UI agrees with the record.
-   */
-  async function closeAsCanceledIfRequested(): Promise<void> {
-    if (!cancelRequestedByTemporal && cancelRequestExpected) {
-      await CancellationScope.nonCancellable(() => condition(() => cancelRequestedByTemporal, CANCEL_REQUEST_WAIT_MS));
-    }
-    if (cancelRequestedByTemporal) throw new CancelledFailure('Job cancelled');
-  }
-
-  function snapshot(): JobState {
-    return {
-      ...state,
-      activeMs: activeMsNow(),
-      resultFiles: [...state.resultFiles],
-    };
+  private snapshot(): JobState {
+    return { ...this.state, activeMs: this.activeMsNow(), resultFiles: [...this.state.resultFiles] };
   }
 }
 
