@@ -1,6 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { EventStore, RecordedEvent } from '../eventstore/index.js';
-import { JobEvents, isTerminalJobStatus, jobStatusAfter } from '../domain/index.js';
+import { BatchEvents, JobEvents, isTerminalJobStatus, jobStatusAfter } from '../domain/index.js';
+
+type ClosedExecution = { workflowId: string; runId: string; status: { name: string }; closeTime?: Date };
 
 export interface ReconcilerOptions {
   client: Client;
@@ -48,80 +50,70 @@ export class Reconciler {
   }
 
   private async scan(): Promise<number> {
-    const { client, eventStore, taskQueue } = this.options;
-    const query =
-      `TaskQueue = "${taskQueue}" AND WorkflowType = "jobWorkflow" AND ` +
-      `ExecutionStatus IN ("Terminated", "TimedOut") AND JobStatus IN ("pending", "running", "paused")`;
-    let recorded = 0;
-    for await (const execution of client.workflow.list({ query })) {
-      const key = `${execution.workflowId}:${execution.runId}`;
-      if (this.seen.has(key)) continue;
-      const jobId = execution.workflowId;
-      const stream = eventStore.readStream(jobId);
-      const last = stream[stream.length - 1];
-      // A later run (retry) may have written since; only the run that was closed from outside matters.
-      const closedRunStillOpen = stream.some((e: RecordedEvent) => e.metadata.runId === execution.runId) && last && !isTerminalJobStatus(jobStatusAfter(last.type, last.data, 'running'));
-      if (closedRunStillOpen) {
-        const terminated = execution.status.name === 'TERMINATED';
-        let reason: string | undefined;
-        if (terminated) reason = await this.terminationReason(jobId, execution.runId);
-        const result = eventStore.appendToStream(jobId, [
-          {
-            eventId: `${jobId}:${execution.runId}:closed-outside`,
-            type: terminated ? JobEvents.terminated : JobEvents.timedOut,
-            data: {
-              jobId,
-              at: (execution.closeTime ?? new Date()).toISOString(),
-              closedAt: (execution.closeTime ?? new Date()).toISOString(),
-              runId: execution.runId,
-              reason: reason ?? (terminated ? 'terminated' : 'workflow execution timed out'),
-            },
-            metadata: {
-              actor: 'system:reconciler',
-              reason: reason ?? (terminated ? 'terminated through Temporal' : 'workflow execution timed out'),
-              runId: execution.runId,
-              workflowId: jobId,
-            },
-          },
-        ]);
-        recorded += result.appended;
-        if (result.appended) this.options.log?.(`[reconciler] recorded ${terminated ? 'JobTerminated' : 'JobTimedOut'} for ${jobId}`);
-      }
-      this.seen.add(key);
-    }
-    return recorded + (await this.scanBatches());
+    const jobs = await this.scanClosed('jobWorkflow', 'JobStatus IN ("pending", "running", "paused")', (e) => this.recordJobEnd(e));
+    const batches = await this.scanClosed('batchWorkflow', 'BatchStatus IN ("queued", "running", "paused")', (e) => this.recordBatchEnd(e));
+    return jobs + batches;
   }
 
-  /** The same for batch workflows: a batch terminated or timed out is recorded as failed. (Its jobs
-   * are terminated with it by the parent-close policy, and recorded by the job scan.) */
-  private async scanBatches(): Promise<number> {
-    const { client, eventStore, taskQueue } = this.options;
-    const query =
-      `TaskQueue = "${taskQueue}" AND WorkflowType = "batchWorkflow" AND ` +
-      `ExecutionStatus IN ("Terminated", "TimedOut") AND BatchStatus IN ("queued", "running", "paused")`;
+  /** Executions of `workflowType` closed from outside (terminated, timed out) whose record still says
+   * they run: `record` writes their last event (idempotent by run id). Each run is looked at once. */
+  private async scanClosed(workflowType: string, stillOpen: string, record: (execution: ClosedExecution) => Promise<number>): Promise<number> {
+    const query = `TaskQueue = "${this.options.taskQueue}" AND WorkflowType = "${workflowType}" AND ExecutionStatus IN ("Terminated", "TimedOut") AND ${stillOpen}`;
     let recorded = 0;
-    for await (const execution of client.workflow.list({ query })) {
+    for await (const execution of this.options.client.workflow.list({ query })) {
       const key = `${execution.workflowId}:${execution.runId}`;
       if (this.seen.has(key)) continue;
-      const batchId = execution.workflowId;
-      const last = eventStore.readStream(batchId).at(-1);
-      if (last && !['BatchCompleted', 'BatchFailed'].includes(last.type)) {
-        const terminated = execution.status.name === 'TERMINATED';
-        const reason = (terminated ? await this.terminationReason(batchId, execution.runId) : undefined) ?? (terminated ? 'terminated' : 'timed out');
-        const closedAt = (execution.closeTime ?? new Date()).toISOString();
-        const result = eventStore.appendToStream(batchId, [
-          {
-            eventId: `${batchId}:${execution.runId}:closed-outside`,
-            type: 'BatchFailed',
-            data: { batchId, at: closedAt, reason: `batch workflow ${terminated ? 'terminated' : 'timed out'}: ${reason}`, notStarted: 0 },
-            metadata: { actor: 'system:reconciler', reason, runId: execution.runId, workflowId: batchId },
-          },
-        ]);
-        recorded += result.appended;
-      }
+      recorded += await record(execution);
       this.seen.add(key);
     }
     return recorded;
+  }
+
+  private async recordJobEnd(execution: ClosedExecution): Promise<number> {
+    const jobId = execution.workflowId;
+    const stream = this.options.eventStore.readStream(jobId);
+    const last = stream[stream.length - 1];
+    // A later run (retry) may have written since; only the run that was closed from outside matters.
+    const ranHere = stream.some((e: RecordedEvent) => e.metadata.runId === execution.runId);
+    if (!ranHere || !last || isTerminalJobStatus(jobStatusAfter(last.type, last.data, 'running'))) return 0;
+    const terminated = execution.status.name === 'TERMINATED';
+    const reason = terminated ? await this.terminationReason(jobId, execution.runId) : undefined;
+    const closedAt = (execution.closeTime ?? new Date()).toISOString();
+    const result = this.options.eventStore.appendToStream(jobId, [
+      {
+        eventId: `${jobId}:${execution.runId}:closed-outside`,
+        type: terminated ? JobEvents.terminated : JobEvents.timedOut,
+        data: { jobId, at: closedAt, closedAt, runId: execution.runId, reason: reason ?? (terminated ? 'terminated' : 'workflow execution timed out') },
+        metadata: {
+          actor: 'system:reconciler',
+          reason: reason ?? (terminated ? 'terminated through Temporal' : 'workflow execution timed out'),
+          runId: execution.runId,
+          workflowId: jobId,
+        },
+      },
+    ]);
+    if (result.appended) this.options.log?.(`[reconciler] recorded ${terminated ? 'JobTerminated' : 'JobTimedOut'} for ${jobId}`);
+    return result.appended;
+  }
+
+  /** A batch terminated or timed out is recorded as failed. (Its jobs are terminated with it by the
+   * parent-close policy, and recorded by the job scan.) */
+  private async recordBatchEnd(execution: ClosedExecution): Promise<number> {
+    const batchId = execution.workflowId;
+    const last = this.options.eventStore.readStream(batchId).at(-1);
+    if (!last || [BatchEvents.completed, BatchEvents.failed].includes(last.type as never)) return 0;
+    const terminated = execution.status.name === 'TERMINATED';
+    const reason = (terminated ? await this.terminationReason(batchId, execution.runId) : undefined) ?? (terminated ? 'terminated' : 'timed out');
+    const closedAt = (execution.closeTime ?? new Date()).toISOString();
+    const result = this.options.eventStore.appendToStream(batchId, [
+      {
+        eventId: `${batchId}:${execution.runId}:closed-outside`,
+        type: BatchEvents.failed,
+        data: { batchId, at: closedAt, reason: `batch workflow ${terminated ? 'terminated' : 'timed out'}: ${reason}`, notStarted: 0 },
+        metadata: { actor: 'system:reconciler', reason, runId: execution.runId, workflowId: batchId },
+      },
+    ]);
+    return result.appended;
   }
 
   private async terminationReason(workflowId: string, runId: string): Promise<string | undefined> {
@@ -135,4 +127,3 @@ export class Reconciler {
   }
 }
 
-/** The job status an event leaves behind, for the event types that end a job. */

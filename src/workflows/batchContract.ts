@@ -3,7 +3,8 @@
  * a job — pause, resume, cancel, reprioritize — applied to the batch as a whole, and a `status` query.
  * Imported by workflow code and clients: no I/O here.
  */
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineQuery } from '@temporalio/workflow';
+import { defineControlContract } from './controlContract.js';
 import type { RetrySettings } from '../jobs/jobType.js';
 import type { ControlPayload, ReprioritizePayload, BatchStatus } from '../domain/index.js';
 // The domain core owns batch statuses and events; re-exported for clients of this contract.
@@ -78,14 +79,9 @@ export interface BatchControlResult {
 }
 
 export const batchStatusQuery = defineQuery<BatchState>('status');
-export const batchPauseSignal = defineSignal<[ControlPayload?]>('pause');
-export const batchResumeSignal = defineSignal<[ControlPayload?]>('resume');
-export const batchCancelSignal = defineSignal<[ControlPayload?]>('cancel');
-export const batchReprioritizeSignal = defineSignal<[ReprioritizePayload | number]>('reprioritize');
-export const batchPauseUpdate = defineUpdate<BatchControlResult, [ControlPayload]>('pause');
-export const batchResumeUpdate = defineUpdate<BatchControlResult, [ControlPayload]>('resume');
-export const batchCancelUpdate = defineUpdate<BatchControlResult, [ControlPayload]>('cancel');
-export const batchReprioritizeUpdate = defineUpdate<BatchControlResult, [ReprioritizePayload | number]>('reprioritize');
+/** The batch's control signals and updates: the same names and payloads as a job's. */
+export const batchControl = defineControlContract<BatchControlResult>();
+export const { pause: batchPauseUpdate, resume: batchResumeUpdate, cancel: batchCancelUpdate, reprioritize: batchReprioritizeUpdate } = batchControl.updates;
 
 
 

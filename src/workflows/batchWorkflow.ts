@@ -31,22 +31,7 @@ import { BatchStatusKey } from '../temporal/searchAttributes.js';
 import { BatchEvents, isTerminalBatchStatus, refuseBatchControl, toPriorityKey, type Actor, type ControlAction } from '../domain/index.js';
 import { installControlSurface } from './controlSurface.js';
 import { createEventOutbox, storeActivities, type EventOutbox } from './eventOutbox.js';
-import {
-  batchCancelSignal,
-  batchCancelUpdate,
-  batchPauseSignal,
-  batchPauseUpdate,
-  batchReprioritizeSignal,
-  batchReprioritizeUpdate,
-  batchResumeSignal,
-  batchResumeUpdate,
-  batchStatusQuery,
-  type BatchControlResult,
-  type BatchState,
-  type BatchStatus,
-  type BatchWorkflowInput,
-  type PreparedBatchItem,
-} from './batchContract.js';
+import { batchControl, batchStatusQuery, type BatchControlResult, type BatchState, type BatchStatus, type BatchWorkflowInput, type PreparedBatchItem } from './batchContract.js';
 import { cancelSignal, jobSearchAttributes, jobWorkflow, pauseSignal, reprioritizeSignal, resumeSignal, type JobWorkflowInput } from './jobWorkflow.js';
 
 export * from './batchContract.js';
@@ -170,10 +155,7 @@ class BatchRun {
   private installHandlers(): void {
     setHandler(batchStatusQuery, () => this.snapshot());
     installControlSurface<BatchControlResult>(
-      {
-        signals: { pause: batchPauseSignal, resume: batchResumeSignal, cancel: batchCancelSignal, reprioritize: batchReprioritizeSignal },
-        updates: { pause: batchPauseUpdate, resume: batchResumeUpdate, cancel: batchCancelUpdate, reprioritize: batchReprioritizeUpdate },
-      },
+      batchControl,
       {
         refuse: (action: ControlAction, priority?: unknown) =>
           refuseBatchControl(

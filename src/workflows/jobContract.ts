@@ -3,7 +3,8 @@
  * People type these names into `temporal workflow signal|update|query`, so they are stable.
  * This module is imported by workflow code and by clients alike: it must stay free of I/O.
  */
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineQuery } from '@temporalio/workflow';
+import { defineControlContract } from './controlContract.js';
 import type { JobPlan } from '../jobs/jobType.js';
 import { BatchIdKey, JobNameKey, JobPriorityKey, JobStatusKey, JobTypeKey, OwnerKey } from '../temporal/searchAttributes.js';
 
@@ -121,15 +122,10 @@ export interface ControlResult {
   position: number;
 }
 
-export const pauseSignal = defineSignal<[ControlPayload?]>('pause');
-export const resumeSignal = defineSignal<[ControlPayload?]>('resume');
-export const cancelSignal = defineSignal<[ControlPayload?]>('cancel');
-export const reprioritizeSignal = defineSignal<[ReprioritizePayload | number]>('reprioritize');
-
-export const pauseUpdate = defineUpdate<ControlResult, [ControlPayload]>('pause');
-export const resumeUpdate = defineUpdate<ControlResult, [ControlPayload]>('resume');
-export const cancelUpdate = defineUpdate<ControlResult, [ControlPayload]>('cancel');
-export const reprioritizeUpdate = defineUpdate<ControlResult, [ReprioritizePayload | number]>('reprioritize');
+/** The job's control signals and updates (names and payloads shared with batches). */
+export const jobControl = defineControlContract<ControlResult>();
+export const { pause: pauseSignal, resume: resumeSignal, cancel: cancelSignal, reprioritize: reprioritizeSignal } = jobControl.signals;
+export const { pause: pauseUpdate, resume: resumeUpdate, cancel: cancelUpdate, reprioritize: reprioritizeUpdate } = jobControl.updates;
 
 export const statusQuery = defineQuery<JobState>('status');
 

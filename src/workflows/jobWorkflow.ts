@@ -41,21 +41,7 @@ import type { JobStepActivities, RunJobStepOutput } from '../activities/jobStepA
 import { JobPriorityKey, JobStatusKey } from '../temporal/searchAttributes.js';
 import { installControlSurface } from './controlSurface.js';
 import { createEventOutbox, storeActivities, type EventOutbox } from './eventOutbox.js';
-import {
-  cancelSignal,
-  cancelUpdate,
-  pauseSignal,
-  pauseUpdate,
-  reprioritizeSignal,
-  reprioritizeUpdate,
-  resumeSignal,
-  resumeUpdate,
-  statusQuery,
-  type ControlResult,
-  type JobResult,
-  type JobState,
-  type JobWorkflowInput,
-} from './jobContract.js';
+import { jobControl, statusQuery, type ControlResult, type JobResult, type JobState, type JobWorkflowInput } from './jobContract.js';
 
 export * from './jobContract.js';
 
@@ -238,10 +224,7 @@ class JobRun {
   private installHandlers(): void {
     setHandler(statusQuery, () => this.snapshot());
     installControlSurface<ControlResult>(
-      {
-        signals: { pause: pauseSignal, resume: resumeSignal, cancel: cancelSignal, reprioritize: reprioritizeSignal },
-        updates: { pause: pauseUpdate, resume: resumeUpdate, cancel: cancelUpdate, reprioritize: reprioritizeUpdate },
-      },
+      jobControl,
       {
         refuse: (action: ControlAction, priority?: unknown) => refuseJobControl(action, this.state, priority),
         pause: (who) => this.pause(who),
