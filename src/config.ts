@@ -35,6 +35,16 @@ export interface EngineConfig {
   jwtSecret?: string;
   /** NODE_ENV=production: refuses to start without JWT_SECRET. */
   production: boolean;
+  /** Port of the dev server `npm start` runs (TEMPORAL_PORT); default 7233. */
+  temporalPort: number;
+  /** Port of the dev server's Web UI (TEMPORAL_UI_PORT); default: a free port, printed at start. */
+  temporalUiPort?: number;
+  /** Web UI of an external Temporal (TEMPORAL_UI_URL), printed at start and used for links. */
+  temporalUiUrl?: string;
+  /** Temporal worker log level (LOG_LEVEL): ERROR, WARN (default), INFO, DEBUG, TRACE. */
+  logLevel: string;
+  /** `npm run worker`: this process also serves the store's activities (STORE_OWNER; default true; one process only). */
+  storeOwner: boolean;
   /** A prebuilt workflow bundle (WORKFLOW_BUNDLE); default: bundle the workflows at start (a few seconds). */
   workflowBundlePath?: string;
   /** `npm start`: the longest a stop (SIGTERM, Ctrl-C) may take before the process exits anyway (ms). */
@@ -60,6 +70,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     jwtSecret: env.JWT_SECRET || undefined,
     storeAccess: env.EVENTSTORE_ACCESS === 'remote' ? 'remote' : 'local',
     production: env.NODE_ENV === 'production',
+    temporalPort: intOf(env.TEMPORAL_PORT, 7233),
+    temporalUiPort: env.TEMPORAL_UI_PORT ? intOf(env.TEMPORAL_UI_PORT, 0) : undefined,
+    temporalUiUrl: env.TEMPORAL_UI_URL || undefined,
+    logLevel: env.LOG_LEVEL || 'WARN',
+    storeOwner: env.STORE_OWNER !== 'false',
     workflowBundlePath: env.WORKFLOW_BUNDLE ? path.resolve(env.WORKFLOW_BUNDLE) : undefined,
     shutdownTimeoutMs: intOf(env.SHUTDOWN_TIMEOUT_MS, 20_000),
   };

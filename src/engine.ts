@@ -16,17 +16,26 @@ import { createApp, type AppOptions } from './api/app.js';
 import { createEngineWorkers, installRuntime, runWorkers } from './worker/engineWorkers.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { taskQueueWorkers } from './temporal/taskQueueWorkers.js';
+import type { EngineConfig } from './config.js';
 
 export interface EngineOptions {
+  /** host:port of the Temporal frontend. */
   temporalAddress: string;
+  /** Temporal namespace; default `default`. */
   namespace?: string;
+  /** Task queue of job workflows and steps; the store's activities use `<taskQueue>-store`. */
   taskQueue: string;
+  /** Event store file (SQLite, WAL, synchronous FULL). */
   eventStorePath: string;
+  /** Read model file (derived from the log; rebuildable). */
   readModelPath: string;
   /** Claim-checked batch inputs; default: batch-items.db next to the event store. */
   batchItemsPath?: string;
+  /** Jobs' result files go to `<resultsDir>/<job id>/`. */
   resultsDir: string;
+  /** Type of a submit that names none; default `sleep`. */
   defaultJobType?: string;
+  /** The job types this engine runs; default: the built-ins (see "Add your own job type" in the README). */
   registry?: JobTypeRegistry;
   /** Run the workers in this process (the default). Tests that crash a worker run it elsewhere. */
   runWorkers?: boolean;
@@ -34,13 +43,39 @@ export interface EngineOptions {
    * owns the store (the default then), else through the store's task queue. Set `remote` when other
    * worker processes run workflows too. */
   storeAccess?: 'local' | 'remote';
+  /** A prebuilt workflow bundle; default: bundle src/workflows when the workers start. */
   workflowBundle?: { codePath: string };
+  /** Concurrent job steps per worker; default 100. */
   maxConcurrentSteps?: number;
+  /** Reconciler scan period (ms); default 1000. */
   reconcileIntervalMs?: number;
   /** Workflow task timeout of job workflows (ms); default Temporal's 10 s. */
   workflowTaskTimeoutMs?: number;
+  /** Temporal worker log level; default WARN. */
+  logLevel?: string;
+  /** Options of the HTTP API (authentication, limits). */
   appOptions?: AppOptions;
+  /** Where the engine's own lines go (projector errors, reconciler); default: nowhere. */
   log?: (line: string) => void;
+}
+
+/** The engine options that come from the configuration (everything but the Temporal address, which
+ * may belong to a dev server started first, and the API's options). */
+export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOptions, 'temporalAddress' | 'appOptions' | 'log'> {
+  return {
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
+    eventStorePath: config.eventStorePath,
+    readModelPath: config.readModelPath,
+    batchItemsPath: config.batchItemsPath,
+    resultsDir: config.resultsDir,
+    defaultJobType: config.defaultJobType,
+    storeAccess: config.storeAccess,
+    workflowBundle: config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined,
+    maxConcurrentSteps: config.maxConcurrentSteps,
+    reconcileIntervalMs: config.reconcileIntervalMs,
+    logLevel: config.logLevel,
+  };
 }
 
 /** One process of the engine: store, projector, reconciler, workers and API, wired together. */
@@ -124,7 +159,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   let running: Promise<void> | undefined;
   let nativeConnection: NativeConnection | undefined;
   if (options.runWorkers !== false) {
-    installRuntime();
+    installRuntime(options.logLevel);
     nativeConnection = await NativeConnection.connect({ address: options.temporalAddress });
     workers = await createEngineWorkers({
       connection: nativeConnection,
@@ -136,6 +171,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       batchItems,
       workflowBundle: options.workflowBundle,
       maxConcurrentSteps: options.maxConcurrentSteps,
+      logLevel: options.logLevel,
     });
     running = runWorkers(workers).catch((error) => log(`[worker] stopped: ${(error as Error).stack ?? error}`));
   }

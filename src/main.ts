@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { loadConfig } from './config.js';
 import { connectOrStartTemporal } from './temporal/devServer.js';
-import { startEngine } from './engine.js';
+import { engineOptionsFromConfig, startEngine } from './engine.js';
 import { jwtAuthenticator } from './api/auth.js';
 
 const config = loadConfig();
@@ -20,26 +20,17 @@ const log = (line: string) => console.log(line);
 
 const temporal = await connectOrStartTemporal({
   dbFilename: path.join(config.dataDir, 'temporal.db'),
-  port: config.temporalAddress ? undefined : Number(process.env.TEMPORAL_PORT ?? 7233),
-  uiPort: process.env.TEMPORAL_UI_PORT ? Number(process.env.TEMPORAL_UI_PORT) : undefined,
+  port: config.temporalPort,
+  uiPort: config.temporalUiPort,
   namespace: config.namespace,
+  external: config.temporalAddress ? { address: config.temporalAddress, uiUrl: config.temporalUiUrl } : undefined,
   log,
 });
 log(`Temporal: ${temporal.address} (${temporal.source})`);
 
 const engine = await startEngine({
+  ...engineOptionsFromConfig(config),
   temporalAddress: temporal.address,
-  namespace: config.namespace,
-  taskQueue: config.taskQueue,
-  eventStorePath: config.eventStorePath,
-  readModelPath: config.readModelPath,
-  batchItemsPath: config.batchItemsPath,
-  storeAccess: config.storeAccess,
-  resultsDir: config.resultsDir,
-  defaultJobType: config.defaultJobType,
-  maxConcurrentSteps: config.maxConcurrentSteps,
-  reconcileIntervalMs: config.reconcileIntervalMs,
-  workflowBundle: config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined,
   appOptions: config.jwtSecret ? { authenticate: jwtAuthenticator({ secret: config.jwtSecret }) } : {},
   log,
 });

@@ -332,14 +332,15 @@ async function startSdkServer(options: DevServerOptions, ip: string, namespace: 
   };
 }
 
-/** TEMPORAL_ADDRESS set: use that server and start nothing; else a dev server as `startDevServer`. */
-export async function connectOrStartTemporal(options: DevServerOptions = {}): Promise<DevServer> {
-  const external = process.env.TEMPORAL_ADDRESS;
+/** An external address given (TEMPORAL_ADDRESS): use that server and start nothing; else a dev
+ * server as `startDevServer`. */
+export async function connectOrStartTemporal(options: DevServerOptions & { external?: { address: string; uiUrl?: string } } = {}): Promise<DevServer> {
+  const external = options.external?.address;
   if (external) {
     options.log?.(`Temporal: external server ${external} (TEMPORAL_ADDRESS); starting none`);
     return {
       address: external,
-      uiUrl: process.env.TEMPORAL_UI_URL || undefined,
+      uiUrl: options.external?.uiUrl,
       namespace: options.namespace ?? 'default',
       source: 'external',
       stop: async () => {},

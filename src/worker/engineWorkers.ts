@@ -26,15 +26,17 @@ export interface EngineWorkerOptions {
   identity?: string;
   /** After a shutdown request, the longest the workers wait for in-flight tasks before giving up (ms). */
   shutdownForceTimeMs?: number;
+  /** Temporal worker log level (LOG_LEVEL); default WARN. */
+  logLevel?: string;
 }
 
 let runtimeInstalled = false;
-/** Worker logs at WARN unless LOG_LEVEL says otherwise (the SDK's INFO is a line per state change). */
-export function installRuntime(): void {
+/** Worker logs at WARN unless told otherwise (LOG_LEVEL; the SDK's INFO is a line per state change). */
+export function installRuntime(logLevel: string = 'WARN'): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger((process.env.LOG_LEVEL?.toUpperCase() as LogLevel) || 'WARN') });
+    Runtime.install({ logger: new DefaultLogger((logLevel.toUpperCase() as LogLevel) || 'WARN') });
   } catch {
     // already installed by the embedding program: keep its logger
   }
@@ -42,7 +44,7 @@ export function installRuntime(): void {
 
 /** The workers of one process: job workflows and steps, and (on the SQLite owner) the store. */
 export async function createEngineWorkers(options: EngineWorkerOptions): Promise<Worker[]> {
-  installRuntime();
+  installRuntime(options.logLevel);
   const common: Partial<WorkerOptions> = {
     connection: options.connection,
     namespace: options.namespace ?? 'default',

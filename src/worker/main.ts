@@ -15,10 +15,10 @@ if (!config.temporalAddress) {
   console.error('TEMPORAL_ADDRESS is required for a standalone worker');
   process.exit(2);
 }
-const ownsStore = process.env.STORE_OWNER !== 'false';
+const ownsStore = config.storeOwner;
 const eventStore = ownsStore ? openEventStore(config.eventStorePath) : undefined;
 const batchItems = ownsStore ? new BatchItemStore(config.batchItemsPath) : undefined;
-installRuntime();
+installRuntime(config.logLevel);
 const connection = await NativeConnection.connect({ address: config.temporalAddress });
 const workers = await createEngineWorkers({
   connection,
@@ -28,7 +28,8 @@ const workers = await createEngineWorkers({
   resultsDir: config.resultsDir,
   eventStore,
   batchItems,
-  workflowBundle: process.env.WORKFLOW_BUNDLE ? { codePath: process.env.WORKFLOW_BUNDLE } : undefined,
+  workflowBundle: config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined,
+  logLevel: config.logLevel,
   maxConcurrentSteps: config.maxConcurrentSteps,
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,2 +1,0 @@
-export * from './eventStoreActivities.js';
-export * from './jobStepActivities.js';

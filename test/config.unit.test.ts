@@ -1,0 +1,54 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { engineOptionsFromConfig } from '../src/engine.js';
+
+describe('loadConfig: the one reader of the environment', () => {
+  it('has a documented default for everything', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      temporalAddress: undefined,
+      namespace: 'default',
+      taskQueue: 'job-engine',
+      dataDir: path.resolve('data'),
+      port: 3000,
+      host: '127.0.0.1',
+      defaultJobType: 'sleep',
+      maxConcurrentSteps: 100,
+      reconcileIntervalMs: 1000,
+      storeAccess: 'local',
+      temporalPort: 7233,
+      temporalUiPort: undefined,
+      logLevel: 'WARN',
+      storeOwner: true,
+      workflowBundlePath: undefined,
+      shutdownTimeoutMs: 20_000,
+      production: false,
+    });
+    expect(c.eventStorePath).toBe(path.resolve('data', 'events.db'));
+    expect(c.batchItemsPath).toBe(path.resolve('data', 'batch-items.db'));
+  });
+
+  it('reads every variable, and files follow DATA_DIR unless named', () => {
+    const c = loadConfig({
+      DATA_DIR: '/srv/jobs',
+      READMODEL_PATH: '/fast/rm.db',
+      TEMPORAL_PORT: '7300',
+      TEMPORAL_UI_PORT: '8300',
+      TEMPORAL_UI_URL: 'http://ui.example',
+      LOG_LEVEL: 'DEBUG',
+      STORE_OWNER: 'false',
+      EVENTSTORE_ACCESS: 'remote',
+      WORKFLOW_BUNDLE: '/b/bundle.js',
+      SHUTDOWN_TIMEOUT_MS: '5000',
+    });
+    expect(c).toMatchObject({ temporalPort: 7300, temporalUiPort: 8300, temporalUiUrl: 'http://ui.example', logLevel: 'DEBUG', storeOwner: false, storeAccess: 'remote' });
+    expect(c.eventStorePath).toBe(path.resolve('/srv/jobs', 'events.db'));
+    expect(c.readModelPath).toBe('/fast/rm.db');
+    expect(engineOptionsFromConfig(c)).toMatchObject({ workflowBundle: { codePath: '/b/bundle.js' }, storeAccess: 'remote', logLevel: 'DEBUG' });
+  });
+
+  it('refuses a number that is not one', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/non-negative integer/);
+  });
+});
