@@ -17,6 +17,131 @@ export const JOB_COLUMNS = [
   'completed_at', 'paused_at', 'updated_at', 'version', 'last_position',
 ] as const;
 
+type Patch = (row: JobRow, d: Record<string, any>, event: ScannedEvent, at: string) => Partial<JobRow>;
+
+/** JobTerminated / JobTimedOut: written by the reconciler for a run closed from outside. */
+const closedOutside: Patch = (row, d, event, at) => ({
+    completed_at: d.closedAt ?? at,
+    paused_at: null,
+    next_retry_at: null,
+    current_step: null,
+    estimated_remaining: null,
+    error_message: event.metadata.reason ?? d.reason ?? null,
+    message: event.type === JobEvents.terminated ? 'terminated' : 'timed out',
+  });
+
+/** What each job event changes in its row (besides the status, which the domain maps). Events not
+ * listed (JobSignalIgnored and others) are part of the history, not of the row. */
+const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
+  [JobEvents.retried]: (row, d, event, at) => ({
+    attempts: d.attempt,
+    max_attempts: d.maxAttempts,
+    completed_at: null,
+    error_message: null,
+    error_type: null,
+    next_retry_at: null,
+    current_step: d.completedSteps,
+    message: 'retry requested',
+  }),
+  [JobEvents.started]: (row, d, event, at) => ({ started_at: row.started_at ?? d.startedAt ?? at, attempts: d.attempt, message: null }),
+  [JobEvents.progress]: (row, d, event, at) => ({
+    completed_steps: d.completedSteps,
+    total_steps: d.totalSteps,
+    progress: d.progress,
+    current_step: d.currentStep,
+    estimated_remaining: d.estimatedRemainingS,
+    result_files: JSON.stringify(d.resultFiles ?? []),
+  }),
+  [JobEvents.paused]: (row, d, event, at) => ({ paused_at: at, message: event.metadata.reason ?? 'paused' }),
+  [JobEvents.resumed]: (row, d, event, at) => ({ paused_at: null, message: null }),
+  [JobEvents.reprioritized]: (row, d, event, at) => ({ priority: d.to }),
+  [JobEvents.attemptFailed]: (row, d, event, at) => ({
+    error_message: d.error,
+    error_type: d.errorType,
+    next_retry_at: d.nextRetryAt,
+    // A step lost with its worker is retried within the same attempt (countsAsAttempt: false).
+    attempts: d.countsAsAttempt === false ? d.attempt : d.attempt + 1,
+    message:
+      d.countsAsAttempt === false
+        ? `worker lost during attempt ${d.attempt}; retrying at ${d.nextRetryAt}`
+        : `attempt ${d.attempt} failed; retrying at ${d.nextRetryAt}`,
+  }),
+  [JobEvents.completed]: (row, d, event, at) => ({
+    completed_at: at,
+    progress: 100,
+    completed_steps: d.completedSteps,
+    current_step: null,
+    estimated_remaining: 0,
+    result: JSON.stringify(d.result ?? null),
+    result_files: JSON.stringify(d.resultFiles ?? []),
+    active_ms: d.activeMs ?? 0,
+    attempts: d.attempt ?? row.attempts,
+    error_message: null,
+    error_type: null,
+    next_retry_at: null,
+    message: 'completed',
+  }),
+  [JobEvents.failed]: (row, d, event, at) => ({
+    completed_at: at,
+    error_message: d.error,
+    error_type: d.errorType,
+    attempts: d.attempt,
+    completed_steps: d.completedSteps,
+    next_retry_at: null,
+    current_step: null,
+    estimated_remaining: null,
+    active_ms: d.activeMs ?? 0,
+    message: 'failed',
+  }),
+  [JobEvents.cancelled]: (row, d, event, at) => ({
+    completed_at: at,
+    paused_at: null,
+    next_retry_at: null,
+    current_step: null,
+    estimated_remaining: null,
+    message: event.metadata.reason ? `cancelled: ${event.metadata.reason}` : 'cancelled',
+  }),
+  [JobEvents.terminated]: closedOutside,
+  [JobEvents.timedOut]: closedOutside,
+};
+
+/** The row a JobSubmitted creates. */
+function submittedRow(event: ScannedEvent, d: Record<string, any>, at: string): JobRow {
+  return {
+    id: event.streamId,
+    name: d.name,
+    type: d.type,
+    status: 'pending',
+    priority: d.priority,
+    owner: d.owner,
+    batch_id: d.batchId ?? null,
+    input: JSON.stringify(d.input ?? {}),
+    total_steps: d.totalSteps,
+    completed_steps: 0,
+    current_step: 0,
+    progress: 0,
+    message: null,
+    error_message: null,
+    error_type: null,
+    attempts: 1,
+    max_attempts: d.maxAttempts,
+    next_retry_at: null,
+    timeout_ms: d.timeoutMs ?? null,
+    run_at: d.runAt ?? null,
+    result: null,
+    result_files: '[]',
+    estimated_remaining: null,
+    active_ms: 0,
+    created_at: d.createdAt ?? at,
+    started_at: null,
+    completed_at: null,
+    paused_at: null,
+    updated_at: at,
+    version: event.streamVersion,
+    last_position: event.globalPosition,
+  };
+}
+
 /**
  * The fold of a job stream: the row after `event`, given the row before it (undefined: none yet).
  * Returns the same object when the event changes nothing, `null` when it deletes the job. The live
@@ -29,149 +154,10 @@ export function evolveJob(row: JobRow | undefined, event: ScannedEvent, inPlace 
   if (row && event.globalPosition <= row.last_position) return row; // already applied
   const d = event.data as Record<string, any>;
   const at: string = d.at ?? event.recordedAt;
-  if (event.type === JobEvents.submitted) {
-    if (row) return row; // a second JobSubmitted cannot happen; never clobber a row
-    return {
-      id: event.streamId,
-      name: d.name,
-      type: d.type,
-      status: 'pending',
-      priority: d.priority,
-      owner: d.owner,
-      batch_id: d.batchId ?? null,
-      input: JSON.stringify(d.input ?? {}),
-      total_steps: d.totalSteps,
-      completed_steps: 0,
-      current_step: 0,
-      progress: 0,
-      message: null,
-      error_message: null,
-      error_type: null,
-      attempts: 1,
-      max_attempts: d.maxAttempts,
-      next_retry_at: null,
-      timeout_ms: d.timeoutMs ?? null,
-      run_at: d.runAt ?? null,
-      result: null,
-      result_files: '[]',
-      estimated_remaining: null,
-      active_ms: 0,
-      created_at: d.createdAt ?? at,
-      started_at: null,
-      completed_at: null,
-      paused_at: null,
-      updated_at: at,
-      version: event.streamVersion,
-      last_position: event.globalPosition,
-    };
-  }
+  if (event.type === JobEvents.submitted) return row ?? submittedRow(event, d, at); // never clobber a row
   if (!row) return undefined; // events of a deleted job, or a stream we do not know
   if (event.type === JobEvents.deleted) return null;
-  const patch: Record<string, unknown> = {};
-  switch (event.type) {
-    case JobEvents.retried:
-      Object.assign(patch, {
-        attempts: d.attempt,
-        max_attempts: d.maxAttempts,
-        completed_at: null,
-        error_message: null,
-        error_type: null,
-        next_retry_at: null,
-        current_step: d.completedSteps,
-        message: 'retry requested',
-      });
-      break;
-    case JobEvents.started:
-      Object.assign(patch, { started_at: row.started_at ?? d.startedAt ?? at, attempts: d.attempt, message: null });
-      break;
-    case JobEvents.progress:
-      Object.assign(patch, {
-        completed_steps: d.completedSteps,
-        total_steps: d.totalSteps,
-        progress: d.progress,
-        current_step: d.currentStep,
-        estimated_remaining: d.estimatedRemainingS,
-        result_files: JSON.stringify(d.resultFiles ?? []),
-      });
-      break;
-    case JobEvents.paused:
-      Object.assign(patch, { paused_at: at, message: event.metadata.reason ?? 'paused' });
-      break;
-    case JobEvents.resumed:
-      Object.assign(patch, { paused_at: null, message: null });
-      break;
-    case JobEvents.reprioritized:
-      Object.assign(patch, { priority: d.to });
-      break;
-    case JobEvents.attemptFailed:
-      Object.assign(patch, {
-        error_message: d.error,
-        error_type: d.errorType,
-        next_retry_at: d.nextRetryAt,
-        // A step lost with its worker is retried within the same attempt (countsAsAttempt: false).
-        attempts: d.countsAsAttempt === false ? d.attempt : d.attempt + 1,
-        message:
-          d.countsAsAttempt === false
-            ? `worker lost during attempt ${d.attempt}; retrying at ${d.nextRetryAt}`
-            : `attempt ${d.attempt} failed; retrying at ${d.nextRetryAt}`,
-      });
-      break;
-    case JobEvents.completed:
-      Object.assign(patch, {
-        completed_at: at,
-        progress: 100,
-        completed_steps: d.completedSteps,
-        current_step: null,
-        estimated_remaining: 0,
-        result: JSON.stringify(d.result ?? null),
-        result_files: JSON.stringify(d.resultFiles ?? []),
-        active_ms: d.activeMs ?? 0,
-        attempts: d.attempt ?? row.attempts,
-        error_message: null,
-        error_type: null,
-        next_retry_at: null,
-        message: 'completed',
-      });
-      break;
-    case JobEvents.failed:
-      Object.assign(patch, {
-        completed_at: at,
-        error_message: d.error,
-        error_type: d.errorType,
-        attempts: d.attempt,
-        completed_steps: d.completedSteps,
-        next_retry_at: null,
-        current_step: null,
-        estimated_remaining: null,
-        active_ms: d.activeMs ?? 0,
-        message: 'failed',
-      });
-      break;
-    case JobEvents.cancelled:
-      Object.assign(patch, {
-        completed_at: at,
-        paused_at: null,
-        next_retry_at: null,
-        current_step: null,
-        estimated_remaining: null,
-        message: event.metadata.reason ? `cancelled: ${event.metadata.reason}` : 'cancelled',
-      });
-      break;
-    case JobEvents.terminated:
-    case JobEvents.timedOut:
-      Object.assign(patch, {
-        completed_at: d.closedAt ?? at,
-        paused_at: null,
-        next_retry_at: null,
-        current_step: null,
-        estimated_remaining: null,
-        error_message: event.metadata.reason ?? d.reason ?? null,
-        message: event.type === JobEvents.terminated ? 'terminated' : 'timed out',
-      });
-      break;
-    default:
-      break; // JobSignalIgnored and others: part of the history, not of the row
-  }
+  const patch: Record<string, unknown> = JOB_ROW_PATCHES[event.type]?.(row, d, event, at) ?? {};
   // The status after the event: the domain's one mapping, shared with the workflow and the reconciler.
   const status = jobStatusAfter(event.type, d, row.status as JobStatus);
   if (status !== row.status) patch.status = status;
