@@ -8,6 +8,7 @@ import { serve } from '@hono/node-server';
 import { loadConfig } from './config.js';
 import { connectOrStartTemporal } from './temporal/devServer.js';
 import { engineOptionsFromConfig, startEngine } from './engine.js';
+import { loadJobTypeRegistry } from './jobs/loadJobTypes.js';
 import { jwtAuthenticator } from './api/auth.js';
 
 const config = loadConfig();
@@ -30,6 +31,7 @@ log(`Temporal: ${temporal.address} (${temporal.source})`);
 
 const engine = await startEngine({
   ...engineOptionsFromConfig(config),
+  registry: await loadJobTypeRegistry(config.jobTypeModules),
   temporalAddress: temporal.address,
   appOptions: config.jwtSecret ? { authenticate: jwtAuthenticator({ secret: config.jwtSecret }) } : {},
   log,

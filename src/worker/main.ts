@@ -6,7 +6,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config.js';
 import { openEventStore } from '../eventstore/index.js';
-import { JobTypeRegistry } from '../jobs/registry.js';
+import { loadJobTypeRegistry } from '../jobs/loadJobTypes.js';
 import { BatchItemStore } from '../batches/batchItemStore.js';
 import { createEngineWorkers, installRuntime, runWorkers } from './engineWorkers.js';
 
@@ -24,7 +24,7 @@ const workers = await createEngineWorkers({
   connection,
   namespace: config.namespace,
   taskQueue: config.taskQueue,
-  registry: new JobTypeRegistry(),
+  registry: await loadJobTypeRegistry(config.jobTypeModules),
   resultsDir: config.resultsDir,
   eventStore,
   batchItems,
