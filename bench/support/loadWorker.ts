@@ -86,7 +86,7 @@ async function run(input: LoadWorkerInput): Promise<LoadWorkerOutput> {
       } catch (error) {
         state.errors += 1;
         state.firstError ??= (error as Error).message;
-        if (state.errors > 100) throw new Error(`load test: too many errors, first: ${state.firstError}`);
+        if (state.errors > 100) throw new Error(`load test: too many errors, first: ${state.firstError}`, { cause: error });
         continue;
       }
       const t1 = performance.now();

@@ -20,7 +20,7 @@ export const JOB_COLUMNS = [
 type Patch = (row: JobRow, d: Record<string, any>, event: ScannedEvent, at: string) => Partial<JobRow>;
 
 /** JobTerminated / JobTimedOut: written by the reconciler for a run closed from outside. */
-const closedOutside: Patch = (row, d, event, at) => ({
+const closedOutside: Patch = (_row, d, event, at) => ({
     completed_at: d.closedAt ?? at,
     paused_at: null,
     next_retry_at: null,
@@ -33,7 +33,7 @@ const closedOutside: Patch = (row, d, event, at) => ({
 /** What each job event changes in its row (besides the status, which the domain maps). Events not
  * listed (JobSignalIgnored and others) are part of the history, not of the row. */
 const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
-  [JobEvents.retried]: (row, d, event, at) => ({
+  [JobEvents.retried]: (_row, d) => ({
     attempts: d.attempt,
     max_attempts: d.maxAttempts,
     completed_at: null,
@@ -43,8 +43,8 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
     current_step: d.completedSteps,
     message: 'retry requested',
   }),
-  [JobEvents.started]: (row, d, event, at) => ({ started_at: row.started_at ?? d.startedAt ?? at, attempts: d.attempt, message: null }),
-  [JobEvents.progress]: (row, d, event, at) => ({
+  [JobEvents.started]: (row, d, _event, at) => ({ started_at: row.started_at ?? d.startedAt ?? at, attempts: d.attempt, message: null }),
+  [JobEvents.progress]: (_row, d) => ({
     completed_steps: d.completedSteps,
     total_steps: d.totalSteps,
     progress: d.progress,
@@ -52,10 +52,10 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
     estimated_remaining: d.estimatedRemainingS,
     result_files: JSON.stringify(d.resultFiles ?? []),
   }),
-  [JobEvents.paused]: (row, d, event, at) => ({ paused_at: at, message: event.metadata.reason ?? 'paused' }),
-  [JobEvents.resumed]: (row, d, event, at) => ({ paused_at: null, message: null }),
-  [JobEvents.reprioritized]: (row, d, event, at) => ({ priority: d.to }),
-  [JobEvents.attemptFailed]: (row, d, event, at) => ({
+  [JobEvents.paused]: (_row, _d, event, at) => ({ paused_at: at, message: event.metadata.reason ?? 'paused' }),
+  [JobEvents.resumed]: () => ({ paused_at: null, message: null }),
+  [JobEvents.reprioritized]: (_row, d) => ({ priority: d.to }),
+  [JobEvents.attemptFailed]: (_row, d) => ({
     error_message: d.error,
     error_type: d.errorType,
     next_retry_at: d.nextRetryAt,
@@ -66,7 +66,7 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
         ? `worker lost during attempt ${d.attempt}; retrying at ${d.nextRetryAt}`
         : `attempt ${d.attempt} failed; retrying at ${d.nextRetryAt}`,
   }),
-  [JobEvents.completed]: (row, d, event, at) => ({
+  [JobEvents.completed]: (row, d, _event, at) => ({
     completed_at: at,
     progress: 100,
     completed_steps: d.completedSteps,
@@ -81,7 +81,7 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
     next_retry_at: null,
     message: 'completed',
   }),
-  [JobEvents.failed]: (row, d, event, at) => ({
+  [JobEvents.failed]: (_row, d, _event, at) => ({
     completed_at: at,
     error_message: d.error,
     error_type: d.errorType,
@@ -93,7 +93,7 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
     active_ms: d.activeMs ?? 0,
     message: 'failed',
   }),
-  [JobEvents.cancelled]: (row, d, event, at) => ({
+  [JobEvents.cancelled]: (_row, _d, event, at) => ({
     completed_at: at,
     paused_at: null,
     next_retry_at: null,

