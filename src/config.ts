@@ -45,6 +45,8 @@ export interface EngineConfig {
   logLevel: string;
   /** `npm run worker`: this process also serves the store's activities (STORE_OWNER; default true; one process only). */
   storeOwner: boolean;
+  /** Where the `http` job type may connect besides public addresses (HTTP_JOB_ALLOWED_HOSTS: host names, IPs, CIDRs, each optionally `:port`). */
+  httpJobAllowedHosts?: string;
   /** Modules whose exported job types are registered next to the built-ins (JOB_TYPES, comma-separated paths). */
   jobTypeModules: string[];
   /** A prebuilt workflow bundle (WORKFLOW_BUNDLE); default: bundle the workflows at start (a few seconds). */
@@ -77,6 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     temporalUiUrl: env.TEMPORAL_UI_URL || undefined,
     logLevel: env.LOG_LEVEL || 'WARN',
     storeOwner: env.STORE_OWNER !== 'false',
+    httpJobAllowedHosts: env.HTTP_JOB_ALLOWED_HOSTS || undefined,
     jobTypeModules: (env.JOB_TYPES ?? '').split(',').map((m) => m.trim()).filter(Boolean),
     workflowBundlePath: env.WORKFLOW_BUNDLE ? path.resolve(env.WORKFLOW_BUNDLE) : undefined,
     shutdownTimeoutMs: intOf(env.SHUTDOWN_TIMEOUT_MS, 20_000),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineJobType, PermanentJobError } from './jobType.js';
+import { guardedRequest } from './egressGuard.js';
 
 /** Runs `steps` steps of `step_ms` each; resumes a step from its elapsed time after a pause. */
 export const sleepJob = defineJobType({
@@ -59,7 +60,7 @@ export const flakyJob = defineJobType({
 /** Calls a URL once; 5xx and network errors are transient, 4xx permanent. */
 export const httpJob = defineJobType({
   name: 'http',
-  description: 'Calls an HTTP URL; 5xx and network errors are retried, 4xx are not.',
+  description: 'Calls an HTTP URL (public addresses only, unless HTTP_JOB_ALLOWED_HOSTS allows more); 5xx and network errors are retried, 4xx are not.',
   inputSchema: z
     .object({
       url: z.string().url(),
@@ -73,17 +74,17 @@ export const httpJob = defineJobType({
   retry: { maxAttempts: 5 },
   async runStep(ctx, input) {
     const timeout = AbortSignal.timeout(input.timeout_ms);
-    const response = await fetch(input.url, {
+    // Loopback, private and link-local addresses are refused unless HTTP_JOB_ALLOWED_HOSTS allows them.
+    const response = await guardedRequest(input.url, {
       method: input.method,
       body: input.body,
       headers: input.headers,
       signal: AbortSignal.any([ctx.signal, timeout]),
     });
-    const text = await response.text();
-    if (response.status >= 500) throw new Error(`HTTP ${response.status} from ${input.url}`);
-    if (response.status >= 400) throw new PermanentJobError(`HTTP ${response.status} from ${input.url}`);
-    const file = await ctx.writeResultFile('response.txt', text);
-    return { result: { status: response.status, bytes: text.length }, resultFiles: [file] };
+    if (response.status >= 500) throw new Error(`HTTP ${response.status} from ${response.url}`);
+    if (response.status >= 400) throw new PermanentJobError(`HTTP ${response.status} from ${response.url}`);
+    const file = await ctx.writeResultFile('response.txt', response.body);
+    return { result: { status: response.status, bytes: response.body.length }, resultFiles: [file] };
   },
 });
 

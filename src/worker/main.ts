@@ -7,6 +7,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config.js';
 import { openEventStore } from '../eventstore/index.js';
 import { loadJobTypeRegistry } from '../jobs/loadJobTypes.js';
+import { configureHttpEgress } from '../jobs/egressGuard.js';
 import { BatchItemStore } from '../batches/batchItemStore.js';
 import { createEngineWorkers, installRuntime, runWorkers } from './engineWorkers.js';
 
@@ -19,6 +20,7 @@ const ownsStore = config.storeOwner;
 const eventStore = ownsStore ? openEventStore(config.eventStorePath) : undefined;
 const batchItems = ownsStore ? new BatchItemStore(config.batchItemsPath) : undefined;
 installRuntime(config.logLevel);
+configureHttpEgress(config.httpJobAllowedHosts);
 const connection = await NativeConnection.connect({ address: config.temporalAddress });
 const workers = await createEngineWorkers({
   connection,
