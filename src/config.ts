@@ -33,6 +33,8 @@ export interface EngineConfig {
   storeAccess: 'local' | 'remote';
   /** HS256 secret of the API's bearer tokens; without it (development only) every caller is one local admin. */
   jwtSecret?: string;
+  /** The longest lifetime of an API token, seconds (JWT_MAX_TTL_SECONDS); default 7 days. */
+  jwtMaxTtlSeconds: number;
   /** NODE_ENV=production: refuses to start without JWT_SECRET. */
   production: boolean;
   /** Port of the dev server `npm start` runs (TEMPORAL_PORT); default 7233. */
@@ -72,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     maxConcurrentSteps: intOf(env.MAX_CONCURRENT_STEPS, 100),
     reconcileIntervalMs: intOf(env.RECONCILE_INTERVAL_MS, 1000),
     jwtSecret: env.JWT_SECRET || undefined,
+    jwtMaxTtlSeconds: intOf(env.JWT_MAX_TTL_SECONDS, 7 * 24 * 3600),
     storeAccess: env.EVENTSTORE_ACCESS === 'remote' ? 'remote' : 'local',
     production: env.NODE_ENV === 'production',
     temporalPort: intOf(env.TEMPORAL_PORT, 7233),

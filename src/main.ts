@@ -35,7 +35,7 @@ const engine = await startEngine({
   ...engineOptionsFromConfig(config),
   registry: await loadJobTypeRegistry(config.jobTypeModules),
   temporalAddress: temporal.address,
-  appOptions: config.jwtSecret ? { authenticate: jwtAuthenticator({ secret: config.jwtSecret }) } : {},
+  appOptions: config.jwtSecret ? { authenticate: jwtAuthenticator({ secret: config.jwtSecret, maxTtlSeconds: config.jwtMaxTtlSeconds }) } : {},
   log,
 });
 if (!config.jwtSecret) log('Auth:         off (no JWT_SECRET): every caller is the local admin. Set JWT_SECRET and use `npm run token -- --user alice`.');

@@ -5,7 +5,12 @@ import { ApiError } from './errors.js';
 export interface JwtAuthOptions {
   /** HS256 secret shared with whoever mints tokens. */
   secret: string;
+  /** The longest lifetime a token may have (exp − iat, or exp − now), seconds; default 7 days. A token
+   * without `exp` is refused: a leaked token must stop working by itself. */
+  maxTtlSeconds?: number;
 }
+
+export const DEFAULT_JWT_MAX_TTL_SECONDS = 7 * 24 * 3600;
 
 /** `Authorization: Bearer <JWT>` (HS256). `sub` is the user id; `role: "admin"` sees every job.
  * Missing, expired or tampered tokens are 401. */
@@ -22,6 +27,12 @@ export function jwtAuthenticator(options: JwtAuthOptions) {
       throw new ApiError(401, name === 'JwtTokenExpired' ? 'Token expired' : 'Invalid token');
     }
     if (typeof payload.sub !== 'string' || !payload.sub) throw new ApiError(401, 'Invalid token: no sub claim');
+    if (typeof payload.exp !== 'number') throw new ApiError(401, 'Invalid token: no exp claim (tokens must expire)');
+    const maxTtl = options.maxTtlSeconds ?? DEFAULT_JWT_MAX_TTL_SECONDS;
+    const now = Math.floor(Date.now() / 1000);
+    const issuedAt = typeof payload.iat === 'number' ? Math.min(payload.iat, now) : now;
+    if (payload.exp - issuedAt > maxTtl)
+      throw new ApiError(401, `Invalid token: it lives ${payload.exp - issuedAt} s, longer than the allowed ${maxTtl} s (JWT_MAX_TTL_SECONDS)`);
     return { id: payload.sub, role: payload.role === 'admin' ? 'admin' : 'user' };
   };
 }
