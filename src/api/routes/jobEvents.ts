@@ -33,13 +33,18 @@ export function jobEventRoutes(deps: ApiDeps, options: { heartbeatMs?: number } 
       const header = c.req.header('last-event-id');
       if (header !== undefined && !/^\d+$/.test(header)) throw badRequest('Last-Event-ID: must be a global position (integer)');
       let position = header !== undefined ? Number(header) : (query.after ?? deps.events.lastPosition());
-      const owners = new Map<string, { owner: string; batchId: string | null } | null>();
+      // Whose job each stream is, from the stream itself (its JobSubmitted), never from the read
+      // model: the projector may not have written the row yet when the job's first events stream by.
+      // Only answers are cached; a stream without a JobSubmitted yet is looked up again next time.
+      const owners = new Map<string, { owner: string; batchId: string | null }>();
       const jobOf = (id: string) => {
-        if (!owners.has(id)) {
-          const row = deps.readModel.getJob(id);
-          owners.set(id, row ? { owner: row.owner, batchId: row.batch_id } : null);
+        let job = owners.get(id);
+        if (!job) {
+          const first = deps.events.readStream(id, { maxCount: 1 })[0];
+          const data = first?.type === 'JobSubmitted' ? (first.data as { owner?: string; batchId?: string | null }) : undefined;
+          if (data?.owner) owners.set(id, (job = { owner: data.owner, batchId: data.batchId ?? null }));
         }
-        return owners.get(id);
+        return job;
       };
       return streamSSE(c, async (stream) => {
         const abort = new AbortController();
@@ -51,8 +56,7 @@ export function jobEventRoutes(deps: ApiDeps, options: { heartbeatMs?: number } 
             position = event.globalPosition;
             if (!event.type.startsWith('Job')) continue;
             if (query.job_id && event.streamId !== query.job_id) continue;
-            const data = event.data as { owner?: string; batchId?: string | null };
-            const job = jobOf(event.streamId) ?? (data.owner ? { owner: data.owner, batchId: data.batchId ?? null } : null);
+            const job = jobOf(event.streamId);
             if (user.role !== 'admin' && job?.owner !== user.id) continue;
             if (query.batch_id && job?.batchId !== query.batch_id) continue;
             await stream.writeSSE({
