@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { RequestLimits } from './api/limits.js';
 
 /** Everything the engine reads from the environment, in one place (documented in the README). */
 export interface EngineConfig {
@@ -33,6 +34,8 @@ export interface EngineConfig {
   storeAccess: 'local' | 'remote';
   /** HS256 secret of the API's bearer tokens; without it (development only) every caller is one local admin. */
   jwtSecret?: string;
+  /** Request limits: MAX_REQUEST_BYTES (1 MiB), MAX_BATCH_REQUEST_BYTES (64 MiB), MAX_JOB_INPUT_BYTES (256 KiB), MAX_JSON_DEPTH (64). */
+  limits: Partial<RequestLimits>;
   /** The longest lifetime of an API token, seconds (JWT_MAX_TTL_SECONDS); default 7 days. */
   jwtMaxTtlSeconds: number;
   /** NODE_ENV=production: refuses to start without JWT_SECRET. */
@@ -74,6 +77,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     maxConcurrentSteps: intOf(env.MAX_CONCURRENT_STEPS, 100),
     reconcileIntervalMs: intOf(env.RECONCILE_INTERVAL_MS, 1000),
     jwtSecret: env.JWT_SECRET || undefined,
+    limits: {
+      ...(env.MAX_REQUEST_BYTES ? { maxRequestBytes: intOf(env.MAX_REQUEST_BYTES, 0) } : {}),
+      ...(env.MAX_BATCH_REQUEST_BYTES ? { maxBatchRequestBytes: intOf(env.MAX_BATCH_REQUEST_BYTES, 0) } : {}),
+      ...(env.MAX_JOB_INPUT_BYTES ? { maxJobInputBytes: intOf(env.MAX_JOB_INPUT_BYTES, 0) } : {}),
+      ...(env.MAX_JSON_DEPTH ? { maxJsonDepth: intOf(env.MAX_JSON_DEPTH, 0) } : {}),
+    },
     jwtMaxTtlSeconds: intOf(env.JWT_MAX_TTL_SECONDS, 7 * 24 * 3600),
     storeAccess: env.EVENTSTORE_ACCESS === 'remote' ? 'remote' : 'local',
     production: env.NODE_ENV === 'production',

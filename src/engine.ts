@@ -17,6 +17,7 @@ import { createEngineWorkers, installRuntime, runWorkers } from './worker/engine
 import { Reconciler } from './reconciler/reconciler.js';
 import { taskQueueWorkers } from './temporal/taskQueueWorkers.js';
 import type { EngineConfig } from './config.js';
+import type { RequestLimits } from './api/limits.js';
 
 export interface EngineOptions {
   /** host:port of the Temporal frontend. */
@@ -53,8 +54,10 @@ export interface EngineOptions {
   workflowTaskTimeoutMs?: number;
   /** Temporal worker log level; default WARN. */
   logLevel?: string;
-  /** Options of the HTTP API (authentication, limits). */
+  /** Options of the HTTP API (authentication). */
   appOptions?: AppOptions;
+  /** Request size and depth limits of the API and the commands; defaults in DEFAULT_REQUEST_LIMITS. */
+  limits?: Partial<RequestLimits>;
   /** Where the engine's own lines go (projector errors, reconciler); default: nowhere. */
   log?: (line: string) => void;
 }
@@ -75,6 +78,7 @@ export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOption
     maxConcurrentSteps: config.maxConcurrentSteps,
     reconcileIntervalMs: config.reconcileIntervalMs,
     logLevel: config.logLevel,
+    limits: config.limits,
   };
 }
 
@@ -116,6 +120,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     defaultJobType: options.defaultJobType ?? 'sleep',
     storeAccess,
     workflowTaskTimeoutMs: options.workflowTaskTimeoutMs,
+    maxJobInputBytes: options.limits?.maxJobInputBytes,
   });
   const batchItems = new BatchItemStore(options.batchItemsPath ?? path.join(path.dirname(options.eventStorePath), 'batch-items.db'));
   const batchReadModel = new BatchReadModel(readModelDb);
@@ -129,6 +134,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     projection: projector,
     defaultJobType: options.defaultJobType ?? 'sleep',
     storeAccess,
+    maxJobInputBytes: options.limits?.maxJobInputBytes,
   });
   const storeProbe = new Database(options.eventStorePath, { timeout: 1000 });
   const app = createApp(
@@ -152,7 +158,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         },
       },
     },
-    options.appOptions,
+    { ...options.appOptions, limits: { ...options.limits, ...options.appOptions?.limits } },
   );
 
   let workers: Worker[] = [];

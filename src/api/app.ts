@@ -7,11 +7,14 @@ import { bulkRoutes } from './routes/bulk.js';
 import { opsRoutes } from './routes/ops.js';
 import { batchRoutes } from './routes/batches.js';
 import { validationHook } from './validation.js';
+import { DEFAULT_REQUEST_LIMITS, requestLimits, type RequestLimits } from './limits.js';
 
 export interface AppOptions {
   /** Resolves the caller from the request (throws ApiError 401); the default treats every caller
    * as one local admin (development without JWT_SECRET). */
   authenticate?: (request: Request) => ApiUser | Promise<ApiUser>;
+  /** Request size and depth limits; defaults in DEFAULT_REQUEST_LIMITS. */
+  limits?: Partial<RequestLimits>;
 }
 
 const localAdmin: ApiUser = { id: 'local', role: 'admin' };
@@ -52,6 +55,8 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
     c.set('user', options.authenticate ? await options.authenticate(c.req.raw) : localAdmin);
     await next();
   });
+  // After authentication (an anonymous caller learns nothing), before any route reads a body.
+  api.use('*', requestLimits({ ...DEFAULT_REQUEST_LIMITS, ...options.limits }));
   api.route('/', jobEventRoutes(deps));
   api.route('/', bulkRoutes(deps));
   api.route('/', jobRoutes(deps));

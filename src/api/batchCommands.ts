@@ -1,3 +1,4 @@
+import { DEFAULT_REQUEST_LIMITS, assertInputSize } from './limits.js';
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
@@ -58,6 +59,8 @@ export class BatchCommands {
       defaultJobType: string;
       visibilityTimeoutMs?: number;
       storeAccess?: 'local' | 'remote';
+      /** Largest input of one job as JSON, bytes; default DEFAULT_REQUEST_LIMITS.maxJobInputBytes. */
+      maxJobInputBytes?: number;
     },
   ) {}
 
@@ -69,6 +72,7 @@ export class BatchCommands {
       const type = job.type ?? this.deps.defaultJobType;
       try {
         const { input, plan } = this.deps.registry.prepare(type, job.input ?? {});
+        assertInputSize(input, this.deps.maxJobInputBytes ?? DEFAULT_REQUEST_LIMITS.maxJobInputBytes, `jobs[${index}].input`);
         prepared.push({ name: job.name, type, input, priority: job.priority ?? command.priority, plan });
       } catch (error) {
         if (error instanceof UnknownJobTypeError) problems.push(`jobs[${index}].type: ${error.message}`);

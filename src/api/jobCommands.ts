@@ -24,6 +24,7 @@ import {
 import type { JobReadModel, JobRow } from '../projections/jobReadModel.js';
 import { ApiError, badRequest, conflict, notFound } from './errors.js';
 import { pollUntil } from './pollUntil.js';
+import { DEFAULT_REQUEST_LIMITS, assertInputSize } from './limits.js';
 
 export interface ReadYourWrites {
   /** Resolves once the read model has applied the log up to `position`. */
@@ -46,6 +47,8 @@ export interface JobCommandsDeps {
   /** Temporal's workflow task timeout of job workflows (ms): how soon a task lost with its worker is
    * retried elsewhere. Default: Temporal's (10 s). */
   workflowTaskTimeoutMs?: number;
+  /** Largest job input as JSON, bytes; default DEFAULT_REQUEST_LIMITS.maxJobInputBytes. */
+  maxJobInputBytes?: number;
 }
 
 export interface SubmitJobCommand {
@@ -92,6 +95,7 @@ export class JobCommands {
       if (error instanceof InvalidJobInputError) throw badRequest(error.issues.map((i) => `input.${i.path || '(root)'}: ${i.message}`).join('; '));
       throw error;
     }
+    assertInputSize(prepared.input, this.deps.maxJobInputBytes ?? DEFAULT_REQUEST_LIMITS.maxJobInputBytes, 'input');
     const jobId = command.idempotencyKey ? idempotentJobId(command.owner, command.idempotencyKey) : `job_${randomUUID()}`;
     const input: JobWorkflowInput = {
       jobId,

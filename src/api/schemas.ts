@@ -18,7 +18,12 @@ export const SubmitJobBody = z
     input: z.record(z.string(), z.unknown()).optional().openapi({ example: { steps: 3, step_ms: 500 } }),
     config: z.record(z.string(), z.unknown()).optional().openapi({ description: 'Alias of input.' }),
     priority: Priority.default(2).openapi({ description: '1 low, 2 normal, 3 high, 4 urgent' }),
-    timeout_seconds: z.number().positive().max(30 * 24 * 3600).optional().openapi({ description: 'Limit of running time; paused time does not count.' }),
+    timeout_seconds: z
+      .number()
+      .min(1, { error: 'must be at least 1 second (leave it out for no timeout)' })
+      .max(30 * 24 * 3600)
+      .optional()
+      .openapi({ description: 'Limit of running time, 1 s to 30 days; paused time does not count. Leave it out for no timeout.' }),
     delay_seconds: z.number().min(0).max(365 * 24 * 3600).optional().openapi({ description: 'The job stays pending this long before it starts.' }),
   })
   .strict()
