@@ -8,6 +8,7 @@ import { opsRoutes } from './routes/ops.js';
 import { batchRoutes } from './routes/batches.js';
 import { validationHook } from './validation.js';
 import { DEFAULT_REQUEST_LIMITS, requestLimits, type RequestLimits } from './limits.js';
+import { methodNotAllowed, requireJsonBody, withGlobalResponses } from './globalResponses.js';
 
 export interface AppOptions {
   /** Resolves the caller from the request (throws ApiError 401); the default treats every caller
@@ -32,7 +33,14 @@ const DOCS_PAGE = `<!doctype html>
 export function createApp(deps: ApiDeps, options: AppOptions = {}) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.onError(onError);
-  app.notFound((c) => onError(new ApiError(404, `No route for ${c.req.method} ${c.req.path}`), c));
+  let allowedMethods: ReturnType<typeof methodNotAllowed> | undefined;
+  app.notFound((c) => {
+    allowedMethods ??= methodNotAllowed(app.routes);
+    const wrongMethod = allowedMethods(c.req.method, c.req.path);
+    if (!wrongMethod) return onError(new ApiError(404, `No route for ${c.req.method} ${c.req.path}`), c);
+    c.header('Allow', wrongMethod.allow);
+    return onError(new ApiError(405, `${c.req.method} is not allowed on ${c.req.path}; allowed: ${wrongMethod.allow}`), c);
+  });
 
   if (deps.ops) {
     const ops = opsRoutes(deps.ops);
@@ -45,17 +53,21 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
   const api = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   // The document and its page are public; everything else needs a user.
   api.get('/docs', (c) => c.html(DOCS_PAGE));
-  api.doc31('/openapi.json', {
+  const docConfig = {
     openapi: '3.1.0',
     info: { title: 'Job engine API', version: '1.0.0', description: 'Durable jobs on Temporal: submit, watch and steer jobs.' },
+    // Paths below are relative to /api/v1: tools that call `/jobs/...` must prefix it.
+    servers: [{ url: '/api/v1' }],
     security: [{ bearerAuth: [] }],
-  });
+  };
+  api.get('/openapi.json', (c) => c.json(withGlobalResponses(api.getOpenAPI31Document(docConfig), { auth: options.authenticate !== undefined })));
   api.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   api.use('*', async (c, next) => {
     c.set('user', options.authenticate ? await options.authenticate(c.req.raw) : localAdmin);
     await next();
   });
   // After authentication (an anonymous caller learns nothing), before any route reads a body.
+  api.use('*', requireJsonBody);
   api.use('*', requestLimits({ ...DEFAULT_REQUEST_LIMITS, ...options.limits }));
   api.route('/', jobEventRoutes(deps));
   api.route('/', bulkRoutes(deps));

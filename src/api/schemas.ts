@@ -1,15 +1,14 @@
 /** One zod schema per payload: they validate requests, type handlers and generate the OpenAPI document. */
 import { z } from '@hono/zod-openapi';
-import { JOB_STATUSES } from '../workflows/jobContract.js';
+import { JOB_STATUSES, MAX_PRIORITY, MIN_PRIORITY, PRIORITY_RANGE_MESSAGE } from '../domain/index.js';
 
 export const JobId = z.string().min(1).max(200).openapi({ example: 'job_3f1c2b7e-8a9d-4c1e-9a57-2d3b4c5d6e7f' });
 export const JobIdParam = z.object({ job_id: JobId.openapi({ param: { name: 'job_id', in: 'path' } }) });
 
-const Priority = z
-  .number({ error: 'Priority must be between 1 (low) and 4 (urgent)' })
-  .int({ error: 'Priority must be between 1 (low) and 4 (urgent)' })
-  .min(1, { error: 'Priority must be between 1 (low) and 4 (urgent)' })
-  .max(4, { error: 'Priority must be between 1 (low) and 4 (urgent)' });
+// The domain owns the bounds and the sentence; every priority field and filter uses these two.
+const priorityError = { error: PRIORITY_RANGE_MESSAGE };
+export const Priority = z.number(priorityError).int(priorityError).min(MIN_PRIORITY, priorityError).max(MAX_PRIORITY, priorityError);
+const PriorityFilter = z.coerce.number(priorityError).int(priorityError).min(MIN_PRIORITY, priorityError).max(MAX_PRIORITY, priorityError);
 
 export const SubmitJobBody = z
   .object({
@@ -70,7 +69,7 @@ export const JobResource = z
 export const ListJobsQuery = z.object({
   status: JobStatusEnum.optional(),
   type: z.string().optional(),
-  priority: z.coerce.number().pipe(Priority).optional(),
+  priority: PriorityFilter.optional().openapi({ description: '1 low … 4 urgent' }),
   batch_id: z.string().optional(),
   created_after: z.iso.datetime({ offset: true }).optional(),
   created_before: z.iso.datetime({ offset: true }).optional(),

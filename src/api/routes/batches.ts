@@ -2,7 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppEnv, ApiUser } from '../context.js';
 import { actorOf } from '../context.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
-import { ControlBody, ErrorResponse, JobResource, JobStatusEnum, PriorityBody } from '../schemas.js';
+import { ControlBody, ErrorResponse, JobResource, JobStatusEnum, PriorityBody, Priority } from '../schemas.js';
 import { validationHook } from '../validation.js';
 import { toJobResource } from '../jobResource.js';
 import type { BatchCommands } from '../batchCommands.js';
@@ -10,7 +10,6 @@ import type { BatchReadModel, BatchRow } from '../../projections/batchReadModel.
 import { InvalidCursorError, type JobReadModel } from '../../projections/jobReadModel.js';
 import { BATCH_STATUSES, type FailurePolicy } from '../../workflows/batchContract.js';
 
-const Priority = z.number().int().min(1, { error: 'Priority must be between 1 (low) and 4 (urgent)' }).max(4, { error: 'Priority must be between 1 (low) and 4 (urgent)' });
 const MAX_JOBS = 100_000;
 
 export const CreateBatchBody = z

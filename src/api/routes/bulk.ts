@@ -2,7 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { ApiDeps, AppEnv } from '../context.js';
 import { actorOf, loadJob } from '../context.js';
 import { ApiError, badRequest } from '../errors.js';
-import { ErrorResponse, JobStatusEnum } from '../schemas.js';
+import { ErrorResponse, JobStatusEnum, Priority } from '../schemas.js';
 import { validationHook } from '../validation.js';
 import type { JobRow } from '../../projections/jobReadModel.js';
 
@@ -20,7 +20,7 @@ const BulkBody = z
       })
       .strict()
       .optional(),
-    priority: z.number().int().min(1, { error: 'Priority must be between 1 (low) and 4 (urgent)' }).max(4, { error: 'Priority must be between 1 (low) and 4 (urgent)' }).optional(),
+    priority: Priority.optional(),
     reason: z.string().max(1000).optional(),
     /** Upper bound on the jobs a filter may select. */
     limit: z.number().int().min(1).max(1000).default(1000),
