@@ -11,6 +11,7 @@ import { engineOptionsFromConfig, startEngine } from './engine.js';
 import { loadJobTypeRegistry } from './jobs/loadJobTypes.js';
 import { configureHttpEgress } from './jobs/egressGuard.js';
 import { jwtAuthenticator } from './api/auth.js';
+import { installClientErrorHandler } from './api/clientErrors.js';
 
 const config = loadConfig();
 if (config.production && !config.jwtSecret) {
@@ -41,6 +42,7 @@ const engine = await startEngine({
 if (!config.jwtSecret) log('Auth:         off (no JWT_SECRET): every caller is the local admin. Set JWT_SECRET and use `npm run token -- --user alice`.');
 
 const server = serve({ fetch: engine.app.fetch, port: config.port, hostname: config.host });
+installClientErrorHandler(server as unknown as import('node:http').Server);
 const apiUrl = `http://${config.host}:${config.port}/api/v1`;
 log(`API:          ${apiUrl}  (try: curl -s -X POST ${apiUrl}/jobs/submit -H 'content-type: application/json' -d '{"name":"demo","type":"sleep","input":{"steps":5,"step_ms":1000}}')`);
 log(`Temporal UI:  ${temporal.uiUrl ?? '(not started by us)'}`);
