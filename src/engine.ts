@@ -18,6 +18,7 @@ import { Reconciler } from './reconciler/reconciler.js';
 import { taskQueueWorkers } from './temporal/taskQueueWorkers.js';
 import type { EngineConfig } from './config.js';
 import type { RequestLimits } from './api/limits.js';
+import { appendHealth } from './eventstore/appendHealth.js';
 
 export interface EngineOptions {
   /** host:port of the Temporal frontend. */
@@ -155,6 +156,10 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         storeWritable: () => {
           storeProbe.exec('BEGIN IMMEDIATE');
           storeProbe.exec('ROLLBACK');
+          // Appends of workflows failing in the last minute: jobs are waiting on their record.
+          const health = appendHealth();
+          if (health.lastFailureAt !== null && Date.now() - health.lastFailureAt < 60_000)
+            throw new Error(`appends failed ${Math.round((Date.now() - health.lastFailureAt) / 1000)} s ago: ${health.lastError}`);
         },
       },
     },
