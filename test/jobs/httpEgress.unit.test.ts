@@ -99,6 +99,7 @@ describe('guardedRequest against local servers', () => {
       if (req.url === '/redirect') res.writeHead(302, { location: `http://127.0.0.1:${otherPort}/` }).end();
       else if (req.url === '/redirect-by-name') res.writeHead(307, { location: `http://localhost:${otherPort}/` }).end();
       else if (req.url === '/redirect-to-file') res.writeHead(302, { location: 'file:///etc/passwd' }).end();
+      else if (req.url === '/huge') res.end(Buffer.alloc(11 * 1024 * 1024, 'x'));
       else if (hops) res.writeHead(302, { location: `/loop/${Number(hops[1]) + 1}` }).end();
       else res.end('hello');
     });
@@ -195,6 +196,11 @@ describe('guardedRequest against local servers', () => {
     expect(otherSawAuthorization).toBeUndefined();
     await get(`http://127.0.0.1:${otherPort}/`, { Authorization: 'Bearer for-the-other-server' });
     expect(otherSawAuthorization).toBe('Bearer for-the-other-server');
+  });
+
+  it('fails permanently on a response body over 10 MiB', async () => {
+    configureHttpEgress(`127.0.0.1:${port}`);
+    await expect(get(`http://127.0.0.1:${port}/huge`)).rejects.toThrow(/^http job: response larger than 10485760 bytes$/);
   });
 
   it('refuses other schemes', async () => {
