@@ -2,6 +2,8 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { ApiDeps, ApiUser, AppEnv } from './context.js';
 import { ApiError, onError } from './errors.js';
 import { jobRoutes } from './routes/jobs.js';
+import { jobControlRoutes } from './routes/jobControl.js';
+import { jobHousekeepingRoutes } from './routes/jobHousekeeping.js';
 import { jobEventRoutes } from './routes/jobEvents.js';
 import { bulkRoutes } from './routes/bulk.js';
 import { opsRoutes } from './routes/ops.js';
@@ -72,6 +74,8 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
   api.route('/', jobEventRoutes(deps));
   api.route('/', bulkRoutes(deps));
   api.route('/', jobRoutes(deps));
+  api.route('/', jobControlRoutes(deps));
+  api.route('/', jobHousekeepingRoutes(deps));
   if (deps.batches) api.route('/', batchRoutes({ batches: deps.batches.readModel, jobs: deps.readModel, commands: deps.batches.commands }));
   app.route('/api/v1', api);
   return app;

@@ -78,21 +78,23 @@ export const ListJobsQuery = z.object({
   cursor: z.string().max(500).optional().openapi({ description: 'From the X-Next-Cursor header of the previous page' }),
 });
 
-export const JobStats = z
-  .object({
-    total_jobs: z.number().int(),
-    pending: z.number().int(),
-    running: z.number().int(),
-    paused: z.number().int(),
-    completed: z.number().int(),
-    failed: z.number().int(),
-    cancelled: z.number().int(),
-    terminated: z.number().int(),
-    timed_out: z.number().int(),
-    active_workers: z.number().int(),
-    total_workers: z.number().int(),
-  })
-  .openapi('JobStats');
+/** `{name: z.number().int(), …}`: a set of counters (stats, progress). */
+export const counters = <K extends string>(...names: K[]) =>
+  z.object(Object.fromEntries(names.map((n) => [n, z.number().int()])) as Record<K, z.ZodNumber>);
+
+export const JobStats = counters(
+  'total_jobs',
+  'pending',
+  'running',
+  'paused',
+  'completed',
+  'failed',
+  'cancelled',
+  'terminated',
+  'timed_out',
+  'active_workers',
+  'total_workers',
+).openapi('JobStats');
 
 export const ControlBody = z
   .object({ reason: z.string().max(1000).optional() })

@@ -93,4 +93,14 @@ describe('the OpenAPI document tells the truth', () => {
     expect(checked).toBeGreaterThan(10);
     expect((await call('get', '/api/v1/nothing/here', admin)).status).toBe(404);
   });
+
+  it('an invalid control body is a 400 for batches as for jobs (it used to be ignored)', async () => {
+    const created = await call('post', '/api/v1/batches', { ...admin, 'content-type': 'application/json' }, JSON.stringify({ name: 'b', type: 'noop', items: [{}] }));
+    expect(created.status).toBe(201);
+    const batchId = JSON.parse(created.body).batch_id;
+    const r = await call('post', `/api/v1/batches/${batchId}/pause`, { ...admin, 'content-type': 'application/json' }, '{"reason": 5}');
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body).details).toMatch(/^reason: /);
+  });
 });
+

@@ -2,8 +2,9 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppEnv, ApiUser } from '../context.js';
 import { actorOf } from '../context.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
-import { ControlBody, ErrorResponse, JobResource, JobStatusEnum, PriorityBody, Priority } from '../schemas.js';
+import { ControlBody, JobResource, JobStatusEnum, PriorityBody, Priority, counters } from '../schemas.js';
 import { validationHook } from '../validation.js';
+import { errorResponses, json, optionalJson } from '../openapi.js';
 import { toJobResource } from '../jobResource.js';
 import type { BatchCommands } from '../batchCommands.js';
 import type { BatchReadModel, BatchRow } from '../../projections/batchReadModel.js';
@@ -43,15 +44,7 @@ export const CreateBatchBody = z
   .openapi('CreateBatchRequest');
 
 const BatchIdParam = z.object({ batch_id: z.string().min(1).max(200).openapi({ param: { name: 'batch_id', in: 'path' } }) });
-const BatchProgress = z.object({
-  total: z.number().int(),
-  pending: z.number().int(),
-  running: z.number().int(),
-  paused: z.number().int(),
-  completed: z.number().int(),
-  failed: z.number().int(),
-  cancelled: z.number().int(),
-  percentage: z.number().int(),
+const BatchProgress = counters('total', 'pending', 'running', 'paused', 'completed', 'failed', 'cancelled', 'percentage').extend({
   throughput: z.number().nullable().openapi({ description: 'finished jobs per second' }),
   estimated_remaining: z.number().nullable().openapi({ description: 'seconds' }),
 });
@@ -72,13 +65,7 @@ export const BatchResource = z
   })
   .openapi('Batch');
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
-const errors = {
-  400: json(ErrorResponse, 'Invalid request'),
-  403: json(ErrorResponse, 'Not your batch'),
-  404: json(ErrorResponse, 'No such batch'),
-  409: json(ErrorResponse, 'Not possible in the batch’s current state'),
-};
+const errors = errorResponses('batch');
 
 export function batchRoutes(deps: { batches: BatchReadModel; jobs: JobReadModel; commands: BatchCommands }) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -191,7 +178,7 @@ export function batchRoutes(deps: { batches: BatchReadModel; jobs: JobReadModel;
         const user = c.get('user');
         const row = load(user, c.req.valid('param').batch_id);
         const text = await c.req.text();
-        const reason = text.trim() ? (ControlBody.safeParse(JSON.parse(text)).data?.reason ?? undefined) : undefined;
+        const { reason } = await optionalJson(text, ControlBody); // an invalid body is a 400, as for jobs
         const after = await deps.commands.control(row, action, actorOf(user), reason);
         return c.json({ success: true as const, message: `Batch ${action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled'} successfully`, batch: resource(after) }, 200);
       },

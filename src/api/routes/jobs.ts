@@ -1,18 +1,12 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import {
-  ControlBody,
-  ErrorResponse,
   JobEventResource,
   JobIdParam,
   JobResource,
   JobStats,
   ListJobsQuery,
-  PriorityBody,
   SubmitJobBody,
   SubmitJobResponse,
-  SuccessResponse,
-  CleanupQuery,
-  CleanupResponse,
 } from '../schemas.js';
 import { toJobResource } from '../jobResource.js';
 import { actorOf, loadJob, type ApiDeps, type AppEnv } from '../context.js';
@@ -20,22 +14,10 @@ import { badRequest } from '../errors.js';
 import { InvalidCursorError } from '../../projections/jobReadModel.js';
 import { JOB_STATUSES } from '../../workflows/jobContract.js';
 import { validationHook } from '../validation.js';
+import { errorResponses, json } from '../openapi.js';
 import type { RecordedEvent } from '../../eventstore/index.js';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
-const errors = {
-  400: json(ErrorResponse, 'Invalid request'),
-  401: json(ErrorResponse, 'Missing or invalid token'),
-  403: json(ErrorResponse, 'Not your job'),
-  404: json(ErrorResponse, 'No such job'),
-  409: json(ErrorResponse, 'Not possible in the job’s current state'),
-};
-const optionalBody = <T extends z.ZodType>(schema: T) => ({
-  body: { content: { 'application/json': { schema } }, required: false },
-});
+const errors = errorResponses('job');
 
 export function jobRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -177,144 +159,5 @@ export function jobRoutes(deps: ApiDeps) {
     },
   );
 
-  for (const action of ['pause', 'resume', 'cancel'] as const) {
-    app.openapi(
-      createRoute({
-        method: 'post',
-        path: `/jobs/{job_id}/${action}`,
-        tags: ['job control'],
-        summary: `${action[0]!.toUpperCase()}${action.slice(1)} a job`,
-        request: { params: JobIdParam, ...optionalBody(ControlBody) },
-        responses: { 200: json(SuccessResponse, 'Done and recorded'), ...errors },
-      }),
-      async (c) => {
-        const user = c.get('user');
-        const row = loadJob(deps.readModel, user, c.req.valid('param').job_id);
-        const body = await optionalJson(await c.req.text(), ControlBody);
-        const after = await deps.commands.control(row, action, actorOf(user), body.reason);
-        return c.json({ success: true as const, message: `Job ${pastTense[action]} successfully`, job: toJobResource(after) }, 200);
-      },
-    );
-  }
-
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/jobs/{job_id}/terminate',
-      tags: ['job control'],
-      summary: 'Terminate a job at once (emergency stop; no cleanup runs)',
-      request: { params: JobIdParam, ...optionalBody(ControlBody) },
-      responses: { 200: json(SuccessResponse, 'Terminated and recorded'), ...errors },
-    }),
-    async (c) => {
-      const user = c.get('user');
-      const row = loadJob(deps.readModel, user, c.req.valid('param').job_id);
-      const body = await optionalJson(await c.req.text(), ControlBody);
-      const after = await deps.commands.terminate(row, actorOf(user), body.reason);
-      return c.json({ success: true as const, message: 'Job terminated successfully', job: toJobResource(after) }, 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/jobs/{job_id}/retry',
-      tags: ['job control'],
-      summary: 'Run a failed or cancelled job again, as a new run of the same job',
-      request: { params: JobIdParam },
-      responses: { 200: json(SuccessResponse, 'Restarted'), ...errors },
-    }),
-    async (c) => {
-      const user = c.get('user');
-      const row = loadJob(deps.readModel, user, c.req.valid('param').job_id);
-      const after = await deps.commands.retry(row, actorOf(user));
-      return c.json({ success: true as const, message: 'Job retry started', job: toJobResource(after) }, 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'delete',
-      path: '/jobs/{job_id}',
-      tags: ['jobs'],
-      summary: 'Delete a finished job (its result files too; the log keeps a tombstone)',
-      request: { params: JobIdParam },
-      responses: { 200: json(SuccessResponse, 'Deleted'), ...errors },
-    }),
-    async (c) => {
-      const user = c.get('user');
-      const row = loadJob(deps.readModel, user, c.req.valid('param').job_id);
-      await deps.commands.deleteJobs([row], actorOf(user), 'deleted through the API');
-      return c.json({ success: true as const, message: 'Job deleted successfully' }, 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/jobs/cleanup',
-      tags: ['jobs'],
-      summary: 'Delete finished jobs older than max_age_hours (with their files)',
-      request: { query: CleanupQuery },
-      responses: { 200: json(CleanupResponse, 'Cleaned'), ...errors },
-    }),
-    async (c) => {
-      const user = c.get('user');
-      const { max_age_hours } = c.req.valid('query');
-      const cutoff = new Date(Date.now() - max_age_hours * 3600_000).toISOString();
-      const rows = deps.readModel.finishedBefore(cutoff, user.role === 'admin' ? undefined : user.id);
-      const { deleted, freedBytes } = await deps.commands.deleteJobs(rows, actorOf(user), `cleanup: finished more than ${max_age_hours} h ago`);
-      return c.json(
-        {
-          success: true as const,
-          cleaned_jobs: deleted,
-          freed_space_mb: Math.round((freedBytes / 1048576) * 1000) / 1000,
-          message: `Cleaned ${deleted} job(s) finished more than ${max_age_hours} hours ago`,
-        },
-        200,
-      );
-    },
-  );
-
-  for (const method of ['put', 'patch'] as const) {
-    app.openapi(
-      createRoute({
-        method,
-        path: '/jobs/{job_id}/priority',
-        tags: ['job control'],
-        summary: 'Change the priority of a pending, running or paused job',
-        request: { params: JobIdParam, body: { content: { 'application/json': { schema: PriorityBody } }, required: true } },
-        responses: { 200: json(SuccessResponse, 'Changed and recorded'), ...errors },
-      }),
-      async (c) => {
-        const user = c.get('user');
-        const row = loadJob(deps.readModel, user, c.req.valid('param').job_id);
-        const body = c.req.valid('json');
-        const after = await deps.commands.reprioritize(row, body.priority, actorOf(user), body.reason);
-        return c.json({ success: true as const, message: 'Job priority updated successfully', job: toJobResource(after) }, 200);
-      },
-    );
-  }
-
   return app;
-}
-
-const pastTense = { pause: 'paused', resume: 'resumed', cancel: 'cancelled' } as const;
-
-/** Control bodies are optional: an empty POST is the same as `{}`. */
-async function optionalJson<T extends z.ZodType>(text: string, schema: T): Promise<z.infer<T>> {
-  if (!text.trim()) return schema.parse({});
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw badRequest(`Malformed JSON body: ${(error as Error).message}`);
-  }
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw badRequest(formatIssues(parsed.error.issues));
-  return parsed.data;
-}
-
-export function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
-  return issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : '(body)'}: ${i.message}`).join('; ');
 }
