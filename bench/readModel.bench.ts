@@ -25,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createApp } from '../src/api/app.js';
 import type { ApiDeps } from '../src/api/context.js';
-import type { JobCommands } from '../src/api/jobCommands.js';
+import type { JobCommands } from '../src/commands/jobCommands.js';
 import { openEventStore, type EventStore } from '../src/eventstore/index.js';
 import { JobReadModel, type JobListFilter } from '../src/projections/jobReadModel.js';
 import { openReadModelDb, type ReadModelDb } from '../src/projections/readModelDb.js';

@@ -8,10 +8,10 @@ import { openReadModelDb, type ReadModelDb } from './projections/readModelDb.js'
 import { readModelProjections } from './projections/readModelProjections.js';
 import { BatchReadModel } from './projections/batchReadModel.js';
 import { BatchItemStore } from './batches/batchItemStore.js';
-import { BatchCommands } from './api/batchCommands.js';
+import { BatchCommands } from './commands/batchCommands.js';
 import { Projector } from './projections/projector.js';
 import { JobReadModel } from './projections/jobReadModel.js';
-import { JobCommands } from './api/jobCommands.js';
+import { JobCommands } from './commands/jobCommands.js';
 import { createApp, type AppOptions } from './api/app.js';
 import { createEngineWorkers, installRuntime, runWorkers } from './worker/engineWorkers.js';
 import { Reconciler } from './reconciler/reconciler.js';

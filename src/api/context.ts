@@ -1,10 +1,10 @@
 import type { EventStore } from '../eventstore/index.js';
 import type { JobReadModel, JobRow } from '../projections/jobReadModel.js';
-import type { JobCommands } from './jobCommands.js';
+import type { JobCommands } from '../commands/jobCommands.js';
 import { ApiError, notFound } from './errors.js';
 import type { OpsDeps } from './routes/ops.js';
 import type { BatchReadModel } from '../projections/batchReadModel.js';
-import type { BatchCommands } from './batchCommands.js';
+import type { BatchCommands } from '../commands/batchCommands.js';
 
 /** Who is calling. `admin` sees and controls every job; others only their own. */
 export interface ApiUser {

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { DomainError } from '../domain/index.js';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
 const REASON_PHRASES: Record<number, string> = {
@@ -41,8 +42,19 @@ export function errorBody(status: number, details: string) {
   return { error: reasonPhrase(status), details, timestamp: new Date().toISOString() };
 }
 
+/** How each kind of domain error answers over HTTP: the one place this mapping lives. */
+const STATUS_OF_KIND: Record<DomainError['kind'], ContentfulStatusCode> = {
+  invalid: 400,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  unavailable: 503,
+};
+
 export function onError(err: Error, c: Context) {
   if (err instanceof ApiError) return c.json(errorBody(err.status, err.details), err.status);
+  if (err instanceof DomainError) return c.json(errorBody(STATUS_OF_KIND[err.kind], err.message), STATUS_OF_KIND[err.kind]);
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;
     return c.json(errorBody(status, err.message || reasonPhrase(status)), status);

@@ -6,6 +6,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError } from './errors.js';
+import { DEFAULT_MAX_JOB_INPUT_BYTES } from '../commands/inputSize.js';
 
 export interface RequestLimits {
   /** Largest request body, bytes (MAX_REQUEST_BYTES); default 1 MiB. */
@@ -22,7 +23,7 @@ export interface RequestLimits {
 export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
   maxRequestBytes: 1024 * 1024,
   maxBatchRequestBytes: 64 * 1024 * 1024,
-  maxJobInputBytes: 256 * 1024,
+  maxJobInputBytes: DEFAULT_MAX_JOB_INPUT_BYTES,
   maxJsonDepth: 64,
 };
 
@@ -60,10 +61,4 @@ export function requestLimits(limits: RequestLimits): MiddlewareHandler {
       await next();
     });
   };
-}
-
-/** 413 when a job's input is larger than `maxBytes` as JSON; `field` names it in the message. */
-export function assertInputSize(input: unknown, maxBytes: number, field: string): void {
-  const bytes = Buffer.byteLength(JSON.stringify(input ?? {}));
-  if (bytes > maxBytes) throw new ApiError(413, `${field}: ${bytes} bytes of JSON, more than the ${maxBytes} allowed (MAX_JOB_INPUT_BYTES)`);
 }

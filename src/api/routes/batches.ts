@@ -6,7 +6,7 @@ import { ControlBody, JobResource, JobStatusEnum, PriorityBody, Priority, counte
 import { validationHook } from '../validation.js';
 import { errorResponses, json, optionalJson } from '../openapi.js';
 import { toJobResource } from '../jobResource.js';
-import type { BatchCommands } from '../batchCommands.js';
+import type { BatchCommands } from '../../commands/batchCommands.js';
 import type { BatchReadModel, BatchRow } from '../../projections/batchReadModel.js';
 import { InvalidCursorError, type JobReadModel } from '../../projections/jobReadModel.js';
 import { BATCH_STATUSES, type FailurePolicy } from '../../workflows/batchContract.js';

@@ -22,9 +22,10 @@ import {
   type JobWorkflowInput,
 } from '../workflows/jobWorkflow.js';
 import type { JobReadModel, JobRow } from '../projections/jobReadModel.js';
-import { ApiError, badRequest, conflict, notFound } from './errors.js';
+import { DomainError } from '../domain/index.js';
+import { IdempotencyConflictError, badRequest, conflict } from './commandErrors.js';
 import { pollUntil } from './pollUntil.js';
-import { DEFAULT_REQUEST_LIMITS, assertInputSize } from './limits.js';
+import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
 
 export interface ReadYourWrites {
   /** Resolves once the read model has applied the log up to `position`. */
@@ -47,7 +48,7 @@ export interface JobCommandsDeps {
   /** Temporal's workflow task timeout of job workflows (ms): how soon a task lost with its worker is
    * retried elsewhere. Default: Temporal's (10 s). */
   workflowTaskTimeoutMs?: number;
-  /** Largest job input as JSON, bytes; default DEFAULT_REQUEST_LIMITS.maxJobInputBytes. */
+  /** Largest job input as JSON, bytes; default DEFAULT_MAX_JOB_INPUT_BYTES. */
   maxJobInputBytes?: number;
 }
 
@@ -65,11 +66,7 @@ export interface SubmitJobCommand {
   idempotencyKey?: string;
 }
 
-export class IdempotencyConflictError extends ApiError {
-  constructor() {
-    super(409, 'Idempotency-Key was already used with a different request body');
-  }
-}
+export { IdempotencyConflictError };
 
 export type ControlAction = 'pause' | 'resume' | 'cancel';
 const updates = { pause: pauseUpdate, resume: resumeUpdate, cancel: cancelUpdate } as const;
@@ -95,7 +92,7 @@ export class JobCommands {
       if (error instanceof InvalidJobInputError) throw badRequest(error.issues.map((i) => `input.${i.path || '(root)'}: ${i.message}`).join('; '));
       throw error;
     }
-    assertInputSize(prepared.input, this.deps.maxJobInputBytes ?? DEFAULT_REQUEST_LIMITS.maxJobInputBytes, 'input');
+    assertInputSize(prepared.input, this.deps.maxJobInputBytes ?? DEFAULT_MAX_JOB_INPUT_BYTES, 'input');
     const jobId = command.idempotencyKey ? idempotentJobId(command.owner, command.idempotencyKey) : `job_${randomUUID()}`;
     const input: JobWorkflowInput = {
       jobId,
@@ -239,7 +236,7 @@ export class JobCommands {
       if (error instanceof WorkflowUpdateFailedError) {
         const cause = error.cause;
         if (cause instanceof ApplicationFailure) {
-          throw new ApiError(cause.type === INVALID_ARGUMENT ? 400 : 409, cause.message);
+          throw new DomainError(cause.type === INVALID_ARGUMENT ? 'invalid' : 'conflict', cause.message);
         }
         throw conflict(cause?.message ?? error.message);
       }
@@ -255,9 +252,9 @@ export class JobCommands {
   }
 }
 
-class AlreadyStarted extends ApiError {
+class AlreadyStarted extends DomainError {
   constructor(jobId: string) {
-    super(409, `Job ${jobId} exists already`);
+    super('conflict', `Job ${jobId} exists already`);
   }
 }
 
@@ -271,4 +268,3 @@ function past(action: ControlAction): string {
   return action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled';
 }
 
-export { notFound };

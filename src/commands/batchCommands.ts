@@ -1,4 +1,4 @@
-import { DEFAULT_REQUEST_LIMITS, assertInputSize } from './limits.js';
+import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
@@ -21,7 +21,8 @@ import {
 } from '../workflows/batchWorkflow.js';
 import { INVALID_ARGUMENT, toPriorityKey, type JobWorkflowInput } from '../workflows/jobContract.js';
 import { BatchIdKey, BatchStatusKey, OwnerKey } from '../temporal/searchAttributes.js';
-import { ApiError, badRequest, conflict } from './errors.js';
+import { DomainError } from '../domain/index.js';
+import { badRequest, conflict } from './commandErrors.js';
 import type { ReadYourWrites } from './jobCommands.js';
 import { pollUntil } from './pollUntil.js';
 
@@ -59,7 +60,7 @@ export class BatchCommands {
       defaultJobType: string;
       visibilityTimeoutMs?: number;
       storeAccess?: 'local' | 'remote';
-      /** Largest input of one job as JSON, bytes; default DEFAULT_REQUEST_LIMITS.maxJobInputBytes. */
+      /** Largest input of one job as JSON, bytes; default DEFAULT_MAX_JOB_INPUT_BYTES. */
       maxJobInputBytes?: number;
     },
   ) {}
@@ -72,7 +73,7 @@ export class BatchCommands {
       const type = job.type ?? this.deps.defaultJobType;
       try {
         const { input, plan } = this.deps.registry.prepare(type, job.input ?? {});
-        assertInputSize(input, this.deps.maxJobInputBytes ?? DEFAULT_REQUEST_LIMITS.maxJobInputBytes, `jobs[${index}].input`);
+        assertInputSize(input, this.deps.maxJobInputBytes ?? DEFAULT_MAX_JOB_INPUT_BYTES, `jobs[${index}].input`);
         prepared.push({ name: job.name, type, input, priority: job.priority ?? command.priority, plan });
       } catch (error) {
         if (error instanceof UnknownJobTypeError) problems.push(`jobs[${index}].type: ${error.message}`);
@@ -192,7 +193,7 @@ export class BatchCommands {
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError) {
         const cause = error.cause;
-        if (cause instanceof ApplicationFailure) throw new ApiError(cause.type === INVALID_ARGUMENT ? 400 : 409, cause.message);
+        if (cause instanceof ApplicationFailure) throw new DomainError(cause.type === INVALID_ARGUMENT ? 'invalid' : 'conflict', cause.message);
         throw conflict(cause?.message ?? error.message);
       }
       if (error instanceof WorkflowNotFoundError) throw conflict('Batch is no longer running');
