@@ -18,7 +18,10 @@ export default tseslint.config(
     rules: {
       // Event data and Temporal payloads are JSON of many shapes; `any` is spelled out where it is read.
       '@typescript-eslint/no-explicit-any': 'off',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true, caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true, caughtErrors: 'none' },
+      ],
       // `for (;;)` loops with explicit exits are how the workflows wait.
       'no-constant-condition': ['error', { checkLoops: false }],
     },

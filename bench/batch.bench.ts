@@ -66,7 +66,10 @@ try {
   peakRss = 0;
   const bareStart = Date.now();
   let done = 0;
-  const progress = setInterval(() => log(`bare: ${done}/${baselineN} (${Math.round(done / ((Date.now() - bareStart) / 1000))}/s)`), 2000);
+  const progress = setInterval(
+    () => log(`bare: ${done}/${baselineN} (${Math.round(done / ((Date.now() - bareStart) / 1000))}/s)`),
+    2000,
+  );
   const bareLatencies: number[] = [];
   const ids = Array.from({ length: baselineN }, (_, i) => `bare-${taskQueue}-${i}`);
   const queue = [...ids];
@@ -111,14 +114,18 @@ try {
       const b = (await (await engine.app.request(`/api/v1/batches/${body.batch_id}`)).json()) as any;
       if (Date.now() - last > 2000) {
         last = Date.now();
-        log(`batch ${n}: ${b.progress.completed}/${n} (${b.progress.throughput ?? 0}/s) rss ${Math.round(process.memoryUsage().rss / 1048576)} MB`);
+        log(
+          `batch ${n}: ${b.progress.completed}/${n} (${b.progress.throughput ?? 0}/s) rss ${Math.round(process.memoryUsage().rss / 1048576)} MB`,
+        );
       }
       if (b.status === 'completed' || b.status === 'failed') {
         const seconds = (Date.parse(b.completed_at) - start) / 1000;
         // Per job: from the batch starting it (its workflow start = created_at) to its end, as the
         // bare latency runs from the client's start to the result.
         const latencies = engine.readModelDb
-          .prepare<[string], number>(`SELECT (julianday(completed_at) - julianday(created_at)) * 86400.0 FROM jobs WHERE batch_id = ? AND completed_at IS NOT NULL`)
+          .prepare<[string], number>(
+            `SELECT (julianday(completed_at) - julianday(created_at)) * 86400.0 FROM jobs WHERE batch_id = ? AND completed_at IS NOT NULL`,
+          )
           .pluck()
           .all(body.batch_id);
         results.push({
@@ -144,11 +151,15 @@ try {
   rmSync(temporalDbDir, { recursive: true, force: true });
 }
 
-console.log('\nscenario                          jobs   seconds  jobs/s  ratio to bare  latency p50 s  latency p99 s  peak RSS MB (whole process)');
+console.log(
+  '\nscenario                          jobs   seconds  jobs/s  ratio to bare  latency p50 s  latency p99 s  peak RSS MB (whole process)',
+);
 for (const r of results) {
   console.log(
     `${String(r.name).padEnd(30)} ${String(r.jobs).padStart(7)} ${Number(r.seconds).toFixed(1).padStart(9)} ${Number(r.jobsPerSec).toFixed(1).padStart(7)} ` +
       `${r.ratioToBare !== undefined ? Number(r.ratioToBare).toFixed(2).padStart(14) : '             -'} ${Number(r.p50S).toFixed(3).padStart(14)} ${Number(r.p99S).toFixed(3).padStart(14)} ${Number(r.peakRssMb).toFixed(0).padStart(11)}`,
   );
 }
-console.log(`BENCH_JSON ${JSON.stringify({ bench: 'batch', cpus: os.cpus().length, node: process.version, concurrency, results })}`);
+console.log(
+  `BENCH_JSON ${JSON.stringify({ bench: 'batch', cpus: os.cpus().length, node: process.version, concurrency, results })}`,
+);

@@ -14,7 +14,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openEventStore, type AppendResult, type EventStore, type NewEvent, type SynchronousMode } from '../src/eventstore/index.js';
+import {
+  openEventStore,
+  type AppendResult,
+  type EventStore,
+  type NewEvent,
+  type SynchronousMode,
+} from '../src/eventstore/index.js';
 
 const scale = Number(process.env.BENCH_SCALE ?? '1');
 if (!(scale > 0)) throw new Error(`BENCH_SCALE must be a positive number, got ${process.env.BENCH_SCALE}`);
@@ -47,7 +53,13 @@ const median = (values: number[]): number => {
 };
 
 // A payload shaped like the job engine's: a few scalars and a small nested object.
-const payload = (i: number) => ({ jobId: `job-${i % 997}`, step: i % 17, status: 'running', progress: (i % 100) / 100, detail: { attempt: 1, worker: 'w-1' } });
+const payload = (i: number) => ({
+  jobId: `job-${i % 997}`,
+  step: i % 17,
+  status: 'running',
+  progress: (i % 100) / 100,
+  detail: { attempt: 1, worker: 'w-1' },
+});
 
 let lastProgressAt = 0;
 const progress = (line: string, force = false) => {
@@ -183,8 +195,12 @@ const main = async () => {
     const concurrentCalls = scaled(20000);
     for (const [synchronous, target] of stores) {
       results.push(
-        runScenario(`1 event / call, 1 writer`, synchronous, 1, singleCalls, (round, call) =>
-          target.appendToStream(`single-${call % 500}`, batch(`single:${round}`, 1, call)).appended,
+        runScenario(
+          `1 event / call, 1 writer`,
+          synchronous,
+          1,
+          singleCalls,
+          (round, call) => target.appendToStream(`single-${call % 500}`, batch(`single:${round}`, 1, call)).appended,
         ),
       );
       // What the appendEvents activity pays when it is alone: the grouped path with nobody to group with.
@@ -194,13 +210,23 @@ const main = async () => {
         ),
       );
       results.push(
-        await runConcurrentScenario(`1 event / call, ${concurrentWriters} writers, grouped`, synchronous, concurrentWriters, 1, concurrentCalls, (round, call) =>
-          target.appendToStreamGrouped(`grouped-${call % 500}`, batch(`grouped:${round}`, 1, call)),
+        await runConcurrentScenario(
+          `1 event / call, ${concurrentWriters} writers, grouped`,
+          synchronous,
+          concurrentWriters,
+          1,
+          concurrentCalls,
+          (round, call) => target.appendToStreamGrouped(`grouped-${call % 500}`, batch(`grouped:${round}`, 1, call)),
         ),
       );
       results.push(
-        await runConcurrentScenario(`1 event / call, ${concurrentWriters} writers, one commit each`, synchronous, concurrentWriters, 1, scaled(synchronous === 'FULL' ? 4000 : 20000), async (round, call) =>
-          target.appendToStream(`ungrouped-${call % 500}`, batch(`ungrouped:${round}`, 1, call)),
+        await runConcurrentScenario(
+          `1 event / call, ${concurrentWriters} writers, one commit each`,
+          synchronous,
+          concurrentWriters,
+          1,
+          scaled(synchronous === 'FULL' ? 4000 : 20000),
+          async (round, call) => target.appendToStream(`ungrouped-${call % 500}`, batch(`ungrouped:${round}`, 1, call)),
         ),
       );
     }
@@ -282,7 +308,16 @@ const main = async () => {
 };
 
 const printTable = (results: ScenarioResult[]) => {
-  const header = ['scenario', 'synchronous', 'events/call', 'calls x rounds', 'events/s (median round)', 'median ms/call', 'p99 ms/call', 'max ms/call'];
+  const header = [
+    'scenario',
+    'synchronous',
+    'events/call',
+    'calls x rounds',
+    'events/s (median round)',
+    'median ms/call',
+    'p99 ms/call',
+    'max ms/call',
+  ];
   const rows = results.map((r) => [
     r.name,
     r.synchronous,

@@ -33,7 +33,17 @@ import type { FillMode } from './support/fill.js';
 import { JOB_TYPES, OWNERS } from './support/jobEvents.js';
 import { runLoad, type LoadResult } from './support/load.js';
 import type { LoadClient } from './support/loadWorker.js';
-import { GcMonitor, Progress, fmtInt, fmtMs, formatTable, round3, summarize, type GcFigures, type LatencySummary } from './support/stats.js';
+import {
+  GcMonitor,
+  Progress,
+  fmtInt,
+  fmtMs,
+  formatTable,
+  round3,
+  summarize,
+  type GcFigures,
+  type LatencySummary,
+} from './support/stats.js';
 import type { PrepareInput, PrepareMessage, PrepareOutput } from './support/prepareWorker.js';
 import { startTsWorker } from './support/tsWorker.js';
 
@@ -80,7 +90,11 @@ interface HttpFigures extends LatencySummary {
   gc: GcFigures;
 }
 
-async function measureHttp(fetchApp: (path: string) => Promise<Response>, label: string, pathOf: (i: number) => string): Promise<HttpFigures> {
+async function measureHttp(
+  fetchApp: (path: string) => Promise<Response>,
+  label: string,
+  pathOf: (i: number) => string,
+): Promise<HttpFigures> {
   const latencies = new Float64Array(REQUESTS);
   let bytes = 0;
   let measuredFrom = 0;
@@ -145,7 +159,11 @@ function explainQueries(db: ReadModelDb, call: (readModel: JobReadModel) => unkn
   });
   call(new JobReadModel(recordingDb));
   return executed.map(({ sql, params }) => {
-    const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...(params as [])) as { id: number; parent: number; detail: string }[];
+    const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...(params as [])) as {
+      id: number;
+      parent: number;
+      detail: string;
+    }[];
     const depth = new Map<number, number>([[0, 0]]);
     const plan = rows.map((r) => {
       const d = (depth.get(r.parent) ?? 0) + 1;
@@ -219,10 +237,11 @@ async function main(): Promise<void> {
     db = openReadModelDb(readModelFile);
     const readModel = new JobReadModel(db);
     const counts = readModel.countByStatus();
-    const consistent =
-      rebuild.jobs === fill.jobs && Object.entries(fill.byStatus).every(([status, n]) => counts[status] === n);
+    const consistent = rebuild.jobs === fill.jobs && Object.entries(fill.byStatus).every(([status, n]) => counts[status] === n);
     if (!consistent) {
-      throw new Error(`rebuilt read model disagrees with the generated jobs: ${JSON.stringify({ jobs: rebuild.jobs, counts, generated: fill.byStatus })}`);
+      throw new Error(
+        `rebuilt read model disagrees with the generated jobs: ${JSON.stringify({ jobs: rebuild.jobs, counts, generated: fill.byStatus })}`,
+      );
     }
 
     // 3. queries
@@ -276,7 +295,8 @@ async function main(): Promise<void> {
         name: 'list type=X&priority=3 page 2 (cursor)',
         kind: 'list',
         mix: 0.1,
-        http: (i) => `/api/v1/jobs/list?type=${typeOf(i)}&priority=3&limit=${PAGE}&cursor=${encodeURIComponent(cursors[i % cursors.length]!)}`,
+        http: (i) =>
+          `/api/v1/jobs/list?type=${typeOf(i)}&priority=3&limit=${PAGE}&cursor=${encodeURIComponent(cursors[i % cursors.length]!)}`,
         direct: (rm, i) => rm.listJobs({ type: typeOf(i), priority: 3, limit: PAGE, cursor: cursors[i % cursors.length]! }),
         explain: (rm) => rm.listJobs({ type: typeOf(2), priority: 3, limit: PAGE, cursor: cursors[2]! }),
       },
@@ -334,7 +354,10 @@ async function main(): Promise<void> {
       for (let i = 0; i < n; i++) loadRequests.push({ kind: s.name, path: s.http(i) });
     }
     // Interleave the kinds so every client sees the whole mix.
-    const shuffled = loadRequests.map((r, i) => ({ r, key: (i * 2654435761) % 4294967291 })).sort((a, b) => a.key - b.key).map((x) => x.r);
+    const shuffled = loadRequests
+      .map((r, i) => ({ r, key: (i * 2654435761) % 4294967291 }))
+      .sort((a, b) => a.key - b.key)
+      .map((x) => x.r);
     const loads: LoadResult[] = [];
     for (const client of LOAD_CLIENTS) {
       progress.line(`load: ${CONCURRENCY} ${client} clients for ${LOAD_SECONDS} s`, true);
@@ -352,7 +375,19 @@ async function main(): Promise<void> {
 
     // 5. report
     const elapsedS = round3((performance.now() - benchStarted) / 1000);
-    printReport({ fill, eventsBytes, rebuild, rebuildEventsPerSec, rebuildGc, rebuildFloor, readModelBytes, queries, plans, loads, elapsedS });
+    printReport({
+      fill,
+      eventsBytes,
+      rebuild,
+      rebuildEventsPerSec,
+      rebuildGc,
+      rebuildFloor,
+      readModelBytes,
+      queries,
+      plans,
+      loads,
+      elapsedS,
+    });
     const misses = queries.filter((q) => q.meetsTarget === false).map((q) => q.name);
     const summary = {
       bench: 'readmodel',
@@ -365,9 +400,24 @@ async function main(): Promise<void> {
         // 1-minute load average just before the run (other work on the machine; the run itself adds ~2).
         loadAvgBefore: round3(LOAD_AT_START),
       },
-      settings: { jobs: JOBS, fillMode: FILL_MODE, requestsPerScenario: REQUESTS, pageSize: PAGE, loadSeconds: LOAD_SECONDS, concurrency: CONCURRENCY },
+      settings: {
+        jobs: JOBS,
+        fillMode: FILL_MODE,
+        requestsPerScenario: REQUESTS,
+        pageSize: PAGE,
+        loadSeconds: LOAD_SECONDS,
+        concurrency: CONCURRENCY,
+      },
       fill: { ...fill, sampleIds: undefined, eventsPerJob: round3(fill.events / fill.jobs), eventStoreBytes: eventsBytes },
-      rebuild: { ...rebuild, eventsPerSec: rebuildEventsPerSec, gc: rebuildGc, floor: rebuildFloor, readModelBytes, targetMs: TARGETS.rebuildMs, meetsTarget: rebuild.ms <= TARGETS.rebuildMs },
+      rebuild: {
+        ...rebuild,
+        eventsPerSec: rebuildEventsPerSec,
+        gc: rebuildGc,
+        floor: rebuildFloor,
+        readModelBytes,
+        targetMs: TARGETS.rebuildMs,
+        meetsTarget: rebuild.ms <= TARGETS.rebuildMs,
+      },
       queries,
       load: loads,
       plans,
@@ -383,12 +433,14 @@ async function main(): Promise<void> {
   }
 }
 
-function printReport(r: PrepareOutput & {
-  queries: QueryResult[];
-  plans: { name: string; queries: { sql: string; plan: string[] }[] }[];
-  loads: LoadResult[];
-  elapsedS: number;
-}): void {
+function printReport(
+  r: PrepareOutput & {
+    queries: QueryResult[];
+    plans: { name: string; queries: { sql: string; plan: string[] }[] }[];
+    loads: LoadResult[];
+    elapsedS: number;
+  },
+): void {
   const out: string[] = [];
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
   const f = r.fill;
@@ -399,15 +451,31 @@ function printReport(r: PrepareOutput & {
     fillRows.push([label, fmtInt(p.jobs), fmtInt(p.events), fmtInt(p.ms), fmtInt(p.jobsPerSec), fmtInt(p.eventsPerSec)]);
   if (f.api) fillRow('fill: store.appendToStream, 1 call per job', f.api);
   if (f.sql) fillRow('fill: SQL INSERT, 10k jobs per transaction', f.sql);
-  fillRow(`fill: total (${f.mode})`, { jobs: f.jobs, events: f.events, ms: f.ms, jobsPerSec: f.jobs / (f.ms / 1000), eventsPerSec: f.events / (f.ms / 1000) });
-  fillRows.push(['rebuildReadModel', fmtInt(r.rebuild.jobs), fmtInt(r.rebuild.events), fmtInt(r.rebuild.ms), fmtInt(r.rebuild.jobs / (r.rebuild.ms / 1000)), fmtInt(r.rebuildEventsPerSec)]);
+  fillRow(`fill: total (${f.mode})`, {
+    jobs: f.jobs,
+    events: f.events,
+    ms: f.ms,
+    jobsPerSec: f.jobs / (f.ms / 1000),
+    eventsPerSec: f.events / (f.ms / 1000),
+  });
+  fillRows.push([
+    'rebuildReadModel',
+    fmtInt(r.rebuild.jobs),
+    fmtInt(r.rebuild.events),
+    fmtInt(r.rebuild.ms),
+    fmtInt(r.rebuild.jobs / (r.rebuild.ms / 1000)),
+    fmtInt(r.rebuildEventsPerSec),
+  ]);
   out.push(formatTable(['phase', 'jobs', 'events', 'ms', 'jobs/s', 'events/s'], fillRows));
   out.push(
     '',
     `events/job ${(f.events / f.jobs).toFixed(2)}; generating + serializing: ${fmtInt(f.generateMs)} ms on the main thread (API part), ` +
       `${fmtInt(f.workerGenerateMs)} ms in the fill worker (SQL part, in parallel with the inserts)`,
     `event store ${mib(r.eventsBytes)}, read model ${mib(r.readModelBytes)}`,
-    `statuses: ${Object.entries(f.byStatus).sort((a, b) => b[1] - a[1]).map(([s, n]) => `${s} ${fmtInt(n)}`).join(', ')}`,
+    `statuses: ${Object.entries(f.byStatus)
+      .sort((a, b) => b[1] - a[1])
+      .map(([s, n]) => `${s} ${fmtInt(n)}`)
+      .join(', ')}`,
   );
   if (f.api && f.sql && f.apiProjectedMs !== null) {
     out.push(
@@ -428,7 +496,20 @@ function printReport(r: PrepareOutput & {
   out.push(`Queries: ${fmtInt(REQUESTS)} requests each, sequential, in-process (app.request) and directly on JobReadModel; ms`);
   out.push(
     formatTable(
-      ['scenario', 'http p50', 'http p99', 'http mean', 'direct p50', 'direct p99', 'direct mean', 'http overhead', 'body KiB', 'GC pauses (major) / max ms', 'target p99', ''],
+      [
+        'scenario',
+        'http p50',
+        'http p99',
+        'http mean',
+        'direct p50',
+        'direct p99',
+        'direct mean',
+        'http overhead',
+        'body KiB',
+        'GC pauses (major) / max ms',
+        'target p99',
+        '',
+      ],
       r.queries.map((q) => [
         q.name,
         fmtMs(q.http.p50Ms),
@@ -457,7 +538,14 @@ function printReport(r: PrepareOutput & {
         ['request', 'share', 'requests', 'p50 ms', 'p99 ms', 'mean ms'],
         [
           ['all', '1.00', fmtInt(load.all.n), fmtMs(load.all.p50Ms), fmtMs(load.all.p99Ms), fmtMs(load.all.meanMs)],
-          ...Object.entries(load.byKind).map(([kind, s]) => [kind, s.share.toFixed(2), fmtInt(s.n), fmtMs(s.p50Ms), fmtMs(s.p99Ms), fmtMs(s.meanMs)]),
+          ...Object.entries(load.byKind).map(([kind, s]) => [
+            kind,
+            s.share.toFixed(2),
+            fmtInt(s.n),
+            fmtMs(s.p50Ms),
+            fmtMs(s.p99Ms),
+            fmtMs(s.meanMs),
+          ]),
         ],
       ),
       '',
@@ -470,7 +558,11 @@ function printReport(r: PrepareOutput & {
       out.push(`  ${p.name}:`, `    ${q.sql}`, ...q.plan.map((line) => `      ${line}`));
     }
   }
-  out.push('', `elapsed ${r.elapsedS.toFixed(1)} s; 1-minute load average before the run ${LOAD_AT_START.toFixed(2)} (${os.cpus().length} CPUs)`, '');
+  out.push(
+    '',
+    `elapsed ${r.elapsedS.toFixed(1)} s; 1-minute load average before the run ${LOAD_AT_START.toFixed(2)} (${os.cpus().length} CPUs)`,
+    '',
+  );
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

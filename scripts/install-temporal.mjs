@@ -72,7 +72,9 @@ let python;
 function pipInstall(tool) {
   python ??= findPython() ?? null;
   if (!python) {
-    warn(`python3 with pip not found: cannot install ${tool.name}==${tool.version}. Install python3 + pip, or set ${tool.envVar}.`);
+    warn(
+      `python3 with pip not found: cannot install ${tool.name}==${tool.version}. Install python3 + pip, or set ${tool.envVar}.`,
+    );
     return false;
   }
   const target = wheelDir(tool);
@@ -82,7 +84,19 @@ function pipInstall(tool) {
   say(`installing ${tool.name}==${tool.version} into ${tool.dir} (pip)…`);
   const r = spawnSync(
     python,
-    ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-input', '--no-deps', '--no-compile', '--target', scratch, `${tool.name}==${tool.version}`],
+    [
+      '-m',
+      'pip',
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      '--no-input',
+      '--no-deps',
+      '--no-compile',
+      '--target',
+      scratch,
+      `${tool.name}==${tool.version}`,
+    ],
     {
       stdio: ['ignore', 'inherit', 'inherit'],
       timeout: 10 * 60_000,
@@ -129,7 +143,9 @@ function resolveTool(tool) {
 function main() {
   const cli = resolveTool(CLI);
   if (!cli) {
-    warn('no temporal CLI: `temporal server start-dev` cannot run; the Temporal SDK will try to download a dev server (needs internet).');
+    warn(
+      'no temporal CLI: `temporal server start-dev` cannot run; the Temporal SDK will try to download a dev server (needs internet).',
+    );
   } else if (cli.source.startsWith('pip ') && !cli.fresh) {
     // The fast path: nothing spawned, the version is the pinned wheel's.
     say(`temporal CLI: ${shown(cli.path)} (${cli.source})`);

@@ -14,4 +14,6 @@ if (!values.user) {
   console.error('usage: npm run token -- --user <id> [--admin] [--hours N]');
   process.exit(2);
 }
-console.log(await mintToken(secret, values.user, { role: values.admin ? 'admin' : 'user', expiresInSeconds: Number(values.hours) * 3600 }));
+console.log(
+  await mintToken(secret, values.user, { role: values.admin ? 'admin' : 'user', expiresInSeconds: Number(values.hours) * 3600 }),
+);

@@ -92,7 +92,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     logLevel: env.LOG_LEVEL || 'WARN',
     storeOwner: env.STORE_OWNER !== 'false',
     httpJobAllowedHosts: env.HTTP_JOB_ALLOWED_HOSTS || undefined,
-    jobTypeModules: (env.JOB_TYPES ?? '').split(',').map((m) => m.trim()).filter(Boolean),
+    jobTypeModules: (env.JOB_TYPES ?? '')
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean),
     workflowBundlePath: env.WORKFLOW_BUNDLE ? path.resolve(env.WORKFLOW_BUNDLE) : undefined,
     shutdownTimeoutMs: intOf(env.SHUTDOWN_TIMEOUT_MS, 20_000),
   };

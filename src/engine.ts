@@ -123,7 +123,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     workflowTaskTimeoutMs: options.workflowTaskTimeoutMs,
     maxJobInputBytes: options.limits?.maxJobInputBytes,
   });
-  const batchItems = new BatchItemStore(options.batchItemsPath ?? path.join(path.dirname(options.eventStorePath), 'batch-items.db'));
+  const batchItems = new BatchItemStore(
+    options.batchItemsPath ?? path.join(path.dirname(options.eventStorePath), 'batch-items.db'),
+  );
   const batchReadModel = new BatchReadModel(readModelDb);
   const batchCommands = new BatchCommands({
     client,
@@ -159,7 +161,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
           // Appends of workflows failing in the last minute: jobs are waiting on their record.
           const health = appendHealth();
           if (health.lastFailureAt !== null && Date.now() - health.lastFailureAt < 60_000)
-            throw new Error(`appends failed ${Math.round((Date.now() - health.lastFailureAt) / 1000)} s ago: ${health.lastError}`);
+            throw new Error(
+              `appends failed ${Math.round((Date.now() - health.lastFailureAt) / 1000)} s ago: ${health.lastError}`,
+            );
         },
       },
     },
@@ -186,7 +190,13 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     });
     running = runWorkers(workers).catch((error) => log(`[worker] stopped: ${(error as Error).stack ?? error}`));
   }
-  const reconciler = new Reconciler({ client, eventStore, taskQueue: options.taskQueue, intervalMs: options.reconcileIntervalMs, log });
+  const reconciler = new Reconciler({
+    client,
+    eventStore,
+    taskQueue: options.taskQueue,
+    intervalMs: options.reconcileIntervalMs,
+    log,
+  });
   reconciler.start();
 
   return {

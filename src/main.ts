@@ -36,15 +36,22 @@ const engine = await startEngine({
   ...engineOptionsFromConfig(config),
   registry: await loadJobTypeRegistry(config.jobTypeModules),
   temporalAddress: temporal.address,
-  appOptions: config.jwtSecret ? { authenticate: jwtAuthenticator({ secret: config.jwtSecret, maxTtlSeconds: config.jwtMaxTtlSeconds }) } : {},
+  appOptions: config.jwtSecret
+    ? { authenticate: jwtAuthenticator({ secret: config.jwtSecret, maxTtlSeconds: config.jwtMaxTtlSeconds }) }
+    : {},
   log,
 });
-if (!config.jwtSecret) log('Auth:         off (no JWT_SECRET): every caller is the local admin. Set JWT_SECRET and use `npm run token -- --user alice`.');
+if (!config.jwtSecret)
+  log(
+    'Auth:         off (no JWT_SECRET): every caller is the local admin. Set JWT_SECRET and use `npm run token -- --user alice`.',
+  );
 
 const server = serve({ fetch: engine.app.fetch, port: config.port, hostname: config.host });
 installClientErrorHandler(server as unknown as import('node:http').Server);
 const apiUrl = `http://${config.host}:${config.port}/api/v1`;
-log(`API:          ${apiUrl}  (try: curl -s -X POST ${apiUrl}/jobs/submit -H 'content-type: application/json' -d '{"name":"demo","type":"sleep","input":{"steps":5,"step_ms":1000}}')`);
+log(
+  `API:          ${apiUrl}  (try: curl -s -X POST ${apiUrl}/jobs/submit -H 'content-type: application/json' -d '{"name":"demo","type":"sleep","input":{"steps":5,"step_ms":1000}}')`,
+);
 log(`Temporal UI:  ${temporal.uiUrl ?? '(not started by us)'}`);
 log(`Data:         ${path.relative(process.cwd(), config.dataDir) || '.'}  task queue: ${config.taskQueue}`);
 

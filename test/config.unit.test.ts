@@ -42,10 +42,21 @@ describe('loadConfig: the one reader of the environment', () => {
       WORKFLOW_BUNDLE: '/b/bundle.js',
       SHUTDOWN_TIMEOUT_MS: '5000',
     });
-    expect(c).toMatchObject({ temporalPort: 7300, temporalUiPort: 8300, temporalUiUrl: 'http://ui.example', logLevel: 'DEBUG', storeOwner: false, storeAccess: 'remote' });
+    expect(c).toMatchObject({
+      temporalPort: 7300,
+      temporalUiPort: 8300,
+      temporalUiUrl: 'http://ui.example',
+      logLevel: 'DEBUG',
+      storeOwner: false,
+      storeAccess: 'remote',
+    });
     expect(c.eventStorePath).toBe(path.resolve('/srv/jobs', 'events.db'));
     expect(c.readModelPath).toBe('/fast/rm.db');
-    expect(engineOptionsFromConfig(c)).toMatchObject({ workflowBundle: { codePath: '/b/bundle.js' }, storeAccess: 'remote', logLevel: 'DEBUG' });
+    expect(engineOptionsFromConfig(c)).toMatchObject({
+      workflowBundle: { codePath: '/b/bundle.js' },
+      storeAccess: 'remote',
+      logLevel: 'DEBUG',
+    });
   });
 
   it('refuses a number that is not one', () => {

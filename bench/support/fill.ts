@@ -191,7 +191,15 @@ export async function fillEventStore(file: string, options: FillOptions): Promis
             recordedMs = now;
             recordedAt = new Date(now).toISOString();
           }
-          insert.run(rows[r] as string, rows[r + 1] as number, rows[r + 2] as string, rows[r + 3] as string, rows[r + 4] as string, rows[r + 5] as string, recordedAt);
+          insert.run(
+            rows[r] as string,
+            rows[r + 1] as number,
+            rows[r + 2] as string,
+            rows[r + 3] as string,
+            rows[r + 4] as string,
+            rows[r + 5] as string,
+            recordedAt,
+          );
         }
       });
       for (;;) {

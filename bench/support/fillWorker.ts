@@ -50,7 +50,17 @@ async function run(): Promise<void> {
   let index = input.start;
   while (index < input.total) {
     const t0 = performance.now();
-    const chunk: FillChunk = { rows: [], jobs: 0, events: 0, byStatus: {}, byType: {}, sampleIds: [], verify: [], generateMs: 0, last: false };
+    const chunk: FillChunk = {
+      rows: [],
+      jobs: 0,
+      events: 0,
+      byStatus: {},
+      byType: {},
+      sampleIds: [],
+      verify: [],
+      generateMs: 0,
+      last: false,
+    };
     const end = Math.min(input.total, index + input.chunkJobs);
     for (; index < end; index++) {
       const job = generator.job(index);
@@ -74,4 +84,6 @@ async function run(): Promise<void> {
   }
 }
 
-run().catch((error: Error) => parentPort!.postMessage({ ok: false, error: error.stack ?? error.message } satisfies FillWorkerMessage));
+run().catch((error: Error) =>
+  parentPort!.postMessage({ ok: false, error: error.stack ?? error.message } satisfies FillWorkerMessage),
+);

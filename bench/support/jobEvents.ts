@@ -129,13 +129,32 @@ function planOf(rng: Rng, type: BenchJobType): Plan {
       return { input, totalSteps: steps, maxAttempts: 3, stepMs: 100, result: null, files: 'none' };
     }
     case 'http': {
-      const input = { url: `https://api.example.com/v1/items/${rng.int(1, 99_999)}`, method: 'GET', headers: {}, timeout_ms: 30_000 };
-      return { input, totalSteps: 1, maxAttempts: 5, stepMs: 300, result: { status: 200, bytes: rng.int(200, 90_000) }, files: 'response' };
+      const input = {
+        url: `https://api.example.com/v1/items/${rng.int(1, 99_999)}`,
+        method: 'GET',
+        headers: {},
+        timeout_ms: 30_000,
+      };
+      return {
+        input,
+        totalSteps: 1,
+        maxAttempts: 5,
+        stepMs: 300,
+        result: { status: 200, bytes: rng.int(200, 90_000) },
+        files: 'response',
+      };
     }
     case 'report': {
       const chunks = rng.int(1, 4);
       const rows = rng.int(1, 50) * 1000;
-      return { input: { rows, chunks, step_ms: 0 }, totalSteps: chunks, maxAttempts: 3, stepMs: 150, result: { rows }, files: 'parts' };
+      return {
+        input: { rows, chunks, step_ms: 0 },
+        totalSteps: chunks,
+        maxAttempts: 3,
+        stepMs: 150,
+        result: { rows },
+        files: 'parts',
+      };
     }
   }
 }
@@ -147,11 +166,32 @@ const SLEEP_STEP_MS = [
 ] as const;
 
 const NAMES: Record<BenchJobType, readonly (readonly [string, number])[]> = {
-  sleep: [['nightly sync', 1], ['warm cache', 1], ['wait for upstream', 1], ['demo job', 1]],
-  noop: [['heartbeat', 1], ['smoke test', 1], ['noop', 1]],
-  flaky: [['import partner feed', 1], ['resize images', 1], ['reindex search', 1]],
-  http: [['webhook delivery', 1], ['fetch price list', 1], ['ping health endpoint', 1]],
-  report: [['monthly invoice report', 1], ['usage export', 1], ['audit CSV', 1]],
+  sleep: [
+    ['nightly sync', 1],
+    ['warm cache', 1],
+    ['wait for upstream', 1],
+    ['demo job', 1],
+  ],
+  noop: [
+    ['heartbeat', 1],
+    ['smoke test', 1],
+    ['noop', 1],
+  ],
+  flaky: [
+    ['import partner feed', 1],
+    ['resize images', 1],
+    ['reindex search', 1],
+  ],
+  http: [
+    ['webhook delivery', 1],
+    ['fetch price list', 1],
+    ['ping health endpoint', 1],
+  ],
+  report: [
+    ['monthly invoice report', 1],
+    ['usage export', 1],
+    ['audit CSV', 1],
+  ],
 };
 
 const SYSTEM = { actor: 'system' } as const;
@@ -330,7 +370,10 @@ class JobRecorder {
         const permanent = rng.chance(0.3);
         if (!permanent) this.attemptFailures(this.maxAttempts - 1);
         if (!permanent && timeoutMs !== null && rng.chance(0.3)) {
-          this.fail(`Job timed out after ${Math.round(timeoutMs / 1000)}s of running time (paused time not counted)`, 'JobTimeout');
+          this.fail(
+            `Job timed out after ${Math.round(timeoutMs / 1000)}s of running time (paused time not counted)`,
+            'JobTimeout',
+          );
         } else if (permanent) this.fail('HTTP 404 from https://api.example.com/v1/items', 'PermanentJobError');
         else this.fail(`simulated failure (attempt ${this.attempt})`, 'Error');
         break;
@@ -353,7 +396,11 @@ class JobRecorder {
         this.status = 'paused';
         if (rng.chance(0.2)) {
           this.later(100, 60_000);
-          this.record(JobEvents.signalIgnored, { signal: 'pause', why: 'Job is already paused', status: 'paused' }, { actor: 'external' });
+          this.record(
+            JobEvents.signalIgnored,
+            { signal: 'pause', why: 'Job is already paused', status: 'paused' },
+            { actor: 'external' },
+          );
         }
         break;
       case 'terminated':
@@ -378,7 +425,15 @@ class JobRecorder {
   }
 
   private result(createdAt: string): GeneratedJob {
-    return { jobId: this.jobId, type: this.type, priority: this.priority, owner: this.owner, status: this.status, createdAt, events: this.events };
+    return {
+      jobId: this.jobId,
+      type: this.type,
+      priority: this.priority,
+      owner: this.owner,
+      status: this.status,
+      createdAt,
+      events: this.events,
+    };
   }
 
   private record(type: string, data: Record<string, unknown>, who: { actor: string; reason?: string }): void {
@@ -415,7 +470,12 @@ class JobRecorder {
       const d = Math.max(1, Math.round(plan.stepMs * (0.8 + this.rng.next() * 0.4)));
       this.t += d;
       this.activeMs += d;
-      const file = plan.files === 'response' ? 'response.txt' : plan.files === 'parts' ? `part-${String(this.completedSteps).padStart(3, '0')}.csv` : null;
+      const file =
+        plan.files === 'response'
+          ? 'response.txt'
+          : plan.files === 'parts'
+            ? `part-${String(this.completedSteps).padStart(3, '0')}.csv`
+            : null;
       if (file !== null && !this.resultFiles.includes(file)) this.resultFiles.push(file);
       this.completedSteps += 1;
       if (this.completedSteps < plan.totalSteps && (plan.stepMs >= 1000 || this.completedSteps === 1)) {

@@ -33,7 +33,10 @@ export interface LoadResult {
 
 type WorkerMessage = { ok: true; output: LoadWorkerOutput } | { ok: false; error: string };
 
-export async function runLoad(fetchHandler: (request: Request) => Response | Promise<Response>, options: LoadOptions): Promise<LoadResult> {
+export async function runLoad(
+  fetchHandler: (request: Request) => Response | Promise<Response>,
+  options: LoadOptions,
+): Promise<LoadResult> {
   const server = serve({ fetch: fetchHandler, hostname: '127.0.0.1', port: 0 });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -54,7 +57,10 @@ export async function runLoad(fetchHandler: (request: Request) => Response | Pro
     let loopStart: ReturnType<typeof perfHooks.eventLoopUtilization> | undefined;
     let loopEnd: ReturnType<typeof perfHooks.eventLoopUtilization> | undefined;
     const startTimer = setTimeout(() => (loopStart = perfHooks.eventLoopUtilization()), options.warmupMs);
-    const endTimer = setTimeout(() => (loopEnd = perfHooks.eventLoopUtilization(loopStart)), options.warmupMs + options.durationMs);
+    const endTimer = setTimeout(
+      () => (loopEnd = perfHooks.eventLoopUtilization(loopStart)),
+      options.warmupMs + options.durationMs,
+    );
     const hardLimitMs = options.warmupMs + options.durationMs + 30_000;
     let message: WorkerMessage;
     try {
@@ -62,7 +68,10 @@ export async function runLoad(fetchHandler: (request: Request) => Response | Pro
         const limit = setTimeout(() => reject(new Error(`load test did not finish within ${hardLimitMs} ms`)), hardLimitMs);
         worker.once('message', (m: WorkerMessage) => (clearTimeout(limit), resolve(m)));
         worker.once('error', (e) => (clearTimeout(limit), reject(e)));
-        worker.once('exit', (code) => (clearTimeout(limit), reject(new Error(`load worker exited with code ${code} before reporting`))));
+        worker.once(
+          'exit',
+          (code) => (clearTimeout(limit), reject(new Error(`load worker exited with code ${code} before reporting`))),
+        );
       });
     } finally {
       clearTimeout(startTimer);

@@ -41,7 +41,10 @@ async function run(input: PrepareInput): Promise<PrepareOutput> {
   const { store, fill } = await fillEventStore(input.eventsFile, { ...input.fill, progress });
   try {
     const eventsBytes = fileSize(input.eventsFile);
-    progress.line(`fill: done in ${(fill.ms / 1000).toFixed(1)} s (${fill.mode}), ${fill.events.toLocaleString('en-US')} events`, true);
+    progress.line(
+      `fill: done in ${(fill.ms / 1000).toFixed(1)} s (${fill.mode}), ${fill.events.toLocaleString('en-US')} events`,
+      true,
+    );
 
     const rebuildStarted = performance.now();
     const rebuild = rebuildReadModel(store, input.readModelFile, (position, last) =>
@@ -51,7 +54,10 @@ async function run(input: PrepareInput): Promise<PrepareOutput> {
       ),
     );
     const rebuildGc = await gc.between(rebuildStarted, performance.now());
-    progress.line(`rebuild: ${rebuild.events.toLocaleString('en-US')} events in ${rebuild.ms} ms ${JSON.stringify(rebuild.phases)}`, true);
+    progress.line(
+      `rebuild: ${rebuild.events.toLocaleString('en-US')} events in ${rebuild.ms} ms ${JSON.stringify(rebuild.phases)}`,
+      true,
+    );
     progress.line('rebuild floor: SQLite alone scanning the log, writing the rows, building the indexes', true);
     const rebuildFloor = measureRebuildFloor(input.eventsFile, input.readModelFile, `${input.readModelFile}.floor`);
     progress.line(`rebuild floor: ${JSON.stringify(rebuildFloor)}`, true);

@@ -26,10 +26,23 @@ export function measureRebuildFloor(eventsFile: string, readModelFile: string, s
   for (const suffix of ['', '-wal', '-shm']) fs.rmSync(scratchFile + suffix, { force: true });
   const db = new Database(scratchFile);
   try {
-    for (const p of ['journal_mode = OFF', 'locking_mode = EXCLUSIVE', 'synchronous = OFF', 'cache_size = -262144', 'temp_store = MEMORY', 'threads = 2']) db.pragma(p);
+    for (const p of [
+      'journal_mode = OFF',
+      'locking_mode = EXCLUSIVE',
+      'synchronous = OFF',
+      'cache_size = -262144',
+      'temp_store = MEMORY',
+      'threads = 2',
+    ])
+      db.pragma(p);
     db.prepare('ATTACH ? AS rebuilt').run(readModelFile);
-    db.exec(db.prepare<[], string>("SELECT sql FROM rebuilt.sqlite_master WHERE type = 'table' AND name = 'jobs'").pluck().get()!);
-    const indexes = db.prepare<[], string>("SELECT sql FROM rebuilt.sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL").pluck().all();
+    db.exec(
+      db.prepare<[], string>("SELECT sql FROM rebuilt.sqlite_master WHERE type = 'table' AND name = 'jobs'").pluck().get()!,
+    );
+    const indexes = db
+      .prepare<[], string>("SELECT sql FROM rebuilt.sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL")
+      .pluck()
+      .all();
     t = performance.now();
     db.exec('INSERT INTO main.jobs SELECT * FROM rebuilt.jobs ORDER BY rowid');
     const writeMs = performance.now() - t;

@@ -23,7 +23,8 @@ export const wordCountJob = defineJobType({
     const lines = input.text.split('\n');
     const chunk = lines.slice(ctx.step * input.lines_per_step, (ctx.step + 1) * input.lines_per_step);
     if (chunk.length === 0) throw new PermanentJobError(`step ${ctx.step} has no lines`);
-    if (chunk.some((line) => line.length > 10_000)) throw new PermanentJobError(`step ${ctx.step}: a line is longer than 10,000 characters`);
+    if (chunk.some((line) => line.length > 10_000))
+      throw new PermanentJobError(`step ${ctx.step}: a line is longer than 10,000 characters`);
     ctx.progress(0.5);
     // Every step checks its own chunk (the place for per-chunk work); the input travels with every
     // step, so no state is carried between steps and the last one counts the whole text.
@@ -31,7 +32,13 @@ export const wordCountJob = defineJobType({
     const counts = new Map<string, number>();
     for (const word of input.text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? []) counts.set(word, (counts.get(word) ?? 0) + 1);
     const ranked = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-    const file = await ctx.writeResultFile('counts.csv', ['word,count', ...ranked.map(([w, n]) => `${w},${n}`)].join('\n') + '\n');
-    return { resultFiles: [file], result: { words: ranked.reduce((sum, [, n]) => sum + n, 0), distinct: ranked.length, top: ranked.slice(0, input.top) } };
+    const file = await ctx.writeResultFile(
+      'counts.csv',
+      ['word,count', ...ranked.map(([w, n]) => `${w},${n}`)].join('\n') + '\n',
+    );
+    return {
+      resultFiles: [file],
+      result: { words: ranked.reduce((sum, [, n]) => sum + n, 0), distinct: ranked.length, top: ranked.slice(0, input.top) },
+    };
   },
 });

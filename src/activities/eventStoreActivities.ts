@@ -1,6 +1,12 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { EventIdConflictError, type AppendResult, type EventStore, type ExpectedVersion, type NewEvent } from '../eventstore/index.js';
+import {
+  EventIdConflictError,
+  type AppendResult,
+  type EventStore,
+  type ExpectedVersion,
+  type NewEvent,
+} from '../eventstore/index.js';
 import { recordAppendFailure } from '../eventstore/appendHealth.js';
 import { EVENT_ID_CONFLICT } from '../eventstore/failureTypes.js';
 

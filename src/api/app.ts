@@ -1,13 +1,13 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { ApiDeps, ApiUser, AppEnv } from './context.js';
 import { ApiError, onError } from './errors.js';
-import { jobRoutes } from './routes/jobs.js';
+import { jobHistoryRoutes, jobRoutes } from './routes/jobs.js';
 import { jobControlRoutes } from './routes/jobControl.js';
 import { jobHousekeepingRoutes } from './routes/jobHousekeeping.js';
 import { jobEventRoutes } from './routes/jobEvents.js';
 import { bulkRoutes } from './routes/bulk.js';
 import { opsRoutes } from './routes/ops.js';
-import { batchRoutes } from './routes/batches.js';
+import { batchControlRoutes, batchDetailRoutes, batchRoutes } from './routes/batches.js';
 import { validationHook } from './validation.js';
 import { DEFAULT_REQUEST_LIMITS, requestLimits, type RequestLimits } from './limits.js';
 import { methodNotAllowed, requireJsonBody, withGlobalResponses } from './globalResponses.js';
@@ -62,7 +62,9 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
     servers: [{ url: '/api/v1' }],
     security: [{ bearerAuth: [] }],
   };
-  api.get('/openapi.json', (c) => c.json(withGlobalResponses(api.getOpenAPI31Document(docConfig), { auth: options.authenticate !== undefined })));
+  api.get('/openapi.json', (c) =>
+    c.json(withGlobalResponses(api.getOpenAPI31Document(docConfig), { auth: options.authenticate !== undefined })),
+  );
   api.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   api.use('*', async (c, next) => {
     c.set('user', options.authenticate ? await options.authenticate(c.req.raw) : localAdmin);
@@ -74,9 +76,15 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
   api.route('/', jobEventRoutes(deps));
   api.route('/', bulkRoutes(deps));
   api.route('/', jobRoutes(deps));
+  api.route('/', jobHistoryRoutes(deps));
   api.route('/', jobControlRoutes(deps));
   api.route('/', jobHousekeepingRoutes(deps));
-  if (deps.batches) api.route('/', batchRoutes({ batches: deps.batches.readModel, jobs: deps.readModel, commands: deps.batches.commands }));
+  if (deps.batches) {
+    const batchDeps = { batches: deps.batches.readModel, jobs: deps.readModel, commands: deps.batches.commands };
+    api.route('/', batchRoutes(batchDeps));
+    api.route('/', batchDetailRoutes(batchDeps));
+    api.route('/', batchControlRoutes(batchDeps));
+  }
   app.route('/api/v1', api);
   return app;
 }

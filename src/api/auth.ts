@@ -32,13 +32,24 @@ export function jwtAuthenticator(options: JwtAuthOptions) {
     const now = Math.floor(Date.now() / 1000);
     const issuedAt = typeof payload.iat === 'number' ? Math.min(payload.iat, now) : now;
     if (payload.exp - issuedAt > maxTtl)
-      throw new ApiError(401, `Invalid token: it lives ${payload.exp - issuedAt} s, longer than the allowed ${maxTtl} s (JWT_MAX_TTL_SECONDS)`);
+      throw new ApiError(
+        401,
+        `Invalid token: it lives ${payload.exp - issuedAt} s, longer than the allowed ${maxTtl} s (JWT_MAX_TTL_SECONDS)`,
+      );
     return { id: payload.sub, role: payload.role === 'admin' ? 'admin' : 'user' };
   };
 }
 
 /** Mints a token (the `npm run token` script and tests). */
-export function mintToken(secret: string, user: string, options: { role?: 'admin' | 'user'; expiresInSeconds?: number } = {}): Promise<string> {
+export function mintToken(
+  secret: string,
+  user: string,
+  options: { role?: 'admin' | 'user'; expiresInSeconds?: number } = {},
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return sign({ sub: user, role: options.role ?? 'user', iat: now, exp: now + (options.expiresInSeconds ?? 24 * 3600) }, secret, 'HS256');
+  return sign(
+    { sub: user, role: options.role ?? 'user', iat: now, exp: now + (options.expiresInSeconds ?? 24 * 3600) },
+    secret,
+    'HS256',
+  );
 }

@@ -6,7 +6,9 @@ import type { MiddlewareHandler } from 'hono';
 import { ApiError } from './errors.js';
 
 const errorRef = { $ref: '#/components/schemas/Error' };
-const response = (status: number, description: string) => ({ [status]: { description, content: { 'application/json': { schema: errorRef } } } });
+const response = (status: number, description: string) => ({
+  [status]: { description, content: { 'application/json': { schema: errorRef } } },
+});
 
 type Operation = { requestBody?: unknown; responses?: Record<string, unknown>; security?: unknown[] };
 
@@ -51,7 +53,10 @@ export function methodNotAllowed(routes: { method: string; path: string }[]) {
   const patterns = new Map<string, { pattern: RegExp; methods: Set<string> }>();
   for (const { method, path } of routes) {
     if (method === 'ALL' || path.includes('*')) continue;
-    const entry = patterns.get(path) ?? { pattern: new RegExp(`^${path.replace(/:[^/]+/g, '[^/]+')}/?$`), methods: new Set<string>() };
+    const entry = patterns.get(path) ?? {
+      pattern: new RegExp(`^${path.replace(/:[^/]+/g, '[^/]+')}/?$`),
+      methods: new Set<string>(),
+    };
     entry.methods.add(method);
     patterns.set(path, entry);
   }

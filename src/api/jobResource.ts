@@ -28,7 +28,13 @@ export function toJobResource(row: JobRow, now = Date.now()) {
     error_message: row.error_message,
     result_files: parse(row.result_files, []) as string[],
     user_id: row.owner,
-    duration: started === null ? null : Math.max(0, Math.round(((ended ?? (running || row.status === 'paused' ? now : Date.parse(row.updated_at))) - started) / 100) / 10),
+    duration:
+      started === null
+        ? null
+        : Math.max(
+            0,
+            Math.round(((ended ?? (running || row.status === 'paused' ? now : Date.parse(row.updated_at))) - started) / 100) / 10,
+          ),
     estimated_remaining: row.status === 'completed' ? 0 : row.estimated_remaining,
     batch_id: row.batch_id,
     attempts: row.attempts,

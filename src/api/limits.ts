@@ -50,7 +50,10 @@ export function requestLimits(limits: RequestLimits): MiddlewareHandler {
     throw new ApiError(413, `Request body larger than ${max} bytes (${variable})`);
   };
   const small = bodyLimit({ maxSize: limits.maxRequestBytes, onError: tooLarge(limits.maxRequestBytes, 'MAX_REQUEST_BYTES') });
-  const large = bodyLimit({ maxSize: limits.maxBatchRequestBytes, onError: tooLarge(limits.maxBatchRequestBytes, 'MAX_BATCH_REQUEST_BYTES') });
+  const large = bodyLimit({
+    maxSize: limits.maxBatchRequestBytes,
+    onError: tooLarge(limits.maxBatchRequestBytes, 'MAX_BATCH_REQUEST_BYTES'),
+  });
   return async (c, next) => {
     if (!c.req.raw.body) return next();
     const isBatchSubmit = c.req.method === 'POST' && /\/batches\/?$/.test(c.req.path);

@@ -7,14 +7,30 @@ export const JobIdParam = z.object({ job_id: JobId.openapi({ param: { name: 'job
 
 // The domain owns the bounds and the sentence; every priority field and filter uses these two.
 const priorityError = { error: PRIORITY_RANGE_MESSAGE };
-export const Priority = z.number(priorityError).int(priorityError).min(MIN_PRIORITY, priorityError).max(MAX_PRIORITY, priorityError);
-const PriorityFilter = z.coerce.number(priorityError).int(priorityError).min(MIN_PRIORITY, priorityError).max(MAX_PRIORITY, priorityError);
+export const Priority = z
+  .number(priorityError)
+  .int(priorityError)
+  .min(MIN_PRIORITY, priorityError)
+  .max(MAX_PRIORITY, priorityError);
+const PriorityFilter = z.coerce
+  .number(priorityError)
+  .int(priorityError)
+  .min(MIN_PRIORITY, priorityError)
+  .max(MAX_PRIORITY, priorityError);
 
 export const SubmitJobBody = z
   .object({
     name: z.string().min(1).max(200).openapi({ example: 'nightly export' }),
-    type: z.string().min(1).max(100).optional().openapi({ example: 'sleep', description: 'Job type; the server default when left out.' }),
-    input: z.record(z.string(), z.unknown()).optional().openapi({ example: { steps: 3, step_ms: 500 } }),
+    type: z
+      .string()
+      .min(1)
+      .max(100)
+      .optional()
+      .openapi({ example: 'sleep', description: 'Job type; the server default when left out.' }),
+    input: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .openapi({ example: { steps: 3, step_ms: 500 } }),
     config: z.record(z.string(), z.unknown()).optional().openapi({ description: 'Alias of input.' }),
     priority: Priority.default(2).openapi({ description: '1 low, 2 normal, 3 high, 4 urgent' }),
     timeout_seconds: z
@@ -22,15 +38,20 @@ export const SubmitJobBody = z
       .min(1, { error: 'must be at least 1 second (leave it out for no timeout)' })
       .max(30 * 24 * 3600)
       .optional()
-      .openapi({ description: 'Limit of running time, 1 s to 30 days; paused time does not count. Leave it out for no timeout.' }),
-    delay_seconds: z.number().min(0).max(365 * 24 * 3600).optional().openapi({ description: 'The job stays pending this long before it starts.' }),
+      .openapi({
+        description: 'Limit of running time, 1 s to 30 days; paused time does not count. Leave it out for no timeout.',
+      }),
+    delay_seconds: z
+      .number()
+      .min(0)
+      .max(365 * 24 * 3600)
+      .optional()
+      .openapi({ description: 'The job stays pending this long before it starts.' }),
   })
   .strict()
   .openapi('SubmitJobRequest');
 
-export const SubmitJobResponse = z
-  .object({ job_id: JobId, message: z.string() })
-  .openapi('SubmitJobResponse');
+export const SubmitJobResponse = z.object({ job_id: JobId, message: z.string() }).openapi('SubmitJobResponse');
 
 export const JobStatusEnum = z.enum(JOB_STATUSES);
 
@@ -82,19 +103,7 @@ export const ListJobsQuery = z.object({
 export const counters = <K extends string>(...names: K[]) =>
   z.object(Object.fromEntries(names.map((n) => [n, z.number().int()])) as Record<K, z.ZodNumber>);
 
-export const JobStats = counters(
-  'total_jobs',
-  'pending',
-  'running',
-  'paused',
-  'completed',
-  'failed',
-  'cancelled',
-  'terminated',
-  'timed_out',
-  'active_workers',
-  'total_workers',
-).openapi('JobStats');
+export const JobStats = counters('total_jobs', ...JOB_STATUSES, 'active_workers', 'total_workers').openapi('JobStats');
 
 export const ControlBody = z
   .object({ reason: z.string().max(1000).optional() })
@@ -106,11 +115,11 @@ export const PriorityBody = z
   .strict()
   .openapi('PriorityRequest');
 
-export const SuccessResponse = z.object({ success: z.literal(true), message: z.string(), job: JobResource.optional() }).openapi('Success');
+export const SuccessResponse = z
+  .object({ success: z.literal(true), message: z.string(), job: JobResource.optional() })
+  .openapi('Success');
 
-export const ErrorResponse = z
-  .object({ error: z.string(), details: z.string(), timestamp: z.string() })
-  .openapi('Error');
+export const ErrorResponse = z.object({ error: z.string(), details: z.string(), timestamp: z.string() }).openapi('Error');
 
 export const JobEventResource = z
   .object({

@@ -122,7 +122,9 @@ export class BatchCommands {
   async control(row: BatchRow, action: 'pause' | 'resume' | 'cancel', actor: string, reason?: string): Promise<BatchRow> {
     if (isTerminalBatchStatus(row.status)) throw conflict(`Batch is already ${row.status}`);
     const update = { pause: batchPauseUpdate, resume: batchResumeUpdate, cancel: batchCancelUpdate }[action];
-    const result = await this.update(() => this.deps.client.workflow.getHandle(row.id).executeUpdate(update, { args: [{ actor, reason }] }));
+    const result = await this.update(() =>
+      this.deps.client.workflow.getHandle(row.id).executeUpdate(update, { args: [{ actor, reason }] }),
+    );
     await this.deps.projection.waitFor(result.position, this.deps.visibilityTimeoutMs ?? 15_000);
     return this.deps.batches.getBatch(row.id) ?? row;
   }
@@ -138,7 +140,8 @@ export class BatchCommands {
 
   /** Reruns the failed jobs of a finished batch, as part of the same batch (a new run of its workflow). */
   async retryFailed(row: BatchRow, actor: string): Promise<{ retried: number }> {
-    if (!isTerminalBatchStatus(row.status)) throw conflict(`Batch is ${row.status}; only a finished batch can retry its failed jobs`);
+    if (!isTerminalBatchStatus(row.status))
+      throw conflict(`Batch is ${row.status}; only a finished batch can retry its failed jobs`);
     const failed = this.deps.jobs.listJobs({ batchId: row.id, status: 'failed', limit: 5000 }).jobs;
     if (failed.length === 0) throw conflict('Batch has no failed jobs');
     const inputs: JobWorkflowInput[] = failed.map((job) => ({
@@ -153,10 +156,21 @@ export class BatchCommands {
       actor,
       correlationId: row.id,
       storeAccess: this.deps.storeAccess,
-      retryOf: { attempts: job.attempts, completedSteps: job.completed_steps, resultFiles: JSON.parse(job.result_files), createdAt: job.created_at },
+      retryOf: {
+        attempts: job.attempts,
+        completedSteps: job.completed_steps,
+        resultFiles: JSON.parse(job.result_files),
+        createdAt: job.created_at,
+      },
     }));
     const summary = row.summary ? (JSON.parse(row.summary) as { counts: BatchCounts }) : undefined;
-    const previous: BatchCounts = summary?.counts ?? { pending: 0, inFlight: 0, completed: 0, failed: failed.length, cancelled: 0 };
+    const previous: BatchCounts = summary?.counts ?? {
+      pending: 0,
+      inFlight: 0,
+      completed: 0,
+      failed: failed.length,
+      cancelled: 0,
+    };
     await this.until(async () => (await this.deps.client.workflow.getHandle(row.id).describe()).status.name !== 'RUNNING');
     await this.deps.client.workflow.start(batchWorkflow, {
       workflowId: row.id,
@@ -183,7 +197,11 @@ export class BatchCommands {
         { key: OwnerKey, value: row.owner },
       ],
     });
-    await this.until(() => this.deps.batches.getBatch(row.id)?.status === 'running' || (this.deps.batches.getBatch(row.id)?.last_position ?? 0) > row.last_position);
+    await this.until(
+      () =>
+        this.deps.batches.getBatch(row.id)?.status === 'running' ||
+        (this.deps.batches.getBatch(row.id)?.last_position ?? 0) > row.last_position,
+    );
     return { retried: inputs.length };
   }
 
@@ -193,7 +211,8 @@ export class BatchCommands {
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError) {
         const cause = error.cause;
-        if (cause instanceof ApplicationFailure) throw new DomainError(cause.type === INVALID_ARGUMENT ? 'invalid' : 'conflict', cause.message);
+        if (cause instanceof ApplicationFailure)
+          throw new DomainError(cause.type === INVALID_ARGUMENT ? 'invalid' : 'conflict', cause.message);
         throw conflict(cause?.message ?? error.message);
       }
       if (error instanceof WorkflowNotFoundError) throw conflict('Batch is no longer running');

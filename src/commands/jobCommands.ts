@@ -71,7 +71,6 @@ export { IdempotencyConflictError };
 export type ControlAction = 'pause' | 'resume' | 'cancel';
 const updates = { pause: pauseUpdate, resume: resumeUpdate, cancel: cancelUpdate } as const;
 
-
 /** The API's only way to change a job: through Temporal. It never writes job state itself; it waits
  * until the workflow's events reach the read model so the caller reads its own write. */
 export class JobCommands {
@@ -89,7 +88,8 @@ export class JobCommands {
       prepared = this.deps.registry.prepare(type, command.input ?? {});
     } catch (error) {
       if (error instanceof UnknownJobTypeError) throw badRequest(`type: ${error.message}`);
-      if (error instanceof InvalidJobInputError) throw badRequest(error.issues.map((i) => `input.${i.path || '(root)'}: ${i.message}`).join('; '));
+      if (error instanceof InvalidJobInputError)
+        throw badRequest(error.issues.map((i) => `input.${i.path || '(root)'}: ${i.message}`).join('; '));
       throw error;
     }
     assertInputSize(prepared.input, this.deps.maxJobInputBytes ?? DEFAULT_MAX_JOB_INPUT_BYTES, 'input');
@@ -148,7 +148,9 @@ export class JobCommands {
     if (isTerminalJobStatus(row.status)) throw conflict(`Job is already ${row.status}; it cannot be ${past(action)}`);
     const handle = this.deps.client.workflow.getHandle(row.id);
     const closeAsCanceled = action === 'cancel' ? { closeAsCanceled: true } : {};
-    const result = await this.update(row.id, () => handle.executeUpdate(updates[action], { args: [{ actor, reason, ...closeAsCanceled }] }));
+    const result = await this.update(row.id, () =>
+      handle.executeUpdate(updates[action], { args: [{ actor, reason, ...closeAsCanceled }] }),
+    );
     // The Update recorded the cancel; Temporal's own cancel request makes the execution close as
     // Canceled (Web UI, `temporal workflow list`). The job waits for it; if it has closed already, fine.
     if (action === 'cancel') await handle.cancel().catch(() => undefined);
@@ -242,7 +244,8 @@ export class JobCommands {
       }
       if (error instanceof WorkflowNotFoundError) throw conflict(`Job ${jobId} is no longer running`);
       const message = error instanceof Error ? error.message : String(error);
-      if (/already completed|workflow execution.*(completed|closed)/i.test(message)) throw conflict(`Job ${jobId} is no longer running`);
+      if (/already completed|workflow execution.*(completed|closed)/i.test(message))
+        throw conflict(`Job ${jobId} is no longer running`);
       throw error;
     }
   }
@@ -267,4 +270,3 @@ function idempotentJobId(owner: string, key: string): string {
 function past(action: ControlAction): string {
   return action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled';
 }
-

@@ -1,7 +1,16 @@
 /** A job's statuses, which are final, and the one mapping from a job event to the status after it. */
 import { JobEvents } from './jobEvents.js';
 
-export const JOB_STATUSES = ['pending', 'running', 'paused', 'completed', 'failed', 'cancelled', 'terminated', 'timed_out'] as const;
+export const JOB_STATUSES = [
+  'pending',
+  'running',
+  'paused',
+  'completed',
+  'failed',
+  'cancelled',
+  'terminated',
+  'timed_out',
+] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled', 'terminated', 'timed_out'];
 export const isTerminalJobStatus = (status: string): boolean => (TERMINAL_JOB_STATUSES as readonly string[]).includes(status);

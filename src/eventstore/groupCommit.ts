@@ -31,7 +31,12 @@ const isErrorOfTheCall = (error: unknown): boolean =>
   error instanceof ConcurrencyError || error instanceof EventIdConflictError || error instanceof InvalidEventError;
 
 export interface GroupCommitter {
-  append(streamId: string, events: SerializedEvent[], expectedVersion: ExpectedVersion, duplicates: DuplicatePolicy): Promise<AppendResult>;
+  append(
+    streamId: string,
+    events: SerializedEvent[],
+    expectedVersion: ExpectedVersion,
+    duplicates: DuplicatePolicy,
+  ): Promise<AppendResult>;
   /** Commits every queued call now (used by close()). */
   flush(): void;
 }
@@ -90,7 +95,8 @@ export const createGroupCommitter = (
     // After the commit: a woken reader must be able to see the rows.
     let lastAppendedPosition = 0;
     for (const outcome of outcomes)
-      if (outcome.ok && outcome.result.appended > 0) lastAppendedPosition = Math.max(lastAppendedPosition, outcome.result.lastGlobalPosition);
+      if (outcome.ok && outcome.result.appended > 0)
+        lastAppendedPosition = Math.max(lastAppendedPosition, outcome.result.lastGlobalPosition);
     if (lastAppendedPosition > 0) onCommitted(lastAppendedPosition);
     outcomes.forEach((outcome, index) => {
       const call = group[index]!;

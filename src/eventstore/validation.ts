@@ -8,11 +8,7 @@ const isPlainRecord = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
 
 /** Rejects malformed calls before any lock is taken, and serializes the events while doing so. */
-export const validateAndSerializeAppend = (
-  streamId: unknown,
-  events: unknown,
-  expectedVersion: unknown,
-): SerializedEvent[] => {
+export const validateAndSerializeAppend = (streamId: unknown, events: unknown, expectedVersion: unknown): SerializedEvent[] => {
   if (!isNonEmptyString(streamId)) throw new InvalidEventError('streamId must be a non-empty string');
   if (!Array.isArray(events) || events.length === 0)
     throw new InvalidEventError(`appendToStream('${streamId}') needs a non-empty array of events`);

@@ -60,7 +60,8 @@ export const flakyJob = defineJobType({
 /** Calls a URL once; 5xx and network errors are transient, 4xx permanent. */
 export const httpJob = defineJobType({
   name: 'http',
-  description: 'Calls an HTTP URL (public addresses only, unless HTTP_JOB_ALLOWED_HOSTS allows more); 5xx and network errors are retried, 4xx are not.',
+  description:
+    'Calls an HTTP URL (public addresses only, unless HTTP_JOB_ALLOWED_HOSTS allows more); 5xx and network errors are retried, 4xx are not.',
   inputSchema: z
     .object({
       url: z.string().url(),
@@ -119,7 +120,7 @@ async function sleepWithCheckpoints(
 ): Promise<void> {
   const start = typeof ctx.checkpoint === 'number' ? ctx.checkpoint : 0;
   const slice = 100;
-  for (let done = start; done < ms; ) {
+  for (let done = start; done < ms;) {
     const chunk = Math.min(slice, ms - done);
     await ctx.sleep(chunk);
     done += chunk;

@@ -3,14 +3,20 @@ import { builtinJobTypes } from './builtins.js';
 
 export class UnknownJobTypeError extends Error {
   override readonly name = 'UnknownJobTypeError';
-  constructor(readonly jobType: string, known: string[]) {
+  constructor(
+    readonly jobType: string,
+    known: string[],
+  ) {
     super(`Unknown job type: ${jobType} (known: ${known.join(', ')})`);
   }
 }
 
 export class InvalidJobInputError extends Error {
   override readonly name = 'InvalidJobInputError';
-  constructor(readonly jobType: string, readonly issues: { path: string; message: string }[]) {
+  constructor(
+    readonly jobType: string,
+    readonly issues: { path: string; message: string }[],
+  ) {
     super(`Invalid input for job type ${jobType}: ${issues.map((i) => `${i.path || '(input)'}: ${i.message}`).join('; ')}`);
   }
 }

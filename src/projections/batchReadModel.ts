@@ -26,7 +26,9 @@ export class BatchReadModel {
 
   constructor(private readonly db: ReadModelDb) {
     this.byId = db.prepare<[string], BatchRow>('SELECT * FROM batches WHERE id = ?');
-    this.counts = db.prepare<[string], { status: string; count: number }>('SELECT status, count FROM batch_job_counts WHERE batch_id = ?');
+    this.counts = db.prepare<[string], { status: string; count: number }>(
+      'SELECT status, count FROM batch_job_counts WHERE batch_id = ?',
+    );
   }
 
   getBatch(id: string): BatchRow | undefined {
@@ -70,7 +72,10 @@ export class BatchReadModel {
       )
       .all(id);
     const failed = this.db
-      .prepare<[string], { id: string; name: string; status: string; error_message: string | null; error_type: string | null; attempts: number }>(
+      .prepare<
+        [string],
+        { id: string; name: string; status: string; error_message: string | null; error_type: string | null; attempts: number }
+      >(
         `SELECT id, name, status, error_message, error_type, attempts FROM jobs WHERE batch_id = ? AND status IN ('failed', 'timed_out') ORDER BY created_at, id`,
       )
       .all(id);

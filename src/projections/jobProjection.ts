@@ -11,24 +11,51 @@ export interface Projection {
 }
 
 export const JOB_COLUMNS = [
-  'id', 'name', 'type', 'status', 'priority', 'owner', 'batch_id', 'input', 'total_steps', 'completed_steps',
-  'current_step', 'progress', 'message', 'error_message', 'error_type', 'attempts', 'max_attempts', 'next_retry_at',
-  'timeout_ms', 'run_at', 'result', 'result_files', 'estimated_remaining', 'active_ms', 'created_at', 'started_at',
-  'completed_at', 'paused_at', 'updated_at', 'version', 'last_position',
+  'id',
+  'name',
+  'type',
+  'status',
+  'priority',
+  'owner',
+  'batch_id',
+  'input',
+  'total_steps',
+  'completed_steps',
+  'current_step',
+  'progress',
+  'message',
+  'error_message',
+  'error_type',
+  'attempts',
+  'max_attempts',
+  'next_retry_at',
+  'timeout_ms',
+  'run_at',
+  'result',
+  'result_files',
+  'estimated_remaining',
+  'active_ms',
+  'created_at',
+  'started_at',
+  'completed_at',
+  'paused_at',
+  'updated_at',
+  'version',
+  'last_position',
 ] as const;
 
 type Patch = (row: JobRow, d: Record<string, any>, event: ScannedEvent, at: string) => Partial<JobRow>;
 
 /** JobTerminated / JobTimedOut: written by the reconciler for a run closed from outside. */
 const closedOutside: Patch = (_row, d, event, at) => ({
-    completed_at: d.closedAt ?? at,
-    paused_at: null,
-    next_retry_at: null,
-    current_step: null,
-    estimated_remaining: null,
-    error_message: event.metadata.reason ?? d.reason ?? null,
-    message: event.type === JobEvents.terminated ? 'terminated' : 'timed out',
-  });
+  completed_at: d.closedAt ?? at,
+  paused_at: null,
+  next_retry_at: null,
+  current_step: null,
+  estimated_remaining: null,
+  error_message: event.metadata.reason ?? d.reason ?? null,
+  message: event.type === JobEvents.terminated ? 'terminated' : 'timed out',
+});
 
 /** What each job event changes in its row (besides the status, which the domain maps). Events not
  * listed (JobSignalIgnored and others) are part of the history, not of the row. */
@@ -43,7 +70,11 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
     current_step: d.completedSteps,
     message: 'retry requested',
   }),
-  [JobEvents.started]: (row, d, _event, at) => ({ started_at: row.started_at ?? d.startedAt ?? at, attempts: d.attempt, message: null }),
+  [JobEvents.started]: (row, d, _event, at) => ({
+    started_at: row.started_at ?? d.startedAt ?? at,
+    attempts: d.attempt,
+    message: null,
+  }),
   [JobEvents.progress]: (_row, d) => ({
     completed_steps: d.completedSteps,
     total_steps: d.totalSteps,
@@ -178,7 +209,11 @@ export function jobProjection(): Projection {
     return {
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
       insert: db.prepare(`INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${JOB_COLUMNS.map((c) => `@${c}`).join(', ')})`),
-      update: db.prepare(`UPDATE jobs SET ${JOB_COLUMNS.filter((c) => c !== 'id').map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`),
+      update: db.prepare(
+        `UPDATE jobs SET ${JOB_COLUMNS.filter((c) => c !== 'id')
+          .map((c) => `${c} = @${c}`)
+          .join(', ')} WHERE id = @id`,
+      ),
       remove: db.prepare('DELETE FROM jobs WHERE id = ?'),
       ...countStatements(db),
     };

@@ -47,7 +47,9 @@ export function rebuildReadModel(
   db.pragma('temp_store = MEMORY');
   db.pragma('threads = 2'); // SQLite's sorter may use a helper thread for CREATE INDEX
   const indexes = db
-    .prepare<[], { name: string; sql: string }>("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL")
+    .prepare<[], { name: string; sql: string }>(
+      "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL",
+    )
     .all();
   for (const index of indexes) db.exec(`DROP INDEX ${index.name}`);
 
@@ -127,7 +129,11 @@ export function rebuildReadModel(
 }
 
 /** Rebuilds next to the live file, then swaps it in (for a stopped engine: `npm run projections:rebuild`). */
-export function rebuildReadModelInPlace(store: EventStore, readModelPath: string, onProgress?: (position: number, last: number) => void): RebuildResult {
+export function rebuildReadModelInPlace(
+  store: EventStore,
+  readModelPath: string,
+  onProgress?: (position: number, last: number) => void,
+): RebuildResult {
   const temp = `${readModelPath}.rebuild`;
   const result = rebuildReadModel(store, temp, onProgress);
   removeDb(readModelPath);

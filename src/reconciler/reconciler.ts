@@ -50,14 +50,22 @@ export class Reconciler {
   }
 
   private async scan(): Promise<number> {
-    const jobs = await this.scanClosed('jobWorkflow', 'JobStatus IN ("pending", "running", "paused")', (e) => this.recordJobEnd(e));
-    const batches = await this.scanClosed('batchWorkflow', 'BatchStatus IN ("queued", "running", "paused")', (e) => this.recordBatchEnd(e));
+    const jobs = await this.scanClosed('jobWorkflow', 'JobStatus IN ("pending", "running", "paused")', (e) =>
+      this.recordJobEnd(e),
+    );
+    const batches = await this.scanClosed('batchWorkflow', 'BatchStatus IN ("queued", "running", "paused")', (e) =>
+      this.recordBatchEnd(e),
+    );
     return jobs + batches;
   }
 
   /** Executions of `workflowType` closed from outside (terminated, timed out) whose record still says
    * they run: `record` writes their last event (idempotent by run id). Each run is looked at once. */
-  private async scanClosed(workflowType: string, stillOpen: string, record: (execution: ClosedExecution) => Promise<number>): Promise<number> {
+  private async scanClosed(
+    workflowType: string,
+    stillOpen: string,
+    record: (execution: ClosedExecution) => Promise<number>,
+  ): Promise<number> {
     const query = `TaskQueue = "${this.options.taskQueue}" AND WorkflowType = "${workflowType}" AND ExecutionStatus IN ("Terminated", "TimedOut") AND ${stillOpen}`;
     let recorded = 0;
     for await (const execution of this.options.client.workflow.list({ query })) {
@@ -83,7 +91,13 @@ export class Reconciler {
       {
         eventId: `${jobId}:${execution.runId}:closed-outside`,
         type: terminated ? JobEvents.terminated : JobEvents.timedOut,
-        data: { jobId, at: closedAt, closedAt, runId: execution.runId, reason: reason ?? (terminated ? 'terminated' : 'workflow execution timed out') },
+        data: {
+          jobId,
+          at: closedAt,
+          closedAt,
+          runId: execution.runId,
+          reason: reason ?? (terminated ? 'terminated' : 'workflow execution timed out'),
+        },
         metadata: {
           actor: 'system:reconciler',
           reason: reason ?? (terminated ? 'terminated through Temporal' : 'workflow execution timed out'),
@@ -103,13 +117,20 @@ export class Reconciler {
     const last = this.options.eventStore.readStream(batchId).at(-1);
     if (!last || [BatchEvents.completed, BatchEvents.failed].includes(last.type as never)) return 0;
     const terminated = execution.status.name === 'TERMINATED';
-    const reason = (terminated ? await this.terminationReason(batchId, execution.runId) : undefined) ?? (terminated ? 'terminated' : 'timed out');
+    const reason =
+      (terminated ? await this.terminationReason(batchId, execution.runId) : undefined) ??
+      (terminated ? 'terminated' : 'timed out');
     const closedAt = (execution.closeTime ?? new Date()).toISOString();
     const result = this.options.eventStore.appendToStream(batchId, [
       {
         eventId: `${batchId}:${execution.runId}:closed-outside`,
         type: BatchEvents.failed,
-        data: { batchId, at: closedAt, reason: `batch workflow ${terminated ? 'terminated' : 'timed out'}: ${reason}`, notStarted: 0 },
+        data: {
+          batchId,
+          at: closedAt,
+          reason: `batch workflow ${terminated ? 'terminated' : 'timed out'}: ${reason}`,
+          notStarted: 0,
+        },
         metadata: { actor: 'system:reconciler', reason, runId: execution.runId, workflowId: batchId },
       },
     ]);
@@ -126,4 +147,3 @@ export class Reconciler {
     }
   }
 }
-

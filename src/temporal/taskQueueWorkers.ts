@@ -14,9 +14,16 @@ export function taskQueueWorkers(client: Client, namespace: string, taskQueue: s
     if (cached && Date.now() - cached.at < 2000) return cached.value;
     const identities = new Map<string, number>();
     for (const name of [taskQueue, `${taskQueue}-store`]) {
-      for (const type of [temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY]) {
+      for (const type of [
+        temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      ]) {
         try {
-          const response = await client.workflowService.describeTaskQueue({ namespace, taskQueue: { name }, taskQueueType: type });
+          const response = await client.workflowService.describeTaskQueue({
+            namespace,
+            taskQueue: { name },
+            taskQueueType: type,
+          });
           for (const poller of response.pollers ?? []) {
             const identity = poller.identity ?? '?';
             const seconds = Number(poller.lastAccessTime?.seconds ?? 0);

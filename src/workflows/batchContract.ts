@@ -81,9 +81,12 @@ export interface BatchControlResult {
 export const batchStatusQuery = defineQuery<BatchState>('status');
 /** The batch's control signals and updates: the same names and payloads as a job's. */
 export const batchControl = defineControlContract<BatchControlResult>();
-export const { pause: batchPauseUpdate, resume: batchResumeUpdate, cancel: batchCancelUpdate, reprioritize: batchReprioritizeUpdate } = batchControl.updates;
-
-
+export const {
+  pause: batchPauseUpdate,
+  resume: batchResumeUpdate,
+  cancel: batchCancelUpdate,
+  reprioritize: batchReprioritizeUpdate,
+} = batchControl.updates;
 
 /** A batch item as stored at submit (validated and planned then), loaded by the workflow in pages. */
 export interface PreparedBatchItem {

@@ -28,11 +28,34 @@ import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { EventStoreActivities } from '../activities/eventStoreActivities.js';
 import type { BatchActivities } from '../activities/batchActivities.js';
 import { BatchStatusKey } from '../temporal/searchAttributes.js';
-import { BatchEvents, isTerminalBatchStatus, refuseBatchControl, toPriorityKey, type Actor, type ControlAction } from '../domain/index.js';
+import {
+  BatchEvents,
+  isTerminalBatchStatus,
+  refuseBatchControl,
+  toPriorityKey,
+  type Actor,
+  type ControlAction,
+} from '../domain/index.js';
 import { installControlSurface } from './controlSurface.js';
 import { createEventOutbox, storeActivities, type EventOutbox } from './eventOutbox.js';
-import { batchControl, batchStatusQuery, type BatchControlResult, type BatchState, type BatchStatus, type BatchWorkflowInput, type PreparedBatchItem } from './batchContract.js';
-import { cancelSignal, jobSearchAttributes, jobWorkflow, pauseSignal, reprioritizeSignal, resumeSignal, type JobWorkflowInput } from './jobWorkflow.js';
+import {
+  batchControl,
+  batchStatusQuery,
+  type BatchControlResult,
+  type BatchState,
+  type BatchStatus,
+  type BatchWorkflowInput,
+  type PreparedBatchItem,
+} from './batchContract.js';
+import {
+  cancelSignal,
+  jobSearchAttributes,
+  jobWorkflow,
+  pauseSignal,
+  reprioritizeSignal,
+  resumeSignal,
+  type JobWorkflowInput,
+} from './jobWorkflow.js';
 
 export * from './batchContract.js';
 
@@ -103,7 +126,11 @@ class BatchRun {
   constructor(private readonly input: BatchWorkflowInput) {
     this.batchId = input.batchId;
     this.store = storeActivities<EventStoreActivities & BatchActivities>(input.storeAccess);
-    this.outbox = createEventOutbox({ streamId: input.batchId, correlationId: input.batchId, appendEvents: this.store.appendEvents });
+    this.outbox = createEventOutbox({
+      streamId: input.batchId,
+      correlationId: input.batchId,
+      appendEvents: this.store.appendEvents,
+    });
     this.state = input.carried?.state ?? initialBatchState(input, new Date().toISOString());
     if (input.carried) this.state.run += 1;
     this.prioritySetByBatch = input.carried?.prioritySetByBatch ?? false;
@@ -154,28 +181,30 @@ class BatchRun {
 
   private installHandlers(): void {
     setHandler(batchStatusQuery, () => this.snapshot());
-    installControlSurface<BatchControlResult>(
-      batchControl,
-      {
-        refuse: (action: ControlAction, priority?: unknown) =>
-          refuseBatchControl(
-            action,
-            { status: this.state.status, priority: this.state.priority, finishing: this.finishing(), cancelRequested: this.cancelRequested !== undefined },
-            priority,
-          ),
-        pause: (who) => this.pause(who),
-        resume: (who) => this.resume(who),
-        cancel: (who) => this.cancel(who),
-        reprioritize: (priority, who) => this.reprioritize(priority, who),
-        ignored: (signal, why, who) => {
-          this.outbox.record(BatchEvents.signalIgnored, { batchId: this.batchId, signal, why, status: this.state.status }, who);
-        },
-        answer: async (seq) => {
-          await this.outbox.flushed(seq);
-          return { state: this.snapshot(), position: this.outbox.lastPosition() };
-        },
+    installControlSurface<BatchControlResult>(batchControl, {
+      refuse: (action: ControlAction, priority?: unknown) =>
+        refuseBatchControl(
+          action,
+          {
+            status: this.state.status,
+            priority: this.state.priority,
+            finishing: this.finishing(),
+            cancelRequested: this.cancelRequested !== undefined,
+          },
+          priority,
+        ),
+      pause: (who) => this.pause(who),
+      resume: (who) => this.resume(who),
+      cancel: (who) => this.cancel(who),
+      reprioritize: (priority, who) => this.reprioritize(priority, who),
+      ignored: (signal, why, who) => {
+        this.outbox.record(BatchEvents.signalIgnored, { batchId: this.batchId, signal, why, status: this.state.status }, who);
       },
-    );
+      answer: async (seq) => {
+        await this.outbox.flushed(seq);
+        return { state: this.snapshot(), position: this.outbox.lastPosition() };
+      },
+    });
   }
 
   private pause(who: Actor): number {
@@ -228,13 +257,15 @@ class BatchRun {
 
   private async runWindow(): Promise<void> {
     const { state, children } = this;
-    const drained = () => children.size === 0 && (this.finishing() || state.nextIndex >= this.total || this.startedThisRun >= this.jobsPerRun);
+    const drained = () =>
+      children.size === 0 && (this.finishing() || state.nextIndex >= this.total || this.startedThisRun >= this.jobsPerRun);
     for (;;) {
       await condition(() => this.startFailure !== undefined || this.finished.length > 0 || this.canStart() || drained());
       if (this.startFailure !== undefined) throw this.startFailure;
       while (this.finished.length > 0) this.onFinished(this.finished.shift()!);
       if (children.size === 0 && (this.finishing() || state.nextIndex >= this.total)) return;
-      if (children.size === 0 && this.startedThisRun >= this.jobsPerRun && state.status === 'running') await this.continueAsNewRun();
+      if (children.size === 0 && this.startedThisRun >= this.jobsPerRun && state.status === 'running')
+        await this.continueAsNewRun();
       // Not awaited: a start completes only when the server reports the child started (another
       // workflow task), and waiting for it here would hold back finished jobs and the next starts.
       // A started-but-not-yet-confirmed job is already in `children`, so the window and the drain
@@ -265,7 +296,11 @@ class BatchRun {
     const summary = { batchId, counts: { ...state.counts }, total: state.total, notStarted };
     if (this.failedByPolicy) {
       this.setStatus('failed');
-      this.outbox.record(BatchEvents.failed, { ...summary, reason: this.failedByPolicy }, { actor: 'system', reason: this.failedByPolicy });
+      this.outbox.record(
+        BatchEvents.failed,
+        { ...summary, reason: this.failedByPolicy },
+        { actor: 'system', reason: this.failedByPolicy },
+      );
     } else if (this.cancelRequested) {
       this.setStatus('cancelled');
       this.outbox.record(BatchEvents.completed, { ...summary, status: 'cancelled' }, this.cancelRequested);

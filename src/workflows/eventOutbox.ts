@@ -42,7 +42,11 @@ const STORE_RETRY = { initialInterval: '200ms', backoffCoefficient: 2, maximumIn
 export function storeActivities<A = EventStoreActivities>(access: StoreAccess | undefined): A {
   return access === 'local'
     ? (proxyLocalActivities<any>({ startToCloseTimeout: '30s', retry: STORE_RETRY }) as A)
-    : (proxyActivities<any>({ taskQueue: `${workflowInfo().taskQueue}-store`, startToCloseTimeout: '30s', retry: STORE_RETRY }) as A);
+    : (proxyActivities<any>({
+        taskQueue: `${workflowInfo().taskQueue}-store`,
+        startToCloseTimeout: '30s',
+        retry: STORE_RETRY,
+      }) as A);
 }
 
 export function createEventOutbox(options: {

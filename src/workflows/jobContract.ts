@@ -124,14 +124,20 @@ export interface ControlResult {
 
 /** The job's control signals and updates (names and payloads shared with batches). */
 export const jobControl = defineControlContract<ControlResult>();
-export const { pause: pauseSignal, resume: resumeSignal, cancel: cancelSignal, reprioritize: reprioritizeSignal } = jobControl.signals;
-export const { pause: pauseUpdate, resume: resumeUpdate, cancel: cancelUpdate, reprioritize: reprioritizeUpdate } = jobControl.updates;
+export const {
+  pause: pauseSignal,
+  resume: resumeSignal,
+  cancel: cancelSignal,
+  reprioritize: reprioritizeSignal,
+} = jobControl.signals;
+export const {
+  pause: pauseUpdate,
+  resume: resumeUpdate,
+  cancel: cancelUpdate,
+  reprioritize: reprioritizeUpdate,
+} = jobControl.updates;
 
 export const statusQuery = defineQuery<JobState>('status');
-
-
-
-
 
 /** The search attributes a job workflow starts with (the workflow upserts status and priority later). */
 export function jobSearchAttributes(input: Pick<JobWorkflowInput, 'priority' | 'type' | 'owner' | 'name' | 'batchId'>) {

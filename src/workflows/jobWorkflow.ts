@@ -41,7 +41,14 @@ import type { JobStepActivities, RunJobStepOutput } from '../activities/jobStepA
 import { JobPriorityKey, JobStatusKey } from '../temporal/searchAttributes.js';
 import { installControlSurface } from './controlSurface.js';
 import { createEventOutbox, storeActivities, type EventOutbox } from './eventOutbox.js';
-import { jobControl, statusQuery, type ControlResult, type JobResult, type JobState, type JobWorkflowInput } from './jobContract.js';
+import {
+  jobControl,
+  statusQuery,
+  type ControlResult,
+  type JobResult,
+  type JobState,
+  type JobWorkflowInput,
+} from './jobContract.js';
 
 export * from './jobContract.js';
 
@@ -150,7 +157,11 @@ class JobRun {
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
     if (this.state.status === 'cancelled') await this.closeAsCanceledIfRequested();
     if (this.state.status === 'failed') {
-      throw ApplicationFailure.create({ type: this.state.errorType ?? 'JobFailed', message: this.state.error ?? 'job failed', nonRetryable: true });
+      throw ApplicationFailure.create({
+        type: this.state.errorType ?? 'JobFailed',
+        message: this.state.error ?? 'job failed',
+        nonRetryable: true,
+      });
     }
     const { jobId, status, resultFiles, error } = this.state;
     return { jobId, status, result: this.lastResult, resultFiles, error };
@@ -196,7 +207,12 @@ class JobRun {
     const { input, state } = this;
     const who = { actor: input.actor ?? 'system' };
     if (input.retryOf) {
-      const data = { attempt: state.attempt, maxAttempts: state.maxAttempts, completedSteps: state.completedSteps, runId: this.info.runId };
+      const data = {
+        attempt: state.attempt,
+        maxAttempts: state.maxAttempts,
+        completedSteps: state.completedSteps,
+        runId: this.info.runId,
+      };
       this.transition(JobEvents.retried, data, who);
       return;
     }
@@ -223,23 +239,20 @@ class JobRun {
 
   private installHandlers(): void {
     setHandler(statusQuery, () => this.snapshot());
-    installControlSurface<ControlResult>(
-      jobControl,
-      {
-        refuse: (action: ControlAction, priority?: unknown) => refuseJobControl(action, this.state, priority),
-        pause: (who) => this.pause(who),
-        resume: (who) => this.resume(who),
-        cancel: (who, payload) => this.cancel(who, payload),
-        reprioritize: (priority, who) => this.reprioritize(priority, who),
-        ignored: (signal, why, who) => {
-          this.outbox.record(JobEvents.signalIgnored, { signal, why, status: this.state.status }, who);
-        },
-        answer: async (seq) => {
-          await this.outbox.flushed(seq);
-          return { state: this.snapshot(), position: this.outbox.lastPosition() };
-        },
+    installControlSurface<ControlResult>(jobControl, {
+      refuse: (action: ControlAction, priority?: unknown) => refuseJobControl(action, this.state, priority),
+      pause: (who) => this.pause(who),
+      resume: (who) => this.resume(who),
+      cancel: (who, payload) => this.cancel(who, payload),
+      reprioritize: (priority, who) => this.reprioritize(priority, who),
+      ignored: (signal, why, who) => {
+        this.outbox.record(JobEvents.signalIgnored, { signal, why, status: this.state.status }, who);
       },
-    );
+      answer: async (seq) => {
+        await this.outbox.flushed(seq);
+        return { state: this.snapshot(), position: this.outbox.lastPosition() };
+      },
+    });
     // `temporal workflow cancel` (or the Web UI's cancel) is the same as the cancel signal.
     CancellationScope.current().cancelRequested.catch(() => {
       this.cancelRequestedByTemporal = true;
@@ -311,7 +324,9 @@ class JobRun {
 
   private historyIsLong(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength > (this.input.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER);
+    return (
+      info.continueAsNewSuggested || info.historyLength > (this.input.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER)
+    );
   }
 
   private async continueAsNewRun(): Promise<never> {
@@ -319,7 +334,10 @@ class JobRun {
     await condition(allHandlersFinished);
     this.stopClock();
     const { checkpoint, stepDurationsMs, lastProgressAt } = this;
-    return continueAsNew<typeof jobWorkflow>({ ...this.input, carried: { state: this.snapshot(), checkpoint, stepDurationsMs, lastProgressAt } });
+    return continueAsNew<typeof jobWorkflow>({
+      ...this.input,
+      carried: { state: this.snapshot(), checkpoint, stepDurationsMs, lastProgressAt },
+    });
   }
 
   /** Waits while pending (until runAt) or paused; marks the job running when it may run. */
@@ -339,7 +357,11 @@ class JobRun {
         continue;
       }
       state.startedAt ??= this.iso();
-      this.transition(JobEvents.started, { attempt: state.attempt, step: state.completedSteps, startedAt: state.startedAt }, { actor: 'system' });
+      this.transition(
+        JobEvents.started,
+        { attempt: state.attempt, step: state.completedSteps, startedAt: state.startedAt },
+        { actor: 'system' },
+      );
       return;
     }
   }
@@ -366,7 +388,15 @@ class JobRun {
     const startedAt = Date.now();
     let outcome: RunJobStepOutput;
     try {
-      const request = { jobId: this.input.jobId, type: this.input.type, input: this.input.input, step, totalSteps: state.totalSteps, attempt: state.attempt, checkpoint: this.checkpoint };
+      const request = {
+        jobId: this.input.jobId,
+        type: this.input.type,
+        input: this.input.input,
+        step,
+        totalSteps: state.totalSteps,
+        attempt: state.attempt,
+        checkpoint: this.checkpoint,
+      };
       outcome = await scope.run(() => this.stepActivities().runJobStep(request));
     } catch (error) {
       if (isTerminalJobStatus(state.status) || state.status === 'paused' || this.timedOut) {
@@ -388,7 +418,11 @@ class JobRun {
     this.onStepDone(step, outcome.output, Date.now() - startedAt);
   }
 
-  private onStepDone(step: number, output: Extract<RunJobStepOutput, { outcome: 'completed' }>['output'], durationMs: number): void {
+  private onStepDone(
+    step: number,
+    output: Extract<RunJobStepOutput, { outcome: 'completed' }>['output'],
+    durationMs: number,
+  ): void {
     const { state } = this;
     this.checkpoint = undefined;
     this.stepDurationsMs.push(durationMs);
@@ -427,7 +461,11 @@ class JobRun {
     state.nextRetryAt = this.iso(Date.now() + delay);
     state.error = message;
     state.errorType = errorType;
-    this.transition(JobEvents.attemptFailed, { attempt, error: message, errorType, nextRetryAt: state.nextRetryAt, step: state.completedSteps }, { actor: 'system' });
+    this.transition(
+      JobEvents.attemptFailed,
+      { attempt, error: message, errorType, nextRetryAt: state.nextRetryAt, step: state.completedSteps },
+      { actor: 'system' },
+    );
     state.attempt = attempt + 1;
     await this.backOff(delay);
   }
@@ -440,16 +478,28 @@ class JobRun {
   private async onWorkerLost(message: string, lastHeartbeatAt: number | undefined, stepStartedAt: number): Promise<void> {
     const { state } = this;
     const t = Date.now();
-    const lostMs = Math.max(0, t - Math.max(stepStartedAt, typeof lastHeartbeatAt === 'number' ? lastHeartbeatAt : stepStartedAt));
+    const lostMs = Math.max(
+      0,
+      t - Math.max(stepStartedAt, typeof lastHeartbeatAt === 'number' ? lastHeartbeatAt : stepStartedAt),
+    );
     if (this.runningSince !== null) this.runningSince = Math.min(t, this.runningSince + lostMs);
     state.workerLosses += 1;
     const why = `step ${state.completedSteps} stopped heartbeating (worker lost or step hung): ${message}`;
-    if (state.workerLosses > DEFAULT_MAX_WORKER_LOSSES) return this.failJob(WORKER_LOST, `${why}; ${state.workerLosses} step runs were lost, giving up`);
+    if (state.workerLosses > DEFAULT_MAX_WORKER_LOSSES)
+      return this.failJob(WORKER_LOST, `${why}; ${state.workerLosses} step runs were lost, giving up`);
     const delay = Math.min(this.plan.retry.initialIntervalMs, 1000);
     state.nextRetryAt = this.iso(t + delay);
     this.transition(
       JobEvents.attemptFailed,
-      { attempt: state.attempt, error: why, errorType: WORKER_LOST, nextRetryAt: state.nextRetryAt, step: state.completedSteps, workerLosses: state.workerLosses, countsAsAttempt: false },
+      {
+        attempt: state.attempt,
+        error: why,
+        errorType: WORKER_LOST,
+        nextRetryAt: state.nextRetryAt,
+        step: state.completedSteps,
+        workerLosses: state.workerLosses,
+        countsAsAttempt: false,
+      },
       { actor: 'system' },
     );
     await this.backOff(delay);
@@ -463,7 +513,10 @@ class JobRun {
 
   private backoffMs(failedAttemptsThisRun: number): number {
     const r = this.plan.retry;
-    const base = Math.min(r.maxIntervalMs, r.initialIntervalMs * Math.pow(r.backoffCoefficient, Math.max(0, failedAttemptsThisRun - 1)));
+    const base = Math.min(
+      r.maxIntervalMs,
+      r.initialIntervalMs * Math.pow(r.backoffCoefficient, Math.max(0, failedAttemptsThisRun - 1)),
+    );
     const spread = base * r.jitter * (Math.random() * 2 - 1); // workflow Math.random is seeded: replay-safe
     return Math.max(1, Math.round(base + spread));
   }
@@ -494,7 +547,13 @@ class JobRun {
     state.error = message;
     state.errorType = errorType;
     state.nextRetryAt = null;
-    const data = { error: message, errorType, attempt: state.attempt, completedSteps: state.completedSteps, activeMs: state.activeMs };
+    const data = {
+      error: message,
+      errorType,
+      attempt: state.attempt,
+      completedSteps: state.completedSteps,
+      activeMs: state.activeMs,
+    };
     this.transition(JobEvents.failed, data, { actor: 'system' });
   }
 
@@ -549,7 +608,11 @@ class JobRun {
   }
 
   private async cleanupAfterCancel(reason: string): Promise<void> {
-    const steps = proxyActivities<JobStepActivities>({ taskQueue: this.info.taskQueue, startToCloseTimeout: '1m', retry: { maximumAttempts: 3 } });
+    const steps = proxyActivities<JobStepActivities>({
+      taskQueue: this.info.taskQueue,
+      startToCloseTimeout: '1m',
+      retry: { maximumAttempts: 3 },
+    });
     const request = { jobId: this.input.jobId, type: this.input.type, input: this.input.input, reason };
     await CancellationScope.nonCancellable(() => steps.cleanupJob(request).catch(() => undefined));
   }

@@ -24,22 +24,36 @@ afterAll(async () => {
 });
 
 const submit = async (who: Record<string, string>, body: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
-  const r = await engine.api('POST', '/api/v1/jobs/submit', { name: 'api', type: 'sleep', input: { steps: 1, step_ms: 10 }, ...body }, { ...who, ...headers });
+  const r = await engine.api(
+    'POST',
+    '/api/v1/jobs/submit',
+    { name: 'api', type: 'sleep', input: { steps: 1, step_ms: 10 }, ...body },
+    { ...who, ...headers },
+  );
   expect([200, 201]).toContain(r.status);
   return r.body.job_id as string;
 };
 const completed = (id: string, who: Record<string, string>) =>
-  eventually(async () => {
-    const r = await engine.api('GET', `/api/v1/jobs/${id}`, undefined, who);
-    return r.body.status === 'completed' ? r.body : undefined;
-  }, 30_000, `${id} completed`);
+  eventually(
+    async () => {
+      const r = await engine.api('GET', `/api/v1/jobs/${id}`, undefined, who);
+      return r.body.status === 'completed' ? r.body : undefined;
+    },
+    30_000,
+    `${id} completed`,
+  );
 
 describe('auth', () => {
   it('refuses a missing, expired or tampered token with 401 in the error format', async () => {
     const none = await engine.api('GET', '/api/v1/jobs/list');
     expect(none.status).toBe(401);
     expect(none.body).toMatchObject({ error: 'Unauthorized' });
-    const expired = await engine.api('GET', '/api/v1/jobs/list', undefined, bearer(await mintToken(secret, 'alice', { expiresInSeconds: -10 })));
+    const expired = await engine.api(
+      'GET',
+      '/api/v1/jobs/list',
+      undefined,
+      bearer(await mintToken(secret, 'alice', { expiresInSeconds: -10 })),
+    );
     expect(expired.status).toBe(401);
     expect(expired.body.details).toBe('Token expired');
     const token = await mintToken(secret, 'alice');
@@ -84,18 +98,43 @@ describe('auth', () => {
 describe('contract', () => {
   it('Idempotency-Key: the same key and body give the same job; another body is a 409', async () => {
     const key = { 'idempotency-key': `k-${Date.now()}` };
-    const first = await engine.api('POST', '/api/v1/jobs/submit', { name: 'idem', type: 'sleep', input: { steps: 1, step_ms: 5 } }, { ...alice, ...key });
+    const first = await engine.api(
+      'POST',
+      '/api/v1/jobs/submit',
+      { name: 'idem', type: 'sleep', input: { steps: 1, step_ms: 5 } },
+      { ...alice, ...key },
+    );
     expect(first.status).toBe(201);
-    const again = await engine.api('POST', '/api/v1/jobs/submit', { name: 'idem', type: 'sleep', input: { steps: 1, step_ms: 5 } }, { ...alice, ...key });
+    const again = await engine.api(
+      'POST',
+      '/api/v1/jobs/submit',
+      { name: 'idem', type: 'sleep', input: { steps: 1, step_ms: 5 } },
+      { ...alice, ...key },
+    );
     expect(again.status).toBe(200);
     expect(again.body.job_id).toBe(first.body.job_id);
     await completed(first.body.job_id, alice);
-    const afterDone = await engine.api('POST', '/api/v1/jobs/submit', { name: 'idem', type: 'sleep', input: { steps: 1, step_ms: 5 } }, { ...alice, ...key });
+    const afterDone = await engine.api(
+      'POST',
+      '/api/v1/jobs/submit',
+      { name: 'idem', type: 'sleep', input: { steps: 1, step_ms: 5 } },
+      { ...alice, ...key },
+    );
     expect(afterDone.body.job_id).toBe(first.body.job_id);
-    const other = await engine.api('POST', '/api/v1/jobs/submit', { name: 'idem', type: 'sleep', input: { steps: 2, step_ms: 5 } }, { ...alice, ...key });
+    const other = await engine.api(
+      'POST',
+      '/api/v1/jobs/submit',
+      { name: 'idem', type: 'sleep', input: { steps: 2, step_ms: 5 } },
+      { ...alice, ...key },
+    );
     expect(other.status).toBe(409);
     // Another user with the same key gets a job of their own.
-    const bobs = await engine.api('POST', '/api/v1/jobs/submit', { name: 'idem', type: 'sleep', input: { steps: 1, step_ms: 5 } }, { ...bob, ...key });
+    const bobs = await engine.api(
+      'POST',
+      '/api/v1/jobs/submit',
+      { name: 'idem', type: 'sleep', input: { steps: 1, step_ms: 5 } },
+      { ...bob, ...key },
+    );
     expect(bobs.body.job_id).not.toBe(first.body.job_id);
     expect(engine.eventStore.readStream(first.body.job_id).filter((e) => e.type === 'JobSubmitted')).toHaveLength(1);
   });
@@ -160,10 +199,20 @@ describe('contract', () => {
     const b1 = await submit(bob, { input: { steps: 3, step_ms: 2000 } });
     const r = await engine.api('POST', '/api/v1/jobs/bulk', { action: 'cancel', ids: [a1, a2, b1, 'job_missing'] }, alice);
     expect(r.status).toBe(200);
-    expect(r.body.results.map((x: any) => [x.job_id, x.success])).toEqual([[a1, true], [a2, true], [b1, false], ['job_missing', false]]);
+    expect(r.body.results.map((x: any) => [x.job_id, x.success])).toEqual([
+      [a1, true],
+      [a2, true],
+      [b1, false],
+      ['job_missing', false],
+    ]);
     expect(r.body.results[2].error).toBe('Access denied to this job');
     expect((await engine.api('GET', `/api/v1/jobs/${b1}`, undefined, bob)).body.status).not.toBe('cancelled');
-    const byFilter = await engine.api('POST', '/api/v1/jobs/bulk', { action: 'reprioritize', priority: 4, filter: { status: 'running' } }, bob);
+    const byFilter = await engine.api(
+      'POST',
+      '/api/v1/jobs/bulk',
+      { action: 'reprioritize', priority: 4, filter: { status: 'running' } },
+      bob,
+    );
     expect(byFilter.body.results.map((x: any) => x.job_id)).toEqual([b1]);
     expect((await engine.api('POST', '/api/v1/jobs/bulk', { action: 'pause' }, bob)).status).toBe(400);
     await engine.api('POST', `/api/v1/jobs/${b1}/cancel`, undefined, bob);
@@ -199,7 +248,16 @@ describe('contract', () => {
     const doc = await engine.api('GET', '/api/v1/openapi.json');
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toBe('3.1.0');
-    for (const p of ['/jobs/submit', '/jobs/list', '/jobs/stats', '/jobs/{job_id}', '/jobs/{job_id}/pause', '/jobs/bulk', '/jobs/cleanup', '/jobs/events']) {
+    for (const p of [
+      '/jobs/submit',
+      '/jobs/list',
+      '/jobs/stats',
+      '/jobs/{job_id}',
+      '/jobs/{job_id}/pause',
+      '/jobs/bulk',
+      '/jobs/cleanup',
+      '/jobs/events',
+    ]) {
       expect(Object.keys(doc.body.paths)).toContain(p);
     }
     expect(doc.body.components.schemas.SubmitJobRequest.properties.priority).toMatchObject({ minimum: 1, maximum: 4 });
@@ -215,18 +273,27 @@ describe('contract', () => {
   it('a rebuild of the read model from the log equals the live read model, row by row', async () => {
     // The jobs above are a mixed workload: completed, cancelled, deleted, reprioritized, failed…
     const failing = await submit(alice, { type: 'flaky', input: { steps: 1, step_ms: 1, permanent: true, fail_on_step: 0 } });
-    await eventually(async () => (await engine.api('GET', `/api/v1/jobs/${failing}`, undefined, alice)).body.status === 'failed', 30_000, 'failed');
+    await eventually(
+      async () => (await engine.api('GET', `/api/v1/jobs/${failing}`, undefined, alice)).body.status === 'failed',
+      30_000,
+      'failed',
+    );
     // Let every running job of this file settle, then compare.
-    await eventually(async () => {
-      const stats = (await engine.api('GET', '/api/v1/jobs/stats', undefined, admin)).body;
-      return stats.running + stats.pending + stats.paused === 0;
-    }, 60_000, 'all jobs finished');
+    await eventually(
+      async () => {
+        const stats = (await engine.api('GET', '/api/v1/jobs/stats', undefined, admin)).body;
+        return stats.running + stats.pending + stats.paused === 0;
+      },
+      60_000,
+      'all jobs finished',
+    );
     await eventually(() => engine.projector.checkpoint() === engine.eventStore.lastPosition(), 10_000, 'projector caught up');
     const target = path.join(engine.dir, 'rebuilt.db');
     const result = rebuildReadModel(engine.eventStore, target);
     expect(result.events).toBe(engine.eventStore.lastPosition());
     const rebuilt = openReadModelDb(target);
-    const dump = (db: typeof rebuilt, table: string, order: string) => db.prepare(`SELECT * FROM ${table} ORDER BY ${order}`).all();
+    const dump = (db: typeof rebuilt, table: string, order: string) =>
+      db.prepare(`SELECT * FROM ${table} ORDER BY ${order}`).all();
     const live = dump(engine.readModelDb, 'jobs', 'id');
     expect(live.length).toBeGreaterThan(10);
     expect(dump(rebuilt, 'jobs', 'id')).toEqual(live);

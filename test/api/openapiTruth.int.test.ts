@@ -59,12 +59,23 @@ describe('the OpenAPI document tells the truth', () => {
       check(`${label} (no token)`, op, noToken.status);
       if (op.requestBody) {
         check(`${label} (text/plain)`, op, (await call(method, url, { ...admin, 'content-type': 'text/plain' }, 'hello')).status);
-        check(`${label} (malformed JSON)`, op, (await call(method, url, { ...admin, 'content-type': 'application/json' }, '{"a":')).status);
+        check(
+          `${label} (malformed JSON)`,
+          op,
+          (await call(method, url, { ...admin, 'content-type': 'application/json' }, '{"a":')).status,
+        );
         const tooBig = JSON.stringify({ x: 'y'.repeat(2_000_000) });
-        check(`${label} (too large)`, op, (await call(method, url, { ...admin, 'content-type': 'application/json' }, tooBig)).status);
+        check(
+          `${label} (too large)`,
+          op,
+          (await call(method, url, { ...admin, 'content-type': 'application/json' }, tooBig)).status,
+        );
       }
-      if (path.includes('{')) check(`${label} (unknown id)`, op, (await call(method, url, admin, op.requestBody ? '{}' : undefined)).status);
-      for (const param of (op.parameters ?? []).filter((p: any) => p.in === 'query' && ['integer', 'number'].includes(p.schema?.type))) {
+      if (path.includes('{'))
+        check(`${label} (unknown id)`, op, (await call(method, url, admin, op.requestBody ? '{}' : undefined)).status);
+      for (const param of (op.parameters ?? []).filter(
+        (p: any) => p.in === 'query' && ['integer', 'number'].includes(p.schema?.type),
+      )) {
         check(`${label} (?${param.name}=abc)`, op, (await call(method, `${url}?${param.name}=abc`, admin)).status);
       }
     }
@@ -95,12 +106,21 @@ describe('the OpenAPI document tells the truth', () => {
   });
 
   it('an invalid control body is a 400 for batches as for jobs (it used to be ignored)', async () => {
-    const created = await call('post', '/api/v1/batches', { ...admin, 'content-type': 'application/json' }, JSON.stringify({ name: 'b', type: 'noop', items: [{}] }));
+    const created = await call(
+      'post',
+      '/api/v1/batches',
+      { ...admin, 'content-type': 'application/json' },
+      JSON.stringify({ name: 'b', type: 'noop', items: [{}] }),
+    );
     expect(created.status).toBe(201);
     const batchId = JSON.parse(created.body).batch_id;
-    const r = await call('post', `/api/v1/batches/${batchId}/pause`, { ...admin, 'content-type': 'application/json' }, '{"reason": 5}');
+    const r = await call(
+      'post',
+      `/api/v1/batches/${batchId}/pause`,
+      { ...admin, 'content-type': 'application/json' },
+      '{"reason": 5}',
+    );
     expect(r.status).toBe(400);
     expect(JSON.parse(r.body).details).toMatch(/^reason: /);
   });
 });
-

@@ -46,7 +46,12 @@ describe('SSE for a non-admin user', () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       const mine = await collect(alice, 'JobCompleted', 20_000);
       const theirs = await collect(bob, 'JobCompleted', 3_000);
-      const r = await engine.api('POST', '/api/v1/jobs/submit', { name: 'sse', type: 'sleep', input: { steps: 2, step_ms: 50 } }, alice);
+      const r = await engine.api(
+        'POST',
+        '/api/v1/jobs/submit',
+        { name: 'sse', type: 'sleep', input: { steps: 2, step_ms: 50 } },
+        alice,
+      );
       expect(r.status).toBe(201);
       const types = await mine.result();
       expect(types).toEqual(engine.eventStore.readStream(r.body.job_id).map((e) => e.type));
@@ -55,7 +60,7 @@ describe('SSE for a non-admin user', () => {
     }
   });
 
-  it('does not depend on the read model: with the projector behind, every event of the user\'s job still streams', async () => {
+  it("does not depend on the read model: with the projector behind, every event of the user's job still streams", async () => {
     await engine.projector.stop(); // the read model lags: the job has no row yet
     try {
       const jobId = `job_lagging-${Date.now()}`;
@@ -66,7 +71,20 @@ describe('SSE for a non-admin user', () => {
         types.map((type, i) => ({
           eventId: `${jobId}:run:${i + 1}`,
           type,
-          data: i === 0 ? { jobId, at, name: 'lag', type: 'noop', owner: 'alice', batchId: null, totalSteps: 1, maxAttempts: 1, priority: 2 } : { jobId, at },
+          data:
+            i === 0
+              ? {
+                  jobId,
+                  at,
+                  name: 'lag',
+                  type: 'noop',
+                  owner: 'alice',
+                  batchId: null,
+                  totalSteps: 1,
+                  maxAttempts: 1,
+                  priority: 2,
+                }
+              : { jobId, at },
         })),
       );
       const from = engine.eventStore.readStream(jobId)[0]!.globalPosition - 1;

@@ -22,18 +22,29 @@ const create = async (body: Record<string, unknown>) => {
 const batch = async (id: string) => (await engine.api('GET', `/api/v1/batches/${id}`)).body;
 const jobsOf = async (id: string) => (await engine.api('GET', `/api/v1/batches/${id}/jobs?limit=1000`)).body as any[];
 const untilBatch = (id: string, predicate: (b: any) => boolean, what: string, ms = 60_000) =>
-  eventually(async () => {
-    const b = await batch(id);
-    return predicate(b) ? b : undefined;
-  }, ms, what);
+  eventually(
+    async () => {
+      const b = await batch(id);
+      return predicate(b) ? b : undefined;
+    },
+    ms,
+    what,
+  );
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sleepJob = (step_ms: number, steps = 1) => ({ name: 'sleep', type: 'sleep', input: { steps, step_ms } });
-const failing = { name: 'bad', type: 'flaky', input: { steps: 1, step_ms: 1, fail_on_step: 0, permanent: true, message: 'broken input' } };
+const failing = {
+  name: 'bad',
+  type: 'flaky',
+  input: { steps: 1, step_ms: 1, fail_on_step: 0, permanent: true, message: 'broken input' },
+};
 
 describe('batches', () => {
   it('reports invalid jobs per index with a 400 and starts nothing', async () => {
     const before = engine.eventStore.lastPosition();
-    const r = await engine.api('POST', '/api/v1/batches', { name: 'bad', jobs: [sleepJob(1), { name: 'x', type: 'nope' }, { name: 'y', type: 'sleep', input: { steps: -1 } }] });
+    const r = await engine.api('POST', '/api/v1/batches', {
+      name: 'bad',
+      jobs: [sleepJob(1), { name: 'x', type: 'nope' }, { name: 'y', type: 'sleep', input: { steps: -1 } }],
+    });
     expect(r.status).toBe(400);
     expect(r.body.details).toContain('jobs[1].type');
     expect(r.body.details).toContain('jobs[2].input.steps');
@@ -43,7 +54,15 @@ describe('batches', () => {
   it('continue: a mixed batch with permanent failures completes, with a correct report', async () => {
     const id = await create({ jobs: [sleepJob(20), failing, sleepJob(20), sleepJob(20), failing, sleepJob(20)], concurrency: 3 });
     const done = await untilBatch(id, (b) => b.status === 'completed', 'completed');
-    expect(done.progress).toMatchObject({ total: 6, completed: 4, failed: 2, cancelled: 0, pending: 0, running: 0, percentage: 100 });
+    expect(done.progress).toMatchObject({
+      total: 6,
+      completed: 4,
+      failed: 2,
+      cancelled: 0,
+      pending: 0,
+      running: 0,
+      percentage: 100,
+    });
     const report = (await engine.api('GET', `/api/v1/batches/${id}/report`)).body;
     expect(report.failed_jobs).toHaveLength(2);
     expect(report.failed_jobs.every((f: any) => f.error_message === 'broken input')).toBe(true);
@@ -59,7 +78,11 @@ describe('batches', () => {
   });
 
   it('fail-fast: the first failure fails the batch and cancels what is left', async () => {
-    const id = await create({ jobs: [failing, sleepJob(3000), sleepJob(3000), sleepJob(3000), sleepJob(3000)], concurrency: 2, failure_policy: 'fail_fast' });
+    const id = await create({
+      jobs: [failing, sleepJob(3000), sleepJob(3000), sleepJob(3000), sleepJob(3000)],
+      concurrency: 2,
+      failure_policy: 'fail_fast',
+    });
     const done = await untilBatch(id, (b) => b.status === 'failed', 'failed');
     expect(done.progress.failed).toBe(1);
     expect(done.progress.completed + done.progress.failed + done.progress.cancelled).toBe(5);
@@ -157,15 +180,24 @@ describe('batches', () => {
   });
 
   it('a rebuild of the read model equals the live one, batches included', async () => {
-    await eventually(async () => {
-      const stats = (await engine.api('GET', '/api/v1/batches/stats')).body;
-      return stats.running + stats.paused + stats.queued === 0;
-    }, 60_000, 'batches finished');
+    await eventually(
+      async () => {
+        const stats = (await engine.api('GET', '/api/v1/batches/stats')).body;
+        return stats.running + stats.paused + stats.queued === 0;
+      },
+      60_000,
+      'batches finished',
+    );
     await eventually(() => engine.projector.checkpoint() === engine.eventStore.lastPosition(), 10_000, 'projector caught up');
     const target = path.join(engine.dir, 'rebuilt.db');
     rebuildReadModel(engine.eventStore, target);
     const rebuilt = openReadModelDb(target);
-    for (const [table, order] of [['jobs', 'id'], ['batches', 'id'], ['batch_job_counts', 'batch_id, status'], ['job_counts', 'owner, status']] as const) {
+    for (const [table, order] of [
+      ['jobs', 'id'],
+      ['batches', 'id'],
+      ['batch_job_counts', 'batch_id, status'],
+      ['job_counts', 'owner, status'],
+    ] as const) {
       const live = engine.readModelDb.prepare(`SELECT * FROM ${table} ORDER BY ${order}`).all();
       expect(rebuilt.prepare(`SELECT * FROM ${table} ORDER BY ${order}`).all(), table).toEqual(live);
     }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { BATCH_STATUSES, INVALID_ARGUMENT, INVALID_TRANSITION, isTerminalBatchStatus, refuseBatchControl, type BatchStatus } from '../../src/domain/index.js';
+import {
+  BATCH_STATUSES,
+  INVALID_ARGUMENT,
+  INVALID_TRANSITION,
+  isTerminalBatchStatus,
+  refuseBatchControl,
+  type BatchStatus,
+} from '../../src/domain/index.js';
 
 const batch = (status: BatchStatus, extra: Partial<{ finishing: boolean; cancelRequested: boolean; priority: number }> = {}) => ({
   status,
@@ -12,7 +19,8 @@ describe('refuseBatchControl: what a batch allows', () => {
   it('pause: a running batch that is not winding down', () => {
     expect(refuseBatchControl('pause', batch('running'))).toBeUndefined();
     expect(refuseBatchControl('pause', batch('paused'))?.message).toBe('Batch is already paused');
-    for (const status of BATCH_STATUSES.filter(isTerminalBatchStatus)) expect(refuseBatchControl('pause', batch(status))?.type).toBe(INVALID_TRANSITION);
+    for (const status of BATCH_STATUSES.filter(isTerminalBatchStatus))
+      expect(refuseBatchControl('pause', batch(status))?.type).toBe(INVALID_TRANSITION);
   });
   it('a cancel in progress refuses everything and says cancelled', () => {
     const cancelling = batch('running', { finishing: true, cancelRequested: true });
@@ -26,7 +34,9 @@ describe('refuseBatchControl: what a batch allows', () => {
   });
   it('reprioritize checks the argument first, then the state', () => {
     expect(refuseBatchControl('reprioritize', batch('completed'), 9)?.type).toBe(INVALID_ARGUMENT);
-    expect(refuseBatchControl('reprioritize', batch('running', { priority: 4 }), 4)?.message).toBe('Batch already has priority 4');
+    expect(refuseBatchControl('reprioritize', batch('running', { priority: 4 }), 4)?.message).toBe(
+      'Batch already has priority 4',
+    );
     expect(refuseBatchControl('reprioritize', batch('running'), 1)).toBeUndefined();
   });
 });

@@ -30,12 +30,18 @@ function given(status: JobStatus) {
 
 describe('jobStatusAfter: the one event → status mapping', () => {
   it('follows a job from submit to completion', () => {
-    given('pending').when({ type: JobEvents.submitted }, { type: JobEvents.started }, { type: JobEvents.progress }).then('running');
+    given('pending')
+      .when({ type: JobEvents.submitted }, { type: JobEvents.started }, { type: JobEvents.progress })
+      .then('running');
     given('running').when({ type: JobEvents.completed }).then('completed');
   });
   it('pause and resume return to where the job was', () => {
-    given('running').when({ type: JobEvents.paused, data: { from: 'running' } }, { type: JobEvents.resumed, data: { to: 'running' } }).then('running');
-    given('pending').when({ type: JobEvents.paused, data: { from: 'pending' } }, { type: JobEvents.resumed, data: { to: 'pending' } }).then('pending');
+    given('running')
+      .when({ type: JobEvents.paused, data: { from: 'running' } }, { type: JobEvents.resumed, data: { to: 'running' } })
+      .then('running');
+    given('pending')
+      .when({ type: JobEvents.paused, data: { from: 'pending' } }, { type: JobEvents.resumed, data: { to: 'pending' } })
+      .then('pending');
   });
   it('ends in each terminal status', () => {
     given('running').when({ type: JobEvents.failed }).then('failed');
@@ -48,7 +54,14 @@ describe('jobStatusAfter: the one event → status mapping', () => {
   });
   it('events that change no status keep it, in every status', () => {
     for (const status of JOB_STATUSES) {
-      for (const type of [JobEvents.progress, JobEvents.reprioritized, JobEvents.attemptFailed, JobEvents.signalIgnored, JobEvents.deleted, 'SomethingNew']) {
+      for (const type of [
+        JobEvents.progress,
+        JobEvents.reprioritized,
+        JobEvents.attemptFailed,
+        JobEvents.signalIgnored,
+        JobEvents.deleted,
+        'SomethingNew',
+      ]) {
         given(status).when({ type }).then(status);
       }
     }
@@ -69,15 +82,22 @@ describe('refuseJobControl: what a job allows in each status', () => {
     for (const status of JOB_STATUSES) expect(refuseJobControl('resume', job(status)) === undefined).toBe(status === 'paused');
   });
   it('cancel: anything not final', () => {
-    for (const status of JOB_STATUSES) expect(refuseJobControl('cancel', job(status)) === undefined).toBe(!isTerminalJobStatus(status));
+    for (const status of JOB_STATUSES)
+      expect(refuseJobControl('cancel', job(status)) === undefined).toBe(!isTerminalJobStatus(status));
     expect(refuseJobControl('cancel', job('completed'))?.message).toBe('Job is already completed; it cannot be cancelled');
   });
   it('reprioritize: a priority 1–4 other than the current one, on a job not final', () => {
     expect(refuseJobControl('reprioritize', job('running'), 4)).toBeUndefined();
     for (const bad of [0, 5, 2.5, '3', null, undefined]) {
-      expect(refuseJobControl('reprioritize', job('running'), bad)).toEqual({ type: INVALID_ARGUMENT, message: PRIORITY_RANGE_MESSAGE });
+      expect(refuseJobControl('reprioritize', job('running'), bad)).toEqual({
+        type: INVALID_ARGUMENT,
+        message: PRIORITY_RANGE_MESSAGE,
+      });
     }
-    expect(refuseJobControl('reprioritize', job('running', 3), 3)).toEqual({ type: INVALID_TRANSITION, message: 'Job already has priority 3' });
+    expect(refuseJobControl('reprioritize', job('running', 3), 3)).toEqual({
+      type: INVALID_TRANSITION,
+      message: 'Job already has priority 3',
+    });
     expect(refuseJobControl('reprioritize', job('failed'), 4)?.type).toBe(INVALID_TRANSITION);
   });
   it('maps priorities onto Temporal priority keys, most urgent first', () => {

@@ -121,7 +121,10 @@ describe('appendToStream / readStream', () => {
   });
 
   it('readStream honours fromVersion (inclusive) and maxCount', () => {
-    store.appendToStream('s', ['1', '2', '3', '4', '5', '6'].map((id) => newEvent(`s${id}`)));
+    store.appendToStream(
+      's',
+      ['1', '2', '3', '4', '5', '6'].map((id) => newEvent(`s${id}`)),
+    );
     expect(store.readStream('s', { fromVersion: 3 }).map((e) => e.streamVersion)).toEqual([3, 4, 5, 6]);
     expect(store.readStream('s', { maxCount: 2 }).map((e) => e.streamVersion)).toEqual([1, 2]);
     expect(store.readStream('s', { fromVersion: 4, maxCount: 2 }).map((e) => e.streamVersion)).toEqual([4, 5]);
@@ -188,7 +191,11 @@ describe('idempotency', () => {
   it('a retried call writes nothing and reports the first outcome', () => {
     const first = store.appendToStream('s', call, { expectedVersion: 'no_stream' });
     const retry = store.appendToStream('s', call, { expectedVersion: 'no_stream' });
-    expect(retry).toEqual({ nextExpectedVersion: first.nextExpectedVersion, lastGlobalPosition: first.lastGlobalPosition, appended: 0 });
+    expect(retry).toEqual({
+      nextExpectedVersion: first.nextExpectedVersion,
+      lastGlobalPosition: first.lastGlobalPosition,
+      appended: 0,
+    });
     expect(countRows()).toBe(2);
     expect(store.lastPosition()).toBe(2);
   });
@@ -280,11 +287,15 @@ describe('event id conflicts', () => {
   });
 
   it('reports the conflict even when the expectedVersion is also wrong', () => {
-    expectConflict(() => store.appendToStream('s', [newEvent('taken', { v: 2 }, 'Original'), newEvent('fresh')], { expectedVersion: 7 }));
+    expectConflict(() =>
+      store.appendToStream('s', [newEvent('taken', { v: 2 }, 'Original'), newEvent('fresh')], { expectedVersion: 7 }),
+    );
   });
 
   it('rejects the same id twice in one call with different data, writing nothing', () => {
-    expect(() => store.appendToStream('t', [newEvent('twice', { v: 1 }), newEvent('twice', { v: 2 })])).toThrow(EventIdConflictError);
+    expect(() => store.appendToStream('t', [newEvent('twice', { v: 1 }), newEvent('twice', { v: 2 })])).toThrow(
+      EventIdConflictError,
+    );
     expect(store.streamVersion('t')).toBe(0);
     expect(countRows()).toBe(1);
   });
@@ -302,8 +313,12 @@ describe('event id conflicts', () => {
     });
 
     it('still rejects the same id with another type or in another stream, writing nothing', () => {
-      expectConflict(() => store.appendToStream('s', [newEvent('fresh'), newEvent('taken', { v: 1 }, 'Other')], { duplicates: 'same-type' }));
-      expectConflict(() => store.appendToStream('elsewhere', [newEvent('taken', { v: 1 }, 'Original')], { duplicates: 'same-type' }));
+      expectConflict(() =>
+        store.appendToStream('s', [newEvent('fresh'), newEvent('taken', { v: 1 }, 'Other')], { duplicates: 'same-type' }),
+      );
+      expectConflict(() =>
+        store.appendToStream('elsewhere', [newEvent('taken', { v: 1 }, 'Original')], { duplicates: 'same-type' }),
+      );
       expect(countRows()).toBe(1);
     });
   });

@@ -52,6 +52,11 @@ describe('durability: what a returned append promises after a power cut', () => 
     await Promise.all([store.appendToStreamGrouped('a', [newEvent('a1')]), store.appendToStreamGrouped('b', [newEvent('b1')])]);
     store.close();
     const reopened = fixture.open({ readonly: true });
-    expect(reopened.readAll().map((e) => e.eventId).sort()).toEqual(['a1', 'b1']);
+    expect(
+      reopened
+        .readAll()
+        .map((e) => e.eventId)
+        .sort(),
+    ).toEqual(['a1', 'b1']);
   });
 });

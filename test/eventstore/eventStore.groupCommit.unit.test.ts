@@ -74,7 +74,9 @@ describe('appendToStreamGrouped: concurrent callers share one commit', () => {
 
   it('splits a long queue into groups of at most maxCallsPerGroup, losing and reordering nothing', async () => {
     const small = fixture.open({ maxCallsPerGroup: 4 });
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => small.appendToStreamGrouped('s', [newEvent(`s${i}`)])));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => small.appendToStreamGrouped('s', [newEvent(`s${i}`)])),
+    );
     expect(results.map((r) => r.nextExpectedVersion)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(small.readStream('s').map((e) => e.eventId)).toEqual(Array.from({ length: 10 }, (_, i) => `s${i}`));
     expect(announcements).toEqual([4, 8, 10]);
@@ -219,7 +221,10 @@ describe('appendToStreamGrouped: versions and idempotency', () => {
 
   it('ids appended synchronously are recognised by grouped calls, and the other way round', async () => {
     store.appendToStream('s', [newEvent('sync1')]);
-    await expect(store.appendToStreamGrouped('s', [newEvent('sync1')])).resolves.toMatchObject({ appended: 0, lastGlobalPosition: 1 });
+    await expect(store.appendToStreamGrouped('s', [newEvent('sync1')])).resolves.toMatchObject({
+      appended: 0,
+      lastGlobalPosition: 1,
+    });
     await store.appendToStreamGrouped('s', [newEvent('grouped1')]);
     expect(store.appendToStream('s', [newEvent('grouped1')])).toMatchObject({ appended: 0, lastGlobalPosition: 2 });
   });
@@ -234,7 +239,9 @@ describe('appendToStreamGrouped: versions and idempotency', () => {
 
     const outcomes = await settleAll([
       store.appendToStreamGrouped('job', [newEvent('job:started', { at: '10:00:09' }, 'JobStarted')]),
-      store.appendToStreamGrouped('job', [newEvent('job:started', { at: '10:00:00' }, 'JobCompleted')], { duplicates: 'same-type' }),
+      store.appendToStreamGrouped('job', [newEvent('job:started', { at: '10:00:00' }, 'JobCompleted')], {
+        duplicates: 'same-type',
+      }),
       store.appendToStreamGrouped('job', [newEvent('job:done', {}, 'JobCompleted')], { duplicates: 'same-type' }),
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'fulfilled']);

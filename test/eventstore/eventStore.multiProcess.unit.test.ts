@@ -32,7 +32,11 @@ describe('two OS processes appending to one file at once', () => {
     }
 
     const all: RecordedEvent[] = [];
-    for (let page = store.readAll(); page.length > 0; page = store.readAll({ fromPosition: page[page.length - 1]!.globalPosition }))
+    for (
+      let page = store.readAll();
+      page.length > 0;
+      page = store.readAll({ fromPosition: page[page.length - 1]!.globalPosition })
+    )
       all.push(...page);
 
     // Nothing lost, nothing doubled: exactly the ids the writers generated, each once.

@@ -24,10 +24,14 @@ const submitRunning = async (name: string) => {
   return id;
 };
 const closed = (id: string) =>
-  eventually(async () => {
-    const d = await engine.client.workflow.getHandle(id).describe();
-    return d.status.name === 'RUNNING' ? undefined : d;
-  }, 30_000, `${id} closed`);
+  eventually(
+    async () => {
+      const d = await engine.client.workflow.getHandle(id).describe();
+      return d.status.name === 'RUNNING' ? undefined : d;
+    },
+    30_000,
+    `${id} closed`,
+  );
 
 describe('the execution status of a cancelled job', () => {
   it('is Canceled when the job was cancelled through the API, with JobStatus=cancelled and one JobCancelled event', async () => {
@@ -42,10 +46,14 @@ describe('the execution status of a cancelled job', () => {
     expect(cancels).toHaveLength(1);
     expect(cancels[0]!.metadata).toMatchObject({ actor: 'user:local', reason: 'not needed' });
     // The CLI filter a user would type finds it.
-    const listed = await eventually(async () => {
-      const out = await temporalCli(['workflow', 'list', '--query', `WorkflowId="${id}" AND ExecutionStatus="Canceled"`]);
-      return out.includes(id) ? out : undefined;
-    }, 15_000, 'listed as Canceled');
+    const listed = await eventually(
+      async () => {
+        const out = await temporalCli(['workflow', 'list', '--query', `WorkflowId="${id}" AND ExecutionStatus="Canceled"`]);
+        return out.includes(id) ? out : undefined;
+      },
+      15_000,
+      'listed as Canceled',
+    );
     expect(listed).toContain(id);
   });
 
@@ -53,16 +61,23 @@ describe('the execution status of a cancelled job', () => {
     const r = await engine.api('POST', '/api/v1/batches', {
       name: 'cancel-me',
       type: 'sleep',
-      items: [{ steps: 50, step_ms: 200 }, { steps: 50, step_ms: 200 }],
+      items: [
+        { steps: 50, step_ms: 200 },
+        { steps: 50, step_ms: 200 },
+      ],
       concurrency: 2,
     });
     expect(r.status).toBe(201);
     const batchId = r.body.batch_id as string;
-    const jobs = await eventually(async () => {
-      const list = (await engine.api('GET', `/api/v1/batches/${batchId}/jobs`)).body;
-      const rows = Array.isArray(list) ? list : list.jobs;
-      return rows?.length === 2 && rows.every((j: any) => j.status === 'running') ? rows : undefined;
-    }, 30_000, 'both batch jobs running');
+    const jobs = await eventually(
+      async () => {
+        const list = (await engine.api('GET', `/api/v1/batches/${batchId}/jobs`)).body;
+        const rows = Array.isArray(list) ? list : list.jobs;
+        return rows?.length === 2 && rows.every((j: any) => j.status === 'running') ? rows : undefined;
+      },
+      30_000,
+      'both batch jobs running',
+    );
     expect((await engine.api('POST', `/api/v1/batches/${batchId}/cancel`, {})).status).toBe(200);
     for (const job of jobs) expect((await closed(job.id)).status.name).toBe('CANCELLED');
   });

@@ -59,7 +59,11 @@ describe('a worker killed between an append and the completion of its workflow t
     })();
 
     for (let i = 0; i < 4; i++) {
-      const submit = await engine.api('POST', '/api/v1/jobs/submit', { name: `window-${i}`, type: 'sleep', input: { steps: 6, step_ms: 400 } });
+      const submit = await engine.api('POST', '/api/v1/jobs/submit', {
+        name: `window-${i}`,
+        type: 'sleep',
+        input: { steps: 6, step_ms: 400 },
+      });
       expect([201, 202]).toContain(submit.status);
       ids.push(submit.body.job_id);
     }

@@ -21,14 +21,29 @@ describe('a job type registered from outside src/ (JOB_TYPES)', () => {
     const text = ['the cat sat', 'on the mat', 'the end'].join('\n');
     const bad = await engine.api('POST', '/api/v1/jobs/submit', { name: 'wc', type: 'word_count', input: { text: '' } });
     expect(bad.status).toBe(400);
-    const r = await engine.api('POST', '/api/v1/jobs/submit', { name: 'wc', type: 'word_count', input: { text, lines_per_step: 1, top: 2 } });
+    const r = await engine.api('POST', '/api/v1/jobs/submit', {
+      name: 'wc',
+      type: 'word_count',
+      input: { text, lines_per_step: 1, top: 2 },
+    });
     expect(r.status).toBe(201);
-    const job = await eventually(async () => {
-      const j = (await engine.api('GET', `/api/v1/jobs/${r.body.job_id}`)).body;
-      return j.status === 'completed' ? j : undefined;
-    }, 30_000, 'word_count completed');
+    const job = await eventually(
+      async () => {
+        const j = (await engine.api('GET', `/api/v1/jobs/${r.body.job_id}`)).body;
+        return j.status === 'completed' ? j : undefined;
+      },
+      30_000,
+      'word_count completed',
+    );
     expect(job.total_steps).toBe(3);
-    expect(job.result).toEqual({ words: 8, distinct: 6, top: [['the', 3], ['cat', 1]] });
+    expect(job.result).toEqual({
+      words: 8,
+      distinct: 6,
+      top: [
+        ['the', 3],
+        ['cat', 1],
+      ],
+    });
     expect(job.result_files).toEqual(['counts.csv']);
     const csv = readFileSync(path.join(engine.dir, 'results', r.body.job_id, 'counts.csv'), 'utf8');
     expect(csv.split('\n').slice(0, 2)).toEqual(['word,count', 'the,3']);

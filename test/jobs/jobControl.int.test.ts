@@ -22,10 +22,14 @@ const submit = async (input: Record<string, unknown>, extra: Record<string, unkn
 };
 const job = async (id: string) => (await engine.api('GET', `/api/v1/jobs/${id}`)).body;
 const until = (id: string, predicate: (j: any) => boolean, what: string) =>
-  eventually(async () => {
-    const j = await job(id);
-    return predicate(j) ? j : undefined;
-  }, 30_000, what);
+  eventually(
+    async () => {
+      const j = await job(id);
+      return predicate(j) ? j : undefined;
+    },
+    30_000,
+    what,
+  );
 const eventTypes = (id: string) => engine.eventStore.readStream(id).map((e) => e.type);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -36,10 +40,14 @@ async function pauseResumeScenario(control: (id: string, op: 'pause' | 'resume' 
   await control(id, 'pause');
   await until(id, (j) => j.status === 'paused', 'paused');
   // A step that finished just as the pause arrived still counts; then nothing moves while paused.
-  const live = await eventually(async () => {
-    const s = await engine.client.workflow.getHandle(id).query(statusQuery);
-    return s.status === 'paused' && !s.stepInFlight ? s : undefined;
-  }, 10_000, 'the step to stop');
+  const live = await eventually(
+    async () => {
+      const s = await engine.client.workflow.getHandle(id).query(statusQuery);
+      return s.status === 'paused' && !s.stepInFlight ? s : undefined;
+    },
+    10_000,
+    'the step to stop',
+  );
   await until(id, (j) => j.completed_steps === live.completedSteps, 'read model agrees with the query');
   await sleep(800);
   expect((await job(id)).completed_steps).toBe(live.completedSteps);
@@ -71,13 +79,23 @@ describe('job control', () => {
       else await cliSignal(id, op, { reason: 'test' });
     });
 
-    const shape = (j: any) => ({ status: j.status, progress: j.progress, priority: j.priority, completed_steps: j.completed_steps, attempts: j.attempts, error_message: j.error_message });
+    const shape = (j: any) => ({
+      status: j.status,
+      progress: j.progress,
+      priority: j.priority,
+      completed_steps: j.completed_steps,
+      attempts: j.attempts,
+      error_message: j.error_message,
+    });
     expect(shape(viaCli.done)).toEqual(shape(viaApi.done));
     const controlEvents = (id: string) => eventTypes(id).filter((t) => t !== 'JobProgress');
     expect(controlEvents(viaCli.id)).toEqual(controlEvents(viaApi.id));
 
     const actors = (id: string) =>
-      engine.eventStore.readStream(id).filter((e) => ['JobPaused', 'JobResumed', 'JobReprioritized'].includes(e.type)).map((e) => e.metadata.actor);
+      engine.eventStore
+        .readStream(id)
+        .filter((e) => ['JobPaused', 'JobResumed', 'JobReprioritized'].includes(e.type))
+        .map((e) => e.metadata.actor);
     expect(new Set(actors(viaApi.id))).toEqual(new Set(['user:local']));
     expect(new Set(actors(viaCli.id))).toEqual(new Set(['external']));
     const reprioritized = engine.eventStore.readStream(viaApi.id).find((e) => e.type === 'JobReprioritized')!;
@@ -159,12 +177,19 @@ describe('job control', () => {
     const samePriority = await engine.api('PATCH', `/api/v1/jobs/${id}/priority`, { priority: 2 });
     expect(samePriority.status).toBe(409);
     expect(engine.eventStore.readStream(id).filter((e) => e.type !== 'JobProgress').length).toBe(
-      engine.eventStore.readStream(id).slice(0, before).filter((e) => e.type !== 'JobProgress').length,
+      engine.eventStore
+        .readStream(id)
+        .slice(0, before)
+        .filter((e) => e.type !== 'JobProgress').length,
     );
 
     await cliSignal(id, 'resume');
     await cliSignal(id, 'reprioritize', { priority: 9 });
-    await eventually(() => engine.eventStore.readStream(id).filter((e) => e.type === 'JobSignalIgnored').length === 2, 10_000, 'ignored signals');
+    await eventually(
+      () => engine.eventStore.readStream(id).filter((e) => e.type === 'JobSignalIgnored').length === 2,
+      10_000,
+      'ignored signals',
+    );
     expect((await job(id)).status).toBe('running');
 
     await engine.api('POST', `/api/v1/jobs/${id}/cancel`);

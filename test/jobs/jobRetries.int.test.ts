@@ -22,10 +22,14 @@ const submit = async (input: Record<string, unknown>, extra: Record<string, unkn
 };
 const job = async (id: string) => (await engine.api('GET', `/api/v1/jobs/${id}`)).body;
 const until = (id: string, predicate: (j: any) => boolean, what: string, ms = 30_000) =>
-  eventually(async () => {
-    const j = await job(id);
-    return predicate(j) ? j : undefined;
-  }, ms, what);
+  eventually(
+    async () => {
+      const j = await job(id);
+      return predicate(j) ? j : undefined;
+    },
+    ms,
+    what,
+  );
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('retries, failures, terminate and timeouts', () => {
@@ -115,12 +119,18 @@ describe('retries, failures, terminate and timeouts', () => {
       else ops.push(handle.signal('reprioritize', { priority: (i % 4) + 1 }));
     }
     await Promise.all(ops);
-    const state = await eventually(async () => {
-      const s = await handle.query(statusQuery);
-      const stream = engine.eventStore.readStream(id);
-      const changes = stream.filter((e) => ['JobPaused', 'JobResumed', 'JobReprioritized', 'JobSignalIgnored'].includes(e.type));
-      return changes.length === 50 ? s : undefined;
-    }, 20_000, 'all 50 signals recorded');
+    const state = await eventually(
+      async () => {
+        const s = await handle.query(statusQuery);
+        const stream = engine.eventStore.readStream(id);
+        const changes = stream.filter((e) =>
+          ['JobPaused', 'JobResumed', 'JobReprioritized', 'JobSignalIgnored'].includes(e.type),
+        );
+        return changes.length === 50 ? s : undefined;
+      },
+      20_000,
+      'all 50 signals recorded',
+    );
     const row = await until(id, (j) => j.status === state.status && j.priority === state.priority, 'read model agrees');
     expect(row.status).toBe(state.status);
     expect(row.priority).toBe(state.priority);

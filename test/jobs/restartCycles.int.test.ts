@@ -62,63 +62,77 @@ function startEngineProcess(): Promise<NodeProcess> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe(`${JOBS} jobs through ${CYCLES} SIGTERM and ${CYCLES} SIGKILL restarts of the engine`, () => {
-  it('every job completes; every stream gapless, each event once; no id conflict; no retry spent on a crash', { timeout: 600_000 }, async () => {
-    engine = await startEngineProcess();
-    const ids: string[] = [];
-    for (let i = 0; i < JOBS; i++) {
-      const submit = await api('POST', '/jobs/submit', { name: `restart-${i}`, type: 'sleep', input: { steps: 10, step_ms: 400 } });
-      expect([201, 202]).toContain(submit.status);
-      ids.push(submit.body.job_id);
-    }
-
-    const stopTimesMs: number[] = [];
-    for (let cycle = 0; cycle < 2 * CYCLES; cycle++) {
-      const signal = cycle < CYCLES ? 'SIGTERM' : 'SIGKILL';
-      await sleep(1000 + (cycle % 4) * 250);
-      const started = Date.now();
-      engine.child.kill(signal);
-      const exit = await engine.exited;
-      stopTimesMs.push(Date.now() - started);
-      if (signal === 'SIGTERM') expect(exit, `clean exit on SIGTERM, cycle ${cycle}`).toEqual({ code: 0, signal: null });
-      console.log(`[restarts] cycle ${cycle + 1}/${2 * CYCLES} ${signal}: stopped in ${stopTimesMs.at(-1)} ms`);
+  it(
+    'every job completes; every stream gapless, each event once; no id conflict; no retry spent on a crash',
+    { timeout: 600_000 },
+    async () => {
       engine = await startEngineProcess();
-    }
-
-    const finished = await eventually(
-      async () => {
-        const rows = await Promise.all(ids.map(async (id) => (await api('GET', `/jobs/${id}`)).body));
-        const done = rows.filter((j) => j.status === 'completed').length;
-        return done === JOBS ? rows : undefined;
-      },
-      240_000,
-      'every job completed after the restarts',
-    );
-    engine.child.kill('SIGTERM');
-    expect((await engine.exited).code).toBe(0);
-    engine = undefined;
-
-    // A stop on SIGTERM takes a few seconds at most (workers drain; nothing waits for a dead server).
-    expect(Math.max(...stopTimesMs.slice(0, CYCLES))).toBeLessThan(10_000);
-    // A lost worker is recorded but does not spend the job's retry budget.
-    expect(finished.filter((j) => j.attempts !== 1).map((j) => [j.id, j.attempts])).toEqual([]);
-    expect(finished.every((j) => j.progress === 100 && j.completed_steps === 10)).toBe(true);
-
-    const store = openEventStore(path.join(dir, 'events.db'), { readonly: true });
-    try {
-      for (const id of ids) {
-        const events = store.readStream(id);
-        expect(events.map((e) => e.streamVersion), id).toEqual(events.map((_, i) => i + 1));
-        expect(new Set(events.map((e) => e.eventId)).size, id).toBe(events.length);
-        const count = (type: string) => events.filter((e) => e.type === type).length;
-        expect([count('JobSubmitted'), count('JobStarted'), count('JobCompleted')], id).toEqual([1, 1, 1]);
-        expect(events.filter((e) => e.metadata.forkOf !== undefined), id).toEqual([]);
-        const steps = events.filter((e) => e.type === 'JobProgress').map((e) => e.data.completedSteps);
-        expect(new Set(steps).size, id).toBe(steps.length);
+      const ids: string[] = [];
+      for (let i = 0; i < JOBS; i++) {
+        const submit = await api('POST', '/jobs/submit', {
+          name: `restart-${i}`,
+          type: 'sleep',
+          input: { steps: 10, step_ms: 400 },
+        });
+        expect([201, 202]).toContain(submit.status);
+        ids.push(submit.body.job_id);
       }
-    } finally {
-      store.close();
-    }
-    expect(logs).not.toMatch(/EventIdConflict/);
-    console.log(`[restarts] SIGTERM stop times ms: ${stopTimesMs.slice(0, CYCLES).join(', ')}`);
-  });
+
+      const stopTimesMs: number[] = [];
+      for (let cycle = 0; cycle < 2 * CYCLES; cycle++) {
+        const signal = cycle < CYCLES ? 'SIGTERM' : 'SIGKILL';
+        await sleep(1000 + (cycle % 4) * 250);
+        const started = Date.now();
+        engine.child.kill(signal);
+        const exit = await engine.exited;
+        stopTimesMs.push(Date.now() - started);
+        if (signal === 'SIGTERM') expect(exit, `clean exit on SIGTERM, cycle ${cycle}`).toEqual({ code: 0, signal: null });
+        console.log(`[restarts] cycle ${cycle + 1}/${2 * CYCLES} ${signal}: stopped in ${stopTimesMs.at(-1)} ms`);
+        engine = await startEngineProcess();
+      }
+
+      const finished = await eventually(
+        async () => {
+          const rows = await Promise.all(ids.map(async (id) => (await api('GET', `/jobs/${id}`)).body));
+          const done = rows.filter((j) => j.status === 'completed').length;
+          return done === JOBS ? rows : undefined;
+        },
+        240_000,
+        'every job completed after the restarts',
+      );
+      engine.child.kill('SIGTERM');
+      expect((await engine.exited).code).toBe(0);
+      engine = undefined;
+
+      // A stop on SIGTERM takes a few seconds at most (workers drain; nothing waits for a dead server).
+      expect(Math.max(...stopTimesMs.slice(0, CYCLES))).toBeLessThan(10_000);
+      // A lost worker is recorded but does not spend the job's retry budget.
+      expect(finished.filter((j) => j.attempts !== 1).map((j) => [j.id, j.attempts])).toEqual([]);
+      expect(finished.every((j) => j.progress === 100 && j.completed_steps === 10)).toBe(true);
+
+      const store = openEventStore(path.join(dir, 'events.db'), { readonly: true });
+      try {
+        for (const id of ids) {
+          const events = store.readStream(id);
+          expect(
+            events.map((e) => e.streamVersion),
+            id,
+          ).toEqual(events.map((_, i) => i + 1));
+          expect(new Set(events.map((e) => e.eventId)).size, id).toBe(events.length);
+          const count = (type: string) => events.filter((e) => e.type === type).length;
+          expect([count('JobSubmitted'), count('JobStarted'), count('JobCompleted')], id).toEqual([1, 1, 1]);
+          expect(
+            events.filter((e) => e.metadata.forkOf !== undefined),
+            id,
+          ).toEqual([]);
+          const steps = events.filter((e) => e.type === 'JobProgress').map((e) => e.data.completedSteps);
+          expect(new Set(steps).size, id).toBe(steps.length);
+        }
+      } finally {
+        store.close();
+      }
+      expect(logs).not.toMatch(/EventIdConflict/);
+      console.log(`[restarts] SIGTERM stop times ms: ${stopTimesMs.slice(0, CYCLES).join(', ')}`);
+    },
+  );
 });

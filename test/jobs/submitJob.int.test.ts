@@ -41,11 +41,26 @@ describe('a job submitted over HTTP', () => {
 
     // The workflow is a real one, and it closes as Completed (just after its last event is recorded),
     // with its search attributes set, so `temporal workflow list --query` finds it.
-    await eventually(async () => (await engine.client.workflow.getHandle(jobId).describe()).status.name === 'COMPLETED', 10_000, 'workflow closed');
-    const listed = await eventually(async () => {
-      const out = await temporalCli(['workflow', 'list', '--query', `JobStatus="completed" AND JobType="sleep" AND WorkflowId="${jobId}"`, '-o', 'json']);
-      return out.includes(jobId) ? out : undefined;
-    }, 15_000, 'visible through temporal workflow list');
+    await eventually(
+      async () => (await engine.client.workflow.getHandle(jobId).describe()).status.name === 'COMPLETED',
+      10_000,
+      'workflow closed',
+    );
+    const listed = await eventually(
+      async () => {
+        const out = await temporalCli([
+          'workflow',
+          'list',
+          '--query',
+          `JobStatus="completed" AND JobType="sleep" AND WorkflowId="${jobId}"`,
+          '-o',
+          'json',
+        ]);
+        return out.includes(jobId) ? out : undefined;
+      },
+      15_000,
+      'visible through temporal workflow list',
+    );
     expect(listed).toContain('jobWorkflow');
 
     const list = await engine.api('GET', '/api/v1/jobs/list?status=completed&limit=10');
@@ -57,8 +72,14 @@ describe('a job submitted over HTTP', () => {
     expect(stats.status).toBe(200);
     expect(stats.body.completed).toBeGreaterThanOrEqual(1);
     expect(stats.body.total_jobs).toBe(
-      stats.body.pending + stats.body.running + stats.body.paused + stats.body.completed + stats.body.failed +
-        stats.body.cancelled + stats.body.terminated + stats.body.timed_out,
+      stats.body.pending +
+        stats.body.running +
+        stats.body.paused +
+        stats.body.completed +
+        stats.body.failed +
+        stats.body.cancelled +
+        stats.body.terminated +
+        stats.body.timed_out,
     );
     expect(stats.body.total_workers).toBeGreaterThanOrEqual(1);
 
@@ -101,7 +122,11 @@ describe('a job submitted over HTTP', () => {
   });
 
   it('runs the default job type when the submit names none, and lists result files of a report job', async () => {
-    const submit = await engine.api('POST', '/api/v1/jobs/submit', { name: 'report', type: 'report', input: { rows: 10, chunks: 2 } });
+    const submit = await engine.api('POST', '/api/v1/jobs/submit', {
+      name: 'report',
+      type: 'report',
+      input: { rows: 10, chunks: 2 },
+    });
     expect(submit.status).toBe(201);
     const done = await eventually(async () => {
       const r = await engine.api('GET', `/api/v1/jobs/${submit.body.job_id}`);

@@ -45,7 +45,11 @@ afterAll(async () => {
 describe('a worker killed in the middle of a job', () => {
   it('comes back, the job completes, and its stream holds each event exactly once', async () => {
     const first = await startWorkerProcess();
-    const submit = await engine.api('POST', '/api/v1/jobs/submit', { name: 'crash', type: 'sleep', input: { steps: 6, step_ms: 400 } });
+    const submit = await engine.api('POST', '/api/v1/jobs/submit', {
+      name: 'crash',
+      type: 'sleep',
+      input: { steps: 6, step_ms: 400 },
+    });
     expect(submit.status).toBe(201);
     const id = submit.body.job_id;
     await eventually(async () => (await engine.api('GET', `/api/v1/jobs/${id}`)).body.completed_steps >= 2, 30_000, 'two steps');
@@ -53,10 +57,14 @@ describe('a worker killed in the middle of a job', () => {
     await new Promise((r) => first.once('exit', r));
     await startWorkerProcess();
 
-    const done = await eventually(async () => {
-      const j = (await engine.api('GET', `/api/v1/jobs/${id}`)).body;
-      return j.status === 'completed' ? j : undefined;
-    }, 90_000, 'completed after the crash');
+    const done = await eventually(
+      async () => {
+        const j = (await engine.api('GET', `/api/v1/jobs/${id}`)).body;
+        return j.status === 'completed' ? j : undefined;
+      },
+      90_000,
+      'completed after the crash',
+    );
     expect(done.progress).toBe(100);
     // The lost worker does not spend the job's retry budget.
     expect(done.attempts).toBe(1);

@@ -87,43 +87,55 @@ async function stopAndMeasure(run: Awaited<ReturnType<typeof npmStart>>, stop: (
   const t0 = Date.now();
   stop();
   await run.exited;
-  await eventually(async () => !(await listening(ports.api)) && !(await listening(ports.temporal)), 15_000, 'API and Temporal closed');
+  await eventually(
+    async () => !(await listening(ports.api)) && !(await listening(ports.temporal)),
+    15_000,
+    'API and Temporal closed',
+  );
   return Date.now() - t0;
 }
 
 describe('stopping `npm start`', () => {
-  it('stops everything it started within seconds, three ways, and running jobs resume after the next start', { timeout: 300_000 }, async () => {
-    let run = await npmStart();
-    const submit = await api('POST', '/jobs/submit', { name: 'survives-stops', type: 'sleep', input: { steps: 12, step_ms: 500 } });
-    expect(submit.status).toBe(201);
-    const id = submit.body.job_id as string;
-    await eventually(async () => (await api('GET', `/jobs/${id}`)).body.completed_steps >= 1, 30_000, 'first step done');
+  it(
+    'stops everything it started within seconds, three ways, and running jobs resume after the next start',
+    { timeout: 300_000 },
+    async () => {
+      let run = await npmStart();
+      const submit = await api('POST', '/jobs/submit', {
+        name: 'survives-stops',
+        type: 'sleep',
+        input: { steps: 12, step_ms: 500 },
+      });
+      expect(submit.status).toBe(201);
+      const id = submit.body.job_id as string;
+      await eventually(async () => (await api('GET', `/jobs/${id}`)).body.completed_steps >= 1, 30_000, 'first step done');
 
-    const byPid = await stopAndMeasure(run, () => tryKill(run.child.pid!, 'SIGTERM'));
-    expect(run.output()).toContain('stopped in');
+      const byPid = await stopAndMeasure(run, () => tryKill(run.child.pid!, 'SIGTERM'));
+      expect(run.output()).toContain('stopped in');
 
-    run = await npmStart();
-    const progressed = (await api('GET', `/jobs/${id}`)).body.completed_steps as number;
-    expect(progressed).toBeLessThan(12); // still running: the next stop interrupts it again
-    const byGroup = await stopAndMeasure(run, () => tryKill(-run.child.pid!, 'SIGTERM'));
-    expect(run.output()).toContain('stopped in'); // the orderly stop, not a forced exit
-    // The dev server is stopped last, so the draining workers never talk to a dead server.
-    expect(run.output()).not.toMatch(/Connection refused|transport error/i);
+      run = await npmStart();
+      const progressed = (await api('GET', `/jobs/${id}`)).body.completed_steps as number;
+      expect(progressed).toBeLessThan(12); // still running: the next stop interrupts it again
+      const byGroup = await stopAndMeasure(run, () => tryKill(-run.child.pid!, 'SIGTERM'));
+      expect(run.output()).toContain('stopped in'); // the orderly stop, not a forced exit
+      // The dev server is stopped last, so the draining workers never talk to a dead server.
+      expect(run.output()).not.toMatch(/Connection refused|transport error/i);
 
-    run = await npmStart();
-    const done = await eventually(
-      async () => {
-        const job = (await api('GET', `/jobs/${id}`)).body;
-        return job.status === 'completed' ? job : undefined;
-      },
-      90_000,
-      'the job finished after the restarts',
-    );
-    expect(done.completed_steps).toBe(12);
-    const byCtrlC = await stopAndMeasure(run, () => tryKill(-run.child.pid!, 'SIGINT'));
-    expect(run.output()).toContain('stopped in');
+      run = await npmStart();
+      const done = await eventually(
+        async () => {
+          const job = (await api('GET', `/jobs/${id}`)).body;
+          return job.status === 'completed' ? job : undefined;
+        },
+        90_000,
+        'the job finished after the restarts',
+      );
+      expect(done.completed_steps).toBe(12);
+      const byCtrlC = await stopAndMeasure(run, () => tryKill(-run.child.pid!, 'SIGINT'));
+      expect(run.output()).toContain('stopped in');
 
-    console.log(`[npm start] stop times ms: SIGTERM to npm ${byPid}, SIGTERM to group ${byGroup}, Ctrl-C ${byCtrlC}`);
-    for (const ms of [byPid, byGroup, byCtrlC]) expect(ms).toBeLessThan(8_000);
-  });
+      console.log(`[npm start] stop times ms: SIGTERM to npm ${byPid}, SIGTERM to group ${byGroup}, Ctrl-C ${byCtrlC}`);
+      for (const ms of [byPid, byGroup, byCtrlC]) expect(ms).toBeLessThan(8_000);
+    },
+  );
 });

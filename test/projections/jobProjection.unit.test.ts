@@ -35,13 +35,29 @@ function given(...events: Array<Pick<RecordedEvent, 'type' | 'data'> & { streamI
 const submitted = (streamId = 'job_1', owner = 'alice') => ({
   streamId,
   type: 'JobSubmitted',
-  data: { name: 'n', type: 'sleep', input: { steps: 4 }, priority: 2, owner, batchId: null, totalSteps: 4, maxAttempts: 3, createdAt: '2026-01-01T00:00:00.000Z' },
+  data: {
+    name: 'n',
+    type: 'sleep',
+    input: { steps: 4 },
+    priority: 2,
+    owner,
+    batchId: null,
+    totalSteps: 4,
+    maxAttempts: 3,
+    createdAt: '2026-01-01T00:00:00.000Z',
+  },
 });
 
 describe('jobProjection', () => {
   it('JobSubmitted creates a pending job and counts it once', () => {
     const { readModel } = given(submitted());
-    expect(readModel.getJob('job_1')).toMatchObject({ status: 'pending', priority: 2, owner: 'alice', total_steps: 4, progress: 0 });
+    expect(readModel.getJob('job_1')).toMatchObject({
+      status: 'pending',
+      priority: 2,
+      owner: 'alice',
+      total_steps: 4,
+      progress: 0,
+    });
     expect(readModel.countByStatus()).toEqual({ pending: 1 });
   });
 
@@ -49,14 +65,24 @@ describe('jobProjection', () => {
     const { readModel } = given(
       submitted(),
       { type: 'JobStarted', data: { attempt: 1, startedAt: '2026-01-01T00:00:01.000Z' } },
-      { type: 'JobProgress', data: { completedSteps: 2, totalSteps: 4, progress: 50, currentStep: 2, estimatedRemainingS: 3, resultFiles: [] } },
+      {
+        type: 'JobProgress',
+        data: { completedSteps: 2, totalSteps: 4, progress: 50, currentStep: 2, estimatedRemainingS: 3, resultFiles: [] },
+      },
       { type: 'JobPaused', data: { from: 'running' }, reason: 'disk full' },
       { type: 'JobResumed', data: { to: 'running' } },
       { type: 'JobReprioritized', data: { from: 2, to: 4 } },
       { type: 'JobCompleted', data: { completedSteps: 4, totalSteps: 4, result: { ok: 1 }, resultFiles: ['a.csv'], attempt: 1 } },
     );
     const job = readModel.getJob('job_1')!;
-    expect(job).toMatchObject({ status: 'completed', progress: 100, priority: 4, completed_steps: 4, attempts: 1, estimated_remaining: 0 });
+    expect(job).toMatchObject({
+      status: 'completed',
+      progress: 100,
+      priority: 4,
+      completed_steps: 4,
+      attempts: 1,
+      estimated_remaining: 0,
+    });
     expect(JSON.parse(job.result_files)).toEqual(['a.csv']);
     expect(job.started_at).toBe('2026-01-01T00:00:01.000Z');
     expect(readModel.countByStatus()).toEqual({ completed: 1 }); // counters at zero are removed
@@ -66,16 +92,29 @@ describe('jobProjection', () => {
     const { readModel } = given(
       submitted(),
       { type: 'JobStarted', data: { attempt: 1 } },
-      { type: 'JobAttemptFailed', data: { attempt: 1, error: 'boom', errorType: 'Error', nextRetryAt: '2026-01-01T00:01:00.000Z' } },
+      {
+        type: 'JobAttemptFailed',
+        data: { attempt: 1, error: 'boom', errorType: 'Error', nextRetryAt: '2026-01-01T00:01:00.000Z' },
+      },
     );
-    expect(readModel.getJob('job_1')).toMatchObject({ status: 'running', attempts: 2, error_message: 'boom', next_retry_at: '2026-01-01T00:01:00.000Z' });
+    expect(readModel.getJob('job_1')).toMatchObject({
+      status: 'running',
+      attempts: 2,
+      error_message: 'boom',
+      next_retry_at: '2026-01-01T00:01:00.000Z',
+    });
 
     const after = given(
       submitted(),
       { type: 'JobStarted', data: { attempt: 1 } },
       { type: 'JobFailed', data: { error: 'bad', errorType: 'PermanentJobError', attempt: 1, completedSteps: 1 } },
     );
-    expect(after.readModel.getJob('job_1')).toMatchObject({ status: 'failed', error_message: 'bad', error_type: 'PermanentJobError', next_retry_at: null });
+    expect(after.readModel.getJob('job_1')).toMatchObject({
+      status: 'failed',
+      error_message: 'bad',
+      error_type: 'PermanentJobError',
+      next_retry_at: null,
+    });
     expect(after.readModel.countByStatus().failed).toBe(1);
   });
 
@@ -91,7 +130,13 @@ describe('jobProjection', () => {
       { type: 'JobFailed', data: { error: 'x', errorType: 'E', attempt: 3, completedSteps: 1 } },
       { type: 'JobRetried', data: { attempt: 4, maxAttempts: 6, completedSteps: 1 } },
     );
-    expect(retried.readModel.getJob('job_1')).toMatchObject({ status: 'pending', attempts: 4, max_attempts: 6, completed_at: null, error_message: null });
+    expect(retried.readModel.getJob('job_1')).toMatchObject({
+      status: 'pending',
+      attempts: 4,
+      max_attempts: 6,
+      completed_at: null,
+      error_message: null,
+    });
     expect(retried.readModel.countByStatus()).toEqual({ pending: 1 });
   });
 

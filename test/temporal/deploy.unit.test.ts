@@ -14,7 +14,11 @@ describe('docker-compose.yml', () => {
   it('registers exactly the custom search attributes of searchAttributes.ts', () => {
     const line = compose.split('\n').find((l) => /for sa in .*=Keyword/.test(l));
     expect(line, 'the `for sa in …` line of temporal-setup').toBeDefined();
-    const pairs = line!.replace(/^.*for sa in /, '').replace(/; do.*$/, '').trim().split(/\s+/);
+    const pairs = line!
+      .replace(/^.*for sa in /, '')
+      .replace(/; do.*$/, '')
+      .trim()
+      .split(/\s+/);
     expect(pairs).toEqual(CUSTOM_SEARCH_ATTRIBUTES.map((a) => `${a.name}=${a.type}`));
   });
 

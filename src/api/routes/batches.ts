@@ -19,12 +19,26 @@ export const CreateBatchBody = z
     description: z.string().max(2000).optional(),
     priority: Priority.default(2),
     jobs: z
-      .array(z.object({ name: z.string().min(1).max(200), type: z.string().min(1).max(100).optional(), input: z.record(z.string(), z.unknown()).optional(), priority: Priority.optional() }).strict())
+      .array(
+        z
+          .object({
+            name: z.string().min(1).max(200),
+            type: z.string().min(1).max(100).optional(),
+            input: z.record(z.string(), z.unknown()).optional(),
+            priority: Priority.optional(),
+          })
+          .strict(),
+      )
       .min(1)
       .max(MAX_JOBS)
       .optional(),
     type: z.string().min(1).max(100).optional().openapi({ description: 'Compact form: the type of every item' }),
-    items: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_JOBS).optional().openapi({ description: 'Compact form: one input per job' }),
+    items: z
+      .array(z.record(z.string(), z.unknown()))
+      .min(1)
+      .max(MAX_JOBS)
+      .optional()
+      .openapi({ description: 'Compact form: one input per job' }),
     concurrency: z.number().int().min(1).max(1000).default(10).openapi({ description: 'Most jobs in flight at once' }),
     failure_policy: z
       .union([z.enum(['continue', 'fail_fast']), z.object({ max_failed_percent: z.number().min(0).max(100) }).strict()])
@@ -38,12 +52,24 @@ export const CreateBatchBody = z
       })
       .strict()
       .optional(),
-    jobs_per_run: z.number().int().min(2).max(10_000).optional().openapi({ description: 'Jobs started per workflow run before continue-as-new (default 1000)' }),
+    jobs_per_run: z
+      .number()
+      .int()
+      .min(2)
+      .max(10_000)
+      .optional()
+      .openapi({ description: 'Jobs started per workflow run before continue-as-new (default 1000)' }),
   })
   .strict()
   .openapi('CreateBatchRequest');
 
-const BatchIdParam = z.object({ batch_id: z.string().min(1).max(200).openapi({ param: { name: 'batch_id', in: 'path' } }) });
+const BatchIdParam = z.object({
+  batch_id: z
+    .string()
+    .min(1)
+    .max(200)
+    .openapi({ param: { name: 'batch_id', in: 'path' } }),
+});
 const BatchProgress = counters('total', 'pending', 'running', 'paused', 'completed', 'failed', 'cancelled', 'percentage').extend({
   throughput: z.number().nullable().openapi({ description: 'finished jobs per second' }),
   estimated_remaining: z.number().nullable().openapi({ description: 'seconds' }),
@@ -67,18 +93,40 @@ export const BatchResource = z
 
 const errors = errorResponses('batch');
 
-export function batchRoutes(deps: { batches: BatchReadModel; jobs: JobReadModel; commands: BatchCommands }) {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  const load = (user: ApiUser, id: string): BatchRow => {
-    const row = deps.batches.getBatch(id);
-    if (!row) throw notFound(`Batch not found: ${id}`);
-    if (user.role !== 'admin' && row.owner !== user.id) throw new ApiError(403, 'Access denied to this batch');
-    return row;
+type BatchRouteDeps = { batches: BatchReadModel; jobs: JobReadModel; commands: BatchCommands };
+
+/** Loads a batch the user may see (404, 403) and shows a batch row as the API does. */
+function batchAccess(deps: BatchRouteDeps) {
+  return {
+    load(user: ApiUser, id: string): BatchRow {
+      const row = deps.batches.getBatch(id);
+      if (!row) throw notFound(`Batch not found: ${id}`);
+      if (user.role !== 'admin' && row.owner !== user.id) throw new ApiError(403, 'Access denied to this batch');
+      return row;
+    },
+    resource: (row: BatchRow) => toBatchResource(row, deps.batches.jobCounts(row.id)),
   };
-  const resource = (row: BatchRow) => toBatchResource(row, deps.batches.jobCounts(row.id));
+}
+
+const BatchControlResponse = z.object({ success: z.literal(true), message: z.string(), batch: BatchResource });
+
+/** Creating and reading batches. */
+export function batchRoutes(deps: BatchRouteDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const { load, resource } = batchAccess(deps);
 
   app.openapi(
-    createRoute({ method: 'post', path: '/batches', tags: ['batches'], summary: 'Create a batch of jobs', request: { body: { content: { 'application/json': { schema: CreateBatchBody } }, required: true } }, responses: { 201: json(z.object({ batch_id: z.string(), total: z.number().int(), message: z.string() }), 'Created'), ...errors } }),
+    createRoute({
+      method: 'post',
+      path: '/batches',
+      tags: ['batches'],
+      summary: 'Create a batch of jobs',
+      request: { body: { content: { 'application/json': { schema: CreateBatchBody } }, required: true } },
+      responses: {
+        201: json(z.object({ batch_id: z.string(), total: z.number().int(), message: z.string() }), 'Created'),
+        ...errors,
+      },
+    }),
     async (c) => {
       const body = c.req.valid('json');
       const user = c.get('user');
@@ -111,17 +159,39 @@ export function batchRoutes(deps: { batches: BatchReadModel; jobs: JobReadModel;
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/batches', tags: ['batches'], summary: 'List batches, newest first', request: { query: z.object({ status: z.enum(BATCH_STATUSES).optional(), limit: z.coerce.number().int().min(1).max(1000).default(50) }) }, responses: { 200: json(z.array(BatchResource), 'Batches'), ...errors } }),
+    createRoute({
+      method: 'get',
+      path: '/batches',
+      tags: ['batches'],
+      summary: 'List batches, newest first',
+      request: {
+        query: z.object({
+          status: z.enum(BATCH_STATUSES).optional(),
+          limit: z.coerce.number().int().min(1).max(1000).default(50),
+        }),
+      },
+      responses: { 200: json(z.array(BatchResource), 'Batches'), ...errors },
+    }),
     (c) => {
       const q = c.req.valid('query');
       const user = c.get('user');
-      const rows = deps.batches.listBatches({ owner: user.role === 'admin' ? undefined : user.id, status: q.status, limit: q.limit });
+      const rows = deps.batches.listBatches({
+        owner: user.role === 'admin' ? undefined : user.id,
+        status: q.status,
+        limit: q.limit,
+      });
       return c.json(rows.map(resource), 200);
     },
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/batches/stats', tags: ['batches'], summary: 'Batches by status', responses: { 200: json(z.record(z.string(), z.number()), 'Counts'), ...errors } }),
+    createRoute({
+      method: 'get',
+      path: '/batches/stats',
+      tags: ['batches'],
+      summary: 'Batches by status',
+      responses: { 200: json(z.record(z.string(), z.number()), 'Counts'), ...errors },
+    }),
     (c) => {
       const user = c.get('user');
       const counts = deps.batches.countByStatus(user.role === 'admin' ? undefined : user.id);
@@ -131,12 +201,41 @@ export function batchRoutes(deps: { batches: BatchReadModel; jobs: JobReadModel;
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/batches/{batch_id}', tags: ['batches'], summary: 'A batch: status and progress', request: { params: BatchIdParam }, responses: { 200: json(BatchResource, 'The batch'), ...errors } }),
+    createRoute({
+      method: 'get',
+      path: '/batches/{batch_id}',
+      tags: ['batches'],
+      summary: 'A batch: status and progress',
+      request: { params: BatchIdParam },
+      responses: { 200: json(BatchResource, 'The batch'), ...errors },
+    }),
     (c) => c.json(resource(load(c.get('user'), c.req.valid('param').batch_id)), 200),
   );
 
+  return app;
+}
+
+/** A batch's jobs (paged) and its report. */
+export function batchDetailRoutes(deps: BatchRouteDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const { load, resource } = batchAccess(deps);
+
   app.openapi(
-    createRoute({ method: 'get', path: '/batches/{batch_id}/jobs', tags: ['batches'], summary: "The batch's jobs (paged, filterable)", request: { params: BatchIdParam, query: z.object({ status: JobStatusEnum.optional(), limit: z.coerce.number().int().min(1).max(1000).default(50), cursor: z.string().max(500).optional() }) }, responses: { 200: json(z.array(JobResource), 'Jobs'), ...errors } }),
+    createRoute({
+      method: 'get',
+      path: '/batches/{batch_id}/jobs',
+      tags: ['batches'],
+      summary: "The batch's jobs (paged, filterable)",
+      request: {
+        params: BatchIdParam,
+        query: z.object({
+          status: JobStatusEnum.optional(),
+          limit: z.coerce.number().int().min(1).max(1000).default(50),
+          cursor: z.string().max(500).optional(),
+        }),
+      },
+      responses: { 200: json(z.array(JobResource), 'Jobs'), ...errors },
+    }),
     (c) => {
       const row = load(c.get('user'), c.req.valid('param').batch_id);
       const q = c.req.valid('query');
@@ -148,45 +247,105 @@ export function batchRoutes(deps: { batches: BatchReadModel; jobs: JobReadModel;
         throw error;
       }
       if (page.nextCursor) c.header('X-Next-Cursor', page.nextCursor);
-      return c.json(page.jobs.map((j) => toJobResource(j)), 200);
+      return c.json(
+        page.jobs.map((j) => toJobResource(j)),
+        200,
+      );
     },
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/batches/{batch_id}/report', tags: ['batches'], summary: 'Counts, durations, slowest jobs, every failed job with its error', request: { params: BatchIdParam }, responses: { 200: json(z.unknown(), 'Report'), ...errors } }),
+    createRoute({
+      method: 'get',
+      path: '/batches/{batch_id}/report',
+      tags: ['batches'],
+      summary: 'Counts, durations, slowest jobs, every failed job with its error',
+      request: { params: BatchIdParam },
+      responses: { 200: json(z.unknown(), 'Report'), ...errors },
+    }),
     (c) => {
       const row = load(c.get('user'), c.req.valid('param').batch_id);
       const { durations, slowest, failed } = deps.batches.report(row.id);
       const sorted = durations.map((d) => d.d).sort((a, b) => a - b);
-      const q = (p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 1000) / 1000 : null);
+      const q = (p: number) =>
+        sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 1000) / 1000 : null;
       return c.json(
         {
           batch: resource(row),
-          durations: { jobs: sorted.length, mean: sorted.length ? Math.round((sorted.reduce((a, b) => a + b, 0) / sorted.length) * 1000) / 1000 : null, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: q(1) },
+          durations: {
+            jobs: sorted.length,
+            mean: sorted.length ? Math.round((sorted.reduce((a, b) => a + b, 0) / sorted.length) * 1000) / 1000 : null,
+            p50: q(0.5),
+            p95: q(0.95),
+            p99: q(0.99),
+            max: q(1),
+          },
           slowest_jobs: slowest.map((s) => ({ job_id: s.id, name: s.name, duration: Math.round(s.d * 1000) / 1000 })),
-          failed_jobs: failed.map((f) => ({ job_id: f.id, name: f.name, status: f.status, error_message: f.error_message, error_type: f.error_type, attempts: f.attempts })),
+          failed_jobs: failed.map((f) => ({
+            job_id: f.id,
+            name: f.name,
+            status: f.status,
+            error_message: f.error_message,
+            error_type: f.error_type,
+            attempts: f.attempts,
+          })),
         },
         200,
       );
     },
   );
 
+  return app;
+}
+
+/** Steering a batch as one object: pause, resume, cancel, retry-failed, priority. */
+export function batchControlRoutes(deps: BatchRouteDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const { load, resource } = batchAccess(deps);
+
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     app.openapi(
-      createRoute({ method: 'post', path: `/batches/{batch_id}/${action}`, tags: ['batches'], summary: `${action} a batch (all its unfinished jobs)`, request: { params: BatchIdParam, body: { content: { 'application/json': { schema: ControlBody } }, required: false } }, responses: { 200: json(z.object({ success: z.literal(true), message: z.string(), batch: BatchResource }), 'Done'), ...errors } }),
+      createRoute({
+        method: 'post',
+        path: `/batches/{batch_id}/${action}`,
+        tags: ['batches'],
+        summary: `${action} a batch (all its unfinished jobs)`,
+        request: { params: BatchIdParam, body: { content: { 'application/json': { schema: ControlBody } }, required: false } },
+        responses: {
+          200: json(BatchControlResponse, 'Done'),
+          ...errors,
+        },
+      }),
       async (c) => {
         const user = c.get('user');
         const row = load(user, c.req.valid('param').batch_id);
         const text = await c.req.text();
         const { reason } = await optionalJson(text, ControlBody); // an invalid body is a 400, as for jobs
         const after = await deps.commands.control(row, action, actorOf(user), reason);
-        return c.json({ success: true as const, message: `Batch ${action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled'} successfully`, batch: resource(after) }, 200);
+        return c.json(
+          {
+            success: true as const,
+            message: `Batch ${action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled'} successfully`,
+            batch: resource(after),
+          },
+          200,
+        );
       },
     );
   }
 
   app.openapi(
-    createRoute({ method: 'post', path: '/batches/{batch_id}/retry-failed', tags: ['batches'], summary: 'Rerun the failed jobs of a finished batch, in the same batch', request: { params: BatchIdParam }, responses: { 200: json(z.object({ success: z.literal(true), message: z.string(), retried: z.number().int() }), 'Started'), ...errors } }),
+    createRoute({
+      method: 'post',
+      path: '/batches/{batch_id}/retry-failed',
+      tags: ['batches'],
+      summary: 'Rerun the failed jobs of a finished batch, in the same batch',
+      request: { params: BatchIdParam },
+      responses: {
+        200: json(z.object({ success: z.literal(true), message: z.string(), retried: z.number().int() }), 'Started'),
+        ...errors,
+      },
+    }),
     async (c) => {
       const user = c.get('user');
       const row = load(user, c.req.valid('param').batch_id);
@@ -197,7 +356,17 @@ export function batchRoutes(deps: { batches: BatchReadModel; jobs: JobReadModel;
 
   for (const method of ['put', 'patch'] as const) {
     app.openapi(
-      createRoute({ method, path: '/batches/{batch_id}/priority', tags: ['batches'], summary: 'Reprioritize every unfinished job of the batch and those not started yet', request: { params: BatchIdParam, body: { content: { 'application/json': { schema: PriorityBody } }, required: true } }, responses: { 200: json(z.object({ success: z.literal(true), message: z.string(), batch: BatchResource }), 'Done'), ...errors } }),
+      createRoute({
+        method,
+        path: '/batches/{batch_id}/priority',
+        tags: ['batches'],
+        summary: 'Reprioritize every unfinished job of the batch and those not started yet',
+        request: { params: BatchIdParam, body: { content: { 'application/json': { schema: PriorityBody } }, required: true } },
+        responses: {
+          200: json(BatchControlResponse, 'Done'),
+          ...errors,
+        },
+      }),
       async (c) => {
         const user = c.get('user');
         const row = load(user, c.req.valid('param').batch_id);

@@ -34,7 +34,9 @@ const BulkResponse = z
     matched: z.number().int(),
     succeeded: z.number().int(),
     failed: z.number().int(),
-    results: z.array(z.object({ job_id: z.string(), success: z.boolean(), status: z.string().nullable(), error: z.string().nullable() })),
+    results: z.array(
+      z.object({ job_id: z.string(), success: z.boolean(), status: z.string().nullable(), error: z.string().nullable() }),
+    ),
   })
   .openapi('BulkResult');
 
@@ -101,9 +103,19 @@ export function bulkRoutes(deps: ApiDeps) {
             } else {
               after = await deps.commands.control(target.row, body.action, actor, body.reason);
             }
-            results.push({ job_id: target.id, success: true, status: body.action === 'delete' ? 'deleted' : (after?.status ?? null), error: null });
+            results.push({
+              job_id: target.id,
+              success: true,
+              status: body.action === 'delete' ? 'deleted' : (after?.status ?? null),
+              error: null,
+            });
           } catch (error) {
-            results.push({ job_id: target.id, success: false, status: target.row.status, error: error instanceof ApiError ? error.details : (error as Error).message });
+            results.push({
+              job_id: target.id,
+              success: false,
+              status: target.row.status,
+              error: error instanceof ApiError ? error.details : (error as Error).message,
+            });
           }
         }
       };
@@ -111,7 +123,10 @@ export function bulkRoutes(deps: ApiDeps) {
       const order = new Map(targets.map((t, i) => [t.id, i]));
       results.sort((a, b) => order.get(a.job_id)! - order.get(b.job_id)!);
       const succeeded = results.filter((r) => r.success).length;
-      return c.json({ action: body.action, matched: targets.length, succeeded, failed: results.length - succeeded, results }, 200);
+      return c.json(
+        { action: body.action, matched: targets.length, succeeded, failed: results.length - succeeded, results },
+        200,
+      );
     },
   );
   return app;

@@ -27,7 +27,10 @@ export function jobControlRoutes(deps: ApiDeps) {
         const row = loadJob(deps.readModel, user, c.req.valid('param').job_id);
         const body = await optionalJson(await c.req.text(), ControlBody);
         const after = await deps.commands.control(row, action, actorOf(user), body.reason);
-        return c.json({ success: true as const, message: `Job ${pastTense[action]} successfully`, job: toJobResource(after) }, 200);
+        return c.json(
+          { success: true as const, message: `Job ${pastTense[action]} successfully`, job: toJobResource(after) },
+          200,
+        );
       },
     );
   }

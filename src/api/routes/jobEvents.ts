@@ -62,7 +62,14 @@ export function jobEventRoutes(deps: ApiDeps, options: { heartbeatMs?: number } 
             await stream.writeSSE({
               id: String(event.globalPosition),
               event: event.type,
-              data: JSON.stringify({ job_id: event.streamId, version: event.streamVersion, type: event.type, data: event.data, metadata: event.metadata, recorded_at: event.recordedAt }),
+              data: JSON.stringify({
+                job_id: event.streamId,
+                version: event.streamVersion,
+                type: event.type,
+                data: event.data,
+                metadata: event.metadata,
+                recorded_at: event.recordedAt,
+              }),
             });
           }
           if (events.length > 0) continue;

@@ -41,7 +41,11 @@ export function jobHousekeepingRoutes(deps: ApiDeps) {
       const { max_age_hours } = c.req.valid('query');
       const cutoff = new Date(Date.now() - max_age_hours * 3600_000).toISOString();
       const rows = deps.readModel.finishedBefore(cutoff, user.role === 'admin' ? undefined : user.id);
-      const { deleted, freedBytes } = await deps.commands.deleteJobs(rows, actorOf(user), `cleanup: finished more than ${max_age_hours} h ago`);
+      const { deleted, freedBytes } = await deps.commands.deleteJobs(
+        rows,
+        actorOf(user),
+        `cleanup: finished more than ${max_age_hours} h ago`,
+      );
       return c.json(
         {
           success: true as const,

@@ -29,7 +29,12 @@ export function jobRoutes(deps: ApiDeps) {
       tags: ['jobs'],
       summary: 'Submit a job',
       request: { body: { content: { 'application/json': { schema: SubmitJobBody } }, required: true } },
-      responses: { 200: json(SubmitJobResponse, 'The job this Idempotency-Key submitted before'), 201: json(SubmitJobResponse, 'Submitted and recorded'), 202: json(SubmitJobResponse, 'Submitted; not yet recorded'), ...errors },
+      responses: {
+        200: json(SubmitJobResponse, 'The job this Idempotency-Key submitted before'),
+        201: json(SubmitJobResponse, 'Submitted and recorded'),
+        202: json(SubmitJobResponse, 'Submitted; not yet recorded'),
+        ...errors,
+      },
     }),
     async (c) => {
       const body = c.req.valid('json');
@@ -94,7 +99,10 @@ export function jobRoutes(deps: ApiDeps) {
         c.header('Link', `<${next.pathname}${next.search}>; rel="next"`);
       }
       const now = Date.now();
-      return c.json(page.jobs.map((row) => toJobResource(row, now)), 200);
+      return c.json(
+        page.jobs.map((row) => toJobResource(row, now)),
+        200,
+      );
     },
   );
 
@@ -109,7 +117,10 @@ export function jobRoutes(deps: ApiDeps) {
     async (c) => {
       const user = c.get('user');
       const counts = deps.readModel.countByStatus(user.role === 'admin' ? undefined : user.id);
-      const byStatus = Object.fromEntries(JOB_STATUSES.map((s) => [s, counts[s] ?? 0])) as Record<(typeof JOB_STATUSES)[number], number>;
+      const byStatus = Object.fromEntries(JOB_STATUSES.map((s) => [s, counts[s] ?? 0])) as Record<
+        (typeof JOB_STATUSES)[number],
+        number
+      >;
       const workers = await deps.workers();
       return c.json(
         {
@@ -134,6 +145,13 @@ export function jobRoutes(deps: ApiDeps) {
     }),
     (c) => c.json(toJobResource(loadJob(deps.readModel, c.get('user'), c.req.valid('param').job_id)), 200),
   );
+
+  return app;
+}
+
+/** A job's event stream: its audit trail (actor, reason, before/after). */
+export function jobHistoryRoutes(deps: ApiDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.openapi(
     createRoute({

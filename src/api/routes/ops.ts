@@ -19,7 +19,10 @@ export function opsRoutes(deps: OpsDeps) {
   app.get('/readyz', async (c) => {
     const checks: Record<string, { ok: boolean; details?: string }> = {};
     try {
-      await Promise.race([deps.temporalReachable(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
+      await Promise.race([
+        deps.temporalReachable(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000)),
+      ]);
       checks.temporal = { ok: true };
     } catch (error) {
       checks.temporal = { ok: false, details: (error as Error).message };

@@ -12,8 +12,7 @@ export interface EventRow {
   recorded_at: string;
 }
 
-export const eventColumns =
-  'global_position, stream_id, stream_version, event_id, type, data, metadata, recorded_at';
+export const eventColumns = 'global_position, stream_id, stream_version, event_id, type, data, metadata, recorded_at';
 
 export const toRecordedEvent = (row: EventRow): RecordedEvent => ({
   globalPosition: row.global_position,

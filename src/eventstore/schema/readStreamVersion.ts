@@ -6,9 +6,7 @@ import type Database from 'better-sqlite3';
  */
 export const prepareReadStreamVersion = (db: Database.Database) => {
   const statement = db
-    .prepare<[string], number>(
-      'SELECT stream_version FROM events WHERE stream_id = ? ORDER BY stream_version DESC LIMIT 1',
-    )
+    .prepare<[string], number>('SELECT stream_version FROM events WHERE stream_id = ? ORDER BY stream_version DESC LIMIT 1')
     .pluck();
   return (streamId: string): number => statement.get(streamId) ?? 0;
 };
