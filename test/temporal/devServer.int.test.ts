@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
+import { loadConfig } from '../../src/config.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connectOrStartTemporal, startDevServer } from '../../src/temporal/devServer.js';
 import { CUSTOM_SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/searchAttributes.js';
@@ -193,7 +194,10 @@ describe('startDevServer', () => {
 describe('connectOrStartTemporal', () => {
   it('starts nothing when TEMPORAL_ADDRESS is set', async () => {
     await withEnv({ TEMPORAL_ADDRESS: 'temporal.example:7233', TEMPORAL_UI_URL: 'http://ui.example:8080' }, async () => {
-      const server = await connectOrStartTemporal({ namespace: 'jobs' });
+      // As main.ts does: the config reader reads the environment, the launcher gets its values.
+      const config = loadConfig();
+      const external = config.temporalAddress ? { address: config.temporalAddress, uiUrl: config.temporalUiUrl } : undefined;
+      const server = await connectOrStartTemporal({ namespace: 'jobs', external });
       expect(server).toMatchObject({
         address: 'temporal.example:7233',
         uiUrl: 'http://ui.example:8080',
