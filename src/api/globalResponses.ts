@@ -37,7 +37,9 @@ export function withGlobalResponses<T extends { paths?: object }>(doc: T, option
 
 /** 415 for a body that is not JSON (every body this API takes is JSON). */
 export const requireJsonBody: MiddlewareHandler = async (c, next) => {
-  const hasBody = c.req.raw.body !== null && (c.req.header('content-length') ?? '') !== '0';
+  // A body is announced by a non-zero Content-Length or by chunked transfer; a bare PUT has none.
+  const length = Number(c.req.header('content-length') ?? '0');
+  const hasBody = c.req.raw.body !== null && (length > 0 || c.req.header('transfer-encoding') !== undefined);
   const type = c.req.header('content-type') ?? '';
   if (hasBody && ['POST', 'PUT', 'PATCH'].includes(c.req.method) && !/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
     throw new ApiError(415, `Content-Type must be application/json, not ${type || 'missing'}`);
