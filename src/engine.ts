@@ -19,6 +19,7 @@ import { taskQueueWorkers } from './temporal/taskQueueWorkers.js';
 import type { EngineConfig } from './config.js';
 import type { RequestLimits } from './api/limits.js';
 import { appendHealth } from './eventstore/appendHealth.js';
+import { configureHttpEgress } from './jobs/egressGuard.js';
 
 export interface EngineOptions {
   /** host:port of the Temporal frontend. */
@@ -55,6 +56,8 @@ export interface EngineOptions {
   workflowTaskTimeoutMs?: number;
   /** Temporal worker log level; default WARN. */
   logLevel?: string;
+  /** Where the `http` job type may connect besides public addresses (HTTP_JOB_ALLOWED_HOSTS); default nowhere. */
+  httpJobAllowedHosts?: string;
   /** Options of the HTTP API (authentication). */
   appOptions?: AppOptions;
   /** Request size and depth limits of the API and the commands; defaults in DEFAULT_REQUEST_LIMITS. */
@@ -80,6 +83,7 @@ export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOption
     reconcileIntervalMs: config.reconcileIntervalMs,
     logLevel: config.logLevel,
     limits: config.limits,
+    httpJobAllowedHosts: config.httpJobAllowedHosts,
   };
 }
 
@@ -175,6 +179,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   let nativeConnection: NativeConnection | undefined;
   if (options.runWorkers !== false) {
     installRuntime(options.logLevel);
+    configureHttpEgress(options.httpJobAllowedHosts);
     nativeConnection = await NativeConnection.connect({ address: options.temporalAddress });
     workers = await createEngineWorkers({
       connection: nativeConnection,

@@ -9,7 +9,6 @@ import { loadConfig } from './config.js';
 import { connectOrStartTemporal } from './temporal/devServer.js';
 import { engineOptionsFromConfig, startEngine } from './engine.js';
 import { loadJobTypeRegistry } from './jobs/loadJobTypes.js';
-import { configureHttpEgress } from './jobs/egressGuard.js';
 import { jwtAuthenticator } from './api/auth.js';
 import { installClientErrorHandler } from './api/clientErrors.js';
 
@@ -31,7 +30,6 @@ const temporal = await connectOrStartTemporal({
 });
 log(`Temporal: ${temporal.address} (${temporal.source})`);
 
-configureHttpEgress(config.httpJobAllowedHosts);
 const engine = await startEngine({
   ...engineOptionsFromConfig(config),
   registry: await loadJobTypeRegistry(config.jobTypeModules),

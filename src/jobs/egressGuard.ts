@@ -126,12 +126,12 @@ export function parseAllowedHosts(value: string | undefined): EgressPolicy {
   return { allowed };
 }
 
-/** The allow-list in force: from HTTP_JOB_ALLOWED_HOSTS unless the process configured another, so an
- * engine started in code (startEngine) is as safe as `npm start`. */
-let policy: EgressPolicy = parseAllowedHosts(process.env.HTTP_JOB_ALLOWED_HOSTS);
+/** The allow-list in force: empty (public addresses only) until the process configures one. */
+let policy: EgressPolicy = { allowed: [] };
 
-/** Sets the allow-list of the `http` job type (`npm start` and `npm run worker` pass
- * config.httpJobAllowedHosts). Operator configuration only: nothing in a job's input reaches it. */
+/** Sets the allow-list of the `http` job type (startEngine and `npm run worker` pass
+ * HTTP_JOB_ALLOWED_HOSTS from the config reader). Operator configuration only: nothing in a job's
+ * input reaches it. */
 export function configureHttpEgress(allowedHosts: string | undefined): void {
   policy = parseAllowedHosts(allowedHosts);
 }

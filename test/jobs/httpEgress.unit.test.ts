@@ -233,25 +233,19 @@ describe('the allow-list', () => {
     },
   );
 
-  it('defaults to HTTP_JOB_ALLOWED_HOSTS, so an engine started in code is configured like `npm start`', async () => {
+  it('refuses private addresses until the process configures an allow-list (nothing is read from elsewhere)', async () => {
     const server = http.createServer((_req, res) => res.end('hello'));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
-    const previous = process.env.HTTP_JOB_ALLOWED_HOSTS;
     try {
-      const fresh = async () => {
-        vi.resetModules();
-        return import('../../src/jobs/egressGuard.js');
-      };
-      const request = (guard: typeof import('../../src/jobs/egressGuard.js')) =>
-        guard.guardedRequest(`http://127.0.0.1:${port}/`, { method: 'GET', headers: {}, signal: AbortSignal.timeout(5000) });
-      delete process.env.HTTP_JOB_ALLOWED_HOSTS;
-      await expect(request(await fresh())).rejects.toThrow(/loopback\/private address/);
-      process.env.HTTP_JOB_ALLOWED_HOSTS = `127.0.0.1:${port}`;
-      expect(await request(await fresh())).toMatchObject({ status: 200, body: 'hello' });
+      vi.resetModules();
+      const fresh = await import('../../src/jobs/egressGuard.js');
+      const request = () =>
+        fresh.guardedRequest(`http://127.0.0.1:${port}/`, { method: 'GET', headers: {}, signal: AbortSignal.timeout(5000) });
+      await expect(request()).rejects.toThrow(/loopback\/private address/);
+      fresh.configureHttpEgress(`127.0.0.1:${port}`);
+      expect(await request()).toMatchObject({ status: 200, body: 'hello' });
     } finally {
-      if (previous === undefined) delete process.env.HTTP_JOB_ALLOWED_HOSTS;
-      else process.env.HTTP_JOB_ALLOWED_HOSTS = previous;
       vi.resetModules();
       server.close();
     }
