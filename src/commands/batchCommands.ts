@@ -171,7 +171,11 @@ export class BatchCommands {
       failed: failed.length,
       cancelled: 0,
     };
-    await this.until(async () => (await this.deps.client.workflow.getHandle(row.id).describe()).status.name !== 'RUNNING');
+    // Temporal's own state, not the read model: the previous run must have closed before a new one starts.
+    await pollUntil(
+      async () => (await this.deps.client.workflow.getHandle(row.id).describe()).status.name !== 'RUNNING',
+      this.deps.visibilityTimeoutMs ?? 15_000,
+    );
     await this.deps.client.workflow.start(batchWorkflow, {
       workflowId: row.id,
       taskQueue: this.deps.taskQueue,
@@ -220,7 +224,8 @@ export class BatchCommands {
     }
   }
 
-  private until(predicate: () => boolean | Promise<boolean>): Promise<boolean> {
-    return pollUntil(predicate, this.deps.visibilityTimeoutMs ?? 15_000);
+  /** Waits for an effect on the read model (the projector re-checks it as it applies events). */
+  private until(predicate: () => boolean): Promise<boolean> {
+    return this.deps.projection.waitUntil(predicate, this.deps.visibilityTimeoutMs ?? 15_000);
   }
 }

@@ -30,6 +30,8 @@ import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
 export interface ReadYourWrites {
   /** Resolves once the read model has applied the log up to `position`. */
   waitFor(position: number, timeoutMs?: number): Promise<boolean>;
+  /** Resolves once `predicate` holds on the read model (re-checked as events are applied). */
+  waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean>;
 }
 
 export interface JobCommandsDeps {
@@ -207,7 +209,11 @@ export class JobCommands {
     };
     const before = row.version;
     // The last event is written just before the workflow closes: let the old run finish closing.
-    await this.until(async () => (await this.deps.client.workflow.getHandle(row.id).describe()).status.name !== 'RUNNING');
+    // Temporal's own state, not the read model: the previous run must have closed before a new one starts.
+    await pollUntil(
+      async () => (await this.deps.client.workflow.getHandle(row.id).describe()).status.name !== 'RUNNING',
+      this.visibilityTimeoutMs,
+    );
     await this.start(input, WorkflowIdReusePolicy.ALLOW_DUPLICATE);
     await this.until(() => (this.deps.readModel.getJob(row.id)?.version ?? 0) > before);
     return this.deps.readModel.getJob(row.id) ?? row;
@@ -250,8 +256,9 @@ export class JobCommands {
     }
   }
 
-  private until(predicate: () => boolean | Promise<boolean>): Promise<boolean> {
-    return pollUntil(predicate, this.visibilityTimeoutMs);
+  /** Waits for an effect on the read model (the projector re-checks it as it applies events). */
+  private until(predicate: () => boolean): Promise<boolean> {
+    return this.deps.projection.waitUntil(predicate, this.visibilityTimeoutMs);
   }
 }
 

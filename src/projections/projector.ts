@@ -93,23 +93,28 @@ export class Projector extends EventEmitter {
   }
 
   /** Resolves once the read model has applied the log up to `position` (read-your-writes). */
-  async waitFor(position: number, timeoutMs = 10_000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.checkpoint() < position) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.min(left, 50));
-        const onProjected = () => done();
-        this.once('projected', onProjected);
-        function done() {
-          clearTimeout(timer);
-          resolve();
-        }
-        // remove the listener when the timer wins
-        setTimeout(() => this.off('projected', onProjected), Math.min(left, 50) + 1).unref();
-      });
-    }
-    return true;
+  waitFor(position: number, timeoutMs = 10_000): Promise<boolean> {
+    return this.waitUntil(() => this.checkpoint() >= position, timeoutMs);
+  }
+
+  /**
+   * Resolves true once `predicate` holds on the read model, false after `timeoutMs`. The predicate is
+   * checked now and after every batch the projector applies — the one way commands wait for their
+   * effect, whether they know its log position or only what the row must show.
+   */
+  waitUntil(predicate: () => boolean, timeoutMs = 10_000): Promise<boolean> {
+    if (predicate()) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const finish = (result: boolean) => {
+        clearTimeout(timer);
+        this.off('projected', check);
+        resolve(result);
+      };
+      const check = () => {
+        if (predicate()) finish(true);
+      };
+      const timer = setTimeout(() => finish(predicate()), timeoutMs);
+      this.on('projected', check);
+    });
   }
 }

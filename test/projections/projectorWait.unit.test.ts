@@ -1,0 +1,63 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openEventStore, type EventStore } from '../../src/eventstore/index.js';
+import { openReadModelDb, type ReadModelDb } from '../../src/projections/readModelDb.js';
+import { JobReadModel } from '../../src/projections/jobReadModel.js';
+import { Projector } from '../../src/projections/projector.js';
+import { readModelProjections } from '../../src/projections/readModelProjections.js';
+
+let dir: string;
+let store: EventStore;
+let db: ReadModelDb;
+let projector: Projector;
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'projector-wait-'));
+  store = openEventStore(path.join(dir, 'events.db'));
+  db = openReadModelDb(path.join(dir, 'rm.db'));
+  projector = new Projector(store, db, readModelProjections(), { idleWaitMs: 20 });
+  projector.start();
+});
+afterEach(async () => {
+  await projector.stop();
+  db.close();
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const submitted = (jobId: string) => ({
+  eventId: `${jobId}:1`,
+  type: 'JobSubmitted',
+  data: {
+    jobId,
+    at: new Date().toISOString(),
+    name: 'n',
+    type: 'noop',
+    owner: 'o',
+    batchId: null,
+    totalSteps: 1,
+    maxAttempts: 1,
+    priority: 2,
+  },
+});
+
+describe('Projector.waitUntil / waitFor: how commands wait for their effect', () => {
+  it('resolves as soon as the projector applies the event that makes the predicate true', async () => {
+    const jobs = new JobReadModel(db);
+    const waiting = projector.waitUntil(() => jobs.getJob('job_w') !== undefined, 5_000);
+    setTimeout(() => store.appendToStream('job_w', [submitted('job_w')]), 30);
+    expect(await waiting).toBe(true);
+    const position = store.appendToStream('job_x', [submitted('job_x')]).lastGlobalPosition;
+    expect(await projector.waitFor(position, 5_000)).toBe(true);
+    expect(jobs.getJob('job_x')).toBeDefined();
+  });
+
+  it('answers false after the timeout when the effect never shows', async () => {
+    const started = Date.now();
+    expect(await projector.waitUntil(() => false, 100)).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    expect(projector.listenerCount('projected')).toBe(0); // nothing left behind
+  });
+});
