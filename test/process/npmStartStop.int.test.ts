@@ -82,15 +82,16 @@ const api = async (method: string, url: string, body?: unknown) => {
   return { status: response.status, body: (await response.json()) as any };
 };
 
-/** Sends the stop, then measures until npm exited and neither the API nor Temporal answers. */
+/** Sends the stop, then measures until npm exited, neither the API nor Temporal answers, and the
+ * engine has said its orderly stop is done (on SIGINT npm may exit a moment before its child). */
 async function stopAndMeasure(run: Awaited<ReturnType<typeof npmStart>>, stop: () => void): Promise<number> {
   const t0 = Date.now();
   stop();
   await run.exited;
   await eventually(
-    async () => !(await listening(ports.api)) && !(await listening(ports.temporal)),
+    async () => !(await listening(ports.api)) && !(await listening(ports.temporal)) && run.output().includes('stopped in'),
     15_000,
-    'API and Temporal closed',
+    'API and Temporal closed, and the orderly stop finished',
   );
   return Date.now() - t0;
 }
