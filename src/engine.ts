@@ -99,7 +99,8 @@ export interface Engine {
   app: ReturnType<typeof createApp>;
   workers: Worker[];
   registry: JobTypeRegistry;
-  stop(): Promise<void>;
+  /** Stops the reconciler, the workers (they drain), the projector and the connections; `progress` hears each phase. */
+  stop(progress?: (what: string) => void): Promise<void>;
 }
 
 export async function startEngine(options: EngineOptions): Promise<Engine> {
@@ -215,12 +216,14 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     app,
     workers,
     registry,
-    async stop() {
+    async stop(progress: (what: string) => void = () => {}) {
       reconciler.stop();
       for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
+      progress('workers stopped');
       await nativeConnection?.close();
       await projector.stop();
+      progress('projector stopped');
       await connection.close();
       readModelDb.close();
       storeProbe.close();

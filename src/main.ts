@@ -60,8 +60,8 @@ let stopping = false;
 let started = 0;
 async function shutdown(signal: string) {
   if (stopping) {
-    // A signal to the whole process group reaches us twice (directly, and relayed by tsx): only a
-    // second signal a moment later (Ctrl-C again) means "stop now".
+    // A signal to the whole process group can reach us twice (directly, and relayed by a wrapper
+    // such as npm): only a second signal a moment later (Ctrl-C again) means "stop now".
     if (Date.now() - started < 1000) return;
     log(`${signal} again: exiting now.`);
     process.exit(1);
@@ -73,8 +73,11 @@ async function shutdown(signal: string) {
     console.error(`shutdown still not done after ${config.shutdownTimeoutMs} ms: exiting anyway.`);
     process.exit(1);
   }, config.shutdownTimeoutMs).unref();
+  const phase = (what: string) => log(`  ${what} (${Date.now() - started} ms)`);
   await closeHttpServer(server, 2000);
-  await engine.stop();
+  phase('API closed');
+  await engine.stop(phase);
+  phase('workers drained, store closed');
   await temporal.stop();
   log(`stopped in ${Date.now() - started} ms.`);
   process.exit(0);

@@ -92,7 +92,9 @@ async function stopAndMeasure(run: Awaited<ReturnType<typeof npmStart>>, stop: (
     async () => !(await listening(ports.api)) && !(await listening(ports.temporal)) && run.output().includes('stopped in'),
     15_000,
     'API and Temporal closed, and the orderly stop finished',
-  );
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; api ${ports.api}, temporal ${ports.temporal}; output:\n${run.output().slice(-3000)}`);
+  });
   return Date.now() - t0;
 }
 
