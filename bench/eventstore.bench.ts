@@ -97,13 +97,20 @@ const runScenario = (
     throughputs.push(events / seconds);
     progress(`${name}: round ${round + 1}/${rounds} done, ${Math.round(events / seconds)} events/s`, true);
   }
+  return summarize({ name, synchronous, writers: 1, eventsPerCall, callsPerRound }, throughputs, latencies);
+};
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** A scenario's row: median throughput over the rounds, latency percentiles over every call. */
+const summarize = (
+  scenario: Pick<ScenarioResult, 'name' | 'synchronous' | 'writers' | 'eventsPerCall' | 'callsPerRound'>,
+  throughputs: number[],
+  latencies: Float64Array,
+): ScenarioResult => {
   latencies.sort();
   return {
-    name,
-    synchronous,
-    writers: 1,
-    eventsPerCall,
-    callsPerRound,
+    ...scenario,
     rounds,
     eventsPerSec: Math.round(median(throughputs)),
     medianMs: round3(percentile(latencies, 50)),
@@ -111,8 +118,6 @@ const runScenario = (
     maxMs: round3(latencies[latencies.length - 1] ?? 0),
   };
 };
-
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /**
  * `writers` callers at once, each awaiting its call before taking the next, until `callsPerRound`
@@ -149,19 +154,7 @@ const runConcurrentScenario = async (
     throughputs.push(events / seconds);
     progress(`${name}: round ${round + 1}/${rounds} done, ${Math.round(events / seconds)} events/s`, true);
   }
-  latencies.sort();
-  return {
-    name,
-    synchronous,
-    writers,
-    eventsPerCall,
-    callsPerRound,
-    rounds,
-    eventsPerSec: Math.round(median(throughputs)),
-    medianMs: round3(percentile(latencies, 50)),
-    p99Ms: round3(percentile(latencies, 99)),
-    maxMs: round3(latencies[latencies.length - 1] ?? 0),
-  };
+  return summarize({ name, synchronous, writers, eventsPerCall, callsPerRound }, throughputs, latencies);
 };
 
 const batch = (prefix: string, size: number, first: number): NewEvent[] =>

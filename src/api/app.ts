@@ -62,8 +62,10 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
     servers: [{ url: '/api/v1' }],
     security: [{ bearerAuth: [] }],
   };
+  // Built once, on the first request (every route is registered by then).
+  let document: ReturnType<typeof api.getOpenAPI31Document> | undefined;
   api.get('/openapi.json', (c) =>
-    c.json(withGlobalResponses(api.getOpenAPI31Document(docConfig), { auth: options.authenticate !== undefined })),
+    c.json((document ??= withGlobalResponses(api.getOpenAPI31Document(docConfig), { auth: options.authenticate !== undefined }))),
   );
   api.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   api.use('*', async (c, next) => {
