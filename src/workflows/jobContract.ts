@@ -74,6 +74,7 @@ export interface CarriedJobState {
 }
 
 export interface JobWorkflowInput {
+  /** Empty: the workflow id (runs started by a Temporal Schedule). */
   jobId: string;
   name: string;
   type: string;
@@ -86,6 +87,8 @@ export interface JobWorkflowInput {
   timeoutMs?: number | null;
   /** Job stays pending until then (ISO); pausing a pending job holds it past that. */
   runAt?: string | null;
+  /** The Temporal Schedule that started this run (its id in the API and `temporal schedule`). */
+  scheduleId?: string | null;
   /** Who submitted it (metadata.actor of JobSubmitted). */
   actor?: string;
   /** Caller's correlation id (idempotency key, batch id). */

@@ -61,7 +61,9 @@ const CANCEL_REQUEST_WAIT_MS = 30_000;
 const TEMPORAL_CANCEL: Actor = { actor: 'external', reason: 'cancellation requested through Temporal' };
 
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
-  return new JobRun(input).run();
+  // A Temporal Schedule starts every run with the same arguments and its own workflow id
+  // (`<schedule's id>-<time>`): such a run takes its job id from the workflow id.
+  return new JobRun(input.jobId ? input : { ...input, jobId: workflowInfo().workflowId }).run();
 }
 
 /** The state of a job when its first run starts (or a retry run, from what the failed run left). */
@@ -229,6 +231,7 @@ class JobRun {
         maxAttempts: this.plan.retry.maxAttempts,
         timeoutMs: input.timeoutMs ?? null,
         runAt: input.runAt ?? null,
+        scheduleId: input.scheduleId ?? null,
         createdAt: state.createdAt,
       },
       who,
