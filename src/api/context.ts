@@ -5,6 +5,7 @@ import { ApiError, notFound } from './errors.js';
 import type { OpsDeps } from './routes/ops.js';
 import type { BatchReadModel } from '../projections/batchReadModel.js';
 import type { BatchCommands } from '../commands/batchCommands.js';
+import type { PoolCommands } from '../commands/poolCommands.js';
 
 /** Who is calling. `admin` sees and controls every job; others only their own. */
 export interface ApiUser {
@@ -28,6 +29,8 @@ export interface ApiDeps {
   workers: () => Promise<WorkerInfo>;
   /** Health, readiness and metrics sources; omitted → /readyz and /metrics are not served. */
   ops?: OpsDeps;
+  /** Resource pools (omitted: no /pools routes). */
+  pools?: PoolCommands;
   /** Batches (omitted: no /batches routes). */
   batches?: { readModel: BatchReadModel; commands: BatchCommands };
 }

@@ -85,11 +85,40 @@ CREATE TABLE IF NOT EXISTS batch_job_counts (
   PRIMARY KEY (batch_id, status)
 ) WITHOUT ROWID;
 
+-- Resource pools (limits), from the pool streams.
+CREATE TABLE IF NOT EXISTS pools (
+  name TEXT PRIMARY KEY,
+  "limit" INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  last_position INTEGER NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS projection_checkpoints (
   name TEXT PRIMARY KEY,
   position INTEGER NOT NULL
 );
 `;
+
+/** Columns added after the first release: added in place to older files (they start empty). */
+const ADDED_JOB_COLUMNS: [string, string][] = [
+  ['pool', 'TEXT'],
+  ['pool_weight', 'INTEGER'],
+  ['queued_seq', 'INTEGER'],
+  ['depends_on', "TEXT NOT NULL DEFAULT '[]'"],
+];
+
+function migrate(db: ReadModelDb): void {
+  const have = new Set(
+    db
+      .prepare<[], { name: string }>('PRAGMA table_info(jobs)')
+      .all()
+      .map((c) => c.name),
+  );
+  for (const [name, type] of ADDED_JOB_COLUMNS) if (!have.has(name)) db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${type}`);
+  // The pools' lines: queued jobs of a pool by priority and arrival.
+  db.exec(`CREATE INDEX IF NOT EXISTS jobs_in_line ON jobs (pool, status, priority DESC, queued_seq) WHERE status = 'queued'`);
+}
 
 export function openReadModelDb(file: string): ReadModelDb {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -98,5 +127,6 @@ export function openReadModelDb(file: string): ReadModelDb {
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
+  migrate(db);
   return db;
 }
