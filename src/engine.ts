@@ -153,6 +153,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     defaultJobType: options.defaultJobType ?? 'sleep',
     storeAccess,
     maxJobInputBytes: options.limits?.maxJobInputBytes,
+    configuredPools: Object.keys(poolLimits),
   });
   const storeProbe = new Database(options.eventStorePath, { timeout: 1000 });
   const app = createApp(

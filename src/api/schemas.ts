@@ -147,11 +147,9 @@ export const JobResource = z
   .openapi('Job');
 
 export const ListJobsQuery = z.object({
-  status: JobStatusEnum.or(z.literal('waiting'))
-    .optional()
-    .openapi({
-      description: 'One status, or `waiting`: every job not started yet (pending, blocked, scheduled, queued, retrying).',
-    }),
+  status: JobStatusEnum.or(z.literal('waiting')).optional().openapi({
+    description: 'One status, or `waiting`: every job not started yet (pending, blocked, scheduled, queued, retrying).',
+  }),
   pool: PoolName.optional(),
   type: z.string().optional(),
   priority: PriorityFilter.optional().openapi({ description: '1 low … 4 urgent' }),

@@ -156,3 +156,54 @@ describe('dependencies', () => {
     expect(engine.eventStore.readStream(mine)[0]!.type).toBe('JobSubmitted');
   });
 });
+
+describe('a DAG batch', () => {
+  const item = (key: string, deps: string[] = [], step_ms = 150) => ({
+    key,
+    name: key,
+    type: 'probe',
+    input: { log, steps: 1, step_ms },
+    depends_on: deps.map((k) => ({ key: k })),
+  });
+
+  it('runs its items in dependency order, whatever order they are given in, within its window', async () => {
+    // Given out of order: d first. The window of 2 must not fill with jobs waiting for unstarted ones.
+    const r = await engine.api(
+      'POST',
+      '/api/v1/batches',
+      { name: 'dag', concurrency: 2, jobs: [item('d', ['b', 'c']), item('c', ['a'], 300), item('b', ['a']), item('a', [], 300)] },
+      alice,
+    );
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const batchId = r.body.batch_id;
+    const batch = await eventually(async () => {
+      const b = (await engine.api('GET', `/api/v1/batches/${batchId}`, undefined, alice)).body;
+      return b.status === 'completed' ? b : undefined;
+    }, 40_000);
+    expect(batch.status).toBe('completed');
+    const jobs = (await engine.api('GET', `/api/v1/jobs/list?batch_id=${batchId}`, undefined, alice)).body as {
+      id: string;
+      name: string;
+    }[];
+    const id = (name: string) => jobs.find((j) => j.name === name)!.id;
+    expect(position(id('b'), 'JobStarted')).toBeGreaterThan(ended(id('a')));
+    expect(position(id('c'), 'JobStarted')).toBeGreaterThan(ended(id('a')));
+    expect(position(id('d'), 'JobStarted')).toBeGreaterThan(Math.max(ended(id('b')), ended(id('c'))));
+  });
+
+  it('refuses a cycle, naming it, and an unknown key; nothing is started', async () => {
+    const before = engine.eventStore.lastPosition();
+    const cycle = await engine.api(
+      'POST',
+      '/api/v1/batches',
+      { name: 'loop', jobs: [item('a', ['c']), item('b', ['a']), item('c', ['b']), item('free')] },
+      alice,
+    );
+    expect(cycle.status).toBe(400);
+    expect(cycle.body.details).toMatch(/cycle: (a → c → b → a|a → b → c → a|[abc] → [abc] → [abc] → [abc])/);
+    const unknown = await engine.api('POST', '/api/v1/batches', { name: 'x', jobs: [item('a', ['nope'])] }, alice);
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.details).toContain('no item has key "nope"');
+    expect(engine.eventStore.lastPosition()).toBe(before);
+  });
+});
