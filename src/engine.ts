@@ -187,8 +187,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     { ...options.appOptions, limits: { ...options.limits, ...options.appOptions?.limits } },
   );
 
-  let workers: Worker[] = [];
-  let running: Promise<void> | undefined;
+  const workers: Worker[] = [];
   installRuntime(options.logLevel);
   const nativeConnection = await NativeConnection.connect({ address: options.temporalAddress });
   // This process owns the read model, so it serves the scheduler's activities whoever runs workflows.
@@ -225,7 +224,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     });
     workers.push(...engineWorkers);
   }
-  running = runWorkers(workers).catch((error) => log(`[worker] stopped: ${(error as Error).stack ?? error}`));
+  const running = runWorkers(workers).catch((error) => log(`[worker] stopped: ${(error as Error).stack ?? error}`));
   // Every configured pool (and `default`) has its admission workflow running; a limit changed at run
   // time (PUT /pools/{name}) stands across restarts.
   for (const [name, limit] of Object.entries(poolLimits))

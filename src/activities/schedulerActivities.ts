@@ -31,6 +31,8 @@ export interface PickPoolWaitersRequest {
   /** When each owner last got a slot (the pool's grant counter): among equals, the owner served
    * longest ago goes first, so owners take turns even when a slot is freed before the next pick. */
   served?: Record<string, number>;
+  /** The read model must have applied the log up to here (the requesters' JobQueued events). */
+  minPosition?: number;
 }
 
 export interface PickPoolWaitersResult {
@@ -64,7 +66,9 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
   };
   return {
     async pickPoolWaiters(request: PickPoolWaitersRequest): Promise<PickPoolWaitersResult> {
-      await caughtUp();
+      // The requesters' JobQueued must be readable; with no position known, the whole log.
+      if ((request.minPosition ?? 0) > 0) await deps.waitFor(request.minPosition!, 10_000);
+      else await caughtUp();
       const finished = Object.entries(request.holders)
         .filter(([id, holder]) => {
           const row = statusOf.get(id);

@@ -515,12 +515,13 @@ class JobRun {
 
   private async signalPool(signal: typeof poolRequestSignal, pool = this.state.pool): Promise<void> {
     const handle = getExternalWorkflowHandle(poolWorkflowId(this.info.taskQueue, pool));
+    const message = { jobId: this.input.jobId, position: this.outbox.lastPosition() };
     try {
-      await handle.signal(signal, { jobId: this.input.jobId });
+      await handle.signal(signal, message);
     } catch {
       // The pool's workflow is not running (a pool nobody started, or it was terminated): start it.
       await this.scheduler.ensurePool({ name: pool });
-      await handle.signal(signal, { jobId: this.input.jobId }).catch(() => undefined);
+      await handle.signal(signal, message).catch(() => undefined);
     }
   }
 

@@ -50,8 +50,9 @@ export interface SetPoolLimitPayload {
   reason?: string;
 }
 
-/** A job asks for a slot (after recording JobQueued): the pool reads its line from the read model. */
-export const poolRequestSignal = defineSignal<[{ jobId: string }]>('poolRequest');
+/** A job asks for a slot after recording JobQueued at log position `position`: the pool reads its
+ * line from the read model once the projector has got that far. */
+export const poolRequestSignal = defineSignal<[{ jobId: string; position?: number }]>('poolRequest');
 /** A job gives its slot back (paused, between attempts, finished). */
 export const poolReleaseSignal = defineSignal<[{ jobId: string }]>('poolRelease');
 /** `temporal workflow update execute --name setLimit --input '{"limit": 4}'`. */

@@ -72,7 +72,11 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
   setHandler(poolStateQuery, state);
   // The request only wakes the pool: the line itself is the read model's (a booking left by a run
   // that ended without releasing is found stale by the pick, see PoolHolder.queuedSeq).
-  setHandler(poolRequestSignal, () => {
+  // The line needs the requesters' JobQueued in the read model, not the whole log: under load the
+  // projector may trail the head by seconds, and a hand-over must not wait for unrelated events.
+  let needPosition = 0;
+  setHandler(poolRequestSignal, ({ position }) => {
+    if (typeof position === 'number' && position > needPosition) needPosition = position;
     wake = true;
   });
   setHandler(poolReleaseSignal, ({ jobId }) => {
@@ -120,6 +124,7 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       capacity: woke ? Math.max(0, limit - used()) : 0,
       holders,
       served,
+      minPosition: needPosition,
     });
     for (const jobId of finished) delete holders[jobId];
     if (finished.length > 0) wake = true;
