@@ -217,6 +217,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     taskQueue: options.taskQueue,
     intervalMs: options.reconcileIntervalMs,
     log,
+    schedules: scheduleCommands,
   });
   reconciler.start();
 

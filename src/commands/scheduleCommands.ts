@@ -111,13 +111,43 @@ interface Who {
  */
 export class ScheduleCommands {
   private readonly visibilityTimeoutMs: number;
+  private readonly locks = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: ScheduleCommandsDeps) {
     this.visibilityTimeoutMs = deps.visibilityTimeoutMs ?? 15_000;
   }
 
-  async create(command: CreateScheduleCommand): Promise<{ scheduleId: string; visible: boolean }> {
+  /** Creates the schedule in Temporal, then records ScheduleCreated. */
+  create(command: CreateScheduleCommand): Promise<{ scheduleId: string; visible: boolean }> {
     const scheduleId = command.scheduleId ?? `sched_${randomUUID()}`;
+    return this.exclusive(scheduleId, () => this.createNow(scheduleId, command));
+  }
+
+  /** Spec, policy, job or name: Temporal's schedule through handle.update, then ScheduleUpdated. */
+  update(row: ScheduleRow, change: UpdateScheduleCommand, who: Who): Promise<ScheduleRow> {
+    return this.exclusive(row.id, () => this.updateNow(this.current(row.id), change, who));
+  }
+
+  /** pause | unpause; 409 when Temporal says the schedule is in that state already. */
+  setPaused(row: ScheduleRow, paused: boolean, who: Who): Promise<ScheduleRow> {
+    return this.exclusive(row.id, () => this.setPausedNow(this.current(row.id), paused, who));
+  }
+
+  /**
+   * Takes an action now (also when paused). `overlap` is this action's policy; default allow_all (it
+   * runs even if another run is still going). Returns the run it started when that can be told
+   * apart: the one new action Temporal lists within triggerLookupMs (null if none or several).
+   */
+  trigger(row: ScheduleRow, overlap: OverlapPolicy | undefined, who: Who): Promise<{ row: ScheduleRow; jobId: string | null }> {
+    return this.exclusive(row.id, () => this.triggerNow(this.current(row.id), overlap, who));
+  }
+
+  /** Deletes the Temporal schedule (its runs stay jobs); a schedule Temporal no longer knows is recorded deleted too. */
+  delete(row: ScheduleRow, who: Who): Promise<void> {
+    return this.exclusive(row.id, () => this.deleteNow(this.current(row.id), who));
+  }
+
+  private async createNow(scheduleId: string, command: CreateScheduleCommand): Promise<{ scheduleId: string; visible: boolean }> {
     const existing = this.deps.readModel.getSchedule(scheduleId);
     if (existing && !existing.deleted_at) throw conflict(`Schedule ${scheduleId} exists already`);
     const policy: SchedulePolicy = { ...DEFAULT_POLICY, ...command.policy };
@@ -148,8 +178,7 @@ export class ScheduleCommands {
     return { scheduleId, visible: await this.deps.projection.waitFor(position, this.visibilityTimeoutMs) };
   }
 
-  /** Spec, policy, job or name: Temporal's schedule through handle.update, then ScheduleUpdated. */
-  async update(row: ScheduleRow, change: UpdateScheduleCommand, who: Who): Promise<ScheduleRow> {
+  private async updateNow(row: ScheduleRow, change: UpdateScheduleCommand, who: Who): Promise<ScheduleRow> {
     const policy = change.policy ? { ...(JSON.parse(row.policy) as SchedulePolicy), ...change.policy } : undefined;
     let job: { action: ScheduleOptionsStartWorkflowAction<Workflow>; job: ScheduleJob } | undefined;
     if (change.job) {
@@ -188,8 +217,7 @@ export class ScheduleCommands {
     return this.recordAndRead(row, ScheduleEvents.updated, data, who);
   }
 
-  /** pause | unpause; 409 when Temporal says the schedule is in that state already. */
-  async setPaused(row: ScheduleRow, paused: boolean, who: Who): Promise<ScheduleRow> {
+  private async setPausedNow(row: ScheduleRow, paused: boolean, who: Who): Promise<ScheduleRow> {
     const handle = this.deps.client.schedule.getHandle(row.id);
     const live = await this.temporal(row.id, () => handle.describe());
     if (live.state.paused === paused) throw conflict(`Schedule is already ${paused ? 'paused' : 'running (not paused)'}`);
@@ -199,12 +227,7 @@ export class ScheduleCommands {
     return this.recordAndRead(row, paused ? ScheduleEvents.paused : ScheduleEvents.unpaused, data, who);
   }
 
-  /**
-   * Takes an action now (also when paused). `overlap` is this action's policy; default allow_all (it
-   * runs even if another run is still going). Returns the run it started when that can be told
-   * apart: the one new action Temporal lists within triggerLookupMs (null if none or several).
-   */
-  async trigger(
+  private async triggerNow(
     row: ScheduleRow,
     overlap: OverlapPolicy | undefined,
     who: Who,
@@ -218,8 +241,7 @@ export class ScheduleCommands {
     return { row: await this.recordAndRead(row, ScheduleEvents.triggered, data, who), jobId };
   }
 
-  /** Deletes the Temporal schedule (its runs stay jobs); a schedule Temporal no longer knows is recorded deleted too. */
-  async delete(row: ScheduleRow, who: Who): Promise<void> {
+  private async deleteNow(row: ScheduleRow, who: Who): Promise<void> {
     let alreadyGone = false;
     try {
       await this.deps.client.schedule.getHandle(row.id).delete();
@@ -234,6 +256,51 @@ export class ScheduleCommands {
     };
     const position = this.record(row.id, ScheduleEvents.deleted, data, who);
     await this.deps.projection.waitFor(position, this.visibilityTimeoutMs);
+  }
+
+  /**
+   * Records what happened to the API's schedules outside it — `temporal schedule toggle|delete`, the
+   * Web UI, Temporal's own pause on failure — and so also repairs a pause, unpause or delete whose
+   * record was lost (the process died between Temporal's answer and the append). One list of
+   * Temporal's schedules per call; a schedule whose listed state differs from its row is described
+   * (list is eventually consistent, describe is not) before anything is recorded, with actor
+   * `external`. Spec changes made outside are not seen. Returns the number of events recorded.
+   */
+  async reconcile(): Promise<number> {
+    const rows = this.deps.readModel.liveSchedules();
+    if (rows.length === 0) return 0;
+    const listed = new Map<string, boolean>();
+    for await (const summary of this.deps.client.schedule.list()) listed.set(summary.scheduleId, summary.state.paused);
+    let recorded = 0;
+    for (const row of rows) {
+      if (listed.get(row.id) === (row.paused === 1)) continue;
+      recorded += await this.exclusive(row.id, () => this.reconcileOne(row.id));
+    }
+    return recorded;
+  }
+
+  private async reconcileOne(scheduleId: string): Promise<number> {
+    const row = this.deps.readModel.getSchedule(scheduleId);
+    if (!row || row.deleted_at) return 0;
+    let description: ScheduleDescription | undefined;
+    try {
+      description = await this.deps.client.schedule.getHandle(scheduleId).describe();
+    } catch (error) {
+      if (!(error instanceof ScheduleNotFoundError)) throw error;
+    }
+    const at = new Date().toISOString();
+    if (!description) {
+      const data: ScheduleDeletedData = { scheduleId, alreadyGone: true, at };
+      await this.recordAndRead(row, ScheduleEvents.deleted, data, { actor: 'external', reason: 'deleted outside the API' });
+      return 1;
+    }
+    const paused = description.state.paused;
+    if (paused === (row.paused === 1)) return 0;
+    const note = description.state.note ?? '';
+    const data: SchedulePauseData = { scheduleId, note, at };
+    const reason = note || `${paused ? 'paused' : 'unpaused'} outside the API`;
+    await this.recordAndRead(row, paused ? ScheduleEvents.paused : ScheduleEvents.unpaused, data, { actor: 'external', reason });
+    return 1;
   }
 
   /** Temporal's live view of the schedule; null when Temporal does not know it (deleted outside the API). */
@@ -260,6 +327,31 @@ export class ScheduleCommands {
       actionsSkippedOverlap: info.numActionsSkippedOverlap,
       actionsMissedCatchupWindow: info.numActionsMissedCatchupWindow,
     };
+  }
+
+  /**
+   * One change of a schedule at a time in this process (commands and reconcile): a change in Temporal
+   * and its record are never interleaved with another change of the same schedule, so the record
+   * keeps Temporal's order and reconcile never records what a command is about to.
+   */
+  private exclusive<T>(scheduleId: string, work: () => Promise<T>): Promise<T> {
+    const run = (this.locks.get(scheduleId) ?? Promise.resolve()).then(work);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(scheduleId, tail);
+    void tail.then(() => {
+      if (this.locks.get(scheduleId) === tail) this.locks.delete(scheduleId);
+    });
+    return run;
+  }
+
+  /** The row as it is now (inside the lock): a change that waited may find the schedule deleted. */
+  private current(scheduleId: string): ScheduleRow {
+    const row = this.deps.readModel.getSchedule(scheduleId);
+    if (!row || row.deleted_at) throw new DomainError('not_found', `Schedule not found: ${scheduleId}`);
+    return row;
   }
 
   /** The schedule's action: start a jobWorkflow with the validated job (job id = workflow id). */

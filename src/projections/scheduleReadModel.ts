@@ -59,6 +59,11 @@ export class ScheduleReadModel {
     return this.byId.get(id);
   }
 
+  /** Every schedule not deleted: id and recorded pause state (for reconcile). */
+  liveSchedules(): { id: string; paused: number }[] {
+    return this.db.prepare<[], { id: string; paused: number }>('SELECT id, paused FROM schedules WHERE deleted_at IS NULL').all();
+  }
+
   /** Schedules not deleted, newest first. */
   listSchedules(filter: ScheduleListFilter): { schedules: ScheduleRow[]; nextCursor: string | null } {
     const where = ['deleted_at IS NULL'];

@@ -7,6 +7,7 @@ import { jwtAuthenticator, mintToken } from '../../src/api/auth.js';
 import { rebuildReadModel } from '../../src/projections/rebuildReadModel.js';
 import { openReadModelDb } from '../../src/projections/readModelDb.js';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
+import { temporalCli } from '../support/temporalCli.js';
 
 /** The schedules API: validation (ours and Temporal's, never a 500), owners, changes through
  * handle.update, the record of every change, and the read model rebuilt from it. */
@@ -296,5 +297,64 @@ describe('changes', () => {
     expect(dump(rebuilt, runs)).toEqual(dump(engine.readModelDb, runs));
     expect(dump(engine.readModelDb, runs)).toContainEqual({ id: run, schedule_id: id, status: 'completed' });
     rebuilt.close();
+  });
+});
+
+describe('changes made outside the API', () => {
+  it('temporal schedule toggle is recorded by the reconciler (actor external, the reason as note)', async () => {
+    const id = newId('cli');
+    await create(alice, yearly({ schedule_id: id }));
+    await temporalCli(['schedule', 'toggle', '--schedule-id', id, '--pause', '--reason', 'from the cli']);
+    const paused = await eventually(
+      async () => {
+        const r = await engine.api('GET', `/api/v1/schedules/${id}`, undefined, alice);
+        return r.body.paused ? r.body : undefined;
+      },
+      10_000,
+      'pause recorded',
+    );
+    expect(paused).toMatchObject({ note: 'from the cli', info: { paused: true, note: 'from the cli' } });
+    expect(engine.eventStore.readStream(`schedule-${id}`).at(-1)!).toMatchObject({
+      type: 'SchedulePaused',
+      data: { note: 'from the cli' },
+      metadata: { actor: 'external', reason: 'from the cli' },
+    });
+    // The API sees Temporal's state: pausing again is a 409, unpausing works.
+    expect((await engine.api('POST', `/api/v1/schedules/${id}/pause`, undefined, alice)).status).toBe(409);
+    expect((await engine.api('POST', `/api/v1/schedules/${id}/unpause`, undefined, alice)).status).toBe(200);
+    await temporalCli(['schedule', 'toggle', '--schedule-id', id, '--pause', '--reason', 'again']);
+    await temporalCli(['schedule', 'toggle', '--schedule-id', id, '--unpause', '--reason', 'and back']);
+    await eventually(
+      () => engine.eventStore.readStream(`schedule-${id}`).at(-1)!.metadata.reason === 'and back',
+      10_000,
+      'unpause recorded',
+    );
+    // Each recorded state change alternates (a pause and unpause between two scans may leave none).
+    const types = engine.eventStore.readStream(`schedule-${id}`).map((e) => e.type);
+    expect(types.slice(0, 3)).toEqual(['ScheduleCreated', 'SchedulePaused', 'ScheduleUnpaused']);
+    expect(types.at(-1)).toBe('ScheduleUnpaused');
+    for (let i = 2; i < types.length; i++) expect(types[i]).not.toBe(types[i - 1]);
+  });
+
+  it('a delete through the API of a schedule already gone from Temporal is recorded too (alreadyGone)', async () => {
+    const id = newId('gone');
+    await create(alice, yearly({ schedule_id: id }));
+    engine.reconciler.stop(); // so that the API's delete, not the reconciler, finds it gone
+    try {
+      await engine.client.schedule.getHandle(id).delete();
+      const r = await engine.api('GET', `/api/v1/schedules/${id}`, undefined, alice);
+      expect(r.status).toBe(200);
+      expect(r.body.info).toBeNull();
+      expect((await engine.api('POST', `/api/v1/schedules/${id}/pause`, undefined, alice)).status).toBe(404);
+      const del = await engine.api('DELETE', `/api/v1/schedules/${id}`, undefined, alice);
+      expect(del.status).toBe(200);
+      expect(engine.eventStore.readStream(`schedule-${id}`).at(-1)!).toMatchObject({
+        type: 'ScheduleDeleted',
+        data: { alreadyGone: true },
+        metadata: { actor: 'user:alice' },
+      });
+    } finally {
+      engine.reconciler.start();
+    }
   });
 });

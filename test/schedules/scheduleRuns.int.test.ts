@@ -192,10 +192,13 @@ describe('a schedule with a 1-second interval', () => {
       'ScheduleDeleted',
       'ScheduleCreated',
     ]);
-    // Deleted outside the API (`temporal schedule delete`): the API's delete still records it.
+    // Deleted outside the API (`temporal schedule delete`): the reconciler records it.
     await temporalCli(['schedule', 'delete', '--schedule-id', id]);
-    expect((await api('GET', `/api/v1/schedules/${id}`)).body.info).toBeNull();
-    expect((await api('DELETE', `/api/v1/schedules/${id}`)).status).toBe(200);
-    expect(engine.eventStore.readStream(`schedule-${id}`).at(-1)!.data).toMatchObject({ alreadyGone: true });
+    await eventually(async () => (await api('GET', `/api/v1/schedules/${id}`)).status === 404, 10_000, 'deletion recorded');
+    expect(engine.eventStore.readStream(`schedule-${id}`).at(-1)!).toMatchObject({
+      type: 'ScheduleDeleted',
+      data: { alreadyGone: true },
+      metadata: { actor: 'external', reason: 'deleted outside the API' },
+    });
   });
 });
