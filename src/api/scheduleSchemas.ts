@@ -9,6 +9,8 @@ export const ScheduleId = z
   .min(1)
   .max(100)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'letters, digits, ".", "_" and "-" only, starting with a letter or digit' })
+  // Its runs' job ids are `<id>-<time>`: none of them may look like a schedule's stream (`schedule-<id>`).
+  .refine((id) => !id.startsWith('schedule-'), { error: 'must not start with "schedule-"' })
   .openapi({ example: 'nightly-export' });
 export const ScheduleIdParam = z.object({
   schedule_id: z
