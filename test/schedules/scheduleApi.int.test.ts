@@ -112,6 +112,19 @@ describe('validation', () => {
   });
 });
 
+describe('job submits share the validation', () => {
+  it('a plain submit still names its fields without a prefix, and its job has schedule_id null', async () => {
+    const submit = (body: Record<string, unknown>) => engine.api('POST', '/api/v1/jobs/submit', body, alice);
+    expect((await submit({ name: 'x', type: 'no_such_type' })).body.details).toMatch(/^type: /);
+    expect((await submit({ name: 'x', type: 'sleep', input: { steps: -1 } })).body.details).toMatch(/^input\.steps: /);
+    const ok = await submit({ name: 'plain', type: 'sleep', input: { steps: 1, step_ms: 1 } });
+    expect(ok.status).toBe(201);
+    const job = (await engine.api('GET', `/api/v1/jobs/${ok.body.job_id}`, undefined, alice)).body;
+    expect(job).toMatchObject({ name: 'plain', schedule_id: null, input: { steps: 1, step_ms: 1 } });
+    expect((await engine.api('GET', '/api/v1/jobs/list?schedule_id=nothing', undefined, alice)).body).toEqual([]);
+  });
+});
+
 describe('owners', () => {
   it("bob cannot see or change alice's schedule (403); lists are per owner; an admin sees and changes all", async () => {
     const id = newId('owned');
