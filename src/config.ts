@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { RequestLimits } from './api/limits.js';
+import { parsePoolLimits } from './domain/pools.js';
 
 /** Everything the engine reads from the environment, in one place (documented in the README). */
 export interface EngineConfig {
@@ -27,6 +28,8 @@ export interface EngineConfig {
   defaultJobType: string;
   /** Concurrent job steps per worker. */
   maxConcurrentSteps: number;
+  /** Resource pools and their limits (POOLS=`gpu:2,default:50`); `default` defaults to MAX_CONCURRENT_STEPS. */
+  pools: Record<string, number>;
   /** Reconciler scan period (ms): how soon a terminated or timed-out job shows as such. */
   reconcileIntervalMs: number;
   /** How workflows reach the event store: local activities (one process owns the store and runs all
@@ -75,6 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     host: env.HOST || '127.0.0.1',
     defaultJobType: env.DEFAULT_JOB_TYPE || 'sleep',
     maxConcurrentSteps: intOf(env.MAX_CONCURRENT_STEPS, 100),
+    pools: parsePoolLimits(env.POOLS),
     reconcileIntervalMs: intOf(env.RECONCILE_INTERVAL_MS, 1000),
     jwtSecret: env.JWT_SECRET || undefined,
     limits: {

@@ -15,13 +15,16 @@ import { JobCommands } from './commands/jobCommands.js';
 import { ScheduleReadModel } from './projections/scheduleReadModel.js';
 import { ScheduleCommands } from './commands/scheduleCommands.js';
 import { createApp, type AppOptions } from './api/app.js';
-import { createEngineWorkers, installRuntime, runWorkers } from './worker/engineWorkers.js';
+import { createEngineWorkers, createSchedulerWorker, installRuntime, runWorkers } from './worker/engineWorkers.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { taskQueueWorkers } from './temporal/taskQueueWorkers.js';
 import type { EngineConfig } from './config.js';
 import type { RequestLimits } from './api/limits.js';
 import { appendHealth } from './eventstore/appendHealth.js';
 import { configureHttpEgress } from './jobs/egressGuard.js';
+import { DEFAULT_POOL } from './domain/index.js';
+import { startPoolWorkflow } from './activities/schedulerActivities.js';
+import { PoolCommands } from './commands/poolCommands.js';
 
 export interface EngineOptions {
   /** host:port of the Temporal frontend. */
@@ -52,6 +55,9 @@ export interface EngineOptions {
   workflowBundle?: { codePath: string };
   /** Concurrent job steps per worker; default 100. */
   maxConcurrentSteps?: number;
+  /** Resource pools and their limits (POOLS, e.g. `{gpu: 2, default: 50}`), started with the engine.
+   * The `default` pool's limit defaults to maxConcurrentSteps; other unnamed pools get that too. */
+  pools?: Record<string, number>;
   /** Reconciler scan period (ms); default 1000. */
   reconcileIntervalMs?: number;
   /** Workflow task timeout of job workflows (ms); default Temporal's 10 s. */
@@ -82,6 +88,7 @@ export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOption
     storeAccess: config.storeAccess,
     workflowBundle: config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined,
     maxConcurrentSteps: config.maxConcurrentSteps,
+    pools: config.pools,
     reconcileIntervalMs: config.reconcileIntervalMs,
     logLevel: config.logLevel,
     limits: config.limits,
@@ -119,6 +126,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const client = new Client({ connection, namespace });
   const readModel = new JobReadModel(readModelDb);
   const storeAccess = options.storeAccess ?? (options.runWorkers === false ? 'remote' : 'local');
+  const defaultPoolLimit = options.pools?.[DEFAULT_POOL] ?? options.maxConcurrentSteps ?? 100;
+  const poolLimits = { [DEFAULT_POOL]: defaultPoolLimit, ...options.pools };
   const commands = new JobCommands({
     client,
     taskQueue: options.taskQueue,
@@ -129,6 +138,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     storeAccess,
     workflowTaskTimeoutMs: options.workflowTaskTimeoutMs,
     maxJobInputBytes: options.limits?.maxJobInputBytes,
+    configuredPools: Object.keys(poolLimits),
   });
   const batchItems = new BatchItemStore(
     options.batchItemsPath ?? path.join(path.dirname(options.eventStorePath), 'batch-items.db'),
@@ -166,6 +176,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       events: eventStore,
       workers: taskQueueWorkers(client, namespace, options.taskQueue),
       batches: { readModel: batchReadModel, commands: batchCommands },
+      pools: new PoolCommands({ client, taskQueue: options.taskQueue, readModel, projection: projector, storeAccess }),
       schedules: { readModel: scheduleReadModel, commands: scheduleCommands },
       ops: {
         countByStatus: () => readModel.countByStatus(),
@@ -190,14 +201,30 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     { ...options.appOptions, limits: { ...options.limits, ...options.appOptions?.limits } },
   );
 
-  let workers: Worker[] = [];
-  let running: Promise<void> | undefined;
-  let nativeConnection: NativeConnection | undefined;
+  const workers: Worker[] = [];
+  installRuntime(options.logLevel);
+  const nativeConnection = await NativeConnection.connect({ address: options.temporalAddress });
+  // This process owns the read model, so it serves the scheduler's activities whoever runs workflows.
+  workers.push(
+    await createSchedulerWorker({
+      connection: nativeConnection,
+      namespace,
+      logLevel: options.logLevel,
+      scheduler: {
+        client,
+        taskQueue: options.taskQueue,
+        eventStore,
+        readModelDb,
+        waitFor: (position, timeoutMs) => projector.waitFor(position, timeoutMs),
+        poolLimits,
+        defaultPoolLimit,
+        storeAccess,
+      },
+    }),
+  );
   if (options.runWorkers !== false) {
-    installRuntime(options.logLevel);
     configureHttpEgress(options.httpJobAllowedHosts);
-    nativeConnection = await NativeConnection.connect({ address: options.temporalAddress });
-    workers = await createEngineWorkers({
+    const engineWorkers = await createEngineWorkers({
       connection: nativeConnection,
       namespace,
       taskQueue: options.taskQueue,
@@ -209,8 +236,13 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       maxConcurrentSteps: options.maxConcurrentSteps,
       logLevel: options.logLevel,
     });
-    running = runWorkers(workers).catch((error) => log(`[worker] stopped: ${(error as Error).stack ?? error}`));
+    workers.push(...engineWorkers);
   }
+  const running = runWorkers(workers).catch((error) => log(`[worker] stopped: ${(error as Error).stack ?? error}`));
+  // Every configured pool (and `default`) has its admission workflow running; a limit changed at run
+  // time (PUT /pools/{name}) stands across restarts.
+  for (const [name, limit] of Object.entries(poolLimits))
+    await startPoolWorkflow({ client, taskQueue: options.taskQueue, storeAccess }, name, limit, 'config');
   const reconciler = new Reconciler({
     client,
     eventStore,

@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { ApiDeps, ApiUser, AppEnv } from './context.js';
 import { ApiError, onError } from './errors.js';
 import { jobHistoryRoutes, jobRoutes } from './routes/jobs.js';
+import { poolRoutes } from './routes/pools.js';
 import { jobControlRoutes } from './routes/jobControl.js';
 import { jobHousekeepingRoutes } from './routes/jobHousekeeping.js';
 import { jobEventRoutes } from './routes/jobEvents.js';
@@ -82,6 +83,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
   api.route('/', jobHistoryRoutes(deps));
   api.route('/', jobControlRoutes(deps));
   api.route('/', jobHousekeepingRoutes(deps));
+  if (deps.pools) api.route('/', poolRoutes({ readModel: deps.readModel, pools: deps.pools }));
   if (deps.batches) {
     const batchDeps = { batches: deps.batches.readModel, jobs: deps.readModel, commands: deps.batches.commands };
     api.route('/', batchRoutes(batchDeps));

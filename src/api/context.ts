@@ -7,6 +7,7 @@ import type { BatchReadModel } from '../projections/batchReadModel.js';
 import type { BatchCommands } from '../commands/batchCommands.js';
 import type { ScheduleReadModel } from '../projections/scheduleReadModel.js';
 import type { ScheduleCommands } from '../commands/scheduleCommands.js';
+import type { PoolCommands } from '../commands/poolCommands.js';
 
 /** Who is calling. `admin` sees and controls every job; others only their own. */
 export interface ApiUser {
@@ -30,6 +31,8 @@ export interface ApiDeps {
   workers: () => Promise<WorkerInfo>;
   /** Health, readiness and metrics sources; omitted → /readyz and /metrics are not served. */
   ops?: OpsDeps;
+  /** Resource pools (omitted: no /pools routes). */
+  pools?: PoolCommands;
   /** Batches (omitted: no /batches routes). */
   batches?: { readModel: BatchReadModel; commands: BatchCommands };
   /** Schedules: recurring jobs (omitted: no /schedules routes). */

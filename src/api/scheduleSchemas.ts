@@ -84,11 +84,20 @@ export const SchedulePolicyBody = z
   .strict()
   .openapi('SchedulePolicyRequest');
 
-/** The job of every action: the fields of a job submit but delay_seconds, validated the same way. */
-export const ScheduleJobBody = SubmitJobBody.omit({ delay_seconds: true }).openapi('ScheduleJobRequest');
+/** The job of every action: the fields of a job submit but its start time and dependencies (each
+ * run starts when the schedule says), validated the same way. */
+export const ScheduleJobBody = SubmitJobBody.omit({ delay_seconds: true, scheduled_at: true, depends_on: true }).openapi(
+  'ScheduleJobRequest',
+);
 
 /** A change of the job: any of its fields; input replaces the input; timeout_seconds null removes it. */
-const ScheduleJobPatch = SubmitJobBody.omit({ delay_seconds: true, priority: true, timeout_seconds: true })
+const ScheduleJobPatch = SubmitJobBody.omit({
+  delay_seconds: true,
+  scheduled_at: true,
+  depends_on: true,
+  priority: true,
+  timeout_seconds: true,
+})
   .partial()
   .extend({
     priority: Priority.optional(),
@@ -167,6 +176,8 @@ export const ScheduleResource = z
       input: z.unknown(),
       priority: z.number().int(),
       timeout_seconds: z.number().nullable(),
+      pool: z.string().optional(),
+      weight: z.number().int().optional(),
     }),
     created_at: z.string(),
     updated_at: z.string(),

@@ -22,7 +22,7 @@ import {
   type JobWorkflowInput,
 } from '../workflows/jobWorkflow.js';
 import type { JobReadModel, JobRow } from '../projections/jobReadModel.js';
-import { DomainError } from '../domain/index.js';
+import { DEFAULT_POOL, DomainError, type Dependency } from '../domain/index.js';
 import { IdempotencyConflictError, badRequest, conflict } from './commandErrors.js';
 import { pollUntil } from './pollUntil.js';
 import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
@@ -52,6 +52,8 @@ export interface JobCommandsDeps {
   workflowTaskTimeoutMs?: number;
   /** Largest job input as JSON, bytes; default DEFAULT_MAX_JOB_INPUT_BYTES. */
   maxJobInputBytes?: number;
+  /** Pools started from the configuration (known before their PoolCreated is read); default: `default`. */
+  configuredPools?: readonly string[];
 }
 
 export interface SubmitJobCommand {
@@ -63,6 +65,14 @@ export interface SubmitJobCommand {
   actor: string;
   timeoutSeconds?: number;
   delaySeconds?: number;
+  /** ISO 8601 with offset: the job waits as `scheduled` until then. */
+  scheduledAt?: string;
+  /** Resource pool (default: the type's, else `default`) and slots taken. */
+  pool?: string;
+  weight?: number;
+  dependsOn?: Dependency[];
+  /** The caller may depend on other owners' jobs. */
+  admin?: boolean;
   batchId?: string | null;
   /** Idempotency-Key header: the same key (per owner) and body return the same job, never a second one. */
   idempotencyKey?: string;
@@ -108,9 +118,10 @@ export class JobCommands {
 
   /**
    * A submit's validation and plan: the job type, its input checked against the type's schema and
-   * size limit, the plan, and the workflow input built from them — with an empty job id (the caller's
-   * to set). The one place a job request becomes a JobWorkflowInput: submits and the runs of a
-   * schedule share it. Errors are 400s naming the field; `field` prefixes it (`job.` for a schedule).
+   * size limit, the plan, its pool, dependencies and start time, and the workflow input built from
+   * them — with an empty job id (the caller's to set). The one place a job request becomes a
+   * JobWorkflowInput: submits and the runs of a schedule share it. Errors are 400s naming the field;
+   * `field` prefixes it (`job.` for a schedule).
    */
   prepareJob(command: SubmitJobCommand, field = ''): JobWorkflowInput {
     const type = command.type ?? this.deps.defaultJobType;
@@ -124,6 +135,10 @@ export class JobCommands {
       throw error;
     }
     assertInputSize(prepared.input, this.deps.maxJobInputBytes ?? DEFAULT_MAX_JOB_INPUT_BYTES, `${field}input`);
+    const pool = command.pool ?? prepared.plan.pool ?? DEFAULT_POOL;
+    this.assertPoolKnown(pool, command.pool !== undefined ? `${field}pool` : `type ${type}'s pool`);
+    const dependsOn = this.checkDependencies(command.dependsOn ?? [], command.owner, command.admin === true);
+    const runAt = this.runAtOf(command);
     return {
       jobId: '',
       name: command.name,
@@ -134,11 +149,43 @@ export class JobCommands {
       batchId: command.batchId ?? null,
       plan: prepared.plan,
       timeoutMs: command.timeoutSeconds ? Math.round(command.timeoutSeconds * 1000) : null,
-      runAt: command.delaySeconds ? new Date(Date.now() + command.delaySeconds * 1000).toISOString() : null,
+      runAt,
+      ...(command.pool !== undefined ? { pool } : {}),
+      ...(command.weight !== undefined ? { weight: command.weight } : {}),
+      ...(dependsOn.length > 0 ? { dependsOn } : {}),
       actor: command.actor,
       correlationId: command.idempotencyKey ?? null,
       storeAccess: this.deps.storeAccess,
     };
+  }
+
+  /** A pool must exist (configured, or created with PUT /pools/{name}) before jobs can wait in it. */
+  private assertPoolKnown(pool: string, field: string): void {
+    if ((this.deps.configuredPools ?? [DEFAULT_POOL]).includes(pool) || this.deps.readModel.getPool(pool)) return;
+    throw badRequest(`${field}: no pool named ${JSON.stringify(pool)}; create it with PUT /api/v1/pools/${pool} or POOLS`);
+  }
+
+  /** Dependencies must name existing jobs the caller may see, each once, and never the job itself. */
+  checkDependencies(dependsOn: Dependency[], owner: string, admin: boolean): Dependency[] {
+    const seen = new Set<string>();
+    const unknown: string[] = [];
+    for (const dep of dependsOn) {
+      if (seen.has(dep.jobId)) throw badRequest(`depends_on: ${dep.jobId} is named twice`);
+      seen.add(dep.jobId);
+      const row = this.deps.readModel.getJob(dep.jobId);
+      if (!row) unknown.push(dep.jobId);
+      else if (!admin && row.owner !== owner)
+        throw new DomainError('forbidden', `depends_on: job ${dep.jobId} belongs to another user`);
+    }
+    if (unknown.length > 0) throw badRequest(`depends_on: no job ${unknown.join(', ')}`);
+    return dependsOn.map((d) => ({ jobId: d.jobId, condition: d.condition ?? 'succeeded' }));
+  }
+
+  private runAtOf(command: SubmitJobCommand): string | null {
+    if (command.scheduledAt !== undefined && command.delaySeconds !== undefined)
+      throw badRequest('scheduled_at: give scheduled_at or delay_seconds, not both');
+    if (command.scheduledAt !== undefined) return new Date(Date.parse(command.scheduledAt)).toISOString();
+    return command.delaySeconds ? new Date(Date.now() + command.delaySeconds * 1000).toISOString() : null;
   }
 
   /** Deletes finished jobs: tombstones in the log (deleteJobsWorkflow), rows and result files go. */
@@ -192,8 +239,27 @@ export class JobCommands {
     return this.deps.readModel.getJob(row.id) ?? row;
   }
 
-  /** Restarts a failed or cancelled job as a new run of the same workflow id; its stream continues. */
+  /**
+   * Restarts a failed or cancelled job as a new run of the same workflow id; its stream continues. The
+   * jobs that were cancelled because they depended on it are retried too (transitively): they wait
+   * for it again, blocked, instead of staying cancelled for a failure that is being retried.
+   */
   async retry(row: JobRow, actor: string): Promise<JobRow> {
+    const after = await this.retryOne(row, actor);
+    const rearmed = new Set<string>([row.id]);
+    const queue = [row.id];
+    while (queue.length > 0) {
+      for (const dependent of this.deps.readModel.dependentsCancelledBy(queue.shift()!)) {
+        if (rearmed.has(dependent.id)) continue;
+        rearmed.add(dependent.id);
+        await this.retryOne(dependent, actor);
+        queue.push(dependent.id);
+      }
+    }
+    return after;
+  }
+
+  private async retryOne(row: JobRow, actor: string): Promise<JobRow> {
     if (!['failed', 'cancelled', 'terminated', 'timed_out'].includes(row.status)) {
       throw conflict(`Job is ${row.status}; only failed, cancelled, terminated or timed-out jobs can be retried`);
     }
@@ -210,6 +276,11 @@ export class JobCommands {
       timeoutMs: row.timeout_ms,
       actor,
       storeAccess: this.deps.storeAccess,
+      ...(row.pool ? { pool: row.pool, weight: row.pool_weight ?? 1 } : {}),
+      dependsOn: (JSON.parse(row.depends_on ?? '[]') as { job_id: string; condition: Dependency['condition'] }[]).map((d) => ({
+        jobId: d.job_id,
+        condition: d.condition,
+      })),
       retryOf: {
         attempts: row.attempts,
         completedSteps: row.completed_steps,

@@ -60,6 +60,9 @@ export interface ScheduleJobRequest {
   input?: Record<string, unknown>;
   priority: number;
   timeoutSeconds?: number | null;
+  /** Resource pool (default: the type's) and slots each run takes. */
+  pool?: string;
+  weight?: number;
 }
 
 export interface CreateScheduleCommand {
@@ -192,6 +195,8 @@ export class ScheduleCommands {
           input: change.job.input ?? (current.input as Record<string, unknown>),
           priority: change.job.priority ?? current.priority,
           timeoutSeconds: timeout,
+          pool: change.job.pool ?? current.pool,
+          weight: change.job.weight ?? current.weight,
         },
         row.owner,
       );
@@ -364,6 +369,8 @@ export class ScheduleCommands {
           input: request.input,
           priority: request.priority,
           timeoutSeconds: request.timeoutSeconds ?? undefined,
+          pool: request.pool,
+          weight: request.weight,
           owner,
           actor: `schedule:${scheduleId}`,
         },
@@ -393,6 +400,8 @@ export class ScheduleCommands {
       input: input.input,
       priority: input.priority,
       timeout_seconds: request.timeoutSeconds ?? null,
+      ...(request.pool !== undefined ? { pool: request.pool } : {}),
+      ...(request.weight !== undefined ? { weight: request.weight } : {}),
     };
     return { action: action as ScheduleOptionsStartWorkflowAction<Workflow>, job };
   }

@@ -33,6 +33,10 @@ export interface JobPlan {
   stepTimeoutMs: number;
   /** A step must heartbeat at least this often (ms), or it is taken as lost (worker crash). */
   heartbeatTimeoutMs: number;
+  /** The resource pool whose slot the job holds while it runs (the type's, or `default`). */
+  pool?: string;
+  /** Slots of the pool the job takes (default 1). */
+  weight?: number;
 }
 
 /** Thrown by a handler for an error that retrying cannot fix (bad credentials, 404, invalid data). */
@@ -78,6 +82,10 @@ export interface JobTypeDefinition<I = any> {
   readonly retry?: Partial<RetrySettings>;
   readonly stepTimeoutMs?: number;
   readonly heartbeatTimeoutMs?: number;
+  /** Resource pool of jobs of this type (a submit may name another); default `default`. */
+  readonly pool?: string;
+  /** Slots of the pool one job takes (a submit may say otherwise); default 1. */
+  readonly weight?: number;
   /** Runs one step; may resume from ctx.checkpoint. Throw PermanentJobError for errors not worth a retry. */
   runStep(ctx: StepContext, input: I): Promise<StepOutput | void>;
   /** Runs once after the job is cancelled (free what the steps held). */

@@ -67,6 +67,8 @@ export class JobTypeRegistry {
         retry: { ...DEFAULT_RETRY, ...type.retry },
         stepTimeoutMs: type.stepTimeoutMs ?? 60 * 60_000,
         heartbeatTimeoutMs: type.heartbeatTimeoutMs ?? 5_000,
+        ...(type.pool ? { pool: type.pool } : {}),
+        ...(type.weight ? { weight: type.weight } : {}),
       },
     };
   }

@@ -1,5 +1,5 @@
 import type { ScannedEvent } from '../eventstore/index.js';
-import { JobEvents, jobStatusAfter, type JobStatus } from '../domain/index.js';
+import { DEPENDENCY_FAILED, JobEvents, jobStatusAfter, type JobStatus } from '../domain/index.js';
 import type { JobRow } from './jobReadModel.js';
 import type { ReadModelDb } from './readModelDb.js';
 
@@ -43,6 +43,10 @@ export const JOB_COLUMNS = [
   'updated_at',
   'version',
   'last_position',
+  'pool',
+  'pool_weight',
+  'queued_seq',
+  'depends_on',
 ] as const;
 
 type Patch = (row: JobRow, d: Record<string, any>, event: ScannedEvent, at: string) => Partial<JobRow>;
@@ -74,7 +78,21 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
   [JobEvents.started]: (row, d, _event, at) => ({
     started_at: row.started_at ?? d.startedAt ?? at,
     attempts: d.attempt,
+    next_retry_at: null,
     message: null,
+  }),
+  [JobEvents.blocked]: (_row, d) => ({
+    message: `waiting for ${(d.waitingFor ?? []).length} of its dependencies`,
+  }),
+  [JobEvents.dependencyMet]: (row, d) => ({ depends_on: markDependency(row.depends_on, d.dependency, 'met') }),
+  [JobEvents.scheduled]: (_row, d) => ({ run_at: d.runAt, message: `scheduled for ${d.runAt}` }),
+  // The line of a pool is ordered by the position of the event that put the job in it.
+  [JobEvents.queued]: (_row, d, event) => ({
+    pool: d.pool,
+    pool_weight: d.weight,
+    queued_seq: event.globalPosition,
+    next_retry_at: null,
+    message: `waiting for a slot in pool ${d.pool}`,
   }),
   [JobEvents.progress]: (_row, d) => ({
     completed_steps: d.completedSteps,
@@ -85,7 +103,10 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
     result_files: JSON.stringify(d.resultFiles ?? []),
   }),
   [JobEvents.paused]: (_row, _d, event, at) => ({ paused_at: at, message: event.metadata.reason ?? 'paused' }),
-  [JobEvents.resumed]: () => ({ paused_at: null, message: null }),
+  [JobEvents.resumed]: (row, d, event) =>
+    d.to === 'queued'
+      ? { paused_at: null, queued_seq: event.globalPosition, message: `waiting for a slot in pool ${row.pool ?? d.pool}` }
+      : { paused_at: null, message: null },
   [JobEvents.reprioritized]: (_row, d) => ({ priority: d.to }),
   [JobEvents.attemptFailed]: (_row, d) => ({
     error_message: d.error,
@@ -125,7 +146,14 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
     active_ms: d.activeMs ?? 0,
     message: 'failed',
   }),
-  [JobEvents.cancelled]: (_row, _d, event, at) => ({
+  [JobEvents.cancelled]: (row, d, event, at) => ({
+    ...(d.errorType === DEPENDENCY_FAILED
+      ? {
+          error_type: DEPENDENCY_FAILED,
+          error_message: event.metadata.reason ?? null,
+          depends_on: markDependency(row.depends_on, d.dependency, 'impossible'),
+        }
+      : {}),
     completed_at: at,
     paused_at: null,
     next_retry_at: null,
@@ -172,7 +200,23 @@ function submittedRow(event: ScannedEvent, d: Record<string, any>, at: string): 
     updated_at: at,
     version: event.streamVersion,
     last_position: event.globalPosition,
+    pool: d.pool ?? null,
+    pool_weight: d.weight ?? null,
+    queued_seq: null,
+    depends_on: JSON.stringify(
+      (d.dependsOn ?? []).map((x: { jobId: string; condition: string }) => ({
+        job_id: x.jobId,
+        condition: x.condition,
+        state: 'waiting',
+      })),
+    ),
   };
+}
+
+/** depends_on (JSON) with one dependency's state changed. */
+function markDependency(dependsOn: string | null, jobId: string, state: 'met' | 'impossible'): string {
+  const deps = JSON.parse(dependsOn ?? '[]') as { job_id: string; state: string }[];
+  return JSON.stringify(deps.map((x) => (x.job_id === jobId ? { ...x, state } : x)));
 }
 
 /**

@@ -106,6 +106,15 @@ CREATE TABLE IF NOT EXISTS batch_job_counts (
   PRIMARY KEY (batch_id, status)
 ) WITHOUT ROWID;
 
+-- Resource pools (limits), from the pool streams.
+CREATE TABLE IF NOT EXISTS pools (
+  name TEXT PRIMARY KEY,
+  "limit" INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  last_position INTEGER NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS projection_checkpoints (
   name TEXT PRIMARY KEY,
   position INTEGER NOT NULL
@@ -113,7 +122,13 @@ CREATE TABLE IF NOT EXISTS projection_checkpoints (
 `;
 
 /** Columns added after the first release: added in place to older files (they start empty). */
-const ADDED_JOB_COLUMNS: [string, string][] = [['schedule_id', 'TEXT']];
+const ADDED_JOB_COLUMNS: [string, string][] = [
+  ['pool', 'TEXT'],
+  ['pool_weight', 'INTEGER'],
+  ['queued_seq', 'INTEGER'],
+  ['depends_on', "TEXT NOT NULL DEFAULT '[]'"],
+  ['schedule_id', 'TEXT'],
+];
 
 function migrate(db: ReadModelDb): void {
   const have = new Set(
@@ -123,6 +138,8 @@ function migrate(db: ReadModelDb): void {
       .map((c) => c.name),
   );
   for (const [name, type] of ADDED_JOB_COLUMNS) if (!have.has(name)) db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${type}`);
+  // The pools' lines: queued jobs of a pool by priority and arrival.
+  db.exec(`CREATE INDEX IF NOT EXISTS jobs_in_line ON jobs (pool, status, priority DESC, queued_seq) WHERE status = 'queued'`);
   // The runs of a schedule (GET /schedules/{id}/runs, /jobs/list?schedule_id=).
   db.exec(
     'CREATE INDEX IF NOT EXISTS jobs_by_schedule ON jobs (schedule_id, created_at DESC, id DESC) WHERE schedule_id IS NOT NULL',

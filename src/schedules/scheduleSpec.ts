@@ -34,6 +34,9 @@ export interface ScheduleJob {
   input: unknown;
   priority: number;
   timeout_seconds: number | null;
+  /** Resource pool and slots, when given. */
+  pool?: string;
+  weight?: number;
 }
 
 export const DEFAULT_POLICY: SchedulePolicy = { overlap: 'skip', catchup_window: null, pause_on_failure: false };
