@@ -85,13 +85,12 @@ describe('validation', () => {
   ];
   it.each(cases)('%s → 400 naming the field, no schedule in Temporal, no event', async (_label, change, details) => {
     const id = newId('bad');
-    const before = engine.eventStore.lastPosition();
     const r = await engine.api('POST', '/api/v1/schedules', { ...yearly({ schedule_id: id }), ...change }, alice);
     expect(r.status, JSON.stringify(r.body)).toBe(400);
     expect(Object.keys(r.body).sort()).toEqual(['details', 'error', 'timestamp']);
     expect(r.body.details).toMatch(details);
     if (!('schedule_id' in change)) expect(await temporalKnows(id)).toBe(false);
-    expect(engine.eventStore.lastPosition()).toBe(before);
+    expect(engine.eventStore.streamVersion(`schedule-${id}`)).toBe(0);
   });
 
   it('a second create with the same schedule_id is a 409; one made outside the API too', async () => {
@@ -233,7 +232,7 @@ describe('changes', () => {
     expect(Object.keys(updated.data).sort()).toEqual(['at', 'job', 'policy', 'scheduleId', 'spec']);
 
     // Invalid changes: 400, nothing changed in Temporal or the record.
-    const before = engine.eventStore.lastPosition();
+    const before = engine.eventStore.streamVersion(`schedule-${id}`);
     for (const [change, details] of [
       [{ job: { input: { steps: 'many' } } }, /^job\.input\.steps: /],
       [{ spec: { cron_expressions: ['0 25 * * *'] } }, /^spec: .*Hour/],
@@ -243,7 +242,7 @@ describe('changes', () => {
       expect(bad.status, JSON.stringify(bad.body)).toBe(400);
       expect(bad.body.details).toMatch(details);
     }
-    expect(engine.eventStore.lastPosition()).toBe(before);
+    expect(engine.eventStore.streamVersion(`schedule-${id}`)).toBe(before);
     expect((await engine.client.schedule.getHandle(id).describe()).spec.timezone).toBe('Europe/Berlin');
 
     // Name only: recorded, Temporal untouched.
