@@ -78,6 +78,9 @@ describe('validation', () => {
     ['invalid job input', { job: { name: 'x', type: 'sleep', input: { steps: -1 } } }, /^job\.input\.steps: /],
     ['input and config', { job: { name: 'x', type: 'sleep', input: {}, config: {} } }, /^job\.input: give input or config/],
     ['delay_seconds is not for schedules', { job: { name: 'x', type: 'sleep', delay_seconds: 5 } }, /^job: .*delay_seconds/],
+    ['unknown pool', { job: { name: 'x', type: 'sleep', pool: 'nope' } }, /^job\.pool: no pool named "nope"/],
+    ['scheduled_at is not for schedules', { job: { name: 'x', scheduled_at: '2030-01-01T00:00:00Z' } }, /^job: .*scheduled_at/],
+    ['depends_on is not for schedules', { job: { name: 'x', depends_on: [{ job_id: 'job_x' }] } }, /^job: .*depends_on/],
     ['priority out of range', { job: { name: 'x', type: 'sleep', priority: 9 } }, /^job\.priority: Priority must be/],
     ['bad schedule id', { schedule_id: 'no spaces please' }, /^schedule_id: /],
     ['schedule id like a stream', { schedule_id: 'schedule-x' }, /^schedule_id: must not start with "schedule-"/],
@@ -235,6 +238,7 @@ describe('changes', () => {
     const before = engine.eventStore.streamVersion(`schedule-${id}`);
     for (const [change, details] of [
       [{ job: { input: { steps: 'many' } } }, /^job\.input\.steps: /],
+      [{ job: { pool: 'nope' } }, /^job\.pool: no pool named/],
       [{ spec: { cron_expressions: ['0 25 * * *'] } }, /^spec: .*Hour/],
       [{}, /give at least one of name, spec, policy, job/],
     ] as const) {
