@@ -12,6 +12,8 @@ import { BatchCommands } from './commands/batchCommands.js';
 import { Projector } from './projections/projector.js';
 import { JobReadModel } from './projections/jobReadModel.js';
 import { JobCommands } from './commands/jobCommands.js';
+import { ScheduleReadModel } from './projections/scheduleReadModel.js';
+import { ScheduleCommands } from './commands/scheduleCommands.js';
 import { createApp, type AppOptions } from './api/app.js';
 import { createEngineWorkers, createSchedulerWorker, installRuntime, runWorkers } from './worker/engineWorkers.js';
 import { Reconciler } from './reconciler/reconciler.js';
@@ -155,6 +157,18 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     maxJobInputBytes: options.limits?.maxJobInputBytes,
     configuredPools: Object.keys(poolLimits),
   });
+  // Recurring jobs: Temporal Schedules whose every action starts a jobWorkflow; their changes are
+  // recorded by this command side (schedule-<id> streams).
+  const scheduleReadModel = new ScheduleReadModel(readModelDb);
+  const scheduleCommands = new ScheduleCommands({
+    client,
+    taskQueue: options.taskQueue,
+    jobs: commands,
+    eventStore,
+    readModel: scheduleReadModel,
+    projection: projector,
+    workflowTaskTimeoutMs: options.workflowTaskTimeoutMs,
+  });
   const storeProbe = new Database(options.eventStorePath, { timeout: 1000 });
   const app = createApp(
     {
@@ -164,6 +178,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       workers: taskQueueWorkers(client, namespace, options.taskQueue),
       batches: { readModel: batchReadModel, commands: batchCommands },
       pools: new PoolCommands({ client, taskQueue: options.taskQueue, readModel, projection: projector, storeAccess }),
+      schedules: { readModel: scheduleReadModel, commands: scheduleCommands },
       ops: {
         countByStatus: () => readModel.countByStatus(),
         lastPosition: () => eventStore.lastPosition(),
@@ -235,6 +250,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     taskQueue: options.taskQueue,
     intervalMs: options.reconcileIntervalMs,
     log,
+    schedules: scheduleCommands,
   });
   reconciler.start();
 

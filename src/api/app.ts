@@ -9,6 +9,7 @@ import { jobEventRoutes } from './routes/jobEvents.js';
 import { bulkRoutes } from './routes/bulk.js';
 import { opsRoutes } from './routes/ops.js';
 import { batchControlRoutes, batchDetailRoutes, batchRoutes } from './routes/batches.js';
+import { scheduleControlRoutes, scheduleRoutes } from './routes/schedules.js';
 import { validationHook } from './validation.js';
 import { DEFAULT_REQUEST_LIMITS, requestLimits, type RequestLimits } from './limits.js';
 import { methodNotAllowed, requireJsonBody, withGlobalResponses } from './globalResponses.js';
@@ -88,6 +89,11 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
     api.route('/', batchRoutes(batchDeps));
     api.route('/', batchDetailRoutes(batchDeps));
     api.route('/', batchControlRoutes(batchDeps));
+  }
+  if (deps.schedules) {
+    const scheduleDeps = { schedules: deps.schedules.readModel, commands: deps.schedules.commands, jobs: deps.readModel };
+    api.route('/', scheduleRoutes(scheduleDeps));
+    api.route('/', scheduleControlRoutes(scheduleDeps));
   }
   app.route('/api/v1', api);
   return app;

@@ -5,6 +5,8 @@ import { ApiError, notFound } from './errors.js';
 import type { OpsDeps } from './routes/ops.js';
 import type { BatchReadModel } from '../projections/batchReadModel.js';
 import type { BatchCommands } from '../commands/batchCommands.js';
+import type { ScheduleReadModel } from '../projections/scheduleReadModel.js';
+import type { ScheduleCommands } from '../commands/scheduleCommands.js';
 import type { PoolCommands } from '../commands/poolCommands.js';
 
 /** Who is calling. `admin` sees and controls every job; others only their own. */
@@ -33,6 +35,8 @@ export interface ApiDeps {
   pools?: PoolCommands;
   /** Batches (omitted: no /batches routes). */
   batches?: { readModel: BatchReadModel; commands: BatchCommands };
+  /** Schedules: recurring jobs (omitted: no /schedules routes). */
+  schedules?: { readModel: ScheduleReadModel; commands: ScheduleCommands };
 }
 
 /** Loads a job the user may see: 404 when absent, 403 when it is someone else's. */

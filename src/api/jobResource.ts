@@ -42,6 +42,7 @@ export function toJobResource(row: JobRow, now = Date.now()) {
           ),
     estimated_remaining: row.status === 'completed' ? 0 : row.estimated_remaining,
     batch_id: row.batch_id,
+    schedule_id: row.schedule_id ?? null,
     attempts: row.attempts,
     max_attempts: row.max_attempts,
     current_step: row.current_step,

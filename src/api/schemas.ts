@@ -130,8 +130,8 @@ export const JobResource = z
       .array(z.object({ job_id: z.string(), condition: z.string(), state: z.enum(['waiting', 'met', 'impossible']) }))
       .openapi({ description: 'Its dependencies and where each stands.' }),
     blocked_by: z.array(z.string()).openapi({ description: 'The dependencies it still waits for.' }),
-    schedule_id: z.string().nullable().optional(),
     batch_id: z.string().nullable(),
+    schedule_id: z.string().nullable().openapi({ description: 'The schedule whose run this job is, else null' }),
     attempts: z.number().int(),
     max_attempts: z.number().int(),
     current_step: z.number().int().nullable(),
@@ -154,6 +154,7 @@ export const ListJobsQuery = z.object({
   type: z.string().optional(),
   priority: PriorityFilter.optional().openapi({ description: '1 low … 4 urgent' }),
   batch_id: z.string().optional(),
+  schedule_id: z.string().optional().openapi({ description: 'Only the runs of this schedule' }),
   created_after: z.iso.datetime({ offset: true }).optional(),
   created_before: z.iso.datetime({ offset: true }).optional(),
   name: z.string().max(200).optional().openapi({ description: 'Name contains (case-sensitive)' }),

@@ -94,40 +94,8 @@ export class JobCommands {
 
   /** Validates, plans and starts a job; returns once the job is readable (or the wait times out). */
   async submit(command: SubmitJobCommand): Promise<{ jobId: string; visible: boolean; existing: boolean }> {
-    const type = command.type ?? this.deps.defaultJobType;
-    let prepared;
-    try {
-      prepared = this.deps.registry.prepare(type, command.input ?? {});
-    } catch (error) {
-      if (error instanceof UnknownJobTypeError) throw badRequest(`type: ${error.message}`);
-      if (error instanceof InvalidJobInputError)
-        throw badRequest(error.issues.map((i) => `input.${i.path || '(root)'}: ${i.message}`).join('; '));
-      throw error;
-    }
-    assertInputSize(prepared.input, this.deps.maxJobInputBytes ?? DEFAULT_MAX_JOB_INPUT_BYTES, 'input');
-    const pool = command.pool ?? prepared.plan.pool ?? DEFAULT_POOL;
-    this.assertPoolKnown(pool, command.pool !== undefined ? 'pool' : `type ${type}'s pool`);
-    const dependsOn = this.checkDependencies(command.dependsOn ?? [], command.owner, command.admin === true);
-    const runAt = this.runAtOf(command);
     const jobId = command.idempotencyKey ? idempotentJobId(command.owner, command.idempotencyKey) : `job_${randomUUID()}`;
-    const input: JobWorkflowInput = {
-      jobId,
-      name: command.name,
-      type,
-      input: prepared.input,
-      priority: command.priority,
-      owner: command.owner,
-      batchId: command.batchId ?? null,
-      plan: prepared.plan,
-      timeoutMs: command.timeoutSeconds ? Math.round(command.timeoutSeconds * 1000) : null,
-      runAt,
-      ...(command.pool !== undefined ? { pool } : {}),
-      ...(command.weight !== undefined ? { weight: command.weight } : {}),
-      ...(dependsOn.length > 0 ? { dependsOn } : {}),
-      actor: command.actor,
-      correlationId: command.idempotencyKey ?? null,
-      storeAccess: this.deps.storeAccess,
-    };
+    const input: JobWorkflowInput = { ...this.prepareJob(command), jobId };
     try {
       await this.start(input);
     } catch (error) {
@@ -146,6 +114,49 @@ export class JobCommands {
     }
     const visible = await this.until(() => this.deps.readModel.getJob(jobId) !== undefined);
     return { jobId, visible, existing: false };
+  }
+
+  /**
+   * A submit's validation and plan: the job type, its input checked against the type's schema and
+   * size limit, the plan, its pool, dependencies and start time, and the workflow input built from
+   * them — with an empty job id (the caller's to set). The one place a job request becomes a
+   * JobWorkflowInput: submits and the runs of a schedule share it. Errors are 400s naming the field;
+   * `field` prefixes it (`job.` for a schedule).
+   */
+  prepareJob(command: SubmitJobCommand, field = ''): JobWorkflowInput {
+    const type = command.type ?? this.deps.defaultJobType;
+    let prepared;
+    try {
+      prepared = this.deps.registry.prepare(type, command.input ?? {});
+    } catch (error) {
+      if (error instanceof UnknownJobTypeError) throw badRequest(`${field}type: ${error.message}`);
+      if (error instanceof InvalidJobInputError)
+        throw badRequest(error.issues.map((i) => `${field}input.${i.path || '(root)'}: ${i.message}`).join('; '));
+      throw error;
+    }
+    assertInputSize(prepared.input, this.deps.maxJobInputBytes ?? DEFAULT_MAX_JOB_INPUT_BYTES, `${field}input`);
+    const pool = command.pool ?? prepared.plan.pool ?? DEFAULT_POOL;
+    this.assertPoolKnown(pool, command.pool !== undefined ? `${field}pool` : `type ${type}'s pool`);
+    const dependsOn = this.checkDependencies(command.dependsOn ?? [], command.owner, command.admin === true);
+    const runAt = this.runAtOf(command);
+    return {
+      jobId: '',
+      name: command.name,
+      type,
+      input: prepared.input,
+      priority: command.priority,
+      owner: command.owner,
+      batchId: command.batchId ?? null,
+      plan: prepared.plan,
+      timeoutMs: command.timeoutSeconds ? Math.round(command.timeoutSeconds * 1000) : null,
+      runAt,
+      ...(command.pool !== undefined ? { pool } : {}),
+      ...(command.weight !== undefined ? { weight: command.weight } : {}),
+      ...(dependsOn.length > 0 ? { dependsOn } : {}),
+      actor: command.actor,
+      correlationId: command.idempotencyKey ?? null,
+      storeAccess: this.deps.storeAccess,
+    };
   }
 
   /** A pool must exist (configured, or created with PUT /pools/{name}) before jobs can wait in it. */

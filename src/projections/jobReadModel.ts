@@ -25,6 +25,8 @@ export interface JobRow {
   priority: number;
   owner: string;
   batch_id: string | null;
+  /** The schedule whose action started this job (its runs), else null. */
+  schedule_id: string | null;
   input: string;
   total_steps: number;
   completed_steps: number;
@@ -66,6 +68,7 @@ export interface JobListFilter {
   type?: string;
   priority?: number;
   batchId?: string;
+  scheduleId?: string;
   createdAfter?: string;
   createdBefore?: string;
   nameContains?: string;
@@ -132,6 +135,7 @@ export class JobReadModel {
     where_('type = @type', 'type', filter.type);
     where_('priority = @priority', 'priority', filter.priority);
     where_('batch_id = @batchId', 'batchId', filter.batchId);
+    where_('schedule_id = @scheduleId', 'scheduleId', filter.scheduleId);
     where_('created_at > @createdAfter', 'createdAfter', filter.createdAfter);
     where_('created_at < @createdBefore', 'createdBefore', filter.createdBefore);
     if (filter.nameContains !== undefined) {

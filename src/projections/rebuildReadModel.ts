@@ -5,6 +5,7 @@ import { openReadModelDb } from './readModelDb.js';
 import { JOB_COLUMNS, evolveJob } from './jobProjection.js';
 import { batchProjection } from './batchProjection.js';
 import { poolProjection } from './poolProjection.js';
+import { scheduleProjection } from './scheduleProjection.js';
 
 export interface RebuildResult {
   events: number;
@@ -57,8 +58,8 @@ export function rebuildReadModel(
   // 1. fold
   const last = store.lastPosition();
   const rows = new Map<string, JobRow>();
-  // Batch and pool streams are few: applied through their live projections, a chunk at a time.
-  const others = [batchProjection(), poolProjection()];
+  // Batch, pool and schedule streams are few: applied through their live projections, a chunk at a time.
+  const others = [batchProjection(), poolProjection(), scheduleProjection()];
   const applyBatchEvents = db.transaction((events: ScannedEvent[]) => {
     for (const event of events) for (const projection of others) projection.apply(db, event);
   });
@@ -73,7 +74,7 @@ export function rebuildReadModel(
       const after = evolveJob(before, event, true);
       if (after === null) rows.delete(event.streamId);
       else if (after && after !== before) rows.set(event.streamId, after);
-    } else if (type.startsWith('Batch') || type.startsWith('Pool')) {
+    } else if (type.startsWith('Batch') || type.startsWith('Pool') || type.startsWith('Schedule')) {
       batchEvents.push(event);
     }
     position = event.globalPosition;

@@ -12,6 +12,8 @@ export interface ReconcilerOptions {
   /** Scan period, ms. */
   intervalMs?: number;
   log?: (line: string) => void;
+  /** Schedules changed outside the API (ScheduleCommands.reconcile), on the same scan. */
+  schedules?: { reconcile(): Promise<number> };
 }
 
 /**
@@ -57,7 +59,8 @@ export class Reconciler {
     const batches = await this.scanClosed('batchWorkflow', 'BatchStatus IN ("queued", "running", "paused")', (e) =>
       this.recordBatchEnd(e),
     );
-    return jobs + batches;
+    const schedules = (await this.options.schedules?.reconcile()) ?? 0;
+    return jobs + batches + schedules;
   }
 
   /** Executions of `workflowType` closed from outside (terminated, timed out) whose record still says

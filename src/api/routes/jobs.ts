@@ -89,6 +89,7 @@ export function jobRoutes(deps: ApiDeps) {
           type: q.type,
           priority: q.priority,
           batchId: q.batch_id,
+          scheduleId: q.schedule_id,
           createdAfter: q.created_after,
           createdBefore: q.created_before,
           nameContains: q.name,
