@@ -75,9 +75,12 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
   // The line needs the requesters' JobQueued in the read model, not the whole log: under load the
   // projector may trail the head by seconds, and a hand-over must not wait for unrelated events.
   let needPosition = 0;
+  /** Someone may still be in line (a request came, or the last pick filled what was free). */
+  let lineMayHaveMore = true;
   setHandler(poolRequestSignal, ({ position }) => {
     if (typeof position === 'number' && position > needPosition) needPosition = position;
     wake = true;
+    lineMayHaveMore = true;
   });
   setHandler(poolReleaseSignal, ({ jobId }) => {
     delete holders[jobId];
@@ -108,10 +111,12 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
 
   for (;;) {
     const canGrant = () => wake && used() < limit;
-    // With holders, wake up now and then to sweep stale bookings (condition() without a timeout
-    // resolves to undefined, so the two cases are kept apart).
+    // While jobs may be waiting for a full pool, wake up now and then to sweep stale bookings (a
+    // holder that ended without releasing); an idle pool sleeps without a timer. (condition() without
+    // a timeout resolves to undefined, so the two cases are kept apart.)
     let woke = true;
-    if (Object.keys(holders).length > 0) woke = await condition(canGrant, SWEEP_INTERVAL_MS);
+    if (lineMayHaveMore && used() >= limit && Object.keys(holders).length > 0)
+      woke = await condition(canGrant, SWEEP_INTERVAL_MS);
     else await condition(canGrant);
     const now = workflowInfo();
     if (now.continueAsNewSuggested || now.historyLength > (input.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER)) {
@@ -119,9 +124,10 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       return continueAsNew<typeof poolWorkflow>({ ...input, carried: { limit, holders, grants, served: recentOwners(served) } });
     }
     wake = false;
+    const capacity = woke ? Math.max(0, limit - used()) : 0;
     const { picks, finished } = await scheduler.pickPoolWaiters({
       pool: input.name,
-      capacity: woke ? Math.max(0, limit - used()) : 0,
+      capacity,
       holders,
       served,
       minPosition: needPosition,
@@ -145,6 +151,8 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
           }),
       ),
     );
-    if (picks.length > 0) wake = true; // there may be more in line
+    if (picks.length > 0)
+      wake = lineMayHaveMore = true; // there may be more in line
+    else if (capacity > 0) lineMayHaveMore = false;
   }
 }

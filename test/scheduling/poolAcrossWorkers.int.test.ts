@@ -60,7 +60,7 @@ const running = async (ids: string[]) =>
 describe('a pool of 2 across two worker processes', () => {
   it('never runs more than 2; pause, cancel, failure and kill -9 give slots back; every job ends', async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 10; i++) ids.push(await submit({ steps: 4, step_ms: 300 }));
+    for (let i = 0; i < 10; i++) ids.push(await submit({ steps: 6, step_ms: 400 }));
     const failing = await submit({ steps: 1, fail: true });
     ids.push(failing);
 
