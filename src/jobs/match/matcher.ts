@@ -10,8 +10,7 @@
  * no row is written twice or lost. The last step joins the chunks into the result files.
  */
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import { createReadStream } from 'node:fs';
 import { PermanentJobError, type StepContext, type StepOutput } from '../jobType.js';
 import { BlockIndex, blockNames, type BlockingKey } from './blocking.js';
 import { csvLines, readRecords } from './csv.js';
@@ -387,14 +386,18 @@ async function runJoin(ctx: MatchContext, config: MatchConfig, files: MatchFiles
   const joinInto = async (name: string, header: string[], parts: string[]) => {
     const target = await ctx.resultFilePath(name);
     const temp = `${target}.tmp`;
-    const sink = createWriteStream(temp);
-    sink.write(csvLines([header]));
-    for (const part of parts) {
-      if (ctx.signal.aborted) throw new Error('step interrupted');
-      await pipeline(createReadStream(part), sink, { end: false });
-      ctx.progress(0);
+    const sink = await open(temp, 'w');
+    try {
+      await sink.write(csvLines([header]));
+      for (const part of parts) {
+        if (ctx.signal.aborted) throw new Error('step interrupted');
+        for await (const chunk of createReadStream(part, { highWaterMark: 1 << 20 })) await sink.write(chunk as Buffer);
+        ctx.progress(0);
+      }
+      await sink.sync();
+    } finally {
+      await sink.close();
     }
-    await new Promise<void>((resolve, reject) => sink.end((error?: Error | null) => (error ? reject(error) : resolve())));
     return { target, temp };
   };
 
