@@ -460,5 +460,7 @@ async function runJoin(ctx: MatchContext, config: MatchConfig, files: MatchFiles
   for (let step = 0; step < chunks; step++)
     for (const what of ['stats', 'matches', 'unmatched1', 'matched2'] as const)
       await rm(await ctx.resultFilePath(workFile(step, what)), { force: true });
+  // file2 is not needed by this job any more: free it (another job's steps load theirs).
+  cachedSide2 = undefined;
   return { resultFiles: names, result: summary };
 }
