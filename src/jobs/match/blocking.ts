@@ -54,42 +54,57 @@ export function blockNames(raw: string, key: BlockingKey): string[] {
   }
 }
 
-/** The blocks of file2, one map per key; blocks larger than `maxBlockSize` are left out (counted). */
+/** The blocks of file2, one map per key, filled row by row; once sealed, blocks larger than
+ * `maxBlockSize` are left out (counted). */
 export class BlockIndex {
   private readonly passes: Map<string, number[]>[];
-  /** Blocks dropped for being larger than maxBlockSize, per key. */
-  readonly oversizedBlocks: number[];
-  /** Blocks kept, all keys together. */
-  readonly blocks: number;
+  /** Blocks dropped for being larger than maxBlockSize, per key (after seal). */
+  oversizedBlocks: number[] = [];
+  /** Blocks kept, all keys together (after seal). */
+  blocks = 0;
 
   constructor(
     private readonly keys: readonly BlockingKey[],
-    /** The block names of file2's row `row` under key `k` (blockNames of the cell that key reads). */
+    private readonly maxBlockSize: number,
+  ) {
+    this.passes = keys.map(() => new Map());
+  }
+
+  /** An index of `rows` rows at once: `namesOf(k, row)` are the block names of a row under key k. */
+  static build(
+    keys: readonly BlockingKey[],
     namesOf: (k: number, row: number) => readonly string[],
     rows: number,
     maxBlockSize: number,
   ) {
-    this.passes = keys.map((_, k) => {
-      const blocks = new Map<string, number[]>();
-      for (let row = 0; row < rows; row++) {
-        for (const name of namesOf(k, row)) {
-          const members = blocks.get(name);
-          if (!members) blocks.set(name, [row]);
-          else if (members[members.length - 1] !== row) members.push(row);
-        }
-      }
-      return blocks;
-    });
+    const index = new BlockIndex(keys, maxBlockSize);
+    for (let row = 0; row < rows; row++) for (let k = 0; k < keys.length; k++) index.add(k, row, namesOf(k, row));
+    return index.seal();
+  }
+
+  /** Puts file2's row `row` (rows added in ascending order) into its blocks under key k. */
+  add(k: number, row: number, names: readonly string[]): void {
+    const blocks = this.passes[k]!;
+    for (const name of names) {
+      const members = blocks.get(name);
+      if (!members) blocks.set(name, [row]);
+      else if (members[members.length - 1] !== row) members.push(row);
+    }
+  }
+
+  /** Drops the oversized blocks; call once, after the last add. */
+  seal(): this {
     this.oversizedBlocks = this.passes.map((blocks) => {
       let dropped = 0;
       for (const [name, members] of blocks)
-        if (members.length > maxBlockSize) {
+        if (members.length > this.maxBlockSize) {
           blocks.delete(name);
           dropped++;
         }
       return dropped;
     });
     this.blocks = this.passes.reduce((n, p) => n + p.size, 0);
+    return this;
   }
 
   /**

@@ -110,7 +110,6 @@ export function createMatchJobType(deps: { files: MatchFileSource }): JobTypeDef
       'Fuzzy record linkage of two uploaded CSV files: per column pair exact, fuzzy, token_sort, token_set, phonetic or numeric scores, weighted; blocking; writes matches.csv and the unmatched rows.',
     inputSchema: inputSchema as unknown as z.ZodType<MatchConfig>,
     steps: (input) => matchSteps(files.get(input.file1)?.lines ?? 1, input.rows_per_step),
-    heartbeatTimeoutMs: 20_000,
     claimsUntypedInput: (input) =>
       typeof input === 'object' && input !== null && Array.isArray((input as { mappings?: unknown }).mappings),
     authorizeInput(input, submitter) {

@@ -135,7 +135,7 @@ async function readSide2(config: MatchConfig, file: string, heartbeat: () => voi
   let keyColumns: number[] = [];
   const rows: string[][] = [];
   const prepared: unknown[][] = config.mappings.map(() => []);
-  const names: string[][][] = keys.map(() => []);
+  const index = new BlockIndex(keys, config.blocking.max_block_size);
   for await (const { record } of readRecords(file, config.delimiter)) {
     if (!header) {
       header = record;
@@ -146,12 +146,11 @@ async function readSide2(config: MatchConfig, file: string, heartbeat: () => voi
     const row = rows.length;
     rows.push(record);
     for (let m = 0; m < scorers.length; m++) prepared[m]![row] = scorers[m]!.prepare(record[columns[m]!] ?? '');
-    for (let k = 0; k < keys.length; k++) names[k]![row] = blockNames(record[keyColumns[k]!] ?? '', keys[k]!);
+    for (let k = 0; k < keys.length; k++) index.add(k, row, blockNames(record[keyColumns[k]!] ?? '', keys[k]!));
     if ((row & 0x3fff) === 0) heartbeat();
   }
   if (!header) throw new PermanentJobError('file2 is empty (no header row)');
-  const index = new BlockIndex(keys, (k, row) => names[k]![row]!, rows.length, config.blocking.max_block_size);
-  return { header, rows, prepared, index };
+  return { header, rows, prepared, index: index.seal() };
 }
 
 // ---- names and columns of the outputs --------------------------------------------------------------------

@@ -22,7 +22,7 @@ describe('block names', () => {
 describe('BlockIndex', () => {
   const file2 = ['John Smith', 'Jon Smith', 'Jane Doe', 'Johanna Smyth', '', 'Peter Pan'];
   const indexOf = (keys: BlockingKey[], maxBlockSize = 100) =>
-    new BlockIndex(keys, (k, row) => blockNames(file2[row]!, keys[k]!), file2.length, maxBlockSize);
+    BlockIndex.build(keys, (k, row) => blockNames(file2[row]!, keys[k]!), file2.length, maxBlockSize);
 
   it('gives only rows sharing a block, each once, ascending', () => {
     const index = indexOf([prefix3]);
@@ -54,7 +54,7 @@ describe('BlockIndex', () => {
     const word = () =>
       Array.from({ length: 2 + Math.floor(rng() * 2) }, () => syllables[Math.floor(rng() * syllables.length)]).join('');
     const names = Array.from({ length: 2000 }, () => `${word()} ${word()}`);
-    const index = new BlockIndex(
+    const index = BlockIndex.build(
       DEFAULT_BLOCKING_KEYS,
       (k, row) => blockNames(names[row]!, DEFAULT_BLOCKING_KEYS[k]!),
       names.length,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jwtAuthenticator, mintToken } from '../../../src/api/auth.js';
 import { eventually, startTestEngine, type TestEngine } from '../../support/testEngine.js';
@@ -11,7 +12,7 @@ import { eventually, startTestEngine, type TestEngine } from '../../support/test
  * documented body (no type) with file1/file2 added, wait for the job, list and download its results.
  */
 const secret = 'match-secret';
-const MAX_UPLOAD = 4096;
+const MAX_UPLOAD = 1024 * 1024;
 let engine: TestEngine;
 let alice: Record<string, string>;
 let bob: Record<string, string>;
@@ -190,5 +191,87 @@ describe('the match job (seed body)', () => {
     expect((await download('..%2F..%2Fevents.db')).status).toBe(404);
     expect((await download('no-such.csv')).status).toBe(404);
     expect((await engine.api('GET', '/api/v1/jobs/job_unknown/files', undefined, alice)).status).toBe(404);
+  });
+});
+
+describe('a match job paused in the middle of a step', () => {
+  it('resumes the step from its checkpoint, with the results of a run without pause', async () => {
+    // Every row of file1 is compared with every row of file2 (one block: the same country), so the one
+    // chunk step runs for seconds: long enough to be paused in the middle.
+    const syllables = ['ka', 'ro', 'mi', 'le', 'to', 'na', 'su', 'vi', 'da', 'po', 'ri', 'ze'];
+    let seed = 7;
+    const next = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const word = (n: number) => Array.from({ length: n }, () => syllables[Math.floor(next() * syllables.length)]).join('');
+    const people = Array.from({ length: 5000 }, () => `${word(2)} ${word(3)}`);
+    const file1Text = ['name,country', ...people.map((p, i) => `${i % 4 ? p : p.replace(/a/, 'e')},DE`)].join('\n');
+    const file2Text = ['full_name,country', ...people.map((p) => `${p},DE`)].join('\n');
+    const file1 = (await upload(alice, 'a.csv', file1Text)).body.file_id;
+    const file2 = (await upload(alice, 'b.csv', file2Text)).body.file_id;
+    const body = {
+      name: 'paused match',
+      config: {
+        file1,
+        file2,
+        mappings: [
+          { file1_col: 'country', file2_col: 'country', match_type: 'exact', weight: 1 },
+          { file1_col: 'name', file2_col: 'full_name', match_type: 'fuzzy', weight: 3 },
+        ],
+        threshold: 90,
+        rows_per_step: 10_000,
+        blocking: { keys: [{ mapping: 0, method: 'exact' }] },
+      },
+    };
+    const api = (method: string, url: string, payload?: unknown) => engine.api(method, url, payload, alice);
+    const waitFor = (jobId: string, status: string) =>
+      eventually(
+        async () => {
+          const j = (await api('GET', `/api/v1/jobs/${jobId}`)).body;
+          if (j.status === 'failed') throw new Error(`job failed: ${j.error_message}`);
+          return j.status === status ? j : undefined;
+        },
+        90_000,
+        `${jobId} ${status}`,
+      );
+    const stepRuns = async (jobId: string) => {
+      const history = await engine.client.workflow.getHandle(jobId).fetchHistory();
+      return (history.events ?? [])
+        .map((e) => e.activityTaskScheduledEventAttributes)
+        .filter((a) => a?.activityType?.name === 'runJobStep')
+        .map((a) => defaultPayloadConverter.fromPayload(a!.input!.payloads![0]!) as { step: number; checkpoint: any });
+    };
+
+    const paused = (await api('POST', '/api/v1/jobs/submit', body)).body.job_id;
+    await waitFor(paused, 'running');
+    await new Promise((r) => setTimeout(r, 300));
+    const pause = await api('POST', `/api/v1/jobs/${paused}/pause`, { reason: 'test' });
+    expect(pause.status).toBe(200);
+    expect(pause.body.job).toMatchObject({ status: 'paused', completed_steps: 0 });
+    // The step hears the pause at its next heartbeat and hands back its checkpoint.
+    await eventually(
+      async () => {
+        const history = await engine.client.workflow.getHandle(paused).fetchHistory();
+        return history.events?.some((e) => e.activityTaskCanceledEventAttributes || e.activityTaskCompletedEventAttributes);
+      },
+      30_000,
+      'step stopped',
+    );
+    expect((await api('POST', `/api/v1/jobs/${paused}/resume`)).status).toBe(200);
+    const done = await waitFor(paused, 'completed');
+
+    const runs = await stepRuns(paused);
+    const step0 = runs.filter((r) => r.step === 0);
+    expect(step0.length).toBe(2); // started, paused, resumed: twice scheduled…
+    expect(step0[0]!.checkpoint).toBeUndefined();
+    expect(step0[1]!.checkpoint.row).toBeGreaterThan(0); // …the second time from where it stopped
+    expect(step0[1]!.checkpoint.row).toBeLessThan(5000);
+
+    const plain = (await api('POST', '/api/v1/jobs/submit', { ...body, name: 'plain match' })).body.job_id;
+    const reference = await waitFor(plain, 'completed');
+    expect(done.result).toMatchObject({ rows_file1: 5000, comparisons: 5000 * 5000 });
+    expect(done.result.matched).toBe(reference.result.matched);
+    const text = async (jobId: string, name: string) =>
+      (await engine.app.request(`/api/v1/jobs/${jobId}/files/${name}`, { headers: alice })).text();
+    for (const name of ['matches.csv', 'unmatched_file1.csv', 'unmatched_file2.csv'])
+      expect(await text(paused, name), name).toBe(await text(plain, name));
   });
 });

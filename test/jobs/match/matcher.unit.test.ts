@@ -227,9 +227,9 @@ describe('a chunk step interrupted and resumed from its checkpoint', () => {
         let checkpoint: unknown;
         for (;;) {
           const ctx = stepContext(resultsDir, step, plan.totalSteps, checkpoint);
-          // Stop the step at its second checkpoint, as a pause or a lost worker would.
+          // Stop the step at its third checkpoint, as a pause or a lost worker would.
           ctx.onProgress = (c) => {
-            if (step < plan.totalSteps - 1 && c.checkpoints.length === 2) c.controller.abort();
+            if (checkpoint === undefined && step < plan.totalSteps - 1 && c.checkpoints.length === 3) c.controller.abort();
           };
           try {
             await matchType().runStep(ctx, config);
@@ -237,7 +237,9 @@ describe('a chunk step interrupted and resumed from its checkpoint', () => {
           } catch (error) {
             expect(ctx.signal.aborted, String(error)).toBe(true);
             interruptions++;
-            checkpoint = ctx.checkpoints.at(-1);
+            // Resume from the first: the last heartbeats may never have reached Temporal, so the rows
+            // written after the checkpoint it knows must be cut and done again.
+            checkpoint = ctx.checkpoints[0];
             expect(checkpoint).toMatchObject({ row: expect.any(Number), bytes: expect.any(Array) });
           }
         }
