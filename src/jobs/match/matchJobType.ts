@@ -19,6 +19,9 @@ export interface MatchFileSource {
 export const UPLOAD_HINT =
   'upload each CSV file with POST /api/v1/files (multipart/form-data, the file in field "file") and put the file_id it returns in config.file1 and config.file2';
 
+/** Most steps of one match job (rows_per_step is refused below what that allows). */
+const MAX_STEPS = 10_000;
+
 const fileId = (side: 'file1' | 'file2') =>
   z
     .string({ error: `${side} is required: ${UPLOAD_HINT}` })
@@ -75,6 +78,12 @@ export function createMatchJobType(deps: { files: MatchFileSource }): JobTypeDef
         ctx.addIssue({ code: 'custom', path: [side], message: `unknown file id "${input[side]}": ${UPLOAD_HINT}` });
         continue;
       }
+      if (side === 'file1' && matchSteps(file.lines, input.rows_per_step) > MAX_STEPS)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rows_per_step'],
+          message: `too small for file1 (${file.lines} lines): a job runs at most ${MAX_STEPS} steps`,
+        });
       try {
         headers[side] = readHeaderSync(files.pathOf(file), input.delimiter);
       } catch (error) {

@@ -306,6 +306,10 @@ describe('input checks at submit', () => {
       { path: 'blocking.keys.0.mapping', message: 'no mapping 1 (there are 1, numbered from 0)' },
     ]);
     expect(issues({ ...seed, file1: f1.id, file2: f2.id, extra: 1 })[0]!.message).toMatch(/extra/);
+    const many = await upload('alice', 'many.csv', 'name\n' + 'x\n'.repeat(20_001));
+    expect(issues({ ...seed, file1: many.id, file2: f2.id, output_cols1: [], rows_per_step: 2 })).toEqual([
+      { path: 'rows_per_step', message: 'too small for file1 (20002 lines): a job runs at most 10000 steps' },
+    ]);
   });
 
   it("another owner's file is refused (403 at the API)", async () => {
