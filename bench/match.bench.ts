@@ -311,6 +311,32 @@ if (throughEngine) {
     }
     if (job.status !== 'completed') throw new Error(`job ${job.status}: ${job.error_message}`);
     const jobSeconds = (performance.now() - jobStarted) / 1000;
+    // Where the job's time went, from its Temporal history: waiting for a step to start, running steps.
+    const history = await engine.client.workflow.getHandle(jobId).fetchHistory();
+    const at = (e: any) => Number(e.eventTime.seconds) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6);
+    const scheduled = new Map<number, number>();
+    const startedAt = new Map<number, number>();
+    let waitMs = 0;
+    let stepMs = 0;
+    const stepSeconds: number[] = [];
+    for (const e of history.events ?? []) {
+      const id = Number(e.eventId);
+      if (e.activityTaskScheduledEventAttributes?.activityType?.name === 'runJobStep') scheduled.set(id, at(e));
+      const s0 = e.activityTaskStartedEventAttributes;
+      if (s0 && scheduled.has(Number(s0.scheduledEventId))) {
+        waitMs += at(e) - scheduled.get(Number(s0.scheduledEventId))!;
+        startedAt.set(Number(s0.scheduledEventId), at(e));
+      }
+      const c = e.activityTaskCompletedEventAttributes;
+      if (c && startedAt.has(Number(c.scheduledEventId))) {
+        const ms = at(e) - startedAt.get(Number(c.scheduledEventId))!;
+        stepMs += ms;
+        stepSeconds.push(Math.round(ms / 100) / 10);
+      }
+    }
+    log(
+      `engine: steps ran ${(stepMs / 1000).toFixed(1)} s (${stepSeconds.join(', ')} s), waited ${(waitMs / 1000).toFixed(1)} s to start`,
+    );
     const download = await engine.app.request(`/api/v1/jobs/${jobId}/files/matches.csv`);
     const matchesFile = path.join(dir, 'engine-matches.csv');
     const sink = createWriteStream(matchesFile);
@@ -325,6 +351,7 @@ if (throughEngine) {
       steps: job.total_steps,
       seconds: jobSeconds,
       uploadSeconds,
+      stepSeconds: stepMs / 1000,
       rowsPerSec: rows1 / jobSeconds,
       matched: job.result.matched,
       comparisons: job.result.comparisons,
