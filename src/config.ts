@@ -20,6 +20,8 @@ export interface EngineConfig {
   readModelPath: string;
   /** Jobs' result files go to `<resultsDir>/<job id>/`. */
   resultsDir: string;
+  /** Uploaded files (FILES_DIR): `<filesDir>/<owner>/<file id>` and their metadata in `files.db`. */
+  filesDir: string;
   /** HTTP port of the API. */
   port: number;
   /** Interface the API binds. */
@@ -37,7 +39,7 @@ export interface EngineConfig {
   storeAccess: 'local' | 'remote';
   /** HS256 secret of the API's bearer tokens; without it (development only) every caller is one local admin. */
   jwtSecret?: string;
-  /** Request limits: MAX_REQUEST_BYTES (1 MiB), MAX_BATCH_REQUEST_BYTES (64 MiB), MAX_JOB_INPUT_BYTES (256 KiB), MAX_JSON_DEPTH (64). */
+  /** Request limits: MAX_REQUEST_BYTES (1 MiB), MAX_BATCH_REQUEST_BYTES (64 MiB), MAX_JOB_INPUT_BYTES (256 KiB), MAX_JSON_DEPTH (64), MAX_UPLOAD_BYTES (512 MiB). */
   limits: Partial<RequestLimits>;
   /** The longest lifetime of an API token, seconds (JWT_MAX_TTL_SECONDS); default 7 days. */
   jwtMaxTtlSeconds: number;
@@ -74,6 +76,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     batchItemsPath: path.resolve(env.BATCH_ITEMS_PATH ?? path.join(dataDir, 'batch-items.db')),
     readModelPath: path.resolve(env.READMODEL_PATH ?? path.join(dataDir, 'readmodel.db')),
     resultsDir: path.resolve(env.RESULTS_DIR ?? path.join(dataDir, 'results')),
+    filesDir: path.resolve(env.FILES_DIR ?? path.join(dataDir, 'files')),
     port: intOf(env.PORT, 3000),
     host: env.HOST || '127.0.0.1',
     defaultJobType: env.DEFAULT_JOB_TYPE || 'sleep',
@@ -86,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
       ...(env.MAX_BATCH_REQUEST_BYTES ? { maxBatchRequestBytes: intOf(env.MAX_BATCH_REQUEST_BYTES, 0) } : {}),
       ...(env.MAX_JOB_INPUT_BYTES ? { maxJobInputBytes: intOf(env.MAX_JOB_INPUT_BYTES, 0) } : {}),
       ...(env.MAX_JSON_DEPTH ? { maxJsonDepth: intOf(env.MAX_JSON_DEPTH, 0) } : {}),
+      ...(env.MAX_UPLOAD_BYTES ? { maxUploadBytes: intOf(env.MAX_UPLOAD_BYTES, 0) } : {}),
     },
     jwtMaxTtlSeconds: intOf(env.JWT_MAX_TTL_SECONDS, 7 * 24 * 3600),
     storeAccess: env.EVENTSTORE_ACCESS === 'remote' ? 'remote' : 'local',

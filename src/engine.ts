@@ -22,6 +22,8 @@ import type { EngineConfig } from './config.js';
 import type { RequestLimits } from './api/limits.js';
 import { appendHealth } from './eventstore/appendHealth.js';
 import { configureHttpEgress } from './jobs/egressGuard.js';
+import { FileStore } from './files/fileStore.js';
+import { createMatchJobType } from './jobs/match/matchJobType.js';
 import { DEFAULT_POOL } from './domain/index.js';
 import { startPoolWorkflow } from './activities/schedulerActivities.js';
 import { PoolCommands } from './commands/poolCommands.js';
@@ -41,6 +43,8 @@ export interface EngineOptions {
   batchItemsPath?: string;
   /** Jobs' result files go to `<resultsDir>/<job id>/`. */
   resultsDir: string;
+  /** Uploaded files (`POST /files`); default: files/ next to the event store. */
+  filesDir?: string;
   /** Type of a submit that names none; default `sleep`. */
   defaultJobType?: string;
   /** The job types this engine runs; default: the built-ins (see "Add your own job type" in the README). */
@@ -84,6 +88,7 @@ export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOption
     readModelPath: config.readModelPath,
     batchItemsPath: config.batchItemsPath,
     resultsDir: config.resultsDir,
+    filesDir: config.filesDir,
     defaultJobType: config.defaultJobType,
     storeAccess: config.storeAccess,
     workflowBundle: config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined,
@@ -108,6 +113,8 @@ export interface Engine {
   app: ReturnType<typeof createApp>;
   workers: Worker[];
   registry: JobTypeRegistry;
+  /** Uploaded files (inputs of `match` jobs). */
+  files: FileStore;
   /** Stops the reconciler, the workers (they drain), the projector and the connections; `progress` hears each phase. */
   stop(progress?: (what: string) => void): Promise<void>;
 }
@@ -116,6 +123,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const log = options.log ?? (() => {});
   const namespace = options.namespace ?? 'default';
   const registry = options.registry ?? new JobTypeRegistry();
+  const files = new FileStore(options.filesDir ?? path.join(path.dirname(options.eventStorePath), 'files'));
+  if (!registry.has('match')) registry.register(createMatchJobType({ files }));
   const eventStore = openEventStore(options.eventStorePath);
   const readModelDb = openReadModelDb(options.readModelPath);
   const projector = new Projector(eventStore, readModelDb, readModelProjections());
@@ -177,6 +186,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       events: eventStore,
       workers: taskQueueWorkers(client, namespace, options.taskQueue),
       batches: { readModel: batchReadModel, commands: batchCommands },
+      files: { store: files, resultsDir: options.resultsDir },
       pools: new PoolCommands({ client, taskQueue: options.taskQueue, readModel, projection: projector, storeAccess }),
       schedules: { readModel: scheduleReadModel, commands: scheduleCommands },
       ops: {
@@ -265,6 +275,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     app,
     workers,
     registry,
+    files,
     async stop(progress: (what: string) => void = () => {}) {
       reconciler.stop();
       for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -277,6 +288,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       readModelDb.close();
       storeProbe.close();
       batchItems.close();
+      files.close();
       eventStore.close();
     },
   };

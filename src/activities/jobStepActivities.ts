@@ -4,6 +4,7 @@ import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PermanentJobError, type StepContext, type StepOutput } from '../jobs/jobType.js';
 import type { JobTypeRegistry } from '../jobs/registry.js';
+import { resultDirOf } from '../jobs/resultDir.js';
 
 export interface RunJobStepInput {
   jobId: string;
@@ -29,10 +30,7 @@ export interface JobStepActivityDeps {
 export { PERMANENT_ERROR_TYPE } from '../domain/index.js';
 import { PERMANENT_ERROR_TYPE } from '../domain/index.js';
 
-export function resultDirOf(resultsDir: string, jobId: string): string {
-  // Job ids come from our API (job_<uuid>) but may be typed by hand: never leave the results folder.
-  return path.join(resultsDir, jobId.replace(/[^A-Za-z0-9_.-]/g, '_'));
-}
+export { resultDirOf };
 
 export function createJobStepActivities(deps: JobStepActivityDeps) {
   return {
@@ -62,6 +60,11 @@ export function createJobStepActivities(deps: JobStepActivityDeps) {
           await mkdir(dir, { recursive: true });
           await writeFile(path.join(dir, safeName), content);
           return safeName;
+        },
+        async resultFilePath(fileName) {
+          const dir = resultDirOf(deps.resultsDir, request.jobId);
+          await mkdir(dir, { recursive: true });
+          return path.join(dir, path.basename(fileName));
         },
       };
       try {

@@ -11,6 +11,7 @@ import { opsRoutes } from './routes/ops.js';
 import { batchControlRoutes, batchDetailRoutes, batchRoutes } from './routes/batches.js';
 import { scheduleControlRoutes, scheduleRoutes } from './routes/schedules.js';
 import { validationHook } from './validation.js';
+import { fileRoutes, jobFileRoutes } from './routes/files.js';
 import { DEFAULT_REQUEST_LIMITS, requestLimits, type RequestLimits } from './limits.js';
 import { methodNotAllowed, requireJsonBody, withGlobalResponses } from './globalResponses.js';
 
@@ -76,7 +77,8 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
   });
   // After authentication (an anonymous caller learns nothing), before any route reads a body.
   api.use('*', requireJsonBody);
-  api.use('*', requestLimits({ ...DEFAULT_REQUEST_LIMITS, ...options.limits }));
+  const limits = { ...DEFAULT_REQUEST_LIMITS, ...options.limits };
+  api.use('*', requestLimits(limits));
   api.route('/', jobEventRoutes(deps));
   api.route('/', bulkRoutes(deps));
   api.route('/', jobRoutes(deps));
@@ -94,6 +96,10 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
     const scheduleDeps = { schedules: deps.schedules.readModel, commands: deps.schedules.commands, jobs: deps.readModel };
     api.route('/', scheduleRoutes(scheduleDeps));
     api.route('/', scheduleControlRoutes(scheduleDeps));
+  }
+  if (deps.files) {
+    api.route('/', fileRoutes({ ...deps.files, maxUploadBytes: limits.maxUploadBytes }));
+    api.route('/', jobFileRoutes({ ...deps.files, readModel: deps.readModel }));
   }
   app.route('/api/v1', api);
   return app;

@@ -5,6 +5,7 @@ import { ApiError, notFound } from './errors.js';
 import type { OpsDeps } from './routes/ops.js';
 import type { BatchReadModel } from '../projections/batchReadModel.js';
 import type { BatchCommands } from '../commands/batchCommands.js';
+import type { FilesDeps } from './routes/files.js';
 import type { ScheduleReadModel } from '../projections/scheduleReadModel.js';
 import type { ScheduleCommands } from '../commands/scheduleCommands.js';
 import type { PoolCommands } from '../commands/poolCommands.js';
@@ -35,6 +36,8 @@ export interface ApiDeps {
   pools?: PoolCommands;
   /** Batches (omitted: no /batches routes). */
   batches?: { readModel: BatchReadModel; commands: BatchCommands };
+  /** Uploaded files and jobs' result files (omitted: no /files routes). */
+  files?: FilesDeps;
   /** Schedules: recurring jobs (omitted: no /schedules routes). */
   schedules?: { readModel: ScheduleReadModel; commands: ScheduleCommands };
 }

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
 import { InvalidJobInputError, UnknownJobTypeError, type JobTypeRegistry } from '../jobs/registry.js';
-import type { RetrySettings } from '../jobs/jobType.js';
+import { InputAccessDeniedError, type RetrySettings } from '../jobs/jobType.js';
 import type { BatchItemStore } from '../batches/batchItemStore.js';
 import type { BatchReadModel, BatchRow } from '../projections/batchReadModel.js';
 import type { JobReadModel } from '../projections/jobReadModel.js';
@@ -23,7 +23,7 @@ import {
 import { INVALID_ARGUMENT, toPriorityKey, type JobWorkflowInput } from '../workflows/jobContract.js';
 import { BatchIdKey, BatchStatusKey, OwnerKey } from '../temporal/searchAttributes.js';
 import { DomainError } from '../domain/index.js';
-import { badRequest, conflict } from './commandErrors.js';
+import { badRequest, conflict, forbidden } from './commandErrors.js';
 import type { ReadYourWrites } from './jobCommands.js';
 import { pollUntil } from './pollUntil.js';
 
@@ -81,15 +81,16 @@ export class BatchCommands {
     const prepared: PreparedBatchItem[] = [];
     const problems: string[] = [];
     command.jobs.forEach((job, index) => {
-      const type = job.type ?? this.deps.defaultJobType;
+      const type = job.type ?? this.deps.registry.typeForUntyped(job.input) ?? this.deps.defaultJobType;
       try {
-        const { input, plan } = this.deps.registry.prepare(type, job.input ?? {});
+        const { input, plan } = this.deps.registry.prepare(type, job.input ?? {}, { owner: command.owner });
         assertInputSize(input, this.deps.maxJobInputBytes ?? DEFAULT_MAX_JOB_INPUT_BYTES, `jobs[${index}].input`);
         prepared.push({ name: job.name, type, input, priority: job.priority ?? command.priority, plan });
       } catch (error) {
         if (error instanceof UnknownJobTypeError) problems.push(`jobs[${index}].type: ${error.message}`);
         else if (error instanceof InvalidJobInputError)
           problems.push(...error.issues.map((i) => `jobs[${index}].input${i.path ? `.${i.path}` : ''}: ${i.message}`));
+        else if (error instanceof InputAccessDeniedError) throw forbidden(`jobs[${index}].${error.message}`);
         else throw error;
       }
     });

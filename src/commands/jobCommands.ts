@@ -23,7 +23,8 @@ import {
 } from '../workflows/jobWorkflow.js';
 import type { JobReadModel, JobRow } from '../projections/jobReadModel.js';
 import { DEFAULT_POOL, DomainError, type Dependency } from '../domain/index.js';
-import { IdempotencyConflictError, badRequest, conflict } from './commandErrors.js';
+import { IdempotencyConflictError, badRequest, conflict, forbidden } from './commandErrors.js';
+import { InputAccessDeniedError } from '../jobs/jobType.js';
 import { pollUntil } from './pollUntil.js';
 import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
 
@@ -124,12 +125,13 @@ export class JobCommands {
    * `field` prefixes it (`job.` for a schedule).
    */
   prepareJob(command: SubmitJobCommand, field = ''): JobWorkflowInput {
-    const type = command.type ?? this.deps.defaultJobType;
+    const type = command.type ?? this.deps.registry.typeForUntyped(command.input) ?? this.deps.defaultJobType;
     let prepared;
     try {
-      prepared = this.deps.registry.prepare(type, command.input ?? {});
+      prepared = this.deps.registry.prepare(type, command.input ?? {}, { owner: command.owner });
     } catch (error) {
       if (error instanceof UnknownJobTypeError) throw badRequest(`${field}type: ${error.message}`);
+      if (error instanceof InputAccessDeniedError) throw forbidden(`${field}${error.message}`);
       if (error instanceof InvalidJobInputError)
         throw badRequest(error.issues.map((i) => `${field}input.${i.path || '(root)'}: ${i.message}`).join('; '));
       throw error;

@@ -63,6 +63,10 @@ export interface StepContext {
   sleep(ms: number): Promise<void>;
   /** Writes a file into this job's results folder; returns its name (listed in result_files). */
   writeResultFile(fileName: string, content: string | Uint8Array): Promise<string>;
+  /** The absolute path of a file in this job's results folder (the folder is created), for a handler
+   * that streams a large file there itself; list its name in resultFiles. Names starting with `.` are
+   * the handler's own working files: never listed, removed with the job's results. */
+  resultFilePath(fileName: string): Promise<string>;
 }
 
 export interface StepOutput {
@@ -90,6 +94,21 @@ export interface JobTypeDefinition<I = any> {
   runStep(ctx: StepContext, input: I): Promise<StepOutput | void>;
   /** Runs once after the job is cancelled (free what the steps held). */
   cleanup?(ctx: { jobId: string; reason: string }, input: I): Promise<void>;
+  /** Checks at submit that need to know who submits (e.g. that files named in the input are the
+   * submitter's), after the schema: throw InputAccessDeniedError for what the submitter may not use (403). */
+  authorizeInput?(input: I, submitter: Submitter): void;
+  /** A submit that names no type goes to the first type that claims its input (else the default type). */
+  claimsUntypedInput?(input: unknown): boolean;
+}
+
+/** Who submits a job: its owner. */
+export interface Submitter {
+  owner: string;
+}
+
+/** Thrown by authorizeInput: the input names something its submitter may not use (the API answers 403). */
+export class InputAccessDeniedError extends Error {
+  override readonly name = 'InputAccessDeniedError';
 }
 
 export function defineJobType<I>(definition: JobTypeDefinition<I>): JobTypeDefinition<I> {
