@@ -59,6 +59,8 @@ export function toJobResource(row: JobRow, now = Date.now()) {
     scheduled_at: row.run_at,
     depends_on: dependsOn,
     blocked_by: dependsOn.filter((d) => d.state === 'waiting').map((d) => d.job_id),
+    metadata: parse(row.metadata ?? null, null) as Record<string, unknown> | null,
+    tags: parse(row.tags ?? '[]', []) as string[],
   };
 }
 

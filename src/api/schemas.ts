@@ -68,9 +68,48 @@ const schedulingFields = {
     .openapi({ description: 'The job waits as `scheduled` until then (a durable timer). Not with delay_seconds.' }),
 };
 
+/** A job's own metadata (small JSON) and tags, at submit. */
+export const Metadata = z
+  .record(z.string(), z.unknown())
+  .refine((m) => JSON.stringify(m).length <= 8192, { error: 'metadata: at most 8 KiB as JSON' })
+  .openapi({ description: 'Small JSON of your own (≤ 8 KiB), returned by GET and kept in the events.' });
+export const Tags = z
+  .array(
+    z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[^,]+$/, { error: 'a tag has no commas' }),
+  )
+  .max(20)
+  .openapi({ description: 'Up to 20 labels; filter with GET /jobs/list?tag=' });
+export const RetryOverrides = z
+  .object({
+    max_attempts: z.number().int().min(1).max(100).optional(),
+    initial_interval_ms: z.number().int().min(1).max(3_600_000).optional(),
+    backoff_coefficient: z.number().min(1).max(10).optional(),
+    max_interval_ms: z.number().int().min(1).max(86_400_000).optional(),
+    jitter: z.number().min(0).max(1).optional(),
+  })
+  .strict()
+  .openapi({ description: "Overrides of the job type's retry settings for this job." });
+
+/** RetryOverrides (snake_case) → RetrySettings fields. */
+export const retrySettingsOf = (r: z.infer<typeof RetryOverrides> | undefined) =>
+  r && {
+    ...(r.max_attempts !== undefined ? { maxAttempts: r.max_attempts } : {}),
+    ...(r.initial_interval_ms !== undefined ? { initialIntervalMs: r.initial_interval_ms } : {}),
+    ...(r.backoff_coefficient !== undefined ? { backoffCoefficient: r.backoff_coefficient } : {}),
+    ...(r.max_interval_ms !== undefined ? { maxIntervalMs: r.max_interval_ms } : {}),
+    ...(r.jitter !== undefined ? { jitter: r.jitter } : {}),
+  };
+
 export const SubmitJobBody = z
   .object({
     ...schedulingFields,
+    metadata: Metadata.optional(),
+    tags: Tags.optional(),
+    retry: RetryOverrides.optional(),
     name: z.string().min(1).max(200).openapi({ example: 'nightly export' }),
     type: z
       .string()
@@ -130,6 +169,8 @@ export const JobResource = z
       .array(z.object({ job_id: z.string(), condition: z.string(), state: z.enum(['waiting', 'met', 'impossible']) }))
       .openapi({ description: 'Its dependencies and where each stands.' }),
     blocked_by: z.array(z.string()).openapi({ description: 'The dependencies it still waits for.' }),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    tags: z.array(z.string()),
     batch_id: z.string().nullable(),
     schedule_id: z.string().nullable().openapi({ description: 'The schedule whose run this job is, else null' }),
     attempts: z.number().int(),
@@ -151,6 +192,7 @@ export const ListJobsQuery = z.object({
     description: 'One status, or `waiting`: every job not started yet (pending, blocked, scheduled, queued, retrying).',
   }),
   pool: PoolName.optional(),
+  tag: z.string().max(64).optional().openapi({ description: 'Jobs with this tag' }),
   type: z.string().optional(),
   priority: PriorityFilter.optional().openapi({ description: '1 low … 4 urgent' }),
   batch_id: z.string().optional(),

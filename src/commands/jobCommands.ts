@@ -1,3 +1,4 @@
+import type { RetrySettings } from '../jobs/jobType.js';
 import { createHash, randomUUID } from 'node:crypto';
 import {
   WorkflowExecutionAlreadyStartedError,
@@ -74,6 +75,12 @@ export interface SubmitJobCommand {
   dependsOn?: Dependency[];
   /** The caller may depend on other owners' jobs. */
   admin?: boolean;
+  /** Small JSON of the caller's own, returned by GET and carried in JobSubmitted. */
+  metadata?: Record<string, unknown>;
+  /** Labels to filter by (`GET /jobs/list?tag=`). */
+  tags?: string[];
+  /** Overrides of the job type's retry settings for this job (within MAX_RETRY_OVERRIDES). */
+  retry?: Partial<RetrySettings>;
   batchId?: string | null;
   /** Idempotency-Key header: the same key (per owner) and body return the same job, never a second one. */
   idempotencyKey?: string;
@@ -149,9 +156,11 @@ export class JobCommands {
       priority: command.priority,
       owner: command.owner,
       batchId: command.batchId ?? null,
-      plan: prepared.plan,
+      plan: command.retry ? { ...prepared.plan, retry: { ...prepared.plan.retry, ...command.retry } } : prepared.plan,
       timeoutMs: command.timeoutSeconds ? Math.round(command.timeoutSeconds * 1000) : null,
       runAt,
+      ...(command.metadata !== undefined ? { metadata: command.metadata } : {}),
+      ...(command.tags?.length ? { tags: [...new Set(command.tags)] } : {}),
       ...(command.pool !== undefined ? { pool } : {}),
       ...(command.weight !== undefined ? { weight: command.weight } : {}),
       ...(dependsOn.length > 0 ? { dependsOn } : {}),

@@ -13,6 +13,8 @@ export const JobEvents = {
   /** Got a slot in its pool: it runs now. */
   started: 'JobStarted',
   progress: 'JobProgress',
+  /** Progress inside a running step, with the step's message (written by the step activity). */
+  stepProgress: 'JobStepProgress',
   paused: 'JobPaused',
   resumed: 'JobResumed',
   reprioritized: 'JobReprioritized',

@@ -57,8 +57,13 @@ export interface StepContext {
   readonly checkpoint: unknown;
   /** Aborted when the step must stop (pause, cancel, timeout). */
   readonly signal: AbortSignal;
-  /** Reports progress inside the step and saves a checkpoint to resume from. Cheap: throttled. */
-  progress(fractionOfStep: number, checkpoint?: unknown): void;
+  /**
+   * Reports progress inside the step and saves a checkpoint to resume from. Cheap: throttled.
+   * `progress(0.4, {message: 'matched 120,000 of 500,000 rows', checkpoint})` also sets the job's
+   * message: the job's progress and message move while the step runs (recorded as JobStepProgress
+   * events, at most one a second, by workers that own the event store).
+   */
+  progress(fractionOfStep: number, checkpointOrReport?: unknown): void;
   /** A sleep that ends early (throwing) when the step is aborted. */
   sleep(ms: number): Promise<void>;
   /** Writes a file into this job's results folder; returns its name (listed in result_files). */
@@ -113,4 +118,17 @@ export class InputAccessDeniedError extends Error {
 
 export function defineJobType<I>(definition: JobTypeDefinition<I>): JobTypeDefinition<I> {
   return definition;
+}
+
+/** `{message, checkpoint?}` as the second argument of ctx.progress (else it is the checkpoint). */
+export function stepReportOf(value: unknown): { message: string; checkpoint?: unknown; hasCheckpoint: boolean } | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const keys = Object.keys(value);
+  const message = (value as { message?: unknown }).message;
+  if (typeof message !== 'string' || !keys.every((k) => k === 'message' || k === 'checkpoint')) return undefined;
+  return {
+    message: message.slice(0, 500),
+    checkpoint: (value as { checkpoint?: unknown }).checkpoint,
+    hasCheckpoint: keys.includes('checkpoint'),
+  };
 }

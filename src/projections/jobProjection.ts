@@ -1,5 +1,5 @@
 import type { ScannedEvent } from '../eventstore/index.js';
-import { DEPENDENCY_FAILED, JobEvents, jobStatusAfter, type JobStatus } from '../domain/index.js';
+import { DEPENDENCY_FAILED, JobEvents, isTerminalJobStatus, jobStatusAfter, type JobStatus } from '../domain/index.js';
 import type { JobRow } from './jobReadModel.js';
 import type { ReadModelDb } from './readModelDb.js';
 
@@ -47,6 +47,8 @@ export const JOB_COLUMNS = [
   'pool_weight',
   'queued_seq',
   'depends_on',
+  'metadata',
+  'tags',
 ] as const;
 
 type Patch = (row: JobRow, d: Record<string, any>, event: ScannedEvent, at: string) => Partial<JobRow>;
@@ -94,14 +96,27 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
     next_retry_at: null,
     message: `waiting for a slot in pool ${d.pool}`,
   }),
-  [JobEvents.progress]: (_row, d) => ({
+  [JobEvents.progress]: (row, d) => ({
     completed_steps: d.completedSteps,
     total_steps: d.totalSteps,
-    progress: d.progress,
+    // In-step progress of the same step may already show more.
+    progress: d.completedSteps === row.completed_steps ? Math.max(row.progress, d.progress) : d.progress,
     current_step: d.currentStep,
     estimated_remaining: d.estimatedRemainingS,
     result_files: JSON.stringify(d.resultFiles ?? []),
   }),
+  // In-step progress (the step activity's own report): the job's progress moves within the step and
+  // its message says what the step is doing. Never backwards, never to 100 (the workflow ends it).
+  [JobEvents.stepProgress]: (row, d) =>
+    isTerminalJobStatus(row.status) || d.step < row.completed_steps
+      ? {}
+      : {
+          progress: Math.max(
+            row.progress,
+            Math.min(99, Math.floor(((row.completed_steps + (Number(d.fraction) || 0)) * 100) / Math.max(1, row.total_steps))),
+          ),
+          ...(typeof d.message === 'string' ? { message: d.message } : {}),
+        },
   [JobEvents.paused]: (_row, _d, event, at) => ({ paused_at: at, message: event.metadata.reason ?? 'paused' }),
   [JobEvents.resumed]: (row, d, event) =>
     d.to === 'queued'
@@ -203,6 +218,8 @@ function submittedRow(event: ScannedEvent, d: Record<string, any>, at: string): 
     pool: d.pool ?? null,
     pool_weight: d.weight ?? null,
     queued_seq: null,
+    metadata: d.metadata == null ? null : JSON.stringify(d.metadata),
+    tags: JSON.stringify(d.tags ?? []),
     depends_on: JSON.stringify(
       (d.dependsOn ?? []).map((x: { jobId: string; condition: string }) => ({
         job_id: x.jobId,

@@ -57,6 +57,9 @@ export interface JobRow {
   queued_seq: number | null;
   /** JSON: [{job_id, condition, state: waiting|met|impossible}]. */
   depends_on: string;
+  /** JSON of the submitter's own, or null; JSON array of labels. */
+  metadata: string | null;
+  tags: string;
 }
 
 export interface JobListFilter {
@@ -65,6 +68,8 @@ export interface JobListFilter {
   /** One status, or `waiting` (every status of WAITING_JOB_STATUSES). */
   status?: string;
   pool?: string;
+  /** Jobs with this tag. */
+  tag?: string;
   type?: string;
   priority?: number;
   batchId?: string;
@@ -132,6 +137,7 @@ export class JobReadModel {
     if (filter.status === 'waiting') where.push(`status IN (${WAITING_JOB_STATUSES.map((s) => `'${s}'`).join(',')})`);
     else where_('status = @status', 'status', filter.status);
     where_('pool = @pool', 'pool', filter.pool);
+    where_('EXISTS (SELECT 1 FROM json_each(jobs.tags) t WHERE t.value = @tag)', 'tag', filter.tag);
     where_('type = @type', 'type', filter.type);
     where_('priority = @priority', 'priority', filter.priority);
     where_('batch_id = @batchId', 'batchId', filter.batchId);

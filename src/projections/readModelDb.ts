@@ -127,6 +127,8 @@ const ADDED_JOB_COLUMNS: [string, string][] = [
   ['pool_weight', 'INTEGER'],
   ['queued_seq', 'INTEGER'],
   ['depends_on', "TEXT NOT NULL DEFAULT '[]'"],
+  ['metadata', 'TEXT'],
+  ['tags', "TEXT NOT NULL DEFAULT '[]'"],
   ['schedule_id', 'TEXT'],
 ];
 

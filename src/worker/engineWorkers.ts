@@ -61,7 +61,7 @@ export async function createEngineWorkers(options: EngineWorkerOptions): Promise
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     activities: {
-      ...createJobStepActivities({ registry: options.registry, resultsDir: options.resultsDir }),
+      ...createJobStepActivities({ registry: options.registry, resultsDir: options.resultsDir, eventStore: options.eventStore }),
       // The SQLite owner also serves the store as local activities of the workflows it runs.
       ...(options.eventStore ? createEventStoreActivities(options.eventStore) : {}),
       ...(options.batchItems ? createBatchActivities(options.batchItems) : {}),

@@ -103,6 +103,9 @@ export interface JobWorkflowInput {
   weight?: number;
   /** Jobs that must reach a state first (`blocked` until then). */
   dependsOn?: Dependency[];
+  /** The submitter's own small JSON and labels (in JobSubmitted; the read model filters on tags). */
+  metadata?: Record<string, unknown>;
+  tags?: string[];
   /** The Temporal Schedule that started this run (its id in the API and `temporal schedule`). */
   scheduleId?: string | null;
   /** Who submitted it (metadata.actor of JobSubmitted). */

@@ -7,6 +7,7 @@ import {
   ListJobsQuery,
   SubmitJobBody,
   SubmitJobResponse,
+  retrySettingsOf,
 } from '../schemas.js';
 import { toJobResource } from '../jobResource.js';
 import { actorOf, loadJob, type ApiDeps, type AppEnv } from '../context.js';
@@ -60,6 +61,9 @@ export function jobRoutes(deps: ApiDeps) {
         weight: body.weight,
         dependsOn: body.depends_on?.map((d) => ({ jobId: d.job_id, condition: d.condition })),
         admin: user.role === 'admin',
+        metadata: body.metadata,
+        tags: body.tags,
+        retry: retrySettingsOf(body.retry),
       });
       if (existing) return c.json({ job_id: jobId, message: 'Job submitted successfully' }, 200);
       return visible
@@ -86,6 +90,7 @@ export function jobRoutes(deps: ApiDeps) {
           owner: user.role === 'admin' ? undefined : user.id,
           status: q.status,
           pool: q.pool,
+          tag: q.tag,
           type: q.type,
           priority: q.priority,
           batchId: q.batch_id,

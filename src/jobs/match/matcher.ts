@@ -272,7 +272,9 @@ async function runChunk(ctx: MatchContext, config: MatchConfig, files: MatchFile
     }
     const checkpoint: ChunkCheckpoint = { row, offset, bytes: [...bytes], stats: { ...stats } };
     const planned = Math.min(endRow, startRow + config.rows_per_step) - startRow;
-    ctx.progress(Math.min(1, (row - startRow) / planned), checkpoint);
+    // The job's message while the step runs (recorded as JobStepProgress, at most once a second).
+    const message = `matching rows ${startRow + 1}-${startRow + planned} of file1: ${row - startRow} done, ${stats.matched} matched in this chunk`;
+    ctx.progress(Math.min(1, (row - startRow) / planned), { message, checkpoint });
   };
 
   const seen = new Uint32Array(side2.rows.length);

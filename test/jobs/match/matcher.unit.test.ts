@@ -1,3 +1,4 @@
+import { stepReportOf } from '../../../src/jobs/jobType.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,7 +45,9 @@ function stepContext(resultsDir: string, step: number, totalSteps: number, check
     controller,
     checkpoints: [] as unknown[],
     onProgress: () => {},
-    progress(_fraction: number, newCheckpoint?: unknown) {
+    progress(_fraction: number, second?: unknown) {
+      const report = stepReportOf(second);
+      const newCheckpoint = report ? report.checkpoint : second;
       if (newCheckpoint !== undefined) context.checkpoints.push(newCheckpoint);
       context.onProgress(context);
     },
