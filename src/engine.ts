@@ -139,6 +139,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const poolLimits = { [DEFAULT_POOL]: defaultPoolLimit, ...options.pools };
   const commands = new JobCommands({
     client,
+    files,
     taskQueue: options.taskQueue,
     registry,
     readModel,

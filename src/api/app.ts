@@ -98,7 +98,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
     api.route('/', scheduleControlRoutes(scheduleDeps));
   }
   if (deps.files) {
-    api.route('/', fileRoutes({ ...deps.files, maxUploadBytes: limits.maxUploadBytes }));
+    api.route('/', fileRoutes({ ...deps.files, jobs: deps.readModel, maxUploadBytes: limits.maxUploadBytes }));
     api.route('/', jobFileRoutes({ ...deps.files, readModel: deps.readModel }));
   }
   app.route('/api/v1', api);

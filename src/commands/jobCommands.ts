@@ -54,6 +54,8 @@ export interface JobCommandsDeps {
   workflowTaskTimeoutMs?: number;
   /** Largest job input as JSON, bytes; default DEFAULT_MAX_JOB_INPUT_BYTES. */
   maxJobInputBytes?: number;
+  /** Uploaded files: a deleted job's input files go with it once no other job names them. */
+  files?: { remove(id: string): number };
   /** Pools started from the configuration (known before their PoolCreated is read); default: `default`. */
   configuredPools?: readonly string[];
 }
@@ -210,7 +212,17 @@ export class JobCommands {
       args: [{ jobIds: rows.map((r) => r.id), actor, reason }],
     });
     await this.deps.projection.waitFor(result.position, this.visibilityTimeoutMs);
-    return { deleted: result.deleted, freedBytes: result.freedBytes };
+    return { deleted: result.deleted, freedBytes: result.freedBytes + this.removeUnusedInputFiles(rows) };
+  }
+
+  /** Uploaded files named in the deleted jobs' inputs that no remaining job names; the bytes freed. */
+  private removeUnusedInputFiles(rows: JobRow[]): number {
+    if (!this.deps.files) return 0;
+    const ids = new Set<string>();
+    for (const row of rows) for (const m of row.input.matchAll(/"(file_[0-9a-f-]{36})"/g)) ids.add(m[1]!);
+    let freed = 0;
+    for (const id of ids) if (this.deps.readModel.jobsUsingFile(id).length === 0) freed += this.deps.files.remove(id);
+    return freed;
   }
 
   /** pause | resume | cancel through the workflow's Update (validated there; nothing written if refused). */

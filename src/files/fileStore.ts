@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -140,6 +140,23 @@ export class FileStore {
   get(id: string): StoredFile | undefined {
     const row = this.byId.get(id);
     return row ? toStoredFile(row) : undefined;
+  }
+
+  /** An owner's files, newest first. */
+  listOf(owner: string, limit = 1000): StoredFile[] {
+    return this.db
+      .prepare<[string, number], FileRow>('SELECT * FROM files WHERE owner = ? ORDER BY created_at DESC LIMIT ?')
+      .all(owner, limit)
+      .map(toStoredFile);
+  }
+
+  /** Removes a file's row and bytes; the bytes it freed (0 if it was not there). */
+  remove(id: string): number {
+    const file = this.get(id);
+    if (!file) return 0;
+    this.db.prepare('DELETE FROM files WHERE id = ?').run(id);
+    rmSync(this.pathOf(file), { force: true });
+    return file.size;
   }
 
   /** Where the bytes of a recorded file are. */

@@ -224,6 +224,16 @@ export class JobReadModel {
     };
   }
 
+  /** Jobs whose input names `fileId` (an uploaded file), the final ones too unless `activeOnly`. */
+  jobsUsingFile(fileId: string, activeOnly = false): JobRow[] {
+    return this.db
+      .prepare<[string], JobRow>(
+        `SELECT * FROM jobs WHERE instr(input, ?) > 0
+          ${activeOnly ? "AND status NOT IN ('completed','failed','cancelled','terminated','timed_out')" : ''} LIMIT 100`,
+      )
+      .all(JSON.stringify(fileId));
+  }
+
   /** Jobs cancelled because `jobId` could not meet their dependency on it (to re-arm on its retry). */
   dependentsCancelledBy(jobId: string): JobRow[] {
     return this.db

@@ -24,6 +24,8 @@ import { validationHook } from '../validation.js';
 
 export interface FilesDeps {
   store: FileStore;
+  /** The jobs read model: a file an active job reads cannot be deleted. */
+  jobs?: JobReadModel;
   /** Jobs' result files are in `<resultsDir>/<job id>/`. */
   resultsDir: string;
 }
@@ -70,6 +72,7 @@ const fileErrors = {
   400: json(ErrorResponse, 'Invalid request'),
   403: json(ErrorResponse, 'Not your file'),
   404: json(ErrorResponse, 'No such file'),
+  409: json(ErrorResponse, 'A job that is not finished reads the file'),
 };
 const jobFileErrors = {
   400: json(ErrorResponse, 'Invalid request'),
@@ -215,6 +218,34 @@ export function fileRoutes(deps: FilesDeps & { maxUploadBytes: number }) {
       responses: { 200: json(FileResource, 'The file'), ...fileErrors },
     }),
     (c) => c.json(toResource(loadFile(deps.store, c.get('user'), c.req.valid('param').file_id)), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/files',
+      tags: ['files'],
+      summary: 'Your uploaded files, newest first',
+      responses: { 200: json(z.array(FileResource), 'Files'), ...fileErrors },
+    }),
+    (c) => c.json(deps.store.listOf(c.get('user').id).map(toResource), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/files/{file_id}',
+      tags: ['files'],
+      summary: 'Delete an uploaded file (409 while a job that is not finished reads it)',
+      request: { params: FileIdParam },
+      responses: { 200: json(z.object({ success: z.literal(true), freed_bytes: z.number().int() }), 'Deleted'), ...fileErrors },
+    }),
+    (c) => {
+      const file = loadFile(deps.store, c.get('user'), c.req.valid('param').file_id);
+      const active = deps.jobs?.jobsUsingFile(file.id, true) ?? [];
+      if (active.length > 0) throw new ApiError(409, `Job ${active[0]!.id} (${active[0]!.status}) reads this file`);
+      return c.json({ success: true as const, freed_bytes: deps.store.remove(file.id) }, 200);
+    },
   );
 
   return app;

@@ -195,6 +195,35 @@ describe('the match job (seed body)', () => {
 });
 
 describe('a match job paused in the middle of a step', () => {
+  it('uploads are listed, cannot be deleted while a job reads them, and go with the last job that used them', async () => {
+    const file1 = (await upload(alice, 'a.csv', customers)).body.file_id;
+    const file2 = (await upload(alice, 'b.csv', crm)).body.file_id;
+    const listed = (await engine.api('GET', '/api/v1/files', undefined, alice)).body.map((f: { file_id: string }) => f.file_id);
+    expect(listed).toEqual(expect.arrayContaining([file1, file2]));
+    // A job waiting for its time reads the files: they cannot be deleted.
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const submitted = await engine.api(
+      'POST',
+      '/api/v1/jobs/submit',
+      { ...seedBody({ file1, file2 }), scheduled_at: later },
+      alice,
+    );
+    expect(submitted.status, JSON.stringify(submitted.body)).toBe(201);
+    const jobId = submitted.body.job_id;
+    const busy = await engine.api('DELETE', `/api/v1/files/${file2}`, undefined, alice);
+    expect(busy.status).toBe(409);
+    expect(busy.body.details).toContain(jobId);
+    expect((await engine.api('POST', `/api/v1/jobs/${jobId}/cancel`, undefined, alice)).status).toBe(200);
+    expect((await engine.api('DELETE', `/api/v1/jobs/${jobId}`, undefined, alice)).status).toBe(200);
+    // The job was the last to name them: its input files went with it.
+    expect((await engine.api('GET', `/api/v1/files/${file1}`, undefined, alice)).status).toBe(404);
+    expect((await engine.api('GET', `/api/v1/files/${file2}`, undefined, alice)).status).toBe(404);
+    // A file no job reads can be deleted by its owner.
+    const spare = (await upload(alice, 'c.csv', crm)).body.file_id;
+    expect((await engine.api('DELETE', `/api/v1/files/${spare}`, undefined, alice)).body).toMatchObject({ success: true });
+    expect((await engine.api('GET', `/api/v1/files/${spare}`, undefined, alice)).status).toBe(404);
+  });
+
   it('resumes the step from its checkpoint, with the results of a run without pause', async () => {
     // Every row of file1 is compared with every row of file2 (one block: the same country), so the one
     // chunk step runs for seconds: long enough to be paused in the middle.
