@@ -46,6 +46,9 @@ export function storeActivities<A = EventStoreActivities>(access: StoreAccess | 
         taskQueue: `${workflowInfo().taskQueue}-store`,
         startToCloseTimeout: '30s',
         retry: STORE_RETRY,
+        // The record comes first, whatever the job's priority: a low-priority job's events (a batch's
+        // pause, a control's answer) must not wait behind a backlog of urgent jobs' appends.
+        priority: { priorityKey: 1 },
       }) as A);
 }
 

@@ -6,7 +6,7 @@ import { ErrorResponse, JobStatusEnum, Priority } from '../schemas.js';
 import { validationHook } from '../validation.js';
 import type { JobRow } from '../../projections/jobReadModel.js';
 
-const BulkBody = z
+export const BulkBody = z
   .object({
     action: z.enum(['cancel', 'pause', 'resume', 'reprioritize', 'retry', 'delete']),
     ids: z.array(z.string().min(1).max(200)).min(1).max(1000).optional(),
@@ -28,7 +28,7 @@ const BulkBody = z
   .strict()
   .openapi('BulkRequest');
 
-const BulkResponse = z
+export const BulkResponse = z
   .object({
     action: z.string(),
     matched: z.number().int(),

@@ -32,7 +32,7 @@ export interface FilesDeps {
 /** Room for the multipart framing around the file when Content-Length is checked before reading. */
 const MULTIPART_SLACK = 64 * 1024;
 
-const FileResource = z
+export const FileResource = z
   .object({
     file_id: z.string().openapi({ example: 'file_0b7c3f5e-1d2a-4f4e-9b1a-6c2d3e4f5a6b' }),
     name: z.string().openapi({ example: 'customers.csv' }),
@@ -51,7 +51,7 @@ const ResultFile = z
   })
   .openapi('ResultFile');
 
-const ResultFiles = z.object({ job_id: z.string(), files: z.array(ResultFile) }).openapi('ResultFiles');
+export const ResultFiles = z.object({ job_id: z.string(), files: z.array(ResultFile) }).openapi('ResultFiles');
 
 const FileIdParam = z.object({
   file_id: z
