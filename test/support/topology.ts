@@ -166,7 +166,7 @@ export async function apiCall(
   method: string,
   url: string,
   body?: unknown,
-  options: { patienceMs?: number; headers?: Record<string, string> } = {},
+  options: { patienceMs?: number; headers?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<{ status: number; body: any }> {
   const deadline = Date.now() + (options.patienceMs ?? 120_000);
   for (;;) {
@@ -175,6 +175,7 @@ export async function apiCall(
         method,
         headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal: options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined,
       });
       const text = await response.text();
       let parsed: unknown = text;
@@ -190,6 +191,8 @@ export async function apiCall(
       }
       return { status: response.status, body: parsed };
     } catch (error) {
+      // Our own timeout: the request was taken and not answered in time; not retried.
+      if ((error as Error).name === 'TimeoutError') return { status: 0, body: 'timeout' };
       if (Date.now() > deadline) throw error;
       await new Promise((r) => setTimeout(r, 500));
     }
