@@ -9,9 +9,10 @@
  * BENCH_CONCURRENCY each) through the API — several batches, because one batch workflow handles its
  * children one workflow task at a time and caps a lone batch at a few jobs/s whatever the workers;
  * completed jobs/s overall and the median of its 5-second windows, and the CPU each process took.
- * Then the store owner alone: BENCH_APPEND_LOOPS workflows on a remote worker (this process) each
- * appending BENCH_APPENDS events one at a time through the owner's `<queue>-store` task queue:
- * appends/s the single owner takes from remote workers, and its CPU per append.
+ * Then, on each server (BENCH_APPEND=0 skips it), the store owner alone: BENCH_APPEND_LOOPS
+ * workflows on a remote worker (this process) each appending BENCH_APPENDS events one at a time
+ * through the owner's `<queue>-store` task queue: appends/s the single owner takes from remote
+ * workers, and its CPU per append.
  * Prints progress lines, a table and a BENCH_JSON line.
  */
 import os from 'node:os';
@@ -27,13 +28,13 @@ import { startLocalCluster } from '../test/support/cluster.js';
 import { apiCall, metricSamples, topology } from '../test/support/topology.js';
 import { formatTable } from './support/stats.js';
 
-const JOBS = Number(process.env.BENCH_JOBS ?? 2000);
+const JOBS = Number(process.env.BENCH_JOBS ?? 1000);
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 8);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
-const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,3').split(',').map(Number);
+const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? '1,3').split(',').filter(Boolean).map(Number); // '' = no batch scenario
 const SERVERS = (process.env.BENCH_SERVERS ?? 'postgres,dev').split(',');
 const APPEND_LOOPS = Number(process.env.BENCH_APPEND_LOOPS ?? 64);
-const APPENDS = Number(process.env.BENCH_APPENDS ?? 100);
+const APPENDS = Number(process.env.BENCH_APPENDS ?? 25);
 const WINDOW_MS = 5000;
 
 const t0 = Date.now();
@@ -94,7 +95,7 @@ try {
           })();
     try {
       for (const workers of WORKER_COUNTS) results.push(await batchScenario(kind, server, workers));
-      if (kind === 'postgres' || SERVERS.length === 1) results.push(await appendScenario(kind, server));
+      if (process.env.BENCH_APPEND !== '0') results.push(await appendScenario(kind, server));
     } finally {
       await server.stop();
       rmSync(serverDir, { recursive: true, force: true });
