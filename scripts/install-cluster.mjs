@@ -21,7 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Keep in step with docker-compose.yml's image tags (test/temporal/composeTopology.unit.test.ts checks). */
-export const TEMPORAL_SERVER_VERSION = '1.32.0';
+const TEMPORAL_SERVER_VERSION = '1.32.0';
 const MODULE = 'go.temporal.io/server';
 const PACKAGES = [
   { pkg: `${MODULE}/cmd/server`, built: 'server', bin: 'temporal-server' },
@@ -32,8 +32,10 @@ const SCHEMA = 'schema/postgresql/v12';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const target = path.join(root, '.tools', `temporal-server-${TEMPORAL_SERVER_VERSION}`);
 const say = (line) => console.log(`[install-cluster] ${line}`);
+let scratch; // the folder being built, removed when the build fails
 const fail = (line) => {
   console.error(`[install-cluster] ERROR: ${line}`);
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
   process.exit(1);
 };
 const shown = (file) => (file.startsWith(root + path.sep) ? path.relative(root, file) : file);
@@ -102,7 +104,7 @@ function main() {
   } else {
     const go = findGo();
     say(`Temporal server ${TEMPORAL_SERVER_VERSION}: building with ${goRun(go, ['version'])} into ${shown(target)}`);
-    const scratch = `${target}.tmp-${process.pid}`;
+    scratch = `${target}.tmp-${process.pid}`;
     rmSync(scratch, { recursive: true, force: true });
     mkdirSync(path.join(scratch, 'bin'), { recursive: true });
     const env = { GOBIN: path.join(scratch, 'bin'), GOFLAGS: '-buildvcs=false' };
@@ -121,6 +123,7 @@ function main() {
     if (!installed(scratch)) fail(`incomplete install in ${scratch}`);
     rmSync(target, { recursive: true, force: true });
     renameSync(scratch, target);
+    scratch = undefined;
     say(`Temporal server ${TEMPORAL_SERVER_VERSION}: ${shown(target)} ready`);
   }
   const pg = findPostgres();

@@ -117,7 +117,7 @@ function run(
  * Kills what it guards when this process dies without cleaning up (SIGKILL, a crash): a tiny `sh` reads
  * a pipe from us and runs `command` when the pipe closes. `release()` lets it exit quietly.
  */
-function deathWatch(command: string, ids?: { uid: number; gid: number }): { release(): void } {
+export function deathWatch(command: string, ids?: { uid: number; gid: number }): { release(): void } {
   const dog = spawn('/bin/sh', ['-c', `read -r _ || ${command}`], {
     stdio: ['pipe', 'ignore', 'ignore'],
     uid: ids?.uid,

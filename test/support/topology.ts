@@ -4,6 +4,7 @@
 // STORE_OWNER=false), all against one Temporal frontend. Used by test:cluster and bench:cluster.
 import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
+import { deathWatch } from './cluster.js';
 import { repoRoot, startNodeProcess, type NodeProcess } from './nodeProcess.js';
 
 type Log = (line: string) => void;
@@ -12,6 +13,7 @@ type Log = (line: string) => void;
 export class EngineProcess {
   private current: NodeProcess | undefined;
   private logStream: WriteStream | undefined;
+  private watch: { release(): void } | undefined;
   /** How many times it was started. */
   runs = 0;
 
@@ -46,6 +48,8 @@ export class EngineProcess {
       env: this.env,
       onOutput: (text) => stream.write(text),
     });
+    // Killed with us if this process dies without stopping it (a killed test run).
+    this.watch = deathWatch(`kill -KILL ${this.pid} 2>/dev/null`);
     const ms = Date.now() - started;
     this.log(`${this.name}: started (pid ${this.pid}, run ${this.runs}) in ${ms} ms`);
     return ms;
@@ -57,6 +61,7 @@ export class EngineProcess {
     if (!this.current) return { ms: 0, code: null, signal: null };
     if (this.running()) this.current.child.kill(signal);
     const exit = await this.current.exited;
+    this.watch?.release();
     this.logStream?.end();
     const ms = Date.now() - started;
     this.log(`${this.name}: ${signal} → exited (${exit.code ?? exit.signal}) in ${ms} ms`);
