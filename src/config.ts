@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { RequestLimits } from './api/limits.js';
+import { parsePoolLimits } from './domain/pools.js';
 
 /** Everything the engine reads from the environment, in one place (documented in the README). */
 export interface EngineConfig {
@@ -19,6 +20,8 @@ export interface EngineConfig {
   readModelPath: string;
   /** Jobs' result files go to `<resultsDir>/<job id>/`. */
   resultsDir: string;
+  /** Uploaded files (FILES_DIR): `<filesDir>/<owner>/<file id>` and their metadata in `files.db`. */
+  filesDir: string;
   /** HTTP port of the API. */
   port: number;
   /** Interface the API binds. */
@@ -27,6 +30,8 @@ export interface EngineConfig {
   defaultJobType: string;
   /** Concurrent job steps per worker. */
   maxConcurrentSteps: number;
+  /** Resource pools and their limits (POOLS=`gpu:2,default:50`); `default` defaults to MAX_CONCURRENT_STEPS. */
+  pools: Record<string, number>;
   /** Reconciler scan period (ms): how soon a terminated or timed-out job shows as such. */
   reconcileIntervalMs: number;
   /** How workflows reach the event store: local activities (one process owns the store and runs all
@@ -34,7 +39,7 @@ export interface EngineConfig {
   storeAccess: 'local' | 'remote';
   /** HS256 secret of the API's bearer tokens; without it (development only) every caller is one local admin. */
   jwtSecret?: string;
-  /** Request limits: MAX_REQUEST_BYTES (1 MiB), MAX_BATCH_REQUEST_BYTES (64 MiB), MAX_JOB_INPUT_BYTES (256 KiB), MAX_JSON_DEPTH (64). */
+  /** Request limits: MAX_REQUEST_BYTES (1 MiB), MAX_BATCH_REQUEST_BYTES (64 MiB), MAX_JOB_INPUT_BYTES (256 KiB), MAX_JSON_DEPTH (64), MAX_UPLOAD_BYTES (512 MiB). */
   limits: Partial<RequestLimits>;
   /** The longest lifetime of an API token, seconds (JWT_MAX_TTL_SECONDS); default 7 days. */
   jwtMaxTtlSeconds: number;
@@ -71,10 +76,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     batchItemsPath: path.resolve(env.BATCH_ITEMS_PATH ?? path.join(dataDir, 'batch-items.db')),
     readModelPath: path.resolve(env.READMODEL_PATH ?? path.join(dataDir, 'readmodel.db')),
     resultsDir: path.resolve(env.RESULTS_DIR ?? path.join(dataDir, 'results')),
+    filesDir: path.resolve(env.FILES_DIR ?? path.join(dataDir, 'files')),
     port: intOf(env.PORT, 3000),
     host: env.HOST || '127.0.0.1',
     defaultJobType: env.DEFAULT_JOB_TYPE || 'sleep',
     maxConcurrentSteps: intOf(env.MAX_CONCURRENT_STEPS, 100),
+    pools: parsePoolLimits(env.POOLS),
     reconcileIntervalMs: intOf(env.RECONCILE_INTERVAL_MS, 1000),
     jwtSecret: env.JWT_SECRET || undefined,
     limits: {
@@ -82,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
       ...(env.MAX_BATCH_REQUEST_BYTES ? { maxBatchRequestBytes: intOf(env.MAX_BATCH_REQUEST_BYTES, 0) } : {}),
       ...(env.MAX_JOB_INPUT_BYTES ? { maxJobInputBytes: intOf(env.MAX_JOB_INPUT_BYTES, 0) } : {}),
       ...(env.MAX_JSON_DEPTH ? { maxJsonDepth: intOf(env.MAX_JSON_DEPTH, 0) } : {}),
+      ...(env.MAX_UPLOAD_BYTES ? { maxUploadBytes: intOf(env.MAX_UPLOAD_BYTES, 0) } : {}),
     },
     jwtMaxTtlSeconds: intOf(env.JWT_MAX_TTL_SECONDS, 7 * 24 * 3600),
     storeAccess: env.EVENTSTORE_ACCESS === 'remote' ? 'remote' : 'local',

@@ -12,14 +12,21 @@ import { BatchCommands } from './commands/batchCommands.js';
 import { Projector } from './projections/projector.js';
 import { JobReadModel } from './projections/jobReadModel.js';
 import { JobCommands } from './commands/jobCommands.js';
+import { ScheduleReadModel } from './projections/scheduleReadModel.js';
+import { ScheduleCommands } from './commands/scheduleCommands.js';
 import { createApp, type AppOptions } from './api/app.js';
-import { createEngineWorkers, installRuntime, runWorkers } from './worker/engineWorkers.js';
+import { createEngineWorkers, createSchedulerWorker, installRuntime, runWorkers } from './worker/engineWorkers.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { taskQueueWorkers } from './temporal/taskQueueWorkers.js';
 import type { EngineConfig } from './config.js';
 import type { RequestLimits } from './api/limits.js';
 import { appendHealth } from './eventstore/appendHealth.js';
 import { configureHttpEgress } from './jobs/egressGuard.js';
+import { FileStore } from './files/fileStore.js';
+import { createMatchJobType } from './jobs/match/matchJobType.js';
+import { DEFAULT_POOL } from './domain/index.js';
+import { startPoolWorkflow } from './activities/schedulerActivities.js';
+import { PoolCommands } from './commands/poolCommands.js';
 
 export interface EngineOptions {
   /** host:port of the Temporal frontend. */
@@ -36,6 +43,8 @@ export interface EngineOptions {
   batchItemsPath?: string;
   /** Jobs' result files go to `<resultsDir>/<job id>/`. */
   resultsDir: string;
+  /** Uploaded files (`POST /files`); default: files/ next to the event store. */
+  filesDir?: string;
   /** Type of a submit that names none; default `sleep`. */
   defaultJobType?: string;
   /** The job types this engine runs; default: the built-ins (see "Add your own job type" in the README). */
@@ -50,6 +59,9 @@ export interface EngineOptions {
   workflowBundle?: { codePath: string };
   /** Concurrent job steps per worker; default 100. */
   maxConcurrentSteps?: number;
+  /** Resource pools and their limits (POOLS, e.g. `{gpu: 2, default: 50}`), started with the engine.
+   * The `default` pool's limit defaults to maxConcurrentSteps; other unnamed pools get that too. */
+  pools?: Record<string, number>;
   /** Reconciler scan period (ms); default 1000. */
   reconcileIntervalMs?: number;
   /** Workflow task timeout of job workflows (ms); default Temporal's 10 s. */
@@ -76,10 +88,12 @@ export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOption
     readModelPath: config.readModelPath,
     batchItemsPath: config.batchItemsPath,
     resultsDir: config.resultsDir,
+    filesDir: config.filesDir,
     defaultJobType: config.defaultJobType,
     storeAccess: config.storeAccess,
     workflowBundle: config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined,
     maxConcurrentSteps: config.maxConcurrentSteps,
+    pools: config.pools,
     reconcileIntervalMs: config.reconcileIntervalMs,
     logLevel: config.logLevel,
     limits: config.limits,
@@ -99,6 +113,8 @@ export interface Engine {
   app: ReturnType<typeof createApp>;
   workers: Worker[];
   registry: JobTypeRegistry;
+  /** Uploaded files (inputs of `match` jobs). */
+  files: FileStore;
   /** Stops the reconciler, the workers (they drain), the projector and the connections; `progress` hears each phase. */
   stop(progress?: (what: string) => void): Promise<void>;
 }
@@ -107,6 +123,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const log = options.log ?? (() => {});
   const namespace = options.namespace ?? 'default';
   const registry = options.registry ?? new JobTypeRegistry();
+  const files = new FileStore(options.filesDir ?? path.join(path.dirname(options.eventStorePath), 'files'));
+  if (!registry.has('match')) registry.register(createMatchJobType({ files }));
   const eventStore = openEventStore(options.eventStorePath);
   const readModelDb = openReadModelDb(options.readModelPath);
   const projector = new Projector(eventStore, readModelDb, readModelProjections());
@@ -117,8 +135,11 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const client = new Client({ connection, namespace });
   const readModel = new JobReadModel(readModelDb);
   const storeAccess = options.storeAccess ?? (options.runWorkers === false ? 'remote' : 'local');
+  const defaultPoolLimit = options.pools?.[DEFAULT_POOL] ?? options.maxConcurrentSteps ?? 100;
+  const poolLimits = { [DEFAULT_POOL]: defaultPoolLimit, ...options.pools };
   const commands = new JobCommands({
     client,
+    files,
     taskQueue: options.taskQueue,
     registry,
     readModel,
@@ -127,6 +148,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     storeAccess,
     workflowTaskTimeoutMs: options.workflowTaskTimeoutMs,
     maxJobInputBytes: options.limits?.maxJobInputBytes,
+    configuredPools: Object.keys(poolLimits),
   });
   const batchItems = new BatchItemStore(
     options.batchItemsPath ?? path.join(path.dirname(options.eventStorePath), 'batch-items.db'),
@@ -143,6 +165,19 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     defaultJobType: options.defaultJobType ?? 'sleep',
     storeAccess,
     maxJobInputBytes: options.limits?.maxJobInputBytes,
+    configuredPools: Object.keys(poolLimits),
+  });
+  // Recurring jobs: Temporal Schedules whose every action starts a jobWorkflow; their changes are
+  // recorded by this command side (schedule-<id> streams).
+  const scheduleReadModel = new ScheduleReadModel(readModelDb);
+  const scheduleCommands = new ScheduleCommands({
+    client,
+    taskQueue: options.taskQueue,
+    jobs: commands,
+    eventStore,
+    readModel: scheduleReadModel,
+    projection: projector,
+    workflowTaskTimeoutMs: options.workflowTaskTimeoutMs,
   });
   const storeProbe = new Database(options.eventStorePath, { timeout: 1000 });
   const app = createApp(
@@ -152,6 +187,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       events: eventStore,
       workers: taskQueueWorkers(client, namespace, options.taskQueue),
       batches: { readModel: batchReadModel, commands: batchCommands },
+      files: { store: files, resultsDir: options.resultsDir },
+      pools: new PoolCommands({ client, taskQueue: options.taskQueue, readModel, projection: projector, storeAccess }),
+      schedules: { readModel: scheduleReadModel, commands: scheduleCommands },
       ops: {
         countByStatus: () => readModel.countByStatus(),
         lastPosition: () => eventStore.lastPosition(),
@@ -175,14 +213,30 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     { ...options.appOptions, limits: { ...options.limits, ...options.appOptions?.limits } },
   );
 
-  let workers: Worker[] = [];
-  let running: Promise<void> | undefined;
-  let nativeConnection: NativeConnection | undefined;
+  const workers: Worker[] = [];
+  installRuntime(options.logLevel);
+  const nativeConnection = await NativeConnection.connect({ address: options.temporalAddress });
+  // This process owns the read model, so it serves the scheduler's activities whoever runs workflows.
+  workers.push(
+    await createSchedulerWorker({
+      connection: nativeConnection,
+      namespace,
+      logLevel: options.logLevel,
+      scheduler: {
+        client,
+        taskQueue: options.taskQueue,
+        eventStore,
+        readModelDb,
+        waitFor: (position, timeoutMs) => projector.waitFor(position, timeoutMs),
+        poolLimits,
+        defaultPoolLimit,
+        storeAccess,
+      },
+    }),
+  );
   if (options.runWorkers !== false) {
-    installRuntime(options.logLevel);
     configureHttpEgress(options.httpJobAllowedHosts);
-    nativeConnection = await NativeConnection.connect({ address: options.temporalAddress });
-    workers = await createEngineWorkers({
+    const engineWorkers = await createEngineWorkers({
       connection: nativeConnection,
       namespace,
       taskQueue: options.taskQueue,
@@ -194,14 +248,20 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       maxConcurrentSteps: options.maxConcurrentSteps,
       logLevel: options.logLevel,
     });
-    running = runWorkers(workers).catch((error) => log(`[worker] stopped: ${(error as Error).stack ?? error}`));
+    workers.push(...engineWorkers);
   }
+  const running = runWorkers(workers).catch((error) => log(`[worker] stopped: ${(error as Error).stack ?? error}`));
+  // Every configured pool (and `default`) has its admission workflow running; a limit changed at run
+  // time (PUT /pools/{name}) stands across restarts.
+  for (const [name, limit] of Object.entries(poolLimits))
+    await startPoolWorkflow({ client, taskQueue: options.taskQueue, storeAccess }, name, limit, 'config');
   const reconciler = new Reconciler({
     client,
     eventStore,
     taskQueue: options.taskQueue,
     intervalMs: options.reconcileIntervalMs,
     log,
+    schedules: scheduleCommands,
   });
   reconciler.start();
 
@@ -216,6 +276,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     app,
     workers,
     registry,
+    files,
     async stop(progress: (what: string) => void = () => {}) {
       reconciler.stop();
       for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -228,6 +289,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       readModelDb.close();
       storeProbe.close();
       batchItems.close();
+      files.close();
       eventStore.close();
     },
   };

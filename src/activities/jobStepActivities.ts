@@ -2,8 +2,11 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PermanentJobError, type StepContext, type StepOutput } from '../jobs/jobType.js';
+import { PermanentJobError, stepReportOf, type StepContext, type StepOutput } from '../jobs/jobType.js';
 import type { JobTypeRegistry } from '../jobs/registry.js';
+import { resultDirOf } from '../jobs/resultDir.js';
+import type { EventStore } from '../eventstore/index.js';
+import { JobEvents } from '../domain/index.js';
 
 export interface RunJobStepInput {
   jobId: string;
@@ -24,15 +27,16 @@ export interface JobStepActivityDeps {
   registry: JobTypeRegistry;
   /** Each job writes its result files into `<resultsDir>/<jobId>/`. */
   resultsDir: string;
+  /** The event store, in the process that owns it: in-step progress is recorded (JobStepProgress). */
+  eventStore?: Pick<EventStore, 'appendToStreamGrouped'>;
+  /** Minimal ms between two JobStepProgress events of one step; default 1000. */
+  progressEventIntervalMs?: number;
 }
 
 export { PERMANENT_ERROR_TYPE } from '../domain/index.js';
 import { PERMANENT_ERROR_TYPE } from '../domain/index.js';
 
-export function resultDirOf(resultsDir: string, jobId: string): string {
-  // Job ids come from our API (job_<uuid>) but may be typed by hand: never leave the results folder.
-  return path.join(resultsDir, jobId.replace(/[^A-Za-z0-9_.-]/g, '_'));
-}
+export { resultDirOf };
 
 export function createJobStepActivities(deps: JobStepActivityDeps) {
   return {
@@ -42,6 +46,31 @@ export function createJobStepActivities(deps: JobStepActivityDeps) {
       const ctx = Context.current();
       const type = deps.registry.get(request.type);
       let checkpoint = request.checkpoint;
+      // In-step progress events: the step alone sees them, so it records them itself (ids derived
+      // from the run, the step and the activity attempt: a retried append is a no-op), throttled.
+      const store = deps.eventStore;
+      const interval = deps.progressEventIntervalMs ?? 1000;
+      let recorded = 0;
+      let lastRecordedAt = 0;
+      let pendingReport: { fraction: number; message: string | null } | undefined;
+      let appending: Promise<unknown> = Promise.resolve();
+      const recordProgress = (final: boolean) => {
+        if (!store || !pendingReport || (!final && Date.now() - lastRecordedAt < interval)) return;
+        const { fraction, message } = pendingReport;
+        pendingReport = undefined;
+        lastRecordedAt = Date.now();
+        const n = ++recorded;
+        const info = ctx.info;
+        const event = {
+          eventId: `${request.jobId}:${info.workflowExecution?.runId}:step${request.step}:${info.activityId}:${info.attempt}:p${n}`,
+          type: JobEvents.stepProgress,
+          data: { jobId: request.jobId, step: request.step, fraction, message, at: new Date().toISOString() },
+          metadata: { actor: 'system', workflowId: info.workflowExecution?.workflowId, runId: info.workflowExecution?.runId },
+        };
+        appending = appending
+          .then(() => store.appendToStreamGrouped(request.jobId, [event], { expectedVersion: 'any', duplicates: 'same-type' }))
+          .catch(() => undefined); // progress is best effort; the step's own end is recorded by the workflow
+      };
       const stepContext: StepContext = {
         jobId: request.jobId,
         step: request.step,
@@ -49,8 +78,14 @@ export function createJobStepActivities(deps: JobStepActivityDeps) {
         attempt: request.attempt,
         checkpoint: request.checkpoint,
         signal: ctx.cancellationSignal,
-        progress(fraction, newCheckpoint) {
-          if (newCheckpoint !== undefined) checkpoint = newCheckpoint;
+        progress(fraction, second) {
+          const report = stepReportOf(second);
+          const newCheckpoint = report ? report.checkpoint : second;
+          if (report ? report.hasCheckpoint : newCheckpoint !== undefined) checkpoint = newCheckpoint;
+          if (report) {
+            pendingReport = { fraction: Math.max(0, Math.min(1, fraction)), message: report.message };
+            recordProgress(false);
+          }
           // Heartbeats are throttled by the worker, and they are how cancellation reaches us.
           // `at` lets the workflow leave the dead time out of the job's running time if this worker is lost.
           ctx.heartbeat({ fraction, checkpoint, at: Date.now() });
@@ -63,11 +98,20 @@ export function createJobStepActivities(deps: JobStepActivityDeps) {
           await writeFile(path.join(dir, safeName), content);
           return safeName;
         },
+        async resultFilePath(fileName) {
+          const dir = resultDirOf(deps.resultsDir, request.jobId);
+          await mkdir(dir, { recursive: true });
+          return path.join(dir, path.basename(fileName));
+        },
       };
       try {
         const output = await type.runStep(stepContext, request.input);
+        recordProgress(true);
+        await appending; // in the log before the workflow records the step's end
         return { outcome: 'completed', output: output ?? {} };
       } catch (error) {
+        recordProgress(true);
+        await appending;
         if (ctx.cancellationSignal.aborted) return { outcome: 'interrupted', checkpoint };
         const err = error instanceof Error ? error : new Error(String(error));
         throw ApplicationFailure.create({

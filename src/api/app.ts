@@ -2,13 +2,16 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { ApiDeps, ApiUser, AppEnv } from './context.js';
 import { ApiError, onError } from './errors.js';
 import { jobHistoryRoutes, jobRoutes } from './routes/jobs.js';
+import { poolRoutes } from './routes/pools.js';
 import { jobControlRoutes } from './routes/jobControl.js';
 import { jobHousekeepingRoutes } from './routes/jobHousekeeping.js';
 import { jobEventRoutes } from './routes/jobEvents.js';
 import { bulkRoutes } from './routes/bulk.js';
 import { opsRoutes } from './routes/ops.js';
 import { batchControlRoutes, batchDetailRoutes, batchRoutes } from './routes/batches.js';
+import { scheduleControlRoutes, scheduleRoutes } from './routes/schedules.js';
 import { validationHook } from './validation.js';
+import { fileRoutes, jobFileRoutes } from './routes/files.js';
 import { DEFAULT_REQUEST_LIMITS, requestLimits, type RequestLimits } from './limits.js';
 import { methodNotAllowed, requireJsonBody, withGlobalResponses } from './globalResponses.js';
 
@@ -74,18 +77,29 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
   });
   // After authentication (an anonymous caller learns nothing), before any route reads a body.
   api.use('*', requireJsonBody);
-  api.use('*', requestLimits({ ...DEFAULT_REQUEST_LIMITS, ...options.limits }));
+  const limits = { ...DEFAULT_REQUEST_LIMITS, ...options.limits };
+  api.use('*', requestLimits(limits));
   api.route('/', jobEventRoutes(deps));
   api.route('/', bulkRoutes(deps));
   api.route('/', jobRoutes(deps));
   api.route('/', jobHistoryRoutes(deps));
   api.route('/', jobControlRoutes(deps));
   api.route('/', jobHousekeepingRoutes(deps));
+  if (deps.pools) api.route('/', poolRoutes({ readModel: deps.readModel, pools: deps.pools }));
   if (deps.batches) {
     const batchDeps = { batches: deps.batches.readModel, jobs: deps.readModel, commands: deps.batches.commands };
     api.route('/', batchRoutes(batchDeps));
     api.route('/', batchDetailRoutes(batchDeps));
     api.route('/', batchControlRoutes(batchDeps));
+  }
+  if (deps.schedules) {
+    const scheduleDeps = { schedules: deps.schedules.readModel, commands: deps.schedules.commands, jobs: deps.readModel };
+    api.route('/', scheduleRoutes(scheduleDeps));
+    api.route('/', scheduleControlRoutes(scheduleDeps));
+  }
+  if (deps.files) {
+    api.route('/', fileRoutes({ ...deps.files, jobs: deps.readModel, maxUploadBytes: limits.maxUploadBytes }));
+    api.route('/', jobFileRoutes({ ...deps.files, readModel: deps.readModel }));
   }
   app.route('/api/v1', api);
   return app;

@@ -5,6 +5,10 @@ import { ApiError, notFound } from './errors.js';
 import type { OpsDeps } from './routes/ops.js';
 import type { BatchReadModel } from '../projections/batchReadModel.js';
 import type { BatchCommands } from '../commands/batchCommands.js';
+import type { FilesDeps } from './routes/files.js';
+import type { ScheduleReadModel } from '../projections/scheduleReadModel.js';
+import type { ScheduleCommands } from '../commands/scheduleCommands.js';
+import type { PoolCommands } from '../commands/poolCommands.js';
 
 /** Who is calling. `admin` sees and controls every job; others only their own. */
 export interface ApiUser {
@@ -28,8 +32,14 @@ export interface ApiDeps {
   workers: () => Promise<WorkerInfo>;
   /** Health, readiness and metrics sources; omitted → /readyz and /metrics are not served. */
   ops?: OpsDeps;
+  /** Resource pools (omitted: no /pools routes). */
+  pools?: PoolCommands;
   /** Batches (omitted: no /batches routes). */
   batches?: { readModel: BatchReadModel; commands: BatchCommands };
+  /** Uploaded files and jobs' result files (omitted: no /files routes). */
+  files?: FilesDeps;
+  /** Schedules: recurring jobs (omitted: no /schedules routes). */
+  schedules?: { readModel: ScheduleReadModel; commands: ScheduleCommands };
 }
 
 /** Loads a job the user may see: 404 when absent, 403 when it is someone else's. */

@@ -4,6 +4,7 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import { ApiError } from './errors.js';
+import { isUploadRequest } from './limits.js';
 
 const errorRef = { $ref: '#/components/schemas/Error' };
 const response = (status: number, description: string) => ({
@@ -41,6 +42,7 @@ export const requireJsonBody: MiddlewareHandler = async (c, next) => {
   const length = Number(c.req.header('content-length') ?? '0');
   const hasBody = c.req.raw.body !== null && (length > 0 || c.req.header('transfer-encoding') !== undefined);
   const type = c.req.header('content-type') ?? '';
+  if (isUploadRequest(c.req.method, c.req.path)) return next(); // multipart: its route checks the type
   if (hasBody && ['POST', 'PUT', 'PATCH'].includes(c.req.method) && !/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
     throw new ApiError(415, `Content-Type must be application/json, not ${type || 'missing'}`);
   }

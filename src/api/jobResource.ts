@@ -14,6 +14,11 @@ export function toJobResource(row: JobRow, now = Date.now()) {
   const started = row.started_at ? Date.parse(row.started_at) : null;
   const ended = row.completed_at ? Date.parse(row.completed_at) : null;
   const running = row.status === 'running';
+  const dependsOn = parse(row.depends_on ?? '[]', []) as {
+    job_id: string;
+    condition: string;
+    state: 'waiting' | 'met' | 'impossible';
+  }[];
   return {
     id: row.id,
     name: row.name,
@@ -37,6 +42,7 @@ export function toJobResource(row: JobRow, now = Date.now()) {
           ),
     estimated_remaining: row.status === 'completed' ? 0 : row.estimated_remaining,
     batch_id: row.batch_id,
+    schedule_id: row.schedule_id ?? null,
     attempts: row.attempts,
     max_attempts: row.max_attempts,
     current_step: row.current_step,
@@ -48,6 +54,13 @@ export function toJobResource(row: JobRow, now = Date.now()) {
     updated_at: row.updated_at,
     input: parse(row.input, {}),
     result: parse(row.result, null),
+    pool: row.pool ?? null,
+    weight: row.pool_weight ?? null,
+    scheduled_at: row.run_at,
+    depends_on: dependsOn,
+    blocked_by: dependsOn.filter((d) => d.state === 'waiting').map((d) => d.job_id),
+    metadata: parse(row.metadata ?? null, null) as Record<string, unknown> | null,
+    tags: parse(row.tags ?? '[]', []) as string[],
   };
 }
 

@@ -18,6 +18,8 @@ export interface RequestLimits {
   maxJobInputBytes: number;
   /** Deepest nesting of arrays and objects in a JSON body (MAX_JSON_DEPTH); default 64. */
   maxJsonDepth: number;
+  /** Largest uploaded file (`POST /files`), bytes (MAX_UPLOAD_BYTES); default 512 MiB. */
+  maxUploadBytes: number;
 }
 
 export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
@@ -25,7 +27,12 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
   maxBatchRequestBytes: 64 * 1024 * 1024,
   maxJobInputBytes: DEFAULT_MAX_JOB_INPUT_BYTES,
   maxJsonDepth: 64,
+  maxUploadBytes: 512 * 1024 * 1024,
 };
+
+/** `POST /api/v1/files`: a multipart upload, streamed to disk by its route under its own limit
+ * (maxUploadBytes), so the JSON-body checks and MAX_REQUEST_BYTES do not apply to it. */
+export const isUploadRequest = (method: string, urlPath: string) => method === 'POST' && /\/api\/v1\/files\/?$/.test(urlPath);
 
 /** The nesting depth of a JSON text, without parsing it (stops counting past `max`). */
 export function jsonDepthExceeds(text: string, max: number): boolean {
@@ -55,7 +62,7 @@ export function requestLimits(limits: RequestLimits): MiddlewareHandler {
     onError: tooLarge(limits.maxBatchRequestBytes, 'MAX_BATCH_REQUEST_BYTES'),
   });
   return async (c, next) => {
-    if (!c.req.raw.body) return next();
+    if (!c.req.raw.body || isUploadRequest(c.req.method, c.req.path)) return next();
     const isBatchSubmit = c.req.method === 'POST' && /\/batches\/?$/.test(c.req.path);
     return (isBatchSubmit ? large : small)(c, async () => {
       if ((c.req.header('content-type') ?? '').includes('json') && jsonDepthExceeds(await c.req.text(), limits.maxJsonDepth)) {

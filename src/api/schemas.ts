@@ -1,6 +1,15 @@
 /** One zod schema per payload: they validate requests, type handlers and generate the OpenAPI document. */
 import { z } from '@hono/zod-openapi';
-import { JOB_STATUSES, MAX_PRIORITY, MIN_PRIORITY, PRIORITY_RANGE_MESSAGE } from '../domain/index.js';
+import {
+  DEPENDENCY_CONDITIONS,
+  JOB_STATUSES,
+  MAX_POOL_LIMIT,
+  MAX_POOL_WEIGHT,
+  MAX_PRIORITY,
+  MIN_PRIORITY,
+  POOL_NAME_PATTERN,
+  PRIORITY_RANGE_MESSAGE,
+} from '../domain/index.js';
 
 export const JobId = z.string().min(1).max(200).openapi({ example: 'job_3f1c2b7e-8a9d-4c1e-9a57-2d3b4c5d6e7f' });
 export const JobIdParam = z.object({ job_id: JobId.openapi({ param: { name: 'job_id', in: 'path' } }) });
@@ -18,8 +27,89 @@ const PriorityFilter = z.coerce
   .min(MIN_PRIORITY, priorityError)
   .max(MAX_PRIORITY, priorityError);
 
+export const PoolName = z
+  .string()
+  .regex(POOL_NAME_PATTERN, { error: 'a pool name is 1-63 characters: a-z, 0-9, _ . - (starting with a letter or digit)' })
+  .openapi({ example: 'gpu' });
+
+export const DependsOn = z
+  .array(
+    z
+      .object({
+        job_id: z.string().min(1).max(200),
+        condition: z.enum(DEPENDENCY_CONDITIONS).default('succeeded').openapi({
+          description: 'succeeded (default): it completed; finished: it ended in any way; failed: it ended without completing',
+        }),
+      })
+      .strict(),
+  )
+  .max(100)
+  .openapi({ description: 'Jobs that must reach a state before this one starts (it is `blocked` until then).' });
+
+/** Scheduling fields shared by a job submit and a batch item. */
+const schedulingFields = {
+  pool: PoolName.optional().openapi({
+    description: "Resource pool whose slot the job holds while it runs; default: the type's, else `default`.",
+  }),
+  weight: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_POOL_WEIGHT)
+    .optional()
+    .openapi({ description: 'Slots of the pool the job takes (default 1).' }),
+  depends_on: DependsOn.optional(),
+  scheduled_at: z.iso
+    .datetime({
+      offset: true,
+      error: 'scheduled_at must be an ISO 8601 date-time with an offset, e.g. 2026-12-01T09:00:00+01:00',
+    })
+    .optional()
+    .openapi({ description: 'The job waits as `scheduled` until then (a durable timer). Not with delay_seconds.' }),
+};
+
+/** A job's own metadata (small JSON) and tags, at submit. */
+export const Metadata = z
+  .record(z.string(), z.unknown())
+  .refine((m) => JSON.stringify(m).length <= 8192, { error: 'metadata: at most 8 KiB as JSON' })
+  .openapi({ description: 'Small JSON of your own (≤ 8 KiB), returned by GET and kept in the events.' });
+export const Tags = z
+  .array(
+    z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[^,]+$/, { error: 'a tag has no commas' }),
+  )
+  .max(20)
+  .openapi({ description: 'Up to 20 labels; filter with GET /jobs/list?tag=' });
+export const RetryOverrides = z
+  .object({
+    max_attempts: z.number().int().min(1).max(100).optional(),
+    initial_interval_ms: z.number().int().min(1).max(3_600_000).optional(),
+    backoff_coefficient: z.number().min(1).max(10).optional(),
+    max_interval_ms: z.number().int().min(1).max(86_400_000).optional(),
+    jitter: z.number().min(0).max(1).optional(),
+  })
+  .strict()
+  .openapi({ description: "Overrides of the job type's retry settings for this job." });
+
+/** RetryOverrides (snake_case) → RetrySettings fields. */
+export const retrySettingsOf = (r: z.infer<typeof RetryOverrides> | undefined) =>
+  r && {
+    ...(r.max_attempts !== undefined ? { maxAttempts: r.max_attempts } : {}),
+    ...(r.initial_interval_ms !== undefined ? { initialIntervalMs: r.initial_interval_ms } : {}),
+    ...(r.backoff_coefficient !== undefined ? { backoffCoefficient: r.backoff_coefficient } : {}),
+    ...(r.max_interval_ms !== undefined ? { maxIntervalMs: r.max_interval_ms } : {}),
+    ...(r.jitter !== undefined ? { jitter: r.jitter } : {}),
+  };
+
 export const SubmitJobBody = z
   .object({
+    ...schedulingFields,
+    metadata: Metadata.optional(),
+    tags: Tags.optional(),
+    retry: RetryOverrides.optional(),
     name: z.string().min(1).max(200).openapi({ example: 'nightly export' }),
     type: z
       .string()
@@ -72,7 +162,17 @@ export const JobResource = z
     user_id: z.string(),
     duration: z.number().nullable().openapi({ description: 'Seconds from start to end (or to now).' }),
     estimated_remaining: z.number().nullable().openapi({ description: 'Seconds, from measured step durations.' }),
+    pool: z.string().nullable(),
+    weight: z.number().int().nullable(),
+    scheduled_at: z.string().nullable().openapi({ description: 'When a scheduled job may start.' }),
+    depends_on: z
+      .array(z.object({ job_id: z.string(), condition: z.string(), state: z.enum(['waiting', 'met', 'impossible']) }))
+      .openapi({ description: 'Its dependencies and where each stands.' }),
+    blocked_by: z.array(z.string()).openapi({ description: 'The dependencies it still waits for.' }),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    tags: z.array(z.string()),
     batch_id: z.string().nullable(),
+    schedule_id: z.string().nullable().openapi({ description: 'The schedule whose run this job is, else null' }),
     attempts: z.number().int(),
     max_attempts: z.number().int(),
     current_step: z.number().int().nullable(),
@@ -88,10 +188,15 @@ export const JobResource = z
   .openapi('Job');
 
 export const ListJobsQuery = z.object({
-  status: JobStatusEnum.optional(),
+  status: JobStatusEnum.or(z.literal('waiting')).optional().openapi({
+    description: 'One status, or `waiting`: every job not started yet (pending, blocked, scheduled, queued, retrying).',
+  }),
+  pool: PoolName.optional(),
+  tag: z.string().max(64).optional().openapi({ description: 'Jobs with this tag' }),
   type: z.string().optional(),
   priority: PriorityFilter.optional().openapi({ description: '1 low … 4 urgent' }),
   batch_id: z.string().optional(),
+  schedule_id: z.string().optional().openapi({ description: 'Only the runs of this schedule' }),
   created_after: z.iso.datetime({ offset: true }).optional(),
   created_before: z.iso.datetime({ offset: true }).optional(),
   name: z.string().max(200).optional().openapi({ description: 'Name contains (case-sensitive)' }),
@@ -103,7 +208,38 @@ export const ListJobsQuery = z.object({
 export const counters = <K extends string>(...names: K[]) =>
   z.object(Object.fromEntries(names.map((n) => [n, z.number().int()])) as Record<K, z.ZodNumber>);
 
-export const JobStats = counters('total_jobs', ...JOB_STATUSES, 'active_workers', 'total_workers').openapi('JobStats');
+export const JobStats = counters('total_jobs', ...JOB_STATUSES, 'waiting', 'active_workers', 'total_workers')
+  .extend({
+    queued_by_pool: z.record(z.string(), z.number().int()).openapi({ description: 'Queued jobs per pool.' }),
+    queued_by_priority: z.record(z.string(), z.number().int()).openapi({ description: 'Queued jobs per priority (1..4).' }),
+  })
+  .openapi('JobStats');
+
+export const PoolParam = z.object({ name: PoolName.openapi({ param: { name: 'name', in: 'path' } }) });
+export const PoolResource = z
+  .object({
+    name: z.string(),
+    limit: z.number().int(),
+    used: z.number().int().openapi({ description: 'Slots held by running jobs (their weights).' }),
+    running: z.number().int(),
+    queued: z.number().int(),
+    queued_by_priority: z.record(z.string(), z.number().int()),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('Pool');
+export const PutPoolBody = z
+  .object({
+    limit: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_POOL_LIMIT)
+      .openapi({ description: 'Concurrent slots; 0 holds every job of the pool in line.' }),
+    reason: z.string().max(1000).optional(),
+  })
+  .strict()
+  .openapi('PutPoolRequest');
 
 export const ControlBody = z
   .object({ reason: z.string().max(1000).optional() })

@@ -1,9 +1,10 @@
+import { findDependencyCycle, type Dependency, type DependencyCondition } from '../domain/index.js';
 import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
 import { InvalidJobInputError, UnknownJobTypeError, type JobTypeRegistry } from '../jobs/registry.js';
-import type { RetrySettings } from '../jobs/jobType.js';
+import { InputAccessDeniedError, type RetrySettings } from '../jobs/jobType.js';
 import type { BatchItemStore } from '../batches/batchItemStore.js';
 import type { BatchReadModel, BatchRow } from '../projections/batchReadModel.js';
 import type { JobReadModel } from '../projections/jobReadModel.js';
@@ -22,7 +23,7 @@ import {
 import { INVALID_ARGUMENT, toPriorityKey, type JobWorkflowInput } from '../workflows/jobContract.js';
 import { BatchIdKey, BatchStatusKey, OwnerKey } from '../temporal/searchAttributes.js';
 import { DomainError } from '../domain/index.js';
-import { badRequest, conflict } from './commandErrors.js';
+import { badRequest, conflict, forbidden } from './commandErrors.js';
 import type { ReadYourWrites } from './jobCommands.js';
 import { pollUntil } from './pollUntil.js';
 
@@ -31,6 +32,12 @@ export interface BatchJobSpec {
   type?: string;
   input?: Record<string, unknown>;
   priority?: number;
+  /** Names the item for other items' depends_on (unique in the batch). */
+  key?: string;
+  /** Items of this batch (by key) or existing jobs (by id) that must reach a state first. */
+  dependsOn?: { key?: string; jobId?: string; condition: DependencyCondition }[];
+  pool?: string;
+  weight?: number;
 }
 
 export interface CreateBatchCommand {
@@ -44,6 +51,8 @@ export interface CreateBatchCommand {
   owner: string;
   actor: string;
   jobsPerRun?: number;
+  /** The caller may depend on other owners' jobs. */
+  admin?: boolean;
 }
 
 /** Creates and steers batches through Temporal (batchWorkflow); never writes batch state itself. */
@@ -62,6 +71,8 @@ export class BatchCommands {
       storeAccess?: 'local' | 'remote';
       /** Largest input of one job as JSON, bytes; default DEFAULT_MAX_JOB_INPUT_BYTES. */
       maxJobInputBytes?: number;
+      /** Pools started from the configuration. */
+      configuredPools?: readonly string[];
     },
   ) {}
 
@@ -70,15 +81,16 @@ export class BatchCommands {
     const prepared: PreparedBatchItem[] = [];
     const problems: string[] = [];
     command.jobs.forEach((job, index) => {
-      const type = job.type ?? this.deps.defaultJobType;
+      const type = job.type ?? this.deps.registry.typeForUntyped(job.input) ?? this.deps.defaultJobType;
       try {
-        const { input, plan } = this.deps.registry.prepare(type, job.input ?? {});
+        const { input, plan } = this.deps.registry.prepare(type, job.input ?? {}, { owner: command.owner });
         assertInputSize(input, this.deps.maxJobInputBytes ?? DEFAULT_MAX_JOB_INPUT_BYTES, `jobs[${index}].input`);
         prepared.push({ name: job.name, type, input, priority: job.priority ?? command.priority, plan });
       } catch (error) {
         if (error instanceof UnknownJobTypeError) problems.push(`jobs[${index}].type: ${error.message}`);
         else if (error instanceof InvalidJobInputError)
           problems.push(...error.issues.map((i) => `jobs[${index}].input${i.path ? `.${i.path}` : ''}: ${i.message}`));
+        else if (error instanceof InputAccessDeniedError) throw forbidden(`jobs[${index}].${error.message}`);
         else throw error;
       }
     });
@@ -86,8 +98,9 @@ export class BatchCommands {
       const shown = problems.slice(0, 20).join('; ');
       throw badRequest(problems.length > 20 ? `${shown}; … and ${problems.length - 20} more` : shown);
     }
+    const items = this.planDependencies(command, prepared);
     const batchId = `batch_${randomUUID()}`;
-    this.deps.items.put(batchId, prepared);
+    this.deps.items.put(batchId, items);
     await this.deps.client.workflow.start(batchWorkflow, {
       workflowId: batchId,
       taskQueue: this.deps.taskQueue,
@@ -117,6 +130,78 @@ export class BatchCommands {
     });
     await this.until(() => this.deps.batches.getBatch(batchId) !== undefined);
     return { batchId, total: prepared.length };
+  }
+
+  /**
+   * A DAG batch: items name each other by key (or existing jobs by id). Every item gets its job id up
+   * front, cycles are refused naming them, and items are put in an order where each comes after what
+   * it depends on, so the batch's window never fills with jobs waiting for items not started yet.
+   */
+  private planDependencies(command: CreateBatchCommand, prepared: PreparedBatchItem[]): PreparedBatchItem[] {
+    const specs = command.jobs;
+    specs.forEach((s, i) => {
+      if (s.pool && !(this.deps.configuredPools ?? ['default']).includes(s.pool) && !this.deps.jobs.getPool(s.pool))
+        throw badRequest(`jobs[${i}].pool: no pool named ${JSON.stringify(s.pool)}; create it with PUT /api/v1/pools/${s.pool}`);
+    });
+    const pools = specs.map((s, i) => ({ pool: s.pool, weight: s.weight, i }));
+    const withPools = prepared.map((p, i) => ({
+      ...p,
+      ...(pools[i]!.pool ? { pool: pools[i]!.pool } : {}),
+      ...(pools[i]!.weight ? { weight: pools[i]!.weight } : {}),
+    }));
+    if (!specs.some((s) => s.dependsOn?.length)) return withPools;
+    const indexOfKey = new Map<string, number>();
+    specs.forEach((s, i) => {
+      if (s.key === undefined) return;
+      if (indexOfKey.has(s.key)) throw badRequest(`jobs[${i}].key: ${JSON.stringify(s.key)} is used twice`);
+      indexOfKey.set(s.key, i);
+    });
+    const ids = specs.map(() => `job_${randomUUID()}`);
+    const edges = new Map<string, string[]>();
+    const external: Dependency[] = [];
+    const dependsOn = specs.map((s, i) =>
+      (s.dependsOn ?? []).map((d) => {
+        if (d.key !== undefined && d.jobId !== undefined) throw badRequest(`jobs[${i}].depends_on: give key or job_id, not both`);
+        if (d.key !== undefined) {
+          const j = indexOfKey.get(d.key);
+          if (j === undefined) throw badRequest(`jobs[${i}].depends_on: no item has key ${JSON.stringify(d.key)}`);
+          if (j === i) throw badRequest(`jobs[${i}].depends_on: an item cannot depend on itself`);
+          edges.set(String(i), [...(edges.get(String(i)) ?? []), String(j)]);
+          return { jobId: ids[j]!, condition: d.condition };
+        }
+        if (d.jobId === undefined) throw badRequest(`jobs[${i}].depends_on: give key or job_id`);
+        external.push({ jobId: d.jobId, condition: d.condition });
+        return { jobId: d.jobId, condition: d.condition };
+      }),
+    );
+    const cycle = findDependencyCycle(edges);
+    if (cycle) {
+      const label = (i: string) => specs[Number(i)]!.key ?? `jobs[${i}]`;
+      throw badRequest(`jobs: the dependencies form a cycle: ${cycle.map(label).join(' → ')}`);
+    }
+    // Existing jobs named by id: they must exist and be the caller's (or the caller is an admin).
+    for (const dep of external) {
+      const row = this.deps.jobs.getJob(dep.jobId);
+      if (!row) throw badRequest(`depends_on: no job ${dep.jobId}`);
+      if (!command.admin && row.owner !== command.owner)
+        throw new DomainError('forbidden', `depends_on: job ${dep.jobId} belongs to another user`);
+    }
+    // Kahn's algorithm, keeping the given order among items that are ready together.
+    const waitingOn = specs.map((_, i) => new Set((edges.get(String(i)) ?? []).map(Number)));
+    const order: number[] = [];
+    const placed = new Set<number>();
+    while (order.length < specs.length) {
+      for (let i = 0; i < specs.length; i++) {
+        if (placed.has(i) || [...waitingOn[i]!].some((j) => !placed.has(j))) continue;
+        placed.add(i);
+        order.push(i);
+      }
+    }
+    return order.map((i) => ({
+      ...withPools[i]!,
+      jobId: ids[i]!,
+      ...(dependsOn[i]!.length ? { dependsOn: dependsOn[i]! } : {}),
+    }));
   }
 
   async control(row: BatchRow, action: 'pause' | 'resume' | 'cancel', actor: string, reason?: string): Promise<BatchRow> {

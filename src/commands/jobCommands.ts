@@ -1,3 +1,4 @@
+import type { RetrySettings } from '../jobs/jobType.js';
 import { createHash, randomUUID } from 'node:crypto';
 import {
   WorkflowExecutionAlreadyStartedError,
@@ -22,8 +23,9 @@ import {
   type JobWorkflowInput,
 } from '../workflows/jobWorkflow.js';
 import type { JobReadModel, JobRow } from '../projections/jobReadModel.js';
-import { DomainError } from '../domain/index.js';
-import { IdempotencyConflictError, badRequest, conflict } from './commandErrors.js';
+import { DEFAULT_POOL, DomainError, type Dependency } from '../domain/index.js';
+import { IdempotencyConflictError, badRequest, conflict, forbidden } from './commandErrors.js';
+import { InputAccessDeniedError } from '../jobs/jobType.js';
 import { pollUntil } from './pollUntil.js';
 import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
 
@@ -52,6 +54,10 @@ export interface JobCommandsDeps {
   workflowTaskTimeoutMs?: number;
   /** Largest job input as JSON, bytes; default DEFAULT_MAX_JOB_INPUT_BYTES. */
   maxJobInputBytes?: number;
+  /** Uploaded files: a deleted job's input files go with it once no other job names them. */
+  files?: { remove(id: string): number };
+  /** Pools started from the configuration (known before their PoolCreated is read); default: `default`. */
+  configuredPools?: readonly string[];
 }
 
 export interface SubmitJobCommand {
@@ -63,6 +69,20 @@ export interface SubmitJobCommand {
   actor: string;
   timeoutSeconds?: number;
   delaySeconds?: number;
+  /** ISO 8601 with offset: the job waits as `scheduled` until then. */
+  scheduledAt?: string;
+  /** Resource pool (default: the type's, else `default`) and slots taken. */
+  pool?: string;
+  weight?: number;
+  dependsOn?: Dependency[];
+  /** The caller may depend on other owners' jobs. */
+  admin?: boolean;
+  /** Small JSON of the caller's own, returned by GET and carried in JobSubmitted. */
+  metadata?: Record<string, unknown>;
+  /** Labels to filter by (`GET /jobs/list?tag=`). */
+  tags?: string[];
+  /** Overrides of the job type's retry settings for this job (within MAX_RETRY_OVERRIDES). */
+  retry?: Partial<RetrySettings>;
   batchId?: string | null;
   /** Idempotency-Key header: the same key (per owner) and body return the same job, never a second one. */
   idempotencyKey?: string;
@@ -84,33 +104,8 @@ export class JobCommands {
 
   /** Validates, plans and starts a job; returns once the job is readable (or the wait times out). */
   async submit(command: SubmitJobCommand): Promise<{ jobId: string; visible: boolean; existing: boolean }> {
-    const type = command.type ?? this.deps.defaultJobType;
-    let prepared;
-    try {
-      prepared = this.deps.registry.prepare(type, command.input ?? {});
-    } catch (error) {
-      if (error instanceof UnknownJobTypeError) throw badRequest(`type: ${error.message}`);
-      if (error instanceof InvalidJobInputError)
-        throw badRequest(error.issues.map((i) => `input.${i.path || '(root)'}: ${i.message}`).join('; '));
-      throw error;
-    }
-    assertInputSize(prepared.input, this.deps.maxJobInputBytes ?? DEFAULT_MAX_JOB_INPUT_BYTES, 'input');
     const jobId = command.idempotencyKey ? idempotentJobId(command.owner, command.idempotencyKey) : `job_${randomUUID()}`;
-    const input: JobWorkflowInput = {
-      jobId,
-      name: command.name,
-      type,
-      input: prepared.input,
-      priority: command.priority,
-      owner: command.owner,
-      batchId: command.batchId ?? null,
-      plan: prepared.plan,
-      timeoutMs: command.timeoutSeconds ? Math.round(command.timeoutSeconds * 1000) : null,
-      runAt: command.delaySeconds ? new Date(Date.now() + command.delaySeconds * 1000).toISOString() : null,
-      actor: command.actor,
-      correlationId: command.idempotencyKey ?? null,
-      storeAccess: this.deps.storeAccess,
-    };
+    const input: JobWorkflowInput = { ...this.prepareJob(command), jobId };
     try {
       await this.start(input);
     } catch (error) {
@@ -131,6 +126,81 @@ export class JobCommands {
     return { jobId, visible, existing: false };
   }
 
+  /**
+   * A submit's validation and plan: the job type, its input checked against the type's schema and
+   * size limit, the plan, its pool, dependencies and start time, and the workflow input built from
+   * them — with an empty job id (the caller's to set). The one place a job request becomes a
+   * JobWorkflowInput: submits and the runs of a schedule share it. Errors are 400s naming the field;
+   * `field` prefixes it (`job.` for a schedule).
+   */
+  prepareJob(command: SubmitJobCommand, field = ''): JobWorkflowInput {
+    const type = command.type ?? this.deps.registry.typeForUntyped(command.input) ?? this.deps.defaultJobType;
+    let prepared;
+    try {
+      prepared = this.deps.registry.prepare(type, command.input ?? {}, { owner: command.owner });
+    } catch (error) {
+      if (error instanceof UnknownJobTypeError) throw badRequest(`${field}type: ${error.message}`);
+      if (error instanceof InputAccessDeniedError) throw forbidden(`${field}${error.message}`);
+      if (error instanceof InvalidJobInputError)
+        throw badRequest(error.issues.map((i) => `${field}input.${i.path || '(root)'}: ${i.message}`).join('; '));
+      throw error;
+    }
+    assertInputSize(prepared.input, this.deps.maxJobInputBytes ?? DEFAULT_MAX_JOB_INPUT_BYTES, `${field}input`);
+    const pool = command.pool ?? prepared.plan.pool ?? DEFAULT_POOL;
+    this.assertPoolKnown(pool, command.pool !== undefined ? `${field}pool` : `type ${type}'s pool`);
+    const dependsOn = this.checkDependencies(command.dependsOn ?? [], command.owner, command.admin === true);
+    const runAt = this.runAtOf(command);
+    return {
+      jobId: '',
+      name: command.name,
+      type,
+      input: prepared.input,
+      priority: command.priority,
+      owner: command.owner,
+      batchId: command.batchId ?? null,
+      plan: command.retry ? { ...prepared.plan, retry: { ...prepared.plan.retry, ...command.retry } } : prepared.plan,
+      timeoutMs: command.timeoutSeconds ? Math.round(command.timeoutSeconds * 1000) : null,
+      runAt,
+      ...(command.metadata !== undefined ? { metadata: command.metadata } : {}),
+      ...(command.tags?.length ? { tags: [...new Set(command.tags)] } : {}),
+      ...(command.pool !== undefined ? { pool } : {}),
+      ...(command.weight !== undefined ? { weight: command.weight } : {}),
+      ...(dependsOn.length > 0 ? { dependsOn } : {}),
+      actor: command.actor,
+      correlationId: command.idempotencyKey ?? null,
+      storeAccess: this.deps.storeAccess,
+    };
+  }
+
+  /** A pool must exist (configured, or created with PUT /pools/{name}) before jobs can wait in it. */
+  private assertPoolKnown(pool: string, field: string): void {
+    if ((this.deps.configuredPools ?? [DEFAULT_POOL]).includes(pool) || this.deps.readModel.getPool(pool)) return;
+    throw badRequest(`${field}: no pool named ${JSON.stringify(pool)}; create it with PUT /api/v1/pools/${pool} or POOLS`);
+  }
+
+  /** Dependencies must name existing jobs the caller may see, each once, and never the job itself. */
+  checkDependencies(dependsOn: Dependency[], owner: string, admin: boolean): Dependency[] {
+    const seen = new Set<string>();
+    const unknown: string[] = [];
+    for (const dep of dependsOn) {
+      if (seen.has(dep.jobId)) throw badRequest(`depends_on: ${dep.jobId} is named twice`);
+      seen.add(dep.jobId);
+      const row = this.deps.readModel.getJob(dep.jobId);
+      if (!row) unknown.push(dep.jobId);
+      else if (!admin && row.owner !== owner)
+        throw new DomainError('forbidden', `depends_on: job ${dep.jobId} belongs to another user`);
+    }
+    if (unknown.length > 0) throw badRequest(`depends_on: no job ${unknown.join(', ')}`);
+    return dependsOn.map((d) => ({ jobId: d.jobId, condition: d.condition ?? 'succeeded' }));
+  }
+
+  private runAtOf(command: SubmitJobCommand): string | null {
+    if (command.scheduledAt !== undefined && command.delaySeconds !== undefined)
+      throw badRequest('scheduled_at: give scheduled_at or delay_seconds, not both');
+    if (command.scheduledAt !== undefined) return new Date(Date.parse(command.scheduledAt)).toISOString();
+    return command.delaySeconds ? new Date(Date.now() + command.delaySeconds * 1000).toISOString() : null;
+  }
+
   /** Deletes finished jobs: tombstones in the log (deleteJobsWorkflow), rows and result files go. */
   async deleteJobs(rows: JobRow[], actor: string, reason: string): Promise<{ deleted: number; freedBytes: number }> {
     const active = rows.find((row) => !isTerminalJobStatus(row.status));
@@ -142,7 +212,17 @@ export class JobCommands {
       args: [{ jobIds: rows.map((r) => r.id), actor, reason }],
     });
     await this.deps.projection.waitFor(result.position, this.visibilityTimeoutMs);
-    return { deleted: result.deleted, freedBytes: result.freedBytes };
+    return { deleted: result.deleted, freedBytes: result.freedBytes + this.removeUnusedInputFiles(rows) };
+  }
+
+  /** Uploaded files named in the deleted jobs' inputs that no remaining job names; the bytes freed. */
+  private removeUnusedInputFiles(rows: JobRow[]): number {
+    if (!this.deps.files) return 0;
+    const ids = new Set<string>();
+    for (const row of rows) for (const m of row.input.matchAll(/"(file_[0-9a-f-]{36})"/g)) ids.add(m[1]!);
+    let freed = 0;
+    for (const id of ids) if (this.deps.readModel.jobsUsingFile(id).length === 0) freed += this.deps.files.remove(id);
+    return freed;
   }
 
   /** pause | resume | cancel through the workflow's Update (validated there; nothing written if refused). */
@@ -182,8 +262,27 @@ export class JobCommands {
     return this.deps.readModel.getJob(row.id) ?? row;
   }
 
-  /** Restarts a failed or cancelled job as a new run of the same workflow id; its stream continues. */
+  /**
+   * Restarts a failed or cancelled job as a new run of the same workflow id; its stream continues. The
+   * jobs that were cancelled because they depended on it are retried too (transitively): they wait
+   * for it again, blocked, instead of staying cancelled for a failure that is being retried.
+   */
   async retry(row: JobRow, actor: string): Promise<JobRow> {
+    const after = await this.retryOne(row, actor);
+    const rearmed = new Set<string>([row.id]);
+    const queue = [row.id];
+    while (queue.length > 0) {
+      for (const dependent of this.deps.readModel.dependentsCancelledBy(queue.shift()!)) {
+        if (rearmed.has(dependent.id)) continue;
+        rearmed.add(dependent.id);
+        await this.retryOne(dependent, actor);
+        queue.push(dependent.id);
+      }
+    }
+    return after;
+  }
+
+  private async retryOne(row: JobRow, actor: string): Promise<JobRow> {
     if (!['failed', 'cancelled', 'terminated', 'timed_out'].includes(row.status)) {
       throw conflict(`Job is ${row.status}; only failed, cancelled, terminated or timed-out jobs can be retried`);
     }
@@ -200,6 +299,11 @@ export class JobCommands {
       timeoutMs: row.timeout_ms,
       actor,
       storeAccess: this.deps.storeAccess,
+      ...(row.pool ? { pool: row.pool, weight: row.pool_weight ?? 1 } : {}),
+      dependsOn: (JSON.parse(row.depends_on ?? '[]') as { job_id: string; condition: Dependency['condition'] }[]).map((d) => ({
+        jobId: d.job_id,
+        condition: d.condition,
+      })),
       retryOf: {
         attempts: row.attempts,
         completedSteps: row.completed_steps,

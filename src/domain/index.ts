@@ -11,3 +11,5 @@ export * from './jobStatus.js';
 export * from './jobRules.js';
 export * from './batchStatus.js';
 export * from './batchRules.js';
+export * from './dependencies.js';
+export * from './pools.js';

@@ -2,8 +2,19 @@
 export const JobEvents = {
   submitted: 'JobSubmitted',
   retried: 'JobRetried',
+  /** Waiting for dependencies: data.waitingFor lists the unmet ones. */
+  blocked: 'JobBlocked',
+  /** One dependency reached the state its dependent needs (no status change). */
+  dependencyMet: 'JobDependencyMet',
+  /** Waiting for its time: data.runAt. */
+  scheduled: 'JobScheduled',
+  /** In its pool's line: data.pool, data.weight. The line is ordered by this event's position. */
+  queued: 'JobQueued',
+  /** Got a slot in its pool: it runs now. */
   started: 'JobStarted',
   progress: 'JobProgress',
+  /** Progress inside a running step, with the step's message (written by the step activity). */
+  stepProgress: 'JobStepProgress',
   paused: 'JobPaused',
   resumed: 'JobResumed',
   reprioritized: 'JobReprioritized',

@@ -1,4 +1,4 @@
-import { DEFAULT_RETRY, type JobPlan, type JobTypeDefinition } from './jobType.js';
+import { DEFAULT_RETRY, type JobPlan, type JobTypeDefinition, type Submitter } from './jobType.js';
 import { builtinJobTypes } from './builtins.js';
 
 export class UnknownJobTypeError extends Error {
@@ -49,8 +49,15 @@ export class JobTypeRegistry {
     return [...this.types.keys()];
   }
 
-  /** Validates input against the type's schema (defaults applied) and plans the job. */
-  prepare(name: string, rawInput: unknown): { input: unknown; plan: JobPlan } {
+  /** The type a submit that names none goes to: the first that claims its input, if any. */
+  typeForUntyped(input: unknown): string | undefined {
+    for (const type of this.types.values()) if (type.claimsUntypedInput?.(input)) return type.name;
+    return undefined;
+  }
+
+  /** Validates input against the type's schema (defaults applied) and plans the job. With a submitter,
+   * the type's authorizeInput runs too (InputAccessDeniedError). */
+  prepare(name: string, rawInput: unknown, submitter?: Submitter): { input: unknown; plan: JobPlan } {
     const type = this.get(name);
     const parsed = type.inputSchema.safeParse(rawInput ?? {});
     if (!parsed.success) {
@@ -59,6 +66,7 @@ export class JobTypeRegistry {
         parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
       );
     }
+    if (submitter) type.authorizeInput?.(parsed.data, submitter);
     const totalSteps = type.steps(parsed.data);
     return {
       input: parsed.data,
@@ -67,6 +75,8 @@ export class JobTypeRegistry {
         retry: { ...DEFAULT_RETRY, ...type.retry },
         stepTimeoutMs: type.stepTimeoutMs ?? 60 * 60_000,
         heartbeatTimeoutMs: type.heartbeatTimeoutMs ?? 5_000,
+        ...(type.pool ? { pool: type.pool } : {}),
+        ...(type.weight ? { weight: type.weight } : {}),
       },
     };
   }

@@ -1,5 +1,5 @@
 import type { ScannedEvent } from '../eventstore/index.js';
-import { JobEvents, jobStatusAfter, type JobStatus } from '../domain/index.js';
+import { DEPENDENCY_FAILED, JobEvents, isTerminalJobStatus, jobStatusAfter, type JobStatus } from '../domain/index.js';
 import type { JobRow } from './jobReadModel.js';
 import type { ReadModelDb } from './readModelDb.js';
 
@@ -18,6 +18,7 @@ export const JOB_COLUMNS = [
   'priority',
   'owner',
   'batch_id',
+  'schedule_id',
   'input',
   'total_steps',
   'completed_steps',
@@ -42,6 +43,12 @@ export const JOB_COLUMNS = [
   'updated_at',
   'version',
   'last_position',
+  'pool',
+  'pool_weight',
+  'queued_seq',
+  'depends_on',
+  'metadata',
+  'tags',
 ] as const;
 
 type Patch = (row: JobRow, d: Record<string, any>, event: ScannedEvent, at: string) => Partial<JobRow>;
@@ -73,18 +80,48 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
   [JobEvents.started]: (row, d, _event, at) => ({
     started_at: row.started_at ?? d.startedAt ?? at,
     attempts: d.attempt,
+    next_retry_at: null,
     message: null,
   }),
-  [JobEvents.progress]: (_row, d) => ({
+  [JobEvents.blocked]: (_row, d) => ({
+    message: `waiting for ${(d.waitingFor ?? []).length} of its dependencies`,
+  }),
+  [JobEvents.dependencyMet]: (row, d) => ({ depends_on: markDependency(row.depends_on, d.dependency, 'met') }),
+  [JobEvents.scheduled]: (_row, d) => ({ run_at: d.runAt, message: `scheduled for ${d.runAt}` }),
+  // The line of a pool is ordered by the position of the event that put the job in it.
+  [JobEvents.queued]: (_row, d, event) => ({
+    pool: d.pool,
+    pool_weight: d.weight,
+    queued_seq: event.globalPosition,
+    next_retry_at: null,
+    message: `waiting for a slot in pool ${d.pool}`,
+  }),
+  [JobEvents.progress]: (row, d) => ({
     completed_steps: d.completedSteps,
     total_steps: d.totalSteps,
-    progress: d.progress,
+    // In-step progress of the same step may already show more.
+    progress: d.completedSteps === row.completed_steps ? Math.max(row.progress, d.progress) : d.progress,
     current_step: d.currentStep,
     estimated_remaining: d.estimatedRemainingS,
     result_files: JSON.stringify(d.resultFiles ?? []),
   }),
+  // In-step progress (the step activity's own report): the job's progress moves within the step and
+  // its message says what the step is doing. Never backwards, never to 100 (the workflow ends it).
+  [JobEvents.stepProgress]: (row, d) =>
+    isTerminalJobStatus(row.status) || d.step < row.completed_steps
+      ? {}
+      : {
+          progress: Math.max(
+            row.progress,
+            Math.min(99, Math.floor(((row.completed_steps + (Number(d.fraction) || 0)) * 100) / Math.max(1, row.total_steps))),
+          ),
+          ...(typeof d.message === 'string' ? { message: d.message } : {}),
+        },
   [JobEvents.paused]: (_row, _d, event, at) => ({ paused_at: at, message: event.metadata.reason ?? 'paused' }),
-  [JobEvents.resumed]: () => ({ paused_at: null, message: null }),
+  [JobEvents.resumed]: (row, d, event) =>
+    d.to === 'queued'
+      ? { paused_at: null, queued_seq: event.globalPosition, message: `waiting for a slot in pool ${row.pool ?? d.pool}` }
+      : { paused_at: null, message: null },
   [JobEvents.reprioritized]: (_row, d) => ({ priority: d.to }),
   [JobEvents.attemptFailed]: (_row, d) => ({
     error_message: d.error,
@@ -124,7 +161,14 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
     active_ms: d.activeMs ?? 0,
     message: 'failed',
   }),
-  [JobEvents.cancelled]: (_row, _d, event, at) => ({
+  [JobEvents.cancelled]: (row, d, event, at) => ({
+    ...(d.errorType === DEPENDENCY_FAILED
+      ? {
+          error_type: DEPENDENCY_FAILED,
+          error_message: event.metadata.reason ?? null,
+          depends_on: markDependency(row.depends_on, d.dependency, 'impossible'),
+        }
+      : {}),
     completed_at: at,
     paused_at: null,
     next_retry_at: null,
@@ -146,6 +190,7 @@ function submittedRow(event: ScannedEvent, d: Record<string, any>, at: string): 
     priority: d.priority,
     owner: d.owner,
     batch_id: d.batchId ?? null,
+    schedule_id: d.scheduleId ?? null,
     input: JSON.stringify(d.input ?? {}),
     total_steps: d.totalSteps,
     completed_steps: 0,
@@ -170,7 +215,25 @@ function submittedRow(event: ScannedEvent, d: Record<string, any>, at: string): 
     updated_at: at,
     version: event.streamVersion,
     last_position: event.globalPosition,
+    pool: d.pool ?? null,
+    pool_weight: d.weight ?? null,
+    queued_seq: null,
+    metadata: d.metadata == null ? null : JSON.stringify(d.metadata),
+    tags: JSON.stringify(d.tags ?? []),
+    depends_on: JSON.stringify(
+      (d.dependsOn ?? []).map((x: { jobId: string; condition: string }) => ({
+        job_id: x.jobId,
+        condition: x.condition,
+        state: 'waiting',
+      })),
+    ),
   };
+}
+
+/** depends_on (JSON) with one dependency's state changed. */
+function markDependency(dependsOn: string | null, jobId: string, state: 'met' | 'impossible'): string {
+  const deps = JSON.parse(dependsOn ?? '[]') as { job_id: string; state: string }[];
+  return JSON.stringify(deps.map((x) => (x.job_id === jobId ? { ...x, state } : x)));
 }
 
 /**

@@ -1,4 +1,20 @@
 import type { ReadModelDb } from './readModelDb.js';
+import { WAITING_JOB_STATUSES } from '../domain/index.js';
+
+export interface PoolRow {
+  name: string;
+  limit: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A pool as the read model knows it: its limit and who is running and waiting in it. */
+export interface PoolView extends PoolRow {
+  used: number;
+  running: number;
+  queued: number;
+  queued_by_priority: Record<string, number>;
+}
 
 /** A jobs row as stored. JSON columns are still text here; the API shapes the resource. */
 export interface JobRow {
@@ -9,6 +25,8 @@ export interface JobRow {
   priority: number;
   owner: string;
   batch_id: string | null;
+  /** The schedule whose action started this job (its runs), else null. */
+  schedule_id: string | null;
   input: string;
   total_steps: number;
   completed_steps: number;
@@ -33,15 +51,29 @@ export interface JobRow {
   updated_at: string;
   version: number;
   last_position: number;
+  /** Resource pool, slots taken, and the log position that put it in the pool's line. */
+  pool: string | null;
+  pool_weight: number | null;
+  queued_seq: number | null;
+  /** JSON: [{job_id, condition, state: waiting|met|impossible}]. */
+  depends_on: string;
+  /** JSON of the submitter's own, or null; JSON array of labels. */
+  metadata: string | null;
+  tags: string;
 }
 
 export interface JobListFilter {
   /** Only jobs of this owner (non-admin users). */
   owner?: string;
+  /** One status, or `waiting` (every status of WAITING_JOB_STATUSES). */
   status?: string;
+  pool?: string;
+  /** Jobs with this tag. */
+  tag?: string;
   type?: string;
   priority?: number;
   batchId?: string;
+  scheduleId?: string;
   createdAfter?: string;
   createdBefore?: string;
   nameContains?: string;
@@ -102,10 +134,14 @@ export class JobReadModel {
       params[name] = value;
     };
     where_('owner = @owner', 'owner', filter.owner);
-    where_('status = @status', 'status', filter.status);
+    if (filter.status === 'waiting') where.push(`status IN (${WAITING_JOB_STATUSES.map((s) => `'${s}'`).join(',')})`);
+    else where_('status = @status', 'status', filter.status);
+    where_('pool = @pool', 'pool', filter.pool);
+    where_('EXISTS (SELECT 1 FROM json_each(jobs.tags) t WHERE t.value = @tag)', 'tag', filter.tag);
     where_('type = @type', 'type', filter.type);
     where_('priority = @priority', 'priority', filter.priority);
     where_('batch_id = @batchId', 'batchId', filter.batchId);
+    where_('schedule_id = @scheduleId', 'scheduleId', filter.scheduleId);
     where_('created_at > @createdAfter', 'createdAfter', filter.createdAfter);
     where_('created_at < @createdBefore', 'createdBefore', filter.createdBefore);
     if (filter.nameContains !== undefined) {
@@ -135,6 +171,77 @@ export class JobReadModel {
            AND completed_at < @cutoff ${owner !== undefined ? 'AND owner = @owner' : ''} LIMIT @limit`,
       )
       .all({ cutoff, owner, limit });
+  }
+
+  /** Queued jobs per pool and per priority (an owner's only, when given). */
+  queuedCounts(owner?: string): { byPool: Record<string, number>; byPriority: Record<string, number> } {
+    const rows = this.db
+      .prepare<Record<string, unknown>, { pool: string; priority: number; n: number }>(
+        `SELECT pool, priority, COUNT(*) AS n FROM jobs WHERE status = 'queued' AND pool IS NOT NULL
+          ${owner !== undefined ? 'AND owner = @owner' : ''} GROUP BY pool, priority`,
+      )
+      .all({ owner });
+    const byPool: Record<string, number> = {};
+    const byPriority: Record<string, number> = {};
+    for (const r of rows) {
+      byPool[r.pool] = (byPool[r.pool] ?? 0) + r.n;
+      byPriority[r.priority] = (byPriority[r.priority] ?? 0) + r.n;
+    }
+    return { byPool, byPriority };
+  }
+
+  getPool(name: string): PoolView | undefined {
+    const row = this.db
+      .prepare<[string], PoolRow>('SELECT name, "limit", created_at, updated_at FROM pools WHERE name = ?')
+      .get(name);
+    return row ? this.poolView(row) : undefined;
+  }
+
+  listPools(): PoolView[] {
+    return this.db
+      .prepare<[], PoolRow>('SELECT name, "limit", created_at, updated_at FROM pools ORDER BY name')
+      .all()
+      .map((row) => this.poolView(row));
+  }
+
+  private poolView(row: PoolRow): PoolView {
+    const running = this.db
+      .prepare<[string], { n: number; used: number | null }>(
+        `SELECT COUNT(*) AS n, SUM(COALESCE(pool_weight, 1)) AS used FROM jobs WHERE pool = ? AND status = 'running'`,
+      )
+      .get(row.name)!;
+    const queued = this.db
+      .prepare<[string], { priority: number; n: number }>(
+        `SELECT priority, COUNT(*) AS n FROM jobs WHERE pool = ? AND status = 'queued' GROUP BY priority`,
+      )
+      .all(row.name);
+    return {
+      ...row,
+      used: running.used ?? 0,
+      running: running.n,
+      queued: queued.reduce((a, r) => a + r.n, 0),
+      queued_by_priority: Object.fromEntries(queued.map((r) => [String(r.priority), r.n])),
+    };
+  }
+
+  /** Jobs whose input names `fileId` (an uploaded file), the final ones too unless `activeOnly`. */
+  jobsUsingFile(fileId: string, activeOnly = false): JobRow[] {
+    return this.db
+      .prepare<[string], JobRow>(
+        `SELECT * FROM jobs WHERE instr(input, ?) > 0
+          ${activeOnly ? "AND status NOT IN ('completed','failed','cancelled','terminated','timed_out')" : ''} LIMIT 100`,
+      )
+      .all(JSON.stringify(fileId));
+  }
+
+  /** Jobs cancelled because `jobId` could not meet their dependency on it (to re-arm on its retry). */
+  dependentsCancelledBy(jobId: string): JobRow[] {
+    return this.db
+      .prepare<[string], JobRow>(
+        `SELECT * FROM jobs WHERE status = 'cancelled' AND error_type = 'DependencyFailed'
+          AND EXISTS (SELECT 1 FROM json_each(jobs.depends_on) d WHERE json_extract(d.value, '$.job_id') = ?)`,
+      )
+      .all(jobId);
   }
 
   /** Jobs by status, from the counters the projection keeps (no scan of jobs). */

@@ -77,6 +77,27 @@ CREATE TABLE IF NOT EXISTS batches (
 CREATE INDEX IF NOT EXISTS batches_by_created ON batches (created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS batches_by_owner ON batches (owner, created_at DESC, id DESC);
 
+-- Schedules (recurring jobs), from the schedule streams. A deleted schedule keeps its row (deleted_at).
+CREATE TABLE IF NOT EXISTS schedules (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  spec_summary TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  job TEXT NOT NULL,
+  job_type TEXT NOT NULL,
+  paused INTEGER NOT NULL,
+  note TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  deleted_at TEXT,
+  version INTEGER NOT NULL,
+  last_position INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS schedules_by_created ON schedules (created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS schedules_by_owner ON schedules (owner, created_at DESC, id DESC);
+
 -- Jobs of each batch by status, kept by the job projection as jobs move.
 CREATE TABLE IF NOT EXISTS batch_job_counts (
   batch_id TEXT NOT NULL,
@@ -85,11 +106,47 @@ CREATE TABLE IF NOT EXISTS batch_job_counts (
   PRIMARY KEY (batch_id, status)
 ) WITHOUT ROWID;
 
+-- Resource pools (limits), from the pool streams.
+CREATE TABLE IF NOT EXISTS pools (
+  name TEXT PRIMARY KEY,
+  "limit" INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  last_position INTEGER NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS projection_checkpoints (
   name TEXT PRIMARY KEY,
   position INTEGER NOT NULL
 );
 `;
+
+/** Columns added after the first release: added in place to older files (they start empty). */
+const ADDED_JOB_COLUMNS: [string, string][] = [
+  ['pool', 'TEXT'],
+  ['pool_weight', 'INTEGER'],
+  ['queued_seq', 'INTEGER'],
+  ['depends_on', "TEXT NOT NULL DEFAULT '[]'"],
+  ['metadata', 'TEXT'],
+  ['tags', "TEXT NOT NULL DEFAULT '[]'"],
+  ['schedule_id', 'TEXT'],
+];
+
+function migrate(db: ReadModelDb): void {
+  const have = new Set(
+    db
+      .prepare<[], { name: string }>('PRAGMA table_info(jobs)')
+      .all()
+      .map((c) => c.name),
+  );
+  for (const [name, type] of ADDED_JOB_COLUMNS) if (!have.has(name)) db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${type}`);
+  // The pools' lines: queued jobs of a pool by priority and arrival.
+  db.exec(`CREATE INDEX IF NOT EXISTS jobs_in_line ON jobs (pool, status, priority DESC, queued_seq) WHERE status = 'queued'`);
+  // The runs of a schedule (GET /schedules/{id}/runs, /jobs/list?schedule_id=).
+  db.exec(
+    'CREATE INDEX IF NOT EXISTS jobs_by_schedule ON jobs (schedule_id, created_at DESC, id DESC) WHERE schedule_id IS NOT NULL',
+  );
+}
 
 export function openReadModelDb(file: string): ReadModelDb {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -98,5 +155,6 @@ export function openReadModelDb(file: string): ReadModelDb {
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
+  migrate(db);
   return db;
 }

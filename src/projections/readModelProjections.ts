@@ -1,5 +1,12 @@
 import { batchProjection } from './batchProjection.js';
 import { jobProjection, type Projection } from './jobProjection.js';
+import { poolProjection } from './poolProjection.js';
+import { scheduleProjection } from './scheduleProjection.js';
 
 /** Every projection of the read model, in the order they apply each event (live and rebuild alike). */
-export const readModelProjections = (): Projection[] => [jobProjection(), batchProjection()];
+export const readModelProjections = (): Projection[] => [
+  jobProjection(),
+  batchProjection(),
+  poolProjection(),
+  scheduleProjection(),
+];

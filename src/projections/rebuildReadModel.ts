@@ -4,6 +4,8 @@ import type { JobRow } from './jobReadModel.js';
 import { openReadModelDb } from './readModelDb.js';
 import { JOB_COLUMNS, evolveJob } from './jobProjection.js';
 import { batchProjection } from './batchProjection.js';
+import { poolProjection } from './poolProjection.js';
+import { scheduleProjection } from './scheduleProjection.js';
 
 export interface RebuildResult {
   events: number;
@@ -56,9 +58,10 @@ export function rebuildReadModel(
   // 1. fold
   const last = store.lastPosition();
   const rows = new Map<string, JobRow>();
-  const batches = batchProjection();
+  // Batch, pool and schedule streams are few: applied through their live projections, a chunk at a time.
+  const others = [batchProjection(), poolProjection(), scheduleProjection()];
   const applyBatchEvents = db.transaction((events: ScannedEvent[]) => {
-    for (const event of events) batches.apply(db, event);
+    for (const event of events) for (const projection of others) projection.apply(db, event);
   });
   let position = 0;
   let events = 0;
@@ -71,7 +74,7 @@ export function rebuildReadModel(
       const after = evolveJob(before, event, true);
       if (after === null) rows.delete(event.streamId);
       else if (after && after !== before) rows.set(event.streamId, after);
-    } else if (type.startsWith('Batch')) {
+    } else if (type.startsWith('Batch') || type.startsWith('Pool') || type.startsWith('Schedule')) {
       batchEvents.push(event);
     }
     position = event.globalPosition;

@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { EventStore, RecordedEvent } from '../eventstore/index.js';
-import { BatchEvents, JobEvents, isTerminalJobStatus, jobStatusAfter } from '../domain/index.js';
+import { BatchEvents, JOB_STATUSES, JobEvents, isTerminalJobStatus, jobStatusAfter } from '../domain/index.js';
 
 type ClosedExecution = { workflowId: string; runId: string; status: { name: string }; closeTime?: Date };
 
@@ -12,12 +12,14 @@ export interface ReconcilerOptions {
   /** Scan period, ms. */
   intervalMs?: number;
   log?: (line: string) => void;
+  /** Schedules changed outside the API (ScheduleCommands.reconcile), on the same scan. */
+  schedules?: { reconcile(): Promise<number> };
 }
 
 /**
  * A workflow closed from outside (terminated, timed out) cannot write its last event. The reconciler
- * finds such job workflows through visibility — their JobStatus search attribute still says pending,
- * running or paused, since the workflow never got to upsert it — and records JobTerminated or
+ * finds such job workflows through visibility — their JobStatus search attribute still names a
+ * status that is not final, since the workflow never got to upsert it — and records JobTerminated or
  * JobTimedOut. The event id is derived from the run id, so scanning twice never records twice.
  */
 export class Reconciler {
@@ -50,13 +52,15 @@ export class Reconciler {
   }
 
   private async scan(): Promise<number> {
-    const jobs = await this.scanClosed('jobWorkflow', 'JobStatus IN ("pending", "running", "paused")', (e) =>
-      this.recordJobEnd(e),
-    );
+    const open = JOB_STATUSES.filter((status) => !isTerminalJobStatus(status))
+      .map((status) => `"${status}"`)
+      .join(', ');
+    const jobs = await this.scanClosed('jobWorkflow', `JobStatus IN (${open})`, (e) => this.recordJobEnd(e));
     const batches = await this.scanClosed('batchWorkflow', 'BatchStatus IN ("queued", "running", "paused")', (e) =>
       this.recordBatchEnd(e),
     );
-    return jobs + batches;
+    const schedules = (await this.options.schedules?.reconcile()) ?? 0;
+    return jobs + batches + schedules;
   }
 
   /** Executions of `workflowType` closed from outside (terminated, timed out) whose record still says

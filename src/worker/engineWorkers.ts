@@ -6,6 +6,7 @@ import { createEventStoreActivities } from '../activities/eventStoreActivities.j
 import { createJobStepActivities } from '../activities/jobStepActivities.js';
 import { createBatchActivities } from '../activities/batchActivities.js';
 import type { BatchItemStore } from '../batches/batchItemStore.js';
+import { createSchedulerActivities, type SchedulerDeps } from '../activities/schedulerActivities.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -60,7 +61,7 @@ export async function createEngineWorkers(options: EngineWorkerOptions): Promise
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     activities: {
-      ...createJobStepActivities({ registry: options.registry, resultsDir: options.resultsDir }),
+      ...createJobStepActivities({ registry: options.registry, resultsDir: options.resultsDir, eventStore: options.eventStore }),
       // The SQLite owner also serves the store as local activities of the workflows it runs.
       ...(options.eventStore ? createEventStoreActivities(options.eventStore) : {}),
       ...(options.batchItems ? createBatchActivities(options.batchItems) : {}),
@@ -86,6 +87,23 @@ export async function createEngineWorkers(options: EngineWorkerOptions): Promise
     );
   }
   return workers;
+}
+
+/** The scheduler's activities (pools' lines, dependencies' outcomes) on `<taskQueue>-scheduler`:
+ * served by the one process that owns the read model (the API's), whoever runs the workflows. */
+export async function createSchedulerWorker(
+  options: Pick<EngineWorkerOptions, 'connection' | 'namespace' | 'identity' | 'logLevel'> & { scheduler: SchedulerDeps },
+): Promise<Worker> {
+  installRuntime(options.logLevel);
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    taskQueue: `${options.scheduler.taskQueue}-scheduler`,
+    activities: createSchedulerActivities(options.scheduler),
+    maxConcurrentActivityTaskExecutions: 50,
+    shutdownForceTime: 5_000,
+    ...(options.identity ? { identity: options.identity } : {}),
+  });
 }
 
 export async function runWorkers(workers: Worker[]): Promise<void> {

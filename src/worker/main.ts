@@ -10,6 +10,8 @@ import { loadJobTypeRegistry } from '../jobs/loadJobTypes.js';
 import { configureHttpEgress } from '../jobs/egressGuard.js';
 import { BatchItemStore } from '../batches/batchItemStore.js';
 import { createEngineWorkers, installRuntime, runWorkers } from './engineWorkers.js';
+import { FileStore } from '../files/fileStore.js';
+import { createMatchJobType } from '../jobs/match/matchJobType.js';
 
 const config = loadConfig();
 if (!config.temporalAddress) {
@@ -22,11 +24,15 @@ const batchItems = ownsStore ? new BatchItemStore(config.batchItemsPath) : undef
 installRuntime(config.logLevel);
 configureHttpEgress(config.httpJobAllowedHosts);
 const connection = await NativeConnection.connect({ address: config.temporalAddress });
+// The match job reads uploaded files: FILES_DIR must be the API's (a shared volume with several hosts).
+const files = new FileStore(config.filesDir);
+const registry = await loadJobTypeRegistry(config.jobTypeModules);
+if (!registry.has('match')) registry.register(createMatchJobType({ files }));
 const workers = await createEngineWorkers({
   connection,
   namespace: config.namespace,
   taskQueue: config.taskQueue,
-  registry: await loadJobTypeRegistry(config.jobTypeModules),
+  registry,
   resultsDir: config.resultsDir,
   eventStore,
   batchItems,
@@ -42,3 +48,4 @@ await runWorkers(workers);
 await connection.close();
 eventStore?.close();
 batchItems?.close();
+files.close();

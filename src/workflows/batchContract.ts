@@ -95,4 +95,9 @@ export interface PreparedBatchItem {
   input: unknown;
   priority: number;
   plan: import('../jobs/jobType.js').JobPlan;
+  /** Set by the API for every item of a batch with dependencies (a DAG batch): ids known up front. */
+  jobId?: string;
+  dependsOn?: import('../domain/index.js').Dependency[];
+  pool?: string;
+  weight?: number;
 }

@@ -334,7 +334,10 @@ class BatchRun {
     }
     const item = await this.nextItem(index);
     return {
-      jobId,
+      jobId: item.jobId ?? jobId,
+      ...(item.dependsOn?.length ? { dependsOn: item.dependsOn } : {}),
+      ...(item.pool ? { pool: item.pool } : {}),
+      ...(item.weight ? { weight: item.weight } : {}),
       name: item.name,
       type: item.type,
       input: item.input,
@@ -356,10 +359,24 @@ class BatchRun {
     state.counts.pending = Math.max(0, state.counts.pending - 1);
     state.counts.inFlight++;
     const retry = this.input.retryFailed?.inputs[index];
-    const jobId = retry?.jobId ?? `job_${uuid4()}`;
-    const child: Child = { jobId, started: false, priority: state.priority, pausedByBatch: false, cancelSent: false };
-    this.children.set(jobId, child);
-    const jobInput = await this.jobInputOf(index, jobId);
+    // Counted in flight before the item loads (the end check must not see an empty window meanwhile).
+    const provisional = retry?.jobId ?? `job_${uuid4()}`;
+    const child: Child = {
+      jobId: provisional,
+      started: false,
+      priority: state.priority,
+      pausedByBatch: false,
+      cancelSent: false,
+    };
+    this.children.set(provisional, child);
+    const jobInput = await this.jobInputOf(index, provisional);
+    if (jobInput.jobId !== provisional) {
+      // Items of a DAG batch come with their ids (their dependents name them).
+      this.children.delete(provisional);
+      child.jobId = jobInput.jobId;
+      this.children.set(child.jobId, child);
+    }
+    const jobId = child.jobId;
     child.priority = jobInput.priority;
     try {
       const handle = await startChild(jobWorkflow, {

@@ -25,7 +25,7 @@ export {
   toPriorityKey,
 } from '../domain/index.js';
 export type { ControlPayload, JobPriority, JobStatus, ReprioritizePayload } from '../domain/index.js';
-import type { JobStatus } from '../domain/index.js';
+import type { Dependency, DependencyCondition, JobStatus } from '../domain/index.js';
 
 /** The live state of a job, as the `status` query returns it. */
 export interface JobState {
@@ -35,8 +35,15 @@ export interface JobState {
   owner: string;
   batchId: string | null;
   status: JobStatus;
-  /** The status a paused job returns to on resume. */
-  pausedFrom: 'pending' | 'running' | null;
+  /** The status the job was paused from. */
+  pausedFrom: JobStatus | null;
+  /** Resource pool whose slot it holds while running, and how many slots it takes. */
+  pool: string;
+  weight: number;
+  /** Its dependencies and where each stands. */
+  dependsOn: { jobId: string; condition: DependencyCondition; state: 'waiting' | 'met' | 'impossible' }[];
+  /** When it may start (ISO), or null. */
+  runAt: string | null;
   priority: number;
   completedSteps: number;
   totalSteps: number;
@@ -71,6 +78,10 @@ export interface CarriedJobState {
   checkpoint: unknown;
   stepDurationsMs: number[];
   lastProgressAt: number;
+  /** The job held its pool slot when it continued as new. */
+  holdsSlot?: boolean;
+  /** Jobs waiting for this one to end. */
+  dependents?: string[];
 }
 
 export interface JobWorkflowInput {
@@ -87,6 +98,14 @@ export interface JobWorkflowInput {
   timeoutMs?: number | null;
   /** Job stays pending until then (ISO); pausing a pending job holds it past that. */
   runAt?: string | null;
+  /** Resource pool (default: the type's, else `default`) and slots taken (default 1). */
+  pool?: string;
+  weight?: number;
+  /** Jobs that must reach a state first (`blocked` until then). */
+  dependsOn?: Dependency[];
+  /** The submitter's own small JSON and labels (in JobSubmitted; the read model filters on tags). */
+  metadata?: Record<string, unknown>;
+  tags?: string[];
   /** The Temporal Schedule that started this run (its id in the API and `temporal schedule`). */
   scheduleId?: string | null;
   /** Who submitted it (metadata.actor of JobSubmitted). */

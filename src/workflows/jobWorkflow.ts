@@ -15,6 +15,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -24,6 +25,10 @@ import {
 import { TimeoutType } from '@temporalio/common';
 import {
   DEFAULT_MAX_WORKER_LOSSES,
+  DEFAULT_POOL,
+  DEPENDENCY_FAILED,
+  dependencyVerdict,
+  poolWorkflowId,
   JOB_TIMEOUT,
   JobEvents,
   PERMANENT_ERROR_TYPE,
@@ -36,7 +41,16 @@ import {
   type ControlAction,
   type ControlPayload,
   type JobStatus,
+  type ResumeTarget,
 } from '../domain/index.js';
+import type { SchedulerActivities } from '../activities/schedulerActivities.js';
+import {
+  dependencyFinishedSignal,
+  poolReleaseSignal,
+  poolRequestSignal,
+  poolSlotGrantedSignal,
+  watchDependencySignal,
+} from './poolContract.js';
 import type { JobStepActivities, RunJobStepOutput } from '../activities/jobStepActivities.js';
 import { JobPriorityKey, JobStatusKey } from '../temporal/searchAttributes.js';
 import { installControlSurface } from './controlSurface.js';
@@ -59,6 +73,12 @@ const DURATION_WINDOW = 20;
 /** How long a job cancelled with `closeAsCanceled` waits for the Temporal cancel request that follows. */
 const CANCEL_REQUEST_WAIT_MS = 30_000;
 const TEMPORAL_CANCEL: Actor = { actor: 'external', reason: 'cancellation requested through Temporal' };
+/** A queued job re-sends its request this often (in case its pool was restarted and lost the wake-up). */
+const POOL_REQUEST_REPEAT_MS = 5 * 60_000;
+/** A blocked job re-checks its dependencies this often (one closed from outside sends no word). */
+const DEPENDENCY_RECHECK_MS = 5 * 60_000;
+/** ... and this often while a dependency is not known yet (a DAG batch item not started yet). */
+const DEPENDENCY_UNKNOWN_RECHECK_MS = 2_000;
 
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
   // A Temporal Schedule starts every run with the same arguments and its own workflow id
@@ -78,6 +98,10 @@ function initialJobState(input: JobWorkflowInput, createdAt: string): JobState {
     batchId: input.batchId ?? null,
     status: 'pending',
     pausedFrom: null,
+    pool: input.pool ?? input.plan.pool ?? DEFAULT_POOL,
+    weight: input.weight ?? input.plan.weight ?? 1,
+    dependsOn: (input.dependsOn ?? []).map((d) => ({ jobId: d.jobId, condition: d.condition, state: 'waiting' as const })),
+    runAt: input.runAt ?? null,
     priority: input.priority,
     completedSteps,
     totalSteps: input.plan.totalSteps,
@@ -120,6 +144,21 @@ class JobRun {
   private cancelRequestedByTemporal = false;
   /** The cancel came with closeAsCanceled: a Temporal cancel request is on its way. */
   private cancelRequestExpected = false;
+  /** Our pool slot: none, asked for, or held (given back on pause, between attempts and at the end). */
+  private slot: 'none' | 'waiting' | 'held';
+  /** Jobs that asked to be told when this one ends (dependents). */
+  private readonly dependents: Set<string>;
+  /** Dependencies we asked to tell us when they end. */
+  private readonly watching = new Set<string>();
+  /** Set once dependents were told of our end: later askers are answered at once. */
+  private endAnnounced = false;
+  /** Signals to pools and dependents still on their way (awaited before the run closes). */
+  private readonly outgoing: Promise<unknown>[] = [];
+  private readonly scheduler = proxyActivities<SchedulerActivities>({
+    taskQueue: `${workflowInfo().taskQueue}-scheduler`,
+    startToCloseTimeout: '30s',
+    retry: { initialInterval: '200ms', maximumInterval: '5s' },
+  });
 
   constructor(private readonly input: JobWorkflowInput) {
     const carried = input.carried;
@@ -128,6 +167,8 @@ class JobRun {
     this.checkpoint = carried?.checkpoint;
     this.stepDurationsMs = carried?.stepDurationsMs ?? [];
     this.lastProgressAt = carried?.lastProgressAt ?? 0;
+    this.slot = carried?.holdsSlot ? 'held' : 'none';
+    this.dependents = new Set(carried?.dependents ?? []);
     this.runningSince = this.state.status === 'running' ? Date.now() : null;
     // Events are recorded here, appended in order by one flusher (see eventOutbox.ts).
     this.outbox = createEventOutbox({
@@ -151,12 +192,15 @@ class JobRun {
         if (!isTerminalJobStatus(this.state.status)) this.cancel(TEMPORAL_CANCEL);
         await this.cleanupAfterCancel('cancellation requested through Temporal');
         await this.outbox.flushed();
+        await this.announceEnd();
       });
       throw error;
     }
     if (this.state.status === 'cancelled') await this.cleanupAfterCancel('cancelled');
     await this.outbox.flushed();
+    await CancellationScope.nonCancellable(() => this.announceEnd());
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+    await CancellationScope.nonCancellable(() => Promise.all(this.outgoing));
     if (this.state.status === 'cancelled') await this.closeAsCanceledIfRequested();
     if (this.state.status === 'failed') {
       throw ApplicationFailure.create({
@@ -231,7 +275,13 @@ class JobRun {
         maxAttempts: this.plan.retry.maxAttempts,
         timeoutMs: input.timeoutMs ?? null,
         runAt: input.runAt ?? null,
+        pool: state.pool,
+        weight: state.weight,
+        dependsOn: state.dependsOn.map(({ jobId, condition }) => ({ jobId, condition })),
         scheduleId: input.scheduleId ?? null,
+        metadata: input.metadata ?? null,
+        tags: input.tags ?? [],
+        retry: this.plan.retry as unknown as Record<string, unknown>,
         createdAt: state.createdAt,
       },
       who,
@@ -256,6 +306,12 @@ class JobRun {
         return { state: this.snapshot(), position: this.outbox.lastPosition() };
       },
     });
+    setHandler(poolSlotGrantedSignal, ({ pool }) => this.onSlotGranted(pool));
+    setHandler(watchDependencySignal, ({ dependentId }) => {
+      if (this.endAnnounced) this.tellDependent(dependentId);
+      else this.dependents.add(dependentId);
+    });
+    setHandler(dependencyFinishedSignal, ({ jobId, status }) => this.onDependencyOutcome(jobId, status));
     // `temporal workflow cancel` (or the Web UI's cancel) is the same as the cancel signal.
     CancellationScope.current().cancelRequested.catch(() => {
       this.cancelRequestedByTemporal = true;
@@ -265,28 +321,32 @@ class JobRun {
 
   private pause(who: Actor): number {
     this.flushProgress(); // the paused row shows the progress made so far
-    const from = this.state.status === 'pending' ? 'pending' : 'running';
+    const from = this.state.status;
     this.state.pausedFrom = from;
     this.state.pausedAt = this.iso();
     const seq = this.transition(JobEvents.paused, { from }, who);
-    // A running step stops at its next heartbeat and hands back its checkpoint; no slot is held.
+    // A running step stops at its next heartbeat and hands back its checkpoint; then the pool slot
+    // goes back (untilRunnable), so the pool's limit holds while the step winds down.
     this.stepScope?.cancel();
     return seq;
   }
 
+  /** A resumed job goes back into line: for its dependencies, its time, or a pool slot. */
   private resume(who: Actor): number {
-    const to = this.state.pausedFrom ?? 'running';
+    const from = this.state.pausedFrom;
+    const to: ResumeTarget = this.nextWaitingStatus();
     this.state.pausedFrom = null;
     this.state.pausedAt = null;
-    return this.transition(JobEvents.resumed, { to }, who);
+    const data = { to, from, ...(to === 'queued' ? this.queuedData() : {}) };
+    return this.transition(JobEvents.resumed, data, who);
   }
 
-  private cancel(who: Actor, payload?: ControlPayload): number {
+  private cancel(who: Actor, payload?: ControlPayload, extra: Record<string, unknown> = {}): number {
     if (payload?.closeAsCanceled === true) this.cancelRequestExpected = true;
     this.flushProgress();
     const from = this.state.status;
     this.state.pausedFrom = null;
-    const seq = this.transition(JobEvents.cancelled, { from, completedSteps: this.state.completedSteps }, who);
+    const seq = this.transition(JobEvents.cancelled, { from, completedSteps: this.state.completedSteps, ...extra }, who);
     this.stepScope?.cancel();
     return seq;
   }
@@ -339,34 +399,201 @@ class JobRun {
     const { checkpoint, stepDurationsMs, lastProgressAt } = this;
     return continueAsNew<typeof jobWorkflow>({
       ...this.input,
-      carried: { state: this.snapshot(), checkpoint, stepDurationsMs, lastProgressAt },
+      carried: {
+        state: this.snapshot(),
+        checkpoint,
+        stepDurationsMs,
+        lastProgressAt,
+        holdsSlot: this.slot === 'held',
+        dependents: [...this.dependents],
+      },
     });
   }
 
-  /** Waits while pending (until runAt) or paused; marks the job running when it may run. */
+  /**
+   * Waits until the job may run: while paused, blocked by dependencies, scheduled for later, or queued
+   * for a pool slot (each recorded as its status); marks it running once it holds a slot.
+   */
   private async untilRunnable(): Promise<void> {
     const { state } = this;
     for (;;) {
       if (isTerminalJobStatus(state.status) || this.timedOut) return;
       if (state.status === 'paused') {
         this.flushProgress();
+        this.releaseSlot();
         await condition(() => state.status !== 'paused');
         continue;
       }
-      if (state.status !== 'pending') return; // running
-      const wait = this.input.runAt ? Date.parse(this.input.runAt) - Date.now() : 0;
-      if (wait > 0) {
-        await condition(() => state.status !== 'pending', wait);
+      if (state.status === 'running') return;
+      const next = this.nextWaitingStatus();
+      if (state.status !== next) this.enterWaiting(next);
+      if (next === 'blocked') {
+        await this.waitForDependencies();
         continue;
       }
+      if (next === 'scheduled') {
+        await condition(() => state.status !== 'scheduled', Math.max(1, Date.parse(state.runAt!) - Date.now()));
+        continue;
+      }
+      if (!(await this.acquireSlot())) continue;
       state.startedAt ??= this.iso();
       this.transition(
         JobEvents.started,
-        { attempt: state.attempt, step: state.completedSteps, startedAt: state.startedAt },
+        { attempt: state.attempt, step: state.completedSteps, startedAt: state.startedAt, pool: state.pool },
         { actor: 'system' },
       );
       return;
     }
+  }
+
+  /** Where a job that may not run yet waits: its dependencies first, then its time, then its pool. */
+  private nextWaitingStatus(): 'blocked' | 'scheduled' | 'queued' {
+    if (this.state.dependsOn.some((d) => d.state === 'waiting')) return 'blocked';
+    if (this.state.runAt && Date.parse(this.state.runAt) > Date.now()) return 'scheduled';
+    return 'queued';
+  }
+
+  private queuedData() {
+    return { pool: this.state.pool, weight: this.state.weight, priority: this.state.priority };
+  }
+
+  private enterWaiting(status: 'blocked' | 'scheduled' | 'queued'): void {
+    const who = { actor: 'system' };
+    if (status === 'blocked') {
+      const waitingFor = this.state.dependsOn
+        .filter((d) => d.state === 'waiting')
+        .map(({ jobId, condition }) => ({ jobId, condition }));
+      this.transition(JobEvents.blocked, { waitingFor }, who);
+    } else if (status === 'scheduled') {
+      this.transition(JobEvents.scheduled, { runAt: this.state.runAt }, who);
+    } else {
+      this.transition(JobEvents.queued, this.queuedData(), who);
+    }
+  }
+
+  // ---- the pool slot -------------------------------------------------------------------------------
+
+  /** Asks the pool for a slot and waits for it; false if the job stopped waiting (paused, cancelled). */
+  private async acquireSlot(): Promise<boolean> {
+    const { state } = this;
+    if (this.slot === 'held') return true; // carried over continue-as-new
+    // The pool reads its line from the read model: our JobQueued must be in the log before we ask.
+    await this.outbox.flushed();
+    this.slot = 'waiting';
+    for (;;) {
+      if (state.status !== 'queued' || this.timedOut) break;
+      await this.signalPool(poolRequestSignal);
+      const changed = await condition(
+        () => this.slot === 'held' || state.status !== 'queued' || this.timedOut,
+        POOL_REQUEST_REPEAT_MS,
+      );
+      if (changed) break;
+    }
+    const granted = this.holdsSlot(); // (a method: the grant arrives in a signal handler meanwhile)
+    if (granted && state.status === 'queued' && !this.timedOut) return true;
+    if (granted) this.releaseSlot();
+    this.slot = 'none';
+    return false;
+  }
+
+  private holdsSlot(): boolean {
+    return this.slot === 'held';
+  }
+
+  private onSlotGranted(pool: string): void {
+    if (pool === this.state.pool && this.slot === 'waiting' && this.state.status === 'queued') {
+      this.slot = 'held';
+      return;
+    }
+    if (pool === this.state.pool && this.slot === 'held') return; // a repeated grant
+    // We no longer wait (paused, cancelled, finished): hand it straight back.
+    this.outgoing.push(this.signalPool(poolReleaseSignal, pool));
+  }
+
+  /** Gives the slot back (no-op if none is held). */
+  private releaseSlot(): void {
+    if (this.slot === 'held') this.outgoing.push(this.signalPool(poolReleaseSignal));
+    this.slot = 'none';
+  }
+
+  private async signalPool(signal: typeof poolRequestSignal, pool = this.state.pool): Promise<void> {
+    const handle = getExternalWorkflowHandle(poolWorkflowId(this.info.taskQueue, pool));
+    const message = { jobId: this.input.jobId, position: this.outbox.lastPosition() };
+    try {
+      await handle.signal(signal, message);
+    } catch {
+      // The pool's workflow is not running (a pool nobody started, or it was terminated): start it.
+      await this.scheduler.ensurePool({ name: pool });
+      await handle.signal(signal, message).catch(() => undefined);
+    }
+  }
+
+  // ---- dependencies --------------------------------------------------------------------------------
+
+  /** Asks each unmet dependency to tell us when it ends; a dependency that has ended already (or
+   * cannot be reached) is looked up in the read model, so one that finished before we asked counts. */
+  private async waitForDependencies(): Promise<void> {
+    const { state } = this;
+    const unknown: string[] = [];
+    for (const dep of state.dependsOn) {
+      if (dep.state !== 'waiting' || this.watching.has(dep.jobId)) continue;
+      try {
+        await getExternalWorkflowHandle(dep.jobId).signal(watchDependencySignal, { dependentId: this.input.jobId });
+        this.watching.add(dep.jobId);
+      } catch {
+        unknown.push(dep.jobId);
+      }
+    }
+    let unresolved = false;
+    if (unknown.length > 0) {
+      const outcomes = await this.scheduler.jobOutcomes({ jobIds: unknown });
+      for (const jobId of unknown) {
+        const status = outcomes[jobId];
+        if (status && isTerminalJobStatus(status)) this.onDependencyOutcome(jobId, status);
+        else unresolved = true; // not started yet, or between a run and its retry: ask again soon
+      }
+    }
+    const done = () => state.status !== 'blocked' || !state.dependsOn.some((d) => d.state === 'waiting');
+    const settled = await condition(done, unresolved ? DEPENDENCY_UNKNOWN_RECHECK_MS : DEPENDENCY_RECHECK_MS);
+    if (!settled) this.watching.clear(); // ask again (and look up the ones that ended without a word)
+  }
+
+  private onDependencyOutcome(jobId: string, status: string): void {
+    const { state } = this;
+    if (isTerminalJobStatus(state.status)) return;
+    const dep = state.dependsOn.find((d) => d.jobId === jobId && d.state === 'waiting');
+    if (!dep) return;
+    const verdict = dependencyVerdict(dep.condition, status);
+    if (verdict === 'waiting') return;
+    dep.state = verdict;
+    const data = { dependency: jobId, dependencyStatus: status, condition: dep.condition };
+    if (verdict === 'met') {
+      this.outbox.record(JobEvents.dependencyMet, data, { actor: 'system' });
+      return;
+    }
+    // It can never be met: the job will not run. Its own dependents hear of it at its end.
+    const reason = `dependency ${jobId} ended ${status}; this job needed it ${dep.condition}`;
+    this.state.error = reason;
+    this.state.errorType = DEPENDENCY_FAILED;
+    this.cancel({ actor: 'system', reason }, undefined, { ...data, errorType: DEPENDENCY_FAILED });
+  }
+
+  /** Tells every dependent how this run ended, and gives the pool slot back. */
+  private async announceEnd(): Promise<void> {
+    this.releaseSlot();
+    if (!isTerminalJobStatus(this.state.status)) return;
+    this.endAnnounced = true;
+    for (const dependentId of this.dependents) this.tellDependent(dependentId);
+    await Promise.all(this.outgoing);
+  }
+
+  private tellDependent(dependentId: string): void {
+    const message = { jobId: this.input.jobId, status: this.state.status };
+    this.outgoing.push(
+      getExternalWorkflowHandle(dependentId)
+        .signal(dependencyFinishedSignal, message)
+        .catch(() => undefined), // the dependent has ended already
+    );
   }
 
   private stepActivities(): JobStepActivities {
@@ -508,9 +735,11 @@ class JobRun {
     await this.backOff(delay);
   }
 
-  /** Waits before the next attempt; a pause, cancel or timeout ends the wait early. */
+  /** Waits before the next attempt with the pool slot given back (status `retrying`); a pause, cancel
+   * or timeout ends the wait early. Then the job queues for a slot again. */
   private async backOff(delayMs: number): Promise<void> {
-    await condition(() => this.state.status !== 'running' || this.timedOut, delayMs);
+    this.releaseSlot();
+    await condition(() => this.state.status !== 'retrying' || this.timedOut, delayMs);
     this.state.nextRetryAt = null;
   }
 

@@ -207,6 +207,8 @@ describe('contract', () => {
     ]);
     expect(r.body.results[2].error).toBe('Access denied to this job');
     expect((await engine.api('GET', `/api/v1/jobs/${b1}`, undefined, bob)).body.status).not.toBe('cancelled');
+    // b1 runs once the default pool admits it (a moment after submit).
+    await eventually(async () => (await engine.api('GET', `/api/v1/jobs/${b1}`, undefined, bob)).body.status === 'running');
     const byFilter = await engine.api(
       'POST',
       '/api/v1/jobs/bulk',

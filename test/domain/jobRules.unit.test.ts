@@ -49,6 +49,24 @@ describe('jobStatusAfter: the one event → status mapping', () => {
     given('running').when({ type: JobEvents.terminated }).then('terminated');
     given('running').when({ type: JobEvents.timedOut }).then('timed_out');
   });
+  it('waiting states: blocked, scheduled, queued; running once admitted; retrying between attempts', () => {
+    given('pending').when({ type: JobEvents.blocked }).then('blocked');
+    given('blocked').when({ type: JobEvents.dependencyMet }).then('blocked');
+    given('blocked').when({ type: JobEvents.scheduled }).then('scheduled');
+    given('scheduled').when({ type: JobEvents.queued }).then('queued');
+    given('queued').when({ type: JobEvents.started }).then('running');
+    given('running').when({ type: JobEvents.attemptFailed }).then('retrying');
+    given('retrying').when({ type: JobEvents.queued }, { type: JobEvents.started }).then('running');
+    given('paused')
+      .when({ type: JobEvents.resumed, data: { to: 'queued' } })
+      .then('queued');
+    given('paused')
+      .when({ type: JobEvents.resumed, data: { to: 'blocked' } })
+      .then('blocked');
+    given('paused')
+      .when({ type: JobEvents.resumed, data: { to: 'nonsense' } })
+      .then('running');
+  });
   it('a retry makes a failed job pending again', () => {
     given('failed').when({ type: JobEvents.retried }, { type: JobEvents.started }).then('running');
   });
@@ -57,7 +75,7 @@ describe('jobStatusAfter: the one event → status mapping', () => {
       for (const type of [
         JobEvents.progress,
         JobEvents.reprioritized,
-        JobEvents.attemptFailed,
+        JobEvents.dependencyMet,
         JobEvents.signalIgnored,
         JobEvents.deleted,
         'SomethingNew',

@@ -1,3 +1,4 @@
+import { jobStatusAfter, type JobStatus } from '../../src/domain/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobTypeRegistry } from '../../src/jobs/registry.js';
 import { statusQuery } from '../../src/workflows/jobWorkflow.js';
@@ -131,22 +132,31 @@ describe('retries, failures, terminate and timeouts', () => {
       20_000,
       'all 50 signals recorded',
     );
-    const row = await until(id, (j) => j.status === state.status && j.priority === state.priority, 'read model agrees');
-    expect(row.status).toBe(state.status);
-    expect(row.priority).toBe(state.priority);
+    // The query, the read model and a replay of the log through the domain's one mapping agree (a
+    // resumed job queues for its slot and then runs, so wait for the three to settle together).
+    const agreed = await eventually(
+      async () => {
+        const s = await handle.query(statusQuery);
+        const row = (await engine.api('GET', `/api/v1/jobs/${id}`)).body;
+        let folded: JobStatus = 'pending';
+        let foldedPriority = 2;
+        for (const e of engine.eventStore.readStream(id)) {
+          folded = jobStatusAfter(e.type, e.data, folded);
+          if (e.type === 'JobReprioritized') foldedPriority = e.data.to;
+        }
+        const same =
+          [row.status, folded].every((x) => x === s.status) && [row.priority, foldedPriority].every((p) => p === s.priority);
+        return same ? s : undefined;
+      },
+      20_000,
+      'query, read model and log agree',
+    );
+    expect(['paused', 'queued', 'running']).toContain(agreed.status);
+    expect(agreed.priority).toBe(state.priority);
     const stream = engine.eventStore.readStream(id);
     const accepted = stream.filter((e) => ['JobPaused', 'JobResumed', 'JobReprioritized'].includes(e.type));
     const ignored = stream.filter((e) => e.type === 'JobSignalIgnored');
     expect(accepted.length + ignored.length).toBe(50);
-    // Replaying the accepted changes gives the final state.
-    let status = 'running';
-    let priority = 2;
-    for (const e of accepted) {
-      if (e.type === 'JobPaused') status = 'paused';
-      if (e.type === 'JobResumed') status = 'running';
-      if (e.type === 'JobReprioritized') priority = e.data.to;
-    }
-    expect({ status, priority }).toEqual({ status: state.status, priority: state.priority });
     await engine.api('POST', `/api/v1/jobs/${id}/cancel`);
   });
 });

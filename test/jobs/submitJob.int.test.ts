@@ -25,7 +25,7 @@ describe('a job submitted over HTTP', () => {
     // Readable right after submit returns: no 404 window.
     const first = await engine.api('GET', `/api/v1/jobs/${jobId}`);
     expect(first.status).toBe(200);
-    expect(['pending', 'running', 'completed']).toContain(first.body.status);
+    expect(['pending', 'queued', 'running', 'completed']).toContain(first.body.status);
 
     const done = await eventually(async () => {
       const r = await engine.api('GET', `/api/v1/jobs/${jobId}`);

@@ -88,6 +88,57 @@ describe('jobProjection', () => {
     expect(readModel.countByStatus()).toEqual({ completed: 1 }); // counters at zero are removed
   });
 
+  it('scheduling: blocked with its dependencies, each one met, then queued in its pool, then running', () => {
+    const base = submitted();
+    const { readModel } = given(
+      {
+        ...base,
+        data: {
+          ...base.data,
+          pool: 'gpu',
+          weight: 2,
+          dependsOn: [
+            { jobId: 'job_a', condition: 'succeeded' },
+            { jobId: 'job_b', condition: 'finished' },
+          ],
+        },
+      },
+      { type: 'JobBlocked', data: { waitingFor: [{ jobId: 'job_a' }, { jobId: 'job_b' }] } },
+      { type: 'JobDependencyMet', data: { dependency: 'job_a', dependencyStatus: 'completed' } },
+    );
+    expect(readModel.getJob('job_1')).toMatchObject({ status: 'blocked', pool: 'gpu', pool_weight: 2 });
+    expect(JSON.parse(readModel.getJob('job_1')!.depends_on)).toEqual([
+      { job_id: 'job_a', condition: 'succeeded', state: 'met' },
+      { job_id: 'job_b', condition: 'finished', state: 'waiting' },
+    ]);
+    const later = given(
+      { ...base, data: { ...base.data, pool: 'gpu', weight: 2 } },
+      { type: 'JobQueued', data: { pool: 'gpu', weight: 2, priority: 2 } },
+    );
+    expect(later.readModel.getJob('job_1')).toMatchObject({ status: 'queued', queued_seq: 2 });
+    expect(later.readModel.queuedCounts()).toEqual({ byPool: { gpu: 1 }, byPriority: { 2: 1 } });
+  });
+
+  it('a dependency that can no longer be met cancels the job with the reason', () => {
+    const base = submitted();
+    const { readModel } = given(
+      { ...base, data: { ...base.data, dependsOn: [{ jobId: 'job_a', condition: 'succeeded' }] } },
+      { type: 'JobBlocked', data: { waitingFor: [{ jobId: 'job_a' }] } },
+      {
+        type: 'JobCancelled',
+        data: { from: 'blocked', errorType: 'DependencyFailed', dependency: 'job_a' },
+        reason: 'dependency job_a ended failed',
+      },
+    );
+    expect(readModel.getJob('job_1')).toMatchObject({
+      status: 'cancelled',
+      error_type: 'DependencyFailed',
+      error_message: 'dependency job_a ended failed',
+    });
+    expect(JSON.parse(readModel.getJob('job_1')!.depends_on)[0].state).toBe('impossible');
+    expect(readModel.dependentsCancelledBy('job_a').map((r) => r.id)).toEqual(['job_1']);
+  });
+
   it('records attempts, the error and the next retry time; then failed', () => {
     const { readModel } = given(
       submitted(),
@@ -98,7 +149,7 @@ describe('jobProjection', () => {
       },
     );
     expect(readModel.getJob('job_1')).toMatchObject({
-      status: 'running',
+      status: 'retrying',
       attempts: 2,
       error_message: 'boom',
       next_retry_at: '2026-01-01T00:01:00.000Z',

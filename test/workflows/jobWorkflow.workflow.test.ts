@@ -8,6 +8,10 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventStoreActivities } from '../../src/activities/eventStoreActivities.js';
 import { createJobStepActivities } from '../../src/activities/jobStepActivities.js';
+import { createSchedulerActivities, startPoolWorkflow } from '../../src/activities/schedulerActivities.js';
+import { openReadModelDb, type ReadModelDb } from '../../src/projections/readModelDb.js';
+import { Projector } from '../../src/projections/projector.js';
+import { readModelProjections } from '../../src/projections/readModelProjections.js';
 import { openEventStore, type EventStore } from '../../src/eventstore/index.js';
 import { JobTypeRegistry } from '../../src/jobs/registry.js';
 import { resolveTestServer } from '../../src/temporal/cliBinary.js';
@@ -44,6 +48,9 @@ let env: TestWorkflowEnvironment;
 let worker: Worker;
 let running: Promise<void>;
 let store: EventStore;
+let readModelDb: ReadModelDb;
+let projector: Projector;
+let scheduler: Worker;
 let dir: string;
 const taskQueue = `wf-${randomUUID()}`;
 const registry = new JobTypeRegistry();
@@ -72,11 +79,34 @@ beforeAll(async () => {
       ...createEventStoreActivities(store),
     },
   });
-  running = worker.run();
+  // Jobs wait for a slot of the `default` pool: its workflow and the scheduler's activities (which
+  // read the pool's line from the read model) run here too.
+  readModelDb = openReadModelDb(path.join(dir, 'readmodel.db'));
+  projector = new Projector(store, readModelDb, readModelProjections());
+  projector.start();
+  scheduler = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: `${taskQueue}-scheduler`,
+    activities: createSchedulerActivities({
+      client: env.client,
+      taskQueue,
+      eventStore: store,
+      readModelDb,
+      waitFor: (position, timeoutMs) => projector.waitFor(position, timeoutMs),
+      poolLimits: { default: 10 },
+      defaultPoolLimit: 10,
+      storeAccess: 'local',
+    }),
+  });
+  running = Promise.all([worker.run(), scheduler.run()]).then(() => undefined);
+  await startPoolWorkflow({ client: env.client, taskQueue, storeAccess: 'local' }, 'default', 10, 'test');
 }, 120_000);
 afterAll(async () => {
   worker?.shutdown();
+  scheduler?.shutdown();
   await running;
+  await projector?.stop();
+  readModelDb?.close();
   await env?.teardown();
   store?.close();
   rmSync(dir, { recursive: true, force: true });
@@ -118,13 +148,13 @@ async function waitFor(probe: () => Promise<boolean>, ms = 20_000) {
 }
 
 describe('jobWorkflow under time skipping', () => {
-  it('a job with a run-at time an hour ahead stays pending until then, then runs', async () => {
+  it('a job with a run-at time an hour ahead stays scheduled until then, then runs', async () => {
     const t0 = wall();
     const runAt = new Date((await env.currentTimeMs()) + HOUR);
     const { jobId, handle } = await start('noop', {}, { runAt: runAt.toISOString() });
     await env.sleep(30 * 60_000);
-    expect((await handle.query(statusQuery)).status).toBe('pending');
-    expect(types(jobId)).toEqual(['JobSubmitted']);
+    expect((await handle.query(statusQuery)).status).toBe('scheduled');
+    expect(types(jobId)).toEqual(['JobSubmitted', 'JobScheduled']);
     expect((await handle.result()).status).toBe('completed');
     const started = events(jobId).find((e) => e.type === 'JobStarted')!;
     expect(Date.parse(started.data.startedAt)).toBeGreaterThanOrEqual(runAt.getTime());
@@ -140,7 +170,7 @@ describe('jobWorkflow under time skipping', () => {
     expect(types(jobId)).not.toContain('JobStarted');
     await handle.signal(resumeSignal, {});
     expect((await handle.result()).status).toBe('completed');
-    expect(types(jobId)).toEqual(['JobSubmitted', 'JobPaused', 'JobResumed', 'JobStarted', 'JobCompleted']);
+    expect(types(jobId)).toEqual(['JobSubmitted', 'JobScheduled', 'JobPaused', 'JobResumed', 'JobStarted', 'JobCompleted']);
   });
 
   it('retries with exponential backoff: 10 min, then 20 min; every failed attempt is an event', async () => {

@@ -2,7 +2,8 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppEnv, ApiUser } from '../context.js';
 import { actorOf } from '../context.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
-import { ControlBody, JobResource, JobStatusEnum, PriorityBody, Priority, counters } from '../schemas.js';
+import { ControlBody, JobResource, JobStatusEnum, PoolName, PriorityBody, Priority, counters } from '../schemas.js';
+import { DEPENDENCY_CONDITIONS, MAX_POOL_WEIGHT } from '../../domain/index.js';
 import { validationHook } from '../validation.js';
 import { errorResponses, json, optionalJson } from '../openapi.js';
 import { toJobResource } from '../jobResource.js';
@@ -26,6 +27,22 @@ export const CreateBatchBody = z
             type: z.string().min(1).max(100).optional(),
             input: z.record(z.string(), z.unknown()).optional(),
             priority: Priority.optional(),
+            key: z.string().min(1).max(200).optional().openapi({ description: "Names the item for other items' depends_on." }),
+            depends_on: z
+              .array(
+                z
+                  .object({
+                    key: z.string().min(1).max(200).optional(),
+                    job_id: z.string().min(1).max(200).optional(),
+                    condition: z.enum(DEPENDENCY_CONDITIONS).default('succeeded'),
+                  })
+                  .strict(),
+              )
+              .max(100)
+              .optional()
+              .openapi({ description: 'Items of this batch (by key) or existing jobs (by job_id): a DAG batch.' }),
+            pool: PoolName.optional(),
+            weight: z.number().int().min(1).max(MAX_POOL_WEIGHT).optional(),
           })
           .strict(),
       )
@@ -132,7 +149,11 @@ export function batchRoutes(deps: BatchRouteDeps) {
       const user = c.get('user');
       if (!body.jobs === !body.items) throw badRequest('jobs or items: give exactly one (items needs type)');
       if (body.items && !body.type) throw badRequest('type: required with items');
-      const jobs = body.jobs ?? body.items!.map((input, i) => ({ name: `${body.name} #${i + 1}`, type: body.type, input }));
+      const jobs =
+        body.jobs?.map(({ depends_on, ...job }) => ({
+          ...job,
+          ...(depends_on ? { dependsOn: depends_on.map((d) => ({ key: d.key, jobId: d.job_id, condition: d.condition })) } : {}),
+        })) ?? body.items!.map((input, i) => ({ name: `${body.name} #${i + 1}`, type: body.type, input }));
       const policy: FailurePolicy =
         typeof body.failure_policy === 'string'
           ? { mode: body.failure_policy }
@@ -151,6 +172,7 @@ export function batchRoutes(deps: BatchRouteDeps) {
           ...(body.retry.max_interval_ms !== undefined ? { maxIntervalMs: body.retry.max_interval_ms } : {}),
         },
         owner: user.id,
+        admin: user.role === 'admin',
         actor: actorOf(user),
         jobsPerRun: body.jobs_per_run,
       });

@@ -7,12 +7,14 @@ import {
   ListJobsQuery,
   SubmitJobBody,
   SubmitJobResponse,
+  retrySettingsOf,
 } from '../schemas.js';
 import { toJobResource } from '../jobResource.js';
 import { actorOf, loadJob, type ApiDeps, type AppEnv } from '../context.js';
 import { badRequest } from '../errors.js';
 import { InvalidCursorError } from '../../projections/jobReadModel.js';
 import { JOB_STATUSES } from '../../workflows/jobContract.js';
+import { WAITING_JOB_STATUSES } from '../../domain/index.js';
 import { validationHook } from '../validation.js';
 import { errorResponses, json } from '../openapi.js';
 import type { RecordedEvent } from '../../eventstore/index.js';
@@ -54,6 +56,14 @@ export function jobRoutes(deps: ApiDeps) {
         actor: actorOf(user),
         timeoutSeconds: body.timeout_seconds,
         delaySeconds: body.delay_seconds,
+        scheduledAt: body.scheduled_at,
+        pool: body.pool,
+        weight: body.weight,
+        dependsOn: body.depends_on?.map((d) => ({ jobId: d.job_id, condition: d.condition })),
+        admin: user.role === 'admin',
+        metadata: body.metadata,
+        tags: body.tags,
+        retry: retrySettingsOf(body.retry),
       });
       if (existing) return c.json({ job_id: jobId, message: 'Job submitted successfully' }, 200);
       return visible
@@ -79,9 +89,12 @@ export function jobRoutes(deps: ApiDeps) {
         page = deps.readModel.listJobs({
           owner: user.role === 'admin' ? undefined : user.id,
           status: q.status,
+          pool: q.pool,
+          tag: q.tag,
           type: q.type,
           priority: q.priority,
           batchId: q.batch_id,
+          scheduleId: q.schedule_id,
           createdAfter: q.created_after,
           createdBefore: q.created_before,
           nameContains: q.name,
@@ -122,12 +135,16 @@ export function jobRoutes(deps: ApiDeps) {
         number
       >;
       const workers = await deps.workers();
+      const queued = deps.readModel.queuedCounts(user.role === 'admin' ? undefined : user.id);
       return c.json(
         {
           total_jobs: Object.values(byStatus).reduce((a, b) => a + b, 0),
           ...byStatus,
+          waiting: WAITING_JOB_STATUSES.reduce((a, s) => a + byStatus[s], 0),
           active_workers: workers.active,
           total_workers: workers.total,
+          queued_by_pool: queued.byPool,
+          queued_by_priority: queued.byPriority,
         },
         200,
       );

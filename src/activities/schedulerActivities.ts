@@ -1,0 +1,137 @@
+/**
+ * Activities of the scheduler, served by the process that owns the read model (`<queue>-scheduler`):
+ * a pool's waiting line and a dependency's outcome are read from the read model, after the projector
+ * has caught up with the log, so they never miss a job whose event was appended before the call.
+ */
+import { WorkflowIdConflictPolicy } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import type { EventStore } from '../eventstore/index.js';
+import type { ReadModelDb } from '../projections/readModelDb.js';
+import { isTerminalJobStatus, poolWorkflowId } from '../domain/index.js';
+import type { PoolHolder, PoolWorkflowInput } from '../workflows/poolContract.js';
+
+export interface SchedulerDeps {
+  client: Client;
+  taskQueue: string;
+  eventStore: Pick<EventStore, 'lastPosition'>;
+  readModelDb: ReadModelDb;
+  /** Resolves once the read model has applied the log up to `position`. */
+  waitFor(position: number, timeoutMs?: number): Promise<boolean>;
+  /** Limits of configured pools; others start with defaultPoolLimit. */
+  poolLimits: Record<string, number>;
+  defaultPoolLimit: number;
+  storeAccess: 'local' | 'remote';
+}
+
+export interface PickPoolWaitersRequest {
+  pool: string;
+  /** Free slots. */
+  capacity: number;
+  holders: Record<string, PoolHolder>;
+  /** When each owner last got a slot (the pool's grant counter): among equals, the owner served
+   * longest ago goes first, so owners take turns even when a slot is freed before the next pick. */
+  served?: Record<string, number>;
+  /** The read model must have applied the log up to here (the requesters' JobQueued events). */
+  minPosition?: number;
+}
+
+export interface PickPoolWaitersResult {
+  /** Jobs to grant, in order; their weights fit the capacity. */
+  picks: { jobId: string; owner: string; weight: number; queuedSeq: number }[];
+  /** Holders whose bookings are stale: their jobs ended without giving the slot back (terminated,
+   * deleted) or queued again since (a new run of a job whose old run never released). */
+  finished: string[];
+}
+
+export function createSchedulerActivities(deps: SchedulerDeps) {
+  const db = deps.readModelDb;
+  // The line: by priority, then round-robin between owners (an owner's n-th waiting job, counting the
+  // slots it already holds, goes after every other owner's earlier ones), then first come first served.
+  const line = db.prepare<{ pool: string; holders: string; held: string; served: string; limit: number }, PickedRow>(`
+    WITH waiting AS (
+      SELECT id, owner, pool_weight, priority, queued_seq,
+             ROW_NUMBER() OVER (PARTITION BY owner, priority ORDER BY queued_seq) AS rn
+        FROM jobs
+       WHERE pool = @pool AND status = 'queued'
+         AND id NOT IN (SELECT value FROM json_each(@holders)))
+    SELECT w.id AS jobId, w.owner AS owner, w.pool_weight AS weight, w.queued_seq AS queuedSeq
+      FROM waiting w LEFT JOIN json_each(@held) h ON h.key = w.owner LEFT JOIN json_each(@served) s ON s.key = w.owner
+     ORDER BY w.priority DESC, w.rn + COALESCE(h.value, 0), COALESCE(s.value, 0), w.queued_seq
+     LIMIT @limit`);
+  const statusOf = db.prepare<[string], { status: string; queued_seq: number | null }>(
+    'SELECT status, queued_seq FROM jobs WHERE id = ?',
+  );
+  const caughtUp = async () => {
+    await deps.waitFor(deps.eventStore.lastPosition(), 10_000);
+  };
+  return {
+    async pickPoolWaiters(request: PickPoolWaitersRequest): Promise<PickPoolWaitersResult> {
+      // The requesters' JobQueued must be readable; with no position known, the whole log.
+      if ((request.minPosition ?? 0) > 0) await deps.waitFor(request.minPosition!, 10_000);
+      else await caughtUp();
+      const finished = Object.entries(request.holders)
+        .filter(([id, holder]) => {
+          const row = statusOf.get(id);
+          return !row || isTerminalJobStatus(row.status) || (row.queued_seq ?? 0) !== holder.queuedSeq;
+        })
+        .map(([id]) => id);
+      const held: Record<string, number> = {};
+      for (const [id, h] of Object.entries(request.holders)) if (!finished.includes(id)) held[h.owner] = (held[h.owner] ?? 0) + 1;
+      const picks: PickPoolWaitersResult['picks'] = [];
+      if (request.capacity > 0) {
+        let free = request.capacity;
+        const rows = line.all({
+          pool: request.pool,
+          holders: JSON.stringify(Object.keys(request.holders)),
+          held: JSON.stringify(held),
+          served: JSON.stringify(request.served ?? {}),
+          limit: request.capacity,
+        });
+        // Strict order: a heavy job at the head waits for enough slots rather than being overtaken forever.
+        for (const row of rows) {
+          const weight = row.weight ?? 1;
+          if (weight > free) break;
+          picks.push({ jobId: row.jobId, owner: row.owner, weight, queuedSeq: row.queuedSeq });
+          free -= weight;
+        }
+      }
+      return { picks, finished };
+    },
+
+    /** The status of each job (null: unknown, e.g. not started yet), after the read model caught up. */
+    async jobOutcomes(request: { jobIds: string[] }): Promise<Record<string, string | null>> {
+      await caughtUp();
+      return Object.fromEntries(request.jobIds.map((id) => [id, statusOf.get(id)?.status ?? null]));
+    },
+
+    /** Starts a pool's workflow unless it runs already (a job asked a pool nobody started yet). */
+    async ensurePool(request: { name: string }): Promise<void> {
+      await startPoolWorkflow(deps, request.name, deps.poolLimits[request.name] ?? deps.defaultPoolLimit, 'system');
+    },
+  };
+}
+
+interface PickedRow {
+  jobId: string;
+  owner: string;
+  weight: number | null;
+  queuedSeq: number;
+}
+
+/** Starts `pool:<name>` with `limit` unless it is running (then its own limit stands). */
+export async function startPoolWorkflow(
+  deps: Pick<SchedulerDeps, 'client' | 'taskQueue' | 'storeAccess'>,
+  name: string,
+  limit: number,
+  actor: string,
+): Promise<void> {
+  const input: PoolWorkflowInput = { name, limit, actor, storeAccess: deps.storeAccess };
+  await deps.client.workflow.start('poolWorkflow', {
+    workflowId: poolWorkflowId(deps.taskQueue, name),
+    taskQueue: deps.taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+  });
+}
+
+export type SchedulerActivities = ReturnType<typeof createSchedulerActivities>;

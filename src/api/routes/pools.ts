@@ -1,0 +1,74 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { PoolParam, PoolResource, PutPoolBody } from '../schemas.js';
+import { actorOf, type AppEnv } from '../context.js';
+import { ApiError, notFound } from '../errors.js';
+import { validationHook } from '../validation.js';
+import { errorResponses, json } from '../openapi.js';
+import type { JobReadModel, PoolView } from '../../projections/jobReadModel.js';
+import type { PoolCommands } from '../../commands/poolCommands.js';
+
+const errors = errorResponses('pool');
+
+const toPoolResource = (pool: PoolView) => ({
+  name: pool.name,
+  limit: pool.limit,
+  used: pool.used,
+  running: pool.running,
+  queued: pool.queued,
+  queued_by_priority: pool.queued_by_priority,
+  created_at: pool.created_at,
+  updated_at: pool.updated_at,
+});
+
+/** Resource pools: named concurrency limits that hold across every worker. */
+export function poolRoutes(deps: { readModel: JobReadModel; pools: PoolCommands }) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/pools',
+      tags: ['pools'],
+      summary: 'Resource pools, their limits, and who runs and waits in them',
+      responses: { 200: json(z.array(PoolResource), 'Pools'), ...errors },
+    }),
+    (c) => c.json(deps.readModel.listPools().map(toPoolResource), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/pools/{name}',
+      tags: ['pools'],
+      summary: 'One resource pool',
+      request: { params: PoolParam },
+      responses: { 200: json(PoolResource, 'The pool'), ...errors },
+    }),
+    (c) => {
+      const name = c.req.valid('param').name;
+      const pool = deps.readModel.getPool(name);
+      if (!pool) throw notFound(`Pool not found: ${name}`);
+      return c.json(toPoolResource(pool), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/pools/{name}',
+      tags: ['pools'],
+      summary: 'Create a pool or change its limit (admins); recorded as PoolCreated / PoolLimitChanged',
+      request: { params: PoolParam, body: { content: { 'application/json': { schema: PutPoolBody } }, required: true } },
+      responses: { 200: json(PoolResource, 'The pool with its new limit'), ...errors },
+    }),
+    async (c) => {
+      const user = c.get('user');
+      if (user.role !== 'admin') throw new ApiError(403, 'Only admins change pools');
+      const body = c.req.valid('json');
+      const pool = await deps.pools.setLimit(c.req.valid('param').name, body.limit, actorOf(user), body.reason);
+      return c.json(toPoolResource(pool), 200);
+    },
+  );
+
+  return app;
+}

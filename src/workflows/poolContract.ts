@@ -1,0 +1,66 @@
+/**
+ * The public contract of a resource pool's workflow (`pool:<name>`): one durable admission workflow
+ * per pool hands out slots to jobs, so a pool's limit holds across every worker process.
+ * Imported by workflow code and by clients alike: no I/O here.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+export interface PoolHolder {
+  weight: number;
+  owner: string;
+  /** Log position of the JobQueued (or JobResumed) that put the job in the line it was picked from: a
+   * job seen in the line again under another position has re-queued, so this booking is stale. */
+  queuedSeq: number;
+}
+
+/** Facts carried into a new run of the pool (continue-as-new): bounded by the limit, not the line. */
+export interface CarriedPoolState {
+  limit: number;
+  holders: Record<string, PoolHolder>;
+  /** Grant counter and when each owner was last served (fair turns between owners). */
+  grants?: number;
+  served?: Record<string, number>;
+}
+
+export interface PoolWorkflowInput {
+  name: string;
+  /** The limit when the pool is first created (config POOLS, or PUT /pools/{name}). */
+  limit: number;
+  /** Who created it (metadata.actor of PoolCreated). */
+  actor?: string;
+  storeAccess?: 'local' | 'remote';
+  /** Continue-as-new once the history holds this many events. */
+  continueAsNewAfterEvents?: number;
+  carried?: CarriedPoolState;
+}
+
+/** The live state of a pool, as the `state` query returns it. */
+export interface PoolState {
+  name: string;
+  limit: number;
+  /** Slots in use (the sum of the holders' weights). */
+  used: number;
+  /** Jobs holding slots, with their weights and owners. */
+  holders: Record<string, PoolHolder>;
+}
+
+export interface SetPoolLimitPayload {
+  limit: number;
+  actor?: string;
+  reason?: string;
+}
+
+/** A job asks for a slot after recording JobQueued at log position `position`: the pool reads its
+ * line from the read model once the projector has got that far. */
+export const poolRequestSignal = defineSignal<[{ jobId: string; position?: number }]>('poolRequest');
+/** A job gives its slot back (paused, between attempts, finished). */
+export const poolReleaseSignal = defineSignal<[{ jobId: string }]>('poolRelease');
+/** `temporal workflow update execute --name setLimit --input '{"limit": 4}'`. */
+export const setPoolLimitUpdate = defineUpdate<{ state: PoolState; position: number }, [SetPoolLimitPayload]>('setLimit');
+export const poolStateQuery = defineQuery<PoolState>('state');
+/** Sent by the pool to a job: it holds a slot now (a job that no longer waits hands it straight back). */
+export const poolSlotGrantedSignal = defineSignal<[{ pool: string }]>('poolSlotGranted');
+
+/** Dependencies: a dependent asks to be told when this job ends; the job tells it at its end. */
+export const watchDependencySignal = defineSignal<[{ dependentId: string }]>('watchDependency');
+export const dependencyFinishedSignal = defineSignal<[{ jobId: string; status: string }]>('dependencyFinished');

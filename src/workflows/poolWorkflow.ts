@@ -1,0 +1,158 @@
+/**
+ * poolWorkflow: the admission workflow of one resource pool (`pool:<name>`). It holds who has a slot
+ * (bounded by the limit) and nothing else: the waiting line is the read model's queued jobs of the
+ * pool, so 100k waiting jobs cost this workflow nothing and it continues as new with a small state.
+ * Jobs ask (poolRequest) after recording JobQueued, get a poolSlotGranted signal, and give the slot
+ * back (poolRelease) when they pause, wait for a retry or end. A holder that ended without giving its
+ * slot back (terminated from outside) is found by a sweep and its slot returned.
+ */
+import {
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { MAX_POOL_LIMIT, PoolEvents, poolStreamId, INVALID_ARGUMENT, actorOf } from '../domain/index.js';
+import type { SchedulerActivities } from '../activities/schedulerActivities.js';
+import { createEventOutbox, storeActivities } from './eventOutbox.js';
+import {
+  poolReleaseSignal,
+  poolRequestSignal,
+  poolSlotGrantedSignal,
+  poolStateQuery,
+  setPoolLimitUpdate,
+  type PoolHolder,
+  type PoolState,
+  type PoolWorkflowInput,
+} from './poolContract.js';
+
+export * from './poolContract.js';
+
+const DEFAULT_CONTINUE_AS_NEW_AFTER = 5000;
+/** While someone holds a slot, look for holders that ended without releasing this often. */
+const SWEEP_INTERVAL_MS = 15_000;
+/** Owners whose last turn the pool remembers (the most recent ones; others count as long ago). */
+const MAX_OWNERS_REMEMBERED = 1000;
+
+function recentOwners(served: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(served)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, MAX_OWNERS_REMEMBERED),
+  );
+}
+
+export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
+  const info = workflowInfo();
+  const scheduler = proxyActivities<SchedulerActivities>({
+    taskQueue: `${info.taskQueue}-scheduler`,
+    startToCloseTimeout: '30s',
+    retry: { initialInterval: '200ms', maximumInterval: '5s' },
+  });
+  const outbox = createEventOutbox({
+    streamId: poolStreamId(input.name),
+    correlationId: poolStreamId(input.name),
+    baseData: { pool: input.name },
+    appendEvents: storeActivities(input.storeAccess).appendEvents,
+  });
+  let limit = input.carried?.limit ?? input.limit;
+  const holders: Record<string, PoolHolder> = { ...(input.carried?.holders ?? {}) };
+  let grants = input.carried?.grants ?? 0;
+  let served: Record<string, number> = { ...(input.carried?.served ?? {}) };
+  // Look at the line at once: jobs may have queued while the pool was continuing as new or down.
+  let wake = true;
+  const used = () => Object.values(holders).reduce((sum, h) => sum + h.weight, 0);
+  const state = (): PoolState => ({ name: input.name, limit, used: used(), holders: { ...holders } });
+
+  if (!input.carried) outbox.record(PoolEvents.created, { limit }, { actor: input.actor ?? 'system' });
+
+  setHandler(poolStateQuery, state);
+  // The request only wakes the pool: the line itself is the read model's (a booking left by a run
+  // that ended without releasing is found stale by the pick, see PoolHolder.queuedSeq).
+  // The line needs the requesters' JobQueued in the read model, not the whole log: under load the
+  // projector may trail the head by seconds, and a hand-over must not wait for unrelated events.
+  let needPosition = 0;
+  /** Someone may still be in line (a request came, or the last pick filled what was free). */
+  let lineMayHaveMore = true;
+  setHandler(poolRequestSignal, ({ position }) => {
+    if (typeof position === 'number' && position > needPosition) needPosition = position;
+    wake = true;
+    lineMayHaveMore = true;
+  });
+  setHandler(poolReleaseSignal, ({ jobId }) => {
+    delete holders[jobId];
+    wake = true;
+  });
+  setHandler(
+    setPoolLimitUpdate,
+    async (payload) => {
+      const from = limit;
+      limit = payload.limit;
+      wake = true;
+      const seq = outbox.record(PoolEvents.limitChanged, { limit, from }, actorOf(payload, 'external'));
+      await outbox.flushed(seq);
+      return { state: state(), position: outbox.lastPosition() };
+    },
+    {
+      validator: (payload) => {
+        const n = payload?.limit;
+        if (!Number.isInteger(n) || n < 0 || n > MAX_POOL_LIMIT)
+          throw ApplicationFailure.create({
+            type: INVALID_ARGUMENT,
+            message: `limit must be an integer from 0 to ${MAX_POOL_LIMIT}`,
+            nonRetryable: true,
+          });
+      },
+    },
+  );
+
+  for (;;) {
+    const canGrant = () => wake && used() < limit;
+    // While jobs may be waiting for a full pool, wake up now and then to sweep stale bookings (a
+    // holder that ended without releasing); an idle pool sleeps without a timer. (condition() without
+    // a timeout resolves to undefined, so the two cases are kept apart.)
+    let woke = true;
+    if (lineMayHaveMore && used() >= limit && Object.keys(holders).length > 0)
+      woke = await condition(canGrant, SWEEP_INTERVAL_MS);
+    else await condition(canGrant);
+    const now = workflowInfo();
+    if (now.continueAsNewSuggested || now.historyLength > (input.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER)) {
+      await outbox.flushed();
+      return continueAsNew<typeof poolWorkflow>({ ...input, carried: { limit, holders, grants, served: recentOwners(served) } });
+    }
+    wake = false;
+    const capacity = woke ? Math.max(0, limit - used()) : 0;
+    const { picks, finished } = await scheduler.pickPoolWaiters({
+      pool: input.name,
+      capacity,
+      holders,
+      served,
+      minPosition: needPosition,
+    });
+    for (const jobId of finished) delete holders[jobId];
+    if (finished.length > 0) wake = true;
+    // Book first, then tell: a release that overtakes its grant still finds the booking to undo.
+    for (const p of picks) {
+      holders[p.jobId] = { weight: p.weight, owner: p.owner, queuedSeq: p.queuedSeq };
+      served[p.owner] = ++grants;
+    }
+    if (Object.keys(served).length > 2 * MAX_OWNERS_REMEMBERED) served = recentOwners(served);
+    await Promise.all(
+      picks.map((p) =>
+        getExternalWorkflowHandle(p.jobId)
+          .signal(poolSlotGrantedSignal, { pool: input.name })
+          .catch(() => {
+            // The job is gone (closed before it got the slot): the slot is free again.
+            delete holders[p.jobId];
+            wake = true;
+          }),
+      ),
+    );
+    if (picks.length > 0)
+      wake = lineMayHaveMore = true; // there may be more in line
+    else if (capacity > 0) lineMayHaveMore = false;
+  }
+}
