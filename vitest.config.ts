@@ -1,7 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
-// Two tiers by file suffix: *.unit.test.ts need nothing; *.int.test.ts run against a real
-// `temporal server start-dev` started once per run by the global setup.
+// Tiers by file suffix: *.unit.test.ts need nothing; *.int.test.ts run against a real
+// `temporal server start-dev` started once per run by the global setup; *.cluster.test.ts (only with
+// CLUSTER_TESTS=1, as `npm run test:cluster` sets it: never part of `npm test`) start their own
+// PostgreSQL-backed Temporal server and several engine processes (test/support/cluster.ts).
+const clusterTier = process.env.CLUSTER_TESTS === '1';
+
 export default defineConfig({
   test: {
     projects: [
@@ -30,6 +34,20 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      ...(clusterTier
+        ? [
+            {
+              test: {
+                name: 'cluster',
+                include: ['test/cluster/**/*.cluster.test.ts'],
+                globalSetup: ['test/setup/workflowBundle.globalSetup.ts'],
+                testTimeout: 3_600_000,
+                hookTimeout: 600_000,
+                fileParallelism: false,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });
