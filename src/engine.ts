@@ -1,3 +1,4 @@
+import { dependencyFinishedSignal } from './workflows/poolContract.js';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Client, Connection } from '@temporalio/client';
@@ -262,6 +263,14 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     intervalMs: options.reconcileIntervalMs,
     log,
     schedules: scheduleCommands,
+    // A job terminated from outside cannot tell its dependents: tell them here, as it would have.
+    onJobClosedOutside: async (jobId, status) => {
+      for (const dependent of readModel.dependentsWaitingFor(jobId))
+        await client.workflow
+          .getHandle(dependent.id)
+          .signal(dependencyFinishedSignal, { jobId, status })
+          .catch(() => undefined);
+    },
   });
   reconciler.start();
 

@@ -234,6 +234,17 @@ export class JobReadModel {
       .all(JSON.stringify(fileId));
   }
 
+  /** Jobs still waiting for `jobId` (blocked or paused with it among their unmet dependencies). */
+  dependentsWaitingFor(jobId: string): JobRow[] {
+    return this.db
+      .prepare<[string], JobRow>(
+        `SELECT * FROM jobs WHERE status NOT IN ('completed','failed','cancelled','terminated','timed_out')
+          AND EXISTS (SELECT 1 FROM json_each(jobs.depends_on) d
+                       WHERE json_extract(d.value, '$.job_id') = ? AND json_extract(d.value, '$.state') = 'waiting')`,
+      )
+      .all(jobId);
+  }
+
   /** Jobs cancelled because `jobId` could not meet their dependency on it (to re-arm on its retry). */
   dependentsCancelledBy(jobId: string): JobRow[] {
     return this.db

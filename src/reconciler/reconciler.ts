@@ -14,6 +14,8 @@ export interface ReconcilerOptions {
   log?: (line: string) => void;
   /** Schedules changed outside the API (ScheduleCommands.reconcile), on the same scan. */
   schedules?: { reconcile(): Promise<number> };
+  /** Told of each job recorded as closed from outside: a closed job cannot tell its dependents itself. */
+  onJobClosedOutside?: (jobId: string, status: 'terminated' | 'timed_out') => Promise<void>;
 }
 
 /**
@@ -111,6 +113,11 @@ export class Reconciler {
       },
     ]);
     if (result.appended) this.options.log?.(`[reconciler] recorded ${terminated ? 'JobTerminated' : 'JobTimedOut'} for ${jobId}`);
+    await this.options
+      .onJobClosedOutside?.(jobId, terminated ? 'terminated' : 'timed_out')
+      .catch((error) =>
+        this.options.log?.(`[reconciler] telling the dependents of ${jobId} failed: ${(error as Error).message}`),
+      );
     return result.appended;
   }
 

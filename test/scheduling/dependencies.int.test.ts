@@ -120,6 +120,19 @@ describe('dependencies', () => {
     for (const id of racers) expect((await job(id)).status).toBe('completed');
   });
 
+  it('a dependency terminated from outside: its dependents hear of it from the reconciler at once', async () => {
+    const a = await submit([], { steps: 1, step_ms: 60_000 });
+    const b = await submit([{ job_id: a }]);
+    await eventually(async () => (await job(b)).status === 'blocked');
+    expect((await engine.api('POST', `/api/v1/jobs/${a}/terminate`, { reason: 'stop' }, alice)).status).toBe(200);
+    const cancelled = await eventually(async () => {
+      const j = await job(b);
+      return j.status === 'cancelled' ? j : undefined;
+    }, 15_000);
+    expect(cancelled.error_type).toBe('DependencyFailed');
+    expect(cancelled.error_message).toContain('terminated');
+  });
+
   it('submit refuses unknown ids (400), other owners’ jobs (403) and a job named twice', async () => {
     const before = engine.eventStore.lastPosition();
     const unknown = await engine.api(
