@@ -324,6 +324,8 @@ export class JobEngineClient {
           )
         : undefined;
     const signal = controller.signal;
+    const aborted = abortPromise(signal);
+    aborted.catch(() => undefined);
     let connected!: () => void;
     const firstConnect = new Promise<void>((resolve) => (connected = resolve));
     const stream = this.events({ job_id: jobId }, { signal, onConnect: () => connected() });
@@ -331,12 +333,12 @@ export class JobEngineClient {
       // Subscribe first (the stream starts at the log's end), then read the job: nothing falls in between.
       const first = stream.next();
       first.catch(() => undefined);
-      await Promise.race([firstConnect, first, abortPromise(signal)]);
+      await Promise.race([firstConnect, first, aborted]);
       const job = await this.getJob(jobId, { signal });
       if (isFinal(job.status)) return job;
       let next: Promise<IteratorResult<JobStreamEvent>> = first;
       for (;;) {
-        const result = await Promise.race([next, abortPromise(signal)]);
+        const result = await Promise.race([next, aborted]);
         if (result.done)
           throw new JobEngineError(0, 'Stream ended', `the event stream of job ${jobId} ended`, { kind: 'network' });
         const event = result.value;
@@ -514,13 +516,15 @@ export class JobEngineClient {
           )
         : undefined;
     const signal = controller.signal;
+    const aborted = abortPromise(signal);
+    aborted.catch(() => undefined);
     let connected!: () => void;
     const firstConnect = new Promise<void>((resolve) => (connected = resolve));
     const stream = this.events({ batch_id: batchId }, { signal, onConnect: () => connected() });
     try {
       let next = stream.next();
       next.catch(() => undefined);
-      await Promise.race([firstConnect, next, abortPromise(signal)]);
+      await Promise.race([firstConnect, next, aborted]);
       for (;;) {
         // The batch's own status is set by its workflow after its last job ended: read it until final.
         const batch = await this.getBatch(batchId, { signal });
@@ -532,7 +536,7 @@ export class JobEngineClient {
           continue;
         }
         for (;;) {
-          const result = await Promise.race([next, abortPromise(signal)]);
+          const result = await Promise.race([next, aborted]);
           if (result.done)
             throw new JobEngineError(0, 'Stream ended', `the event stream of batch ${batchId} ended`, { kind: 'network' });
           next = stream.next();
