@@ -270,8 +270,10 @@ export class JobEngineClient {
     options: EventStreamOptions = {},
   ): AsyncGenerator<JobStreamEvent> {
     let lastEventId = options.lastEventId === undefined ? undefined : String(options.lastEventId);
+    // Connections in a row that brought no message: each waits longer; too many and the stream gives up.
     let failures = 0;
     for (;;) {
+      let failure: unknown = new JobEngineNetworkError(0, 'Stream ended', 'the event stream ended', { kind: 'network' });
       try {
         const { response } = await this.request('GET', '/jobs/events', {
           query: filter,
@@ -279,10 +281,9 @@ export class JobEngineClient {
           stream: true,
           signal: options.signal,
         });
-        const body = response.body;
         options.onConnect?.(lastEventId);
-        if (body) {
-          for await (const message of readSse(body)) {
+        if (response.body) {
+          for await (const message of readSse(response.body)) {
             failures = 0;
             if (message.id !== undefined) lastEventId = message.id;
             const data = JSON.parse(message.data) as Omit<JobStreamEvent, 'position'>;
@@ -292,12 +293,13 @@ export class JobEngineClient {
       } catch (error) {
         if (options.signal?.aborted) throw options.signal.reason ?? error;
         if (error instanceof JobEngineError && error.status >= 400 && error.status < 500) throw error;
-        if (++failures > this.options.maxReconnects) throw error;
+        failure = error;
       }
       if (options.signal?.aborted) throw options.signal.reason;
-      // The stream ended or broke: reconnect after a pause (the first at once).
-      await sleep(failures === 0 ? 0 : this.backoff(failures - 1), options.signal);
-      if (failures === 0) failures = 1;
+      // The stream ended or broke: reconnect from lastEventId, at once after a stream that brought
+      // messages, with a growing pause after one that did not.
+      if (++failures > this.options.maxReconnects) throw failure;
+      await sleep(failures === 1 ? 0 : this.backoff(failures - 2), options.signal);
     }
   }
 

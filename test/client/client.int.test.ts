@@ -13,17 +13,20 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   BadRequestError,
   ConflictError,
+  ForbiddenError,
   JobEngineClient,
   JobEngineError,
   JobEngineNetworkError,
   NotFoundError,
+  PayloadTooLargeError,
+  UnauthorizedError,
   UnavailableError,
   type Job,
 } from '../../src/client/index.js';
+import { jwtAuthenticator, mintToken } from '../../src/api/auth.js';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
 
 let engine: TestEngine;
-let server: Server;
 let baseUrl: string;
 
 interface Call {
@@ -53,16 +56,30 @@ const client = () => new JobEngineClient({ baseUrl, fetch: recordingFetch, retry
 const callsTo = (method: string, p: string | RegExp) =>
   calls.filter((c) => c.method === method && (typeof p === 'string' ? c.path === `/api/v1${p}` : p.test(c.path)));
 
+/** Serves an engine's app over real HTTP on a free port. */
+async function serveOverHttp(app: TestEngine['app']) {
+  const server = await new Promise<Server>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as unknown as Server));
+  });
+  return {
+    server,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+let closeServer: (() => Promise<void>) | undefined;
+
 beforeAll(async () => {
   engine = await startTestEngine();
-  server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: engine.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as unknown as Server));
-  });
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const served = await serveOverHttp(engine.app);
+  baseUrl = served.url;
+  closeServer = served.close;
 });
 afterAll(async () => {
-  server?.closeAllConnections?.();
-  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+  await closeServer?.();
   await engine?.dispose();
 });
 beforeEach(() => {
@@ -327,5 +344,104 @@ describe('JobEngineClient', () => {
     const text = await new Response(download.stream).text();
     expect(text.split('\n')[0]).toBe('row,value');
     expect(text.trim().split('\n')).toHaveLength(6);
+  });
+  it('answers 413 for an input over the limit, typed', async () => {
+    const c = client();
+    const error = await c.submit({ name: 'huge', type: 'noop', input: { blob: 'x'.repeat(1_200_000) } }).catch((e) => e);
+    expect(error).toBeInstanceOf(PayloadTooLargeError);
+    expect(error).toMatchObject({ status: 413, kind: 'payload_too_large', error: 'Payload Too Large' });
+  });
+
+  it('reads stats, applies a bulk action and cleans up', async () => {
+    const c = client();
+    const tag = `bulk-${randomUUID().slice(0, 8)}`;
+    const ids = [];
+    for (let i = 0; i < 2; i++)
+      ids.push((await c.submit({ name: `bulk ${i}`, type: 'sleep', tags: [tag], input: { steps: 20, step_ms: 500 } })).job_id);
+    const stats = await c.stats();
+    expect(stats.total_jobs).toBeGreaterThanOrEqual(2);
+    const bulk = await c.bulk({ action: 'cancel', ids: [...ids, 'job_nope'], reason: 'client bulk' });
+    expect(bulk).toMatchObject({ action: 'cancel', matched: 3, succeeded: 2, failed: 1 });
+    for (const id of ids) expect((await c.waitForCompletion(id, { timeoutMs: 30_000 })).status).toBe('cancelled');
+    const cleaned = await c.cleanup({ max_age_hours: 1 });
+    expect(cleaned.success).toBe(true);
+    await expect(c.cleanup({ max_age_hours: 0 })).rejects.toBeInstanceOf(BadRequestError);
+  });
+
+  it('creates, reads, changes, triggers, pauses and deletes a schedule', async () => {
+    const c = client();
+    const scheduleId = `client-${randomUUID().slice(0, 8)}`;
+    const created = await c.createSchedule({
+      schedule_id: scheduleId,
+      spec: { intervals: [{ every: '1h' }] },
+      job: { name: 'client scheduled', type: 'noop' },
+      paused: true,
+    });
+    expect('id' in created ? created.id : created.schedule_id).toBe(scheduleId);
+    await expect(
+      c.createSchedule({ schedule_id: scheduleId, spec: { intervals: [{ every: '1h' }] }, job: { name: 'again', type: 'noop' } }),
+    ).rejects.toBeInstanceOf(ConflictError);
+    const schedule = await eventually(() => c.getSchedule(scheduleId).catch(() => undefined), 10_000, 'schedule readable');
+    expect(schedule).toMatchObject({ id: scheduleId, paused: true });
+    const changed = await c.updateSchedule(scheduleId, { name: 'renamed', reason: 'client test' });
+    expect(changed.name).toBe('renamed');
+    const listed: string[] = [];
+    for await (const s of c.listSchedules({ limit: 1 })) listed.push(s.id);
+    expect(listed).toContain(scheduleId);
+    expect((await c.unpauseSchedule(scheduleId)).success).toBe(true);
+    expect((await c.pauseSchedule(scheduleId, { reason: 'quiet' })).schedule?.paused).toBe(true);
+    await c.triggerSchedule(scheduleId);
+    const runs = await eventually(
+      async () => {
+        const found: Job[] = [];
+        for await (const run of c.scheduleRuns(scheduleId)) found.push(run);
+        return found.length > 0 ? found : undefined;
+      },
+      20_000,
+      'a run',
+    );
+    expect(runs[0]!.schedule_id).toBe(scheduleId);
+    expect((await c.deleteSchedule(scheduleId, { reason: 'done' })).success).toBe(true);
+    await expect(c.getSchedule(scheduleId)).rejects.toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe('JobEngineClient with auth', () => {
+  const secret = 'client-test-secret';
+  let secured: TestEngine;
+  let url: string;
+  let close: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    secured = await startTestEngine({ appOptions: { authenticate: jwtAuthenticator({ secret }) } });
+    const served = await serveOverHttp(secured.app);
+    url = served.url;
+    close = served.close;
+  });
+  afterAll(async () => {
+    await close?.();
+    await secured?.dispose();
+  });
+
+  it('sends the token as a Bearer; 401 without one, 403 on another user’s job and on a pool change', async () => {
+    let refreshed = 0;
+    const alice = new JobEngineClient({
+      baseUrl: `${url}/api/v1`,
+      fetch: recordingFetch,
+      token: async () => {
+        refreshed++;
+        return mintToken(secret, 'alice');
+      },
+    });
+    const bob = new JobEngineClient({ baseUrl: url, fetch: recordingFetch, token: await mintToken(secret, 'bob') });
+    const { job_id } = await alice.submit({ name: 'alice’s', type: 'noop' });
+    expect(refreshed).toBe(1);
+    expect(callsTo('POST', '/jobs/submit')[0]!.headers.get('authorization')).toMatch(/^Bearer ey/);
+    expect((await alice.waitForCompletion(job_id, { timeoutMs: 30_000 })).user_id).toBe('alice');
+    const denied = await bob.getJob(job_id).catch((e) => e);
+    expect(denied).toBeInstanceOf(ForbiddenError);
+    expect(denied).toMatchObject({ status: 403, kind: 'forbidden', details: 'Access denied to this job' });
+    await expect(bob.putPool('bobs', { limit: 1 })).rejects.toBeInstanceOf(ForbiddenError);
+    const anonymous = new JobEngineClient({ baseUrl: url, fetch: recordingFetch });
+    await expect(anonymous.stats()).rejects.toBeInstanceOf(UnauthorizedError);
   });
 });
