@@ -310,6 +310,37 @@ export class JobEngineClient {
    * after `timeoutMs`.
    */
   async waitForCompletion(jobId: string, options: WaitOptions = {}): Promise<Job> {
+    return this.followEvents(`job ${jobId}`, { job_id: jobId }, options, async ({ signal, nextEvent }) => {
+      const job = await this.getJob(jobId, { signal });
+      if (isFinal(job.status)) return job;
+      for (;;) {
+        const event = await nextEvent();
+        options.onEvent?.(event);
+        if (event.type === 'JobProgress' || event.type === 'JobStepProgress') {
+          options.onProgress?.({
+            progress: typeof event.data?.progress === 'number' ? event.data.progress : undefined,
+            message: typeof event.data?.message === 'string' ? event.data.message : undefined,
+            event,
+          });
+        }
+        if (event.type === 'JobDeleted') throw new NotFoundError(404, 'Not Found', `Job ${jobId} was deleted`);
+        if (FINAL_EVENT_TYPES.has(event.type)) return await this.finalJob(jobId, signal);
+      }
+    });
+  }
+
+  /**
+   * Runs `body` while following the SSE stream of `filter`: the stream is subscribed before `body`
+   * starts (it begins at the log's end, so whatever `body` reads first, nothing falls in between);
+   * `timeoutMs` and the caller's signal end it with their reason. Shared by the waits for a job and a
+   * batch.
+   */
+  private async followEvents<T>(
+    what: string,
+    filter: { job_id?: string; batch_id?: string },
+    options: { timeoutMs?: number; signal?: AbortSignal },
+    body: (stream: { signal: AbortSignal; nextEvent: () => Promise<JobStreamEvent> }) => Promise<T>,
+  ): Promise<T> {
     const controller = new AbortController();
     const onOuterAbort = () => controller.abort(options.signal!.reason);
     options.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -318,7 +349,7 @@ export class JobEngineClient {
         ? setTimeout(
             () =>
               controller.abort(
-                new JobEngineTimeoutError(0, 'Timeout', `job ${jobId} did not finish within ${options.timeoutMs} ms`, {
+                new JobEngineTimeoutError(0, 'Timeout', `${what} did not finish within ${options.timeoutMs} ms`, {
                   kind: 'timeout',
                 }),
               ),
@@ -330,33 +361,19 @@ export class JobEngineClient {
     aborted.catch(() => undefined);
     let connected!: () => void;
     const firstConnect = new Promise<void>((resolve) => (connected = resolve));
-    const stream = this.events({ job_id: jobId }, { signal, onConnect: () => connected() });
+    const stream = this.events(filter, { signal, onConnect: () => connected() });
+    let next = stream.next();
+    next.catch(() => undefined);
+    const nextEvent = async (): Promise<JobStreamEvent> => {
+      const result = await Promise.race([next, aborted]);
+      if (result.done) throw new JobEngineError(0, 'Stream ended', `the event stream of ${what} ended`, { kind: 'network' });
+      next = stream.next();
+      next.catch(() => undefined);
+      return result.value;
+    };
     try {
-      // Subscribe first (the stream starts at the log's end), then read the job: nothing falls in between.
-      const first = stream.next();
-      first.catch(() => undefined);
-      await Promise.race([firstConnect, first, aborted]);
-      const job = await this.getJob(jobId, { signal });
-      if (isFinal(job.status)) return job;
-      let next: Promise<IteratorResult<JobStreamEvent>> = first;
-      for (;;) {
-        const result = await Promise.race([next, aborted]);
-        if (result.done)
-          throw new JobEngineError(0, 'Stream ended', `the event stream of job ${jobId} ended`, { kind: 'network' });
-        const event = result.value;
-        options.onEvent?.(event);
-        if (event.type === 'JobProgress' || event.type === 'JobStepProgress') {
-          options.onProgress?.({
-            progress: typeof event.data?.progress === 'number' ? event.data.progress : undefined,
-            message: typeof event.data?.message === 'string' ? event.data.message : undefined,
-            event,
-          });
-        }
-        if (event.type === 'JobDeleted') throw new NotFoundError(404, 'Not Found', `Job ${jobId} was deleted`);
-        if (FINAL_EVENT_TYPES.has(event.type)) return await this.finalJob(jobId, signal);
-        next = stream.next();
-        next.catch(() => undefined);
-      }
+      await Promise.race([firstConnect, next, aborted]);
+      return await body({ signal, nextEvent });
     } catch (error) {
       if (signal.aborted && signal.reason instanceof Error) throw signal.reason;
       throw error;
@@ -502,31 +519,7 @@ export class JobEngineClient {
     batchId: string,
     options: Omit<WaitOptions, 'onProgress'> & { onProgress?: (batch: Batch) => void } = {},
   ): Promise<Batch> {
-    const controller = new AbortController();
-    const onOuterAbort = () => controller.abort(options.signal!.reason);
-    options.signal?.addEventListener('abort', onOuterAbort, { once: true });
-    const timeout =
-      options.timeoutMs !== undefined
-        ? setTimeout(
-            () =>
-              controller.abort(
-                new JobEngineTimeoutError(0, 'Timeout', `batch ${batchId} did not finish within ${options.timeoutMs} ms`, {
-                  kind: 'timeout',
-                }),
-              ),
-            options.timeoutMs,
-          )
-        : undefined;
-    const signal = controller.signal;
-    const aborted = abortPromise(signal);
-    aborted.catch(() => undefined);
-    let connected!: () => void;
-    const firstConnect = new Promise<void>((resolve) => (connected = resolve));
-    const stream = this.events({ batch_id: batchId }, { signal, onConnect: () => connected() });
-    try {
-      let next = stream.next();
-      next.catch(() => undefined);
-      await Promise.race([firstConnect, next, aborted]);
+    return this.followEvents(`batch ${batchId}`, { batch_id: batchId }, options, async ({ signal, nextEvent }) => {
       for (;;) {
         // The batch's own status is set by its workflow after its last job ended: read it until final.
         const batch = await this.getBatch(batchId, { signal });
@@ -538,23 +531,12 @@ export class JobEngineClient {
           continue;
         }
         for (;;) {
-          const result = await Promise.race([next, aborted]);
-          if (result.done)
-            throw new JobEngineError(0, 'Stream ended', `the event stream of batch ${batchId} ended`, { kind: 'network' });
-          next = stream.next();
-          next.catch(() => undefined);
-          options.onEvent?.(result.value);
-          if (FINAL_EVENT_TYPES.has(result.value.type)) break;
+          const event = await nextEvent();
+          options.onEvent?.(event);
+          if (FINAL_EVENT_TYPES.has(event.type)) break;
         }
       }
-    } catch (error) {
-      if (signal.aborted && signal.reason instanceof Error) throw signal.reason;
-      throw error;
-    } finally {
-      clearTimeout(timeout);
-      options.signal?.removeEventListener('abort', onOuterAbort);
-      controller.abort();
-    }
+    });
   }
 
   // ---------------------------------------------------------------- schedules
