@@ -9,13 +9,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { startDevServer } from '../src/temporal/devServer.js';
 import { startEngine } from '../src/engine.js';
 import { installRuntime } from '../src/worker/engineWorkers.js';
-import * as bareActivities from './bare/activities.js';
+import { startBareWorker } from './bare/worker.js';
 
 const sizes = (process.env.BENCH_SIZES ?? process.env.BENCH_JOBS ?? '10000').split(',').map(Number);
 const baselineN = Number(process.env.BENCH_BASELINE ?? sizes[0]);
@@ -53,16 +51,8 @@ const engine = await startEngine({
 const results: Record<string, unknown>[] = [];
 try {
   // ---- baseline: bare workflows ------------------------------------------------------------------
-  const connection = await NativeConnection.connect({ address: server.address });
   const bareQueue = `${taskQueue}-bare`;
-  const bare = await Worker.create({
-    connection,
-    taskQueue: bareQueue,
-    workflowsPath: fileURLToPath(new URL('./bare/workflows.ts', import.meta.url)),
-    activities: bareActivities,
-    maxConcurrentActivityTaskExecutions: concurrency,
-  });
-  const bareRun = bare.run();
+  const bare = await startBareWorker(server.address, bareQueue, concurrency);
   peakRss = 0;
   const bareStart = Date.now();
   let done = 0;
@@ -94,9 +84,7 @@ try {
     ...quantiles(bareLatencies),
     peakRssMb: peakRss / 1048576,
   });
-  bare.shutdown();
-  await bareRun;
-  await connection.close();
+  await bare.stop();
 
   // ---- batches -------------------------------------------------------------------------------------
   for (const n of sizes) {

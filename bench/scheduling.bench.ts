@@ -16,12 +16,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { startDevServer } from '../src/temporal/devServer.js';
 import { startEngine } from '../src/engine.js';
 import { installRuntime } from '../src/worker/engineWorkers.js';
-import * as bareActivities from './bare/activities.js';
+import { startBareWorker } from './bare/worker.js';
 import { formatTable, summarize, type LatencySummary } from './support/stats.js';
 
 const POOL_LIMIT = Number(process.env.BENCH_POOL_LIMIT ?? 4);
@@ -87,15 +85,8 @@ async function submitAll(bodies: Record<string, unknown>[]): Promise<string[]> {
 const rows: { name: string; s: LatencySummary; goalMs: number | null }[] = [];
 try {
   // ---- baseline: a signal to a running workflow, which then runs one activity -----------------
-  const connection = await NativeConnection.connect({ address: server.address });
   const bareQueue = `${taskQueue}-bare`;
-  const bare = await Worker.create({
-    connection,
-    taskQueue: bareQueue,
-    workflowsPath: fileURLToPath(new URL('./bare/workflows.ts', import.meta.url)),
-    activities: bareActivities,
-  });
-  const bareRun = bare.run();
+  const bare = await startBareWorker(server.address, bareQueue);
   const baseline: number[] = [];
   const handle = await engine.client.workflow.start('bareSignalWorkflow', {
     taskQueue: bareQueue,
@@ -110,8 +101,7 @@ try {
     baseline.push(performance.now() - t0);
   }
   await handle.terminate();
-  bare.shutdown();
-  await bareRun;
+  await bare.stop();
   rows.push({ name: 'baseline: signal → workflow → activity done', s: summarize(baseline), goalMs: null });
   log(`baseline: ${BASELINE} signal round trips`);
 
