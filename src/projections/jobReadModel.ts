@@ -1,4 +1,5 @@
 import type { ReadModelDb } from './readModelDb.js';
+import { InvalidCursorError, decodeCursor, encodeCursor } from './pageCursor.js';
 import { WAITING_JOB_STATUSES } from '../domain/index.js';
 
 export interface PoolRow {
@@ -88,22 +89,7 @@ export interface JobPage {
   nextCursor: string | null;
 }
 
-export class InvalidCursorError extends Error {
-  override readonly name = 'InvalidCursorError';
-}
-
-const encodeCursor = (row: JobRow) => Buffer.from(JSON.stringify([row.created_at, row.id])).toString('base64url');
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string') {
-      return [value[0], value[1]];
-    }
-  } catch {
-    // fall through
-  }
-  throw new InvalidCursorError('cursor is not one this API returned');
-}
+export { InvalidCursorError };
 
 /** Queries of the jobs read model. Reads only; the projection is the only writer. */
 export class JobReadModel {

@@ -1,5 +1,5 @@
 import type { ReadModelDb } from './readModelDb.js';
-import { InvalidCursorError } from './jobReadModel.js';
+import { decodeCursor, encodeCursor } from './pageCursor.js';
 
 /** A schedules row as stored. JSON columns are still text here; the API shapes the resource. */
 export interface ScheduleRow {
@@ -31,19 +31,6 @@ export interface ScheduleListFilter {
   /** Opaque cursor from a previous page. */
   cursor?: string;
   limit: number;
-}
-
-const encodeCursor = (row: ScheduleRow) => Buffer.from(JSON.stringify([row.created_at, row.id])).toString('base64url');
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string') {
-      return [value[0], value[1]];
-    }
-  } catch {
-    // fall through
-  }
-  throw new InvalidCursorError('cursor is not one this API returned');
 }
 
 /** Queries of the schedules read model. Reads only; scheduleProjection is the only writer. */
