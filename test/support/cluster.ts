@@ -34,6 +34,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Connection } from '@temporalio/client';
 import { PROJECT_ROOT, isExecutable, resolveTemporalCli } from '../../src/temporal/cliBinary.js';
+import { findPostgresBin } from '../../scripts/lib/executables.mjs';
 import { freePort } from '../../src/temporal/devServer.js';
 import { readCompose, serviceEnv, serviceScript, type ComposeFile } from './compose.js';
 
@@ -48,20 +49,7 @@ type Log = (line: string) => void;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The folder of initdb/pg_ctl/postgres (PG_BIN, PATH, `pg_config --bindir`, /usr/lib/postgresql/<newest>/bin). */
-export function findPostgresBin(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const has = (dir: string | undefined) =>
-    !!dir && ['initdb', 'pg_ctl', 'postgres'].every((b) => isExecutable(path.join(dir, b)));
-  if (env.PG_BIN) return has(env.PG_BIN) ? env.PG_BIN : undefined;
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) if (has(dir)) return dir;
-  const pgConfig = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
-  if (pgConfig.status === 0 && has(pgConfig.stdout.trim())) return pgConfig.stdout.trim();
-  const debian = '/usr/lib/postgresql';
-  const versions = existsSync(debian) ? readdirSync(debian).filter((v) => /^\d+$/.test(v)) : [];
-  for (const v of versions.sort((a, b) => Number(b) - Number(a)))
-    if (has(path.join(debian, v, 'bin'))) return path.join(debian, v, 'bin');
-  return undefined;
-}
+export { findPostgresBin };
 
 /** initdb and postgres refuse to run as root: then they run as `postgres` (or `nobody`). */
 function unprivilegedIds(): { uid: number; gid: number; name: string } | undefined {
