@@ -9,7 +9,8 @@ import { errorResponses, json, optionalJson } from '../openapi.js';
 import { toJobResource } from '../jobResource.js';
 import type { BatchCommands } from '../../commands/batchCommands.js';
 import type { BatchReadModel, BatchRow } from '../../projections/batchReadModel.js';
-import { InvalidCursorError, type JobReadModel } from '../../projections/jobReadModel.js';
+import type { JobReadModel } from '../../projections/jobReadModel.js';
+import { pageHeaders, paged } from '../paging.js';
 import { BATCH_STATUSES, type FailurePolicy } from '../../workflows/batchContract.js';
 
 const MAX_JOBS = 100_000;
@@ -261,14 +262,8 @@ export function batchDetailRoutes(deps: BatchRouteDeps) {
     (c) => {
       const row = load(c.get('user'), c.req.valid('param').batch_id);
       const q = c.req.valid('query');
-      let page;
-      try {
-        page = deps.jobs.listJobs({ batchId: row.id, status: q.status, limit: q.limit, cursor: q.cursor });
-      } catch (error) {
-        if (error instanceof InvalidCursorError) throw badRequest(`cursor: ${error.message}`);
-        throw error;
-      }
-      if (page.nextCursor) c.header('X-Next-Cursor', page.nextCursor);
+      const page = paged(() => deps.jobs.listJobs({ batchId: row.id, status: q.status, limit: q.limit, cursor: q.cursor }));
+      pageHeaders(c, page.nextCursor);
       return c.json(
         page.jobs.map((j) => toJobResource(j)),
         200,

@@ -12,7 +12,7 @@ import {
 import { toJobResource } from '../jobResource.js';
 import { actorOf, loadJob, type ApiDeps, type AppEnv } from '../context.js';
 import { badRequest } from '../errors.js';
-import { InvalidCursorError } from '../../projections/jobReadModel.js';
+import { pageHeaders, paged } from '../paging.js';
 import { JOB_STATUSES } from '../../workflows/jobContract.js';
 import { WAITING_JOB_STATUSES } from '../../domain/index.js';
 import { validationHook } from '../validation.js';
@@ -84,9 +84,8 @@ export function jobRoutes(deps: ApiDeps) {
     (c) => {
       const q = c.req.valid('query');
       const user = c.get('user');
-      let page;
-      try {
-        page = deps.readModel.listJobs({
+      const page = paged(() =>
+        deps.readModel.listJobs({
           owner: user.role === 'admin' ? undefined : user.id,
           status: q.status,
           pool: q.pool,
@@ -100,17 +99,9 @@ export function jobRoutes(deps: ApiDeps) {
           nameContains: q.name,
           cursor: q.cursor,
           limit: q.limit,
-        });
-      } catch (error) {
-        if (error instanceof InvalidCursorError) throw badRequest(`cursor: ${error.message}`);
-        throw error;
-      }
-      if (page.nextCursor) {
-        c.header('X-Next-Cursor', page.nextCursor);
-        const next = new URL(c.req.url);
-        next.searchParams.set('cursor', page.nextCursor);
-        c.header('Link', `<${next.pathname}${next.search}>; rel="next"`);
-      }
+        }),
+      );
+      pageHeaders(c, page.nextCursor);
       const now = Date.now();
       return c.json(
         page.jobs.map((row) => toJobResource(row, now)),

@@ -1,5 +1,4 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import { ControlBody, JobResource } from '../schemas.js';
 import {
   CreateScheduleBody,
@@ -18,7 +17,8 @@ import { actorOf, type ApiUser, type AppEnv } from '../context.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
 import { validationHook } from '../validation.js';
 import { errorResponses, json, optionalBody, optionalJson } from '../openapi.js';
-import { InvalidCursorError, type JobReadModel } from '../../projections/jobReadModel.js';
+import type { JobReadModel } from '../../projections/jobReadModel.js';
+import { pageHeaders, paged } from '../paging.js';
 import type { ScheduleReadModel, ScheduleRow } from '../../projections/scheduleReadModel.js';
 import type { ScheduleCommands, ScheduleJobRequest } from '../../commands/scheduleCommands.js';
 
@@ -46,23 +46,6 @@ function jobRequest<J extends { input?: Record<string, unknown>; config?: Record
 }
 
 /** Sets X-Next-Cursor and Link when there is a next page. */
-function pageHeaders(c: Context, nextCursor: string | null) {
-  if (!nextCursor) return;
-  c.header('X-Next-Cursor', nextCursor);
-  const next = new URL(c.req.url);
-  next.searchParams.set('cursor', nextCursor);
-  c.header('Link', `<${next.pathname}${next.search}>; rel="next"`);
-}
-
-function paged<T>(read: () => T): T {
-  try {
-    return read();
-  } catch (error) {
-    if (error instanceof InvalidCursorError) throw badRequest(`cursor: ${error.message}`);
-    throw error;
-  }
-}
-
 /** Recurring jobs through Temporal Schedules: create, read, change, delete, and the runs of one. */
 export function scheduleRoutes(deps: ScheduleRouteDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
