@@ -1,23 +1,22 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jwtAuthenticator, mintToken } from '../../src/api/auth.js';
+import { mintToken } from '../../src/api/auth.js';
 import { rebuildReadModel } from '../../src/projections/rebuildReadModel.js';
 import { openReadModelDb } from '../../src/projections/readModelDb.js';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
+import { jwtAppOptions, testUsers, type AuthHeaders } from '../support/users.js';
 
 const secret = 'test-secret-not-for-production';
 let engine: TestEngine;
-let alice: Record<string, string>;
-let bob: Record<string, string>;
-let admin: Record<string, string>;
+let alice: AuthHeaders;
+let bob: AuthHeaders;
+let admin: AuthHeaders;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 beforeAll(async () => {
-  engine = await startTestEngine({ appOptions: { authenticate: jwtAuthenticator({ secret }) } });
-  alice = bearer(await mintToken(secret, 'alice'));
-  bob = bearer(await mintToken(secret, 'bob'));
-  admin = bearer(await mintToken(secret, 'root', { role: 'admin' }));
+  engine = await startTestEngine({ appOptions: jwtAppOptions(secret) });
+  ({ alice, bob, admin } = await testUsers(secret));
 });
 afterAll(async () => {
   await engine?.dispose();

@@ -3,26 +3,25 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import type { TypedSearchAttributes } from '@temporalio/common';
-import { jwtAuthenticator, mintToken } from '../../src/api/auth.js';
+import { mintToken } from '../../src/api/auth.js';
 import { rebuildReadModel } from '../../src/projections/rebuildReadModel.js';
 import { openReadModelDb } from '../../src/projections/readModelDb.js';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
+import { jwtAppOptions, testUsers, type AuthHeaders } from '../support/users.js';
 import { temporalCli } from '../support/temporalCli.js';
 
 /** The schedules API: validation (ours and Temporal's, never a 500), owners, changes through
  * handle.update, the record of every change, and the read model rebuilt from it. */
 const secret = 'schedule-api-secret';
-let engine: TestEngine;
-let alice: Record<string, string>;
-let bob: Record<string, string>;
-let admin: Record<string, string>;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+let engine: TestEngine;
+let alice: AuthHeaders;
+let bob: AuthHeaders;
+let admin: AuthHeaders;
 
 beforeAll(async () => {
-  engine = await startTestEngine({ appOptions: { authenticate: jwtAuthenticator({ secret }) } });
-  alice = bearer(await mintToken(secret, 'alice'));
-  bob = bearer(await mintToken(secret, 'bob'));
-  admin = bearer(await mintToken(secret, 'root', { role: 'admin' }));
+  engine = await startTestEngine({ appOptions: jwtAppOptions(secret) });
+  ({ alice, bob, admin } = await testUsers(secret));
 });
 afterAll(async () => {
   for (const row of engine?.readModelDb.prepare<[], { id: string }>('SELECT id FROM schedules').all() ?? [])

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jwtAuthenticator, mintToken } from '../../src/api/auth.js';
+import { jwtAppOptions, testUsers, type AuthHeaders } from '../support/users.js';
 import { JobTypeRegistry } from '../../src/jobs/registry.js';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
 import { probeJob } from '../support/probeJobType.js';
@@ -8,17 +8,15 @@ import { probeJob } from '../support/probeJobType.js';
 const secret = 'deps-test-secret';
 let engine: TestEngine;
 let log: string;
-const auth = (token: string) => ({ authorization: `Bearer ${token}` });
-let alice: Record<string, string>;
-let bob: Record<string, string>;
+let alice: AuthHeaders;
+let bob: AuthHeaders;
 
 beforeAll(async () => {
   const registry = new JobTypeRegistry();
   registry.register(probeJob);
-  engine = await startTestEngine({ registry, appOptions: { authenticate: jwtAuthenticator({ secret }) } });
+  engine = await startTestEngine({ registry, appOptions: jwtAppOptions(secret) });
   log = path.join(engine.dir, 'probe.log');
-  alice = auth(await mintToken(secret, 'alice'));
-  bob = auth(await mintToken(secret, 'bob'));
+  ({ alice, bob } = await testUsers(secret));
 });
 afterAll(async () => {
   await engine?.dispose();

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jwtAuthenticator, mintToken } from '../../src/api/auth.js';
+import { jwtAppOptions, testUsers, type AuthHeaders } from '../support/users.js';
 import { JobTypeRegistry } from '../../src/jobs/registry.js';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
 import { maxConcurrentSteps, probeJob } from '../support/probeJobType.js';
@@ -8,10 +8,9 @@ import { maxConcurrentSteps, probeJob } from '../support/probeJobType.js';
 const secret = 'pools-test-secret';
 let engine: TestEngine;
 let log: string;
-const auth = (token: string) => ({ authorization: `Bearer ${token}` });
-let alice: Record<string, string>;
-let bob: Record<string, string>;
-let admin: Record<string, string>;
+let alice: AuthHeaders;
+let bob: AuthHeaders;
+let admin: AuthHeaders;
 
 beforeAll(async () => {
   const registry = new JobTypeRegistry();
@@ -19,12 +18,10 @@ beforeAll(async () => {
   engine = await startTestEngine({
     registry,
     pools: { narrow: 2, single: 1 },
-    appOptions: { authenticate: jwtAuthenticator({ secret }) },
+    appOptions: jwtAppOptions(secret),
   });
   log = path.join(engine.dir, 'probe.log');
-  alice = auth(await mintToken(secret, 'alice'));
-  bob = auth(await mintToken(secret, 'bob'));
-  admin = auth(await mintToken(secret, 'root', { role: 'admin' }));
+  ({ alice, bob, admin } = await testUsers(secret));
 });
 afterAll(async () => {
   await engine?.dispose();
