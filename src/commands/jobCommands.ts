@@ -22,7 +22,7 @@ import {
   type ControlResult,
   type JobWorkflowInput,
 } from '../workflows/jobWorkflow.js';
-import type { JobReadModel, JobRow } from '../projections/jobReadModel.js';
+import { FILE_ID, type JobReadModel, type JobRow } from '../projections/jobReadModel.js';
 import { DEFAULT_POOL, DomainError, type Dependency } from '../domain/index.js';
 import { IdempotencyConflictError, badRequest, conflict, forbidden } from './commandErrors.js';
 import { InputAccessDeniedError } from '../jobs/jobType.js';
@@ -219,9 +219,10 @@ export class JobCommands {
   private removeUnusedInputFiles(rows: JobRow[]): number {
     if (!this.deps.files) return 0;
     const ids = new Set<string>();
-    for (const row of rows) for (const m of row.input.matchAll(/"(file_[0-9a-f-]{36})"/g)) ids.add(m[1]!);
+    for (const row of rows) for (const m of row.input.matchAll(FILE_ID)) ids.add(m[1]!);
+    const stillNamed = this.deps.readModel.fileIdsStillNamed(ids);
     let freed = 0;
-    for (const id of ids) if (this.deps.readModel.jobsUsingFile(id).length === 0) freed += this.deps.files.remove(id);
+    for (const id of ids) if (!stillNamed.has(id)) freed += this.deps.files.remove(id);
     return freed;
   }
 

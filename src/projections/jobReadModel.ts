@@ -1,6 +1,10 @@
+import type { Statement } from 'better-sqlite3';
 import type { ReadModelDb } from './readModelDb.js';
 import { InvalidCursorError, decodeCursor, encodeCursor } from './pageCursor.js';
 import { WAITING_JOB_STATUSES } from '../domain/index.js';
+
+/** An uploaded file's id as it appears (quoted) in a job's input JSON. */
+export const FILE_ID = /"(file_[0-9a-f-]{36})"/g;
 
 export interface PoolRow {
   name: string;
@@ -107,6 +111,15 @@ export class JobReadModel {
     );
   }
 
+  /** A prepared statement, prepared once per SQL text (lists build their SQL from the filters given,
+   * so there are few texts; the stats and pool views run on every request). */
+  private readonly statements = new Map<string, Statement<any, any>>();
+  private statement<P extends unknown[] | Record<string, unknown>, R>(sql: string): Statement<P, R> {
+    let prepared = this.statements.get(sql);
+    if (!prepared) this.statements.set(sql, (prepared = this.db.prepare(sql)));
+    return prepared as Statement<P, R>;
+  }
+
   getJob(id: string): JobRow | undefined {
     return this.byId.get(id);
   }
@@ -143,7 +156,7 @@ export class JobReadModel {
     params.limit = filter.limit + 1;
     const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY created_at DESC, id DESC LIMIT @limit`;
-    const rows = this.db.prepare<Record<string, unknown>, JobRow>(sql).all(params);
+    const rows = this.statement<Record<string, unknown>, JobRow>(sql).all(params);
     const more = rows.length > filter.limit;
     const jobs = more ? rows.slice(0, filter.limit) : rows;
     return { jobs, nextCursor: more ? encodeCursor(jobs[jobs.length - 1]!) : null };
@@ -151,22 +164,18 @@ export class JobReadModel {
 
   /** Finished jobs that ended before `cutoff` (ISO), for cleanup. */
   finishedBefore(cutoff: string, owner?: string, limit = 10_000): JobRow[] {
-    return this.db
-      .prepare<Record<string, unknown>, JobRow>(
-        `SELECT * FROM jobs WHERE status IN ('completed','failed','cancelled','terminated','timed_out')
+    return this.statement<Record<string, unknown>, JobRow>(
+      `SELECT * FROM jobs WHERE status IN ('completed','failed','cancelled','terminated','timed_out')
            AND completed_at < @cutoff ${owner !== undefined ? 'AND owner = @owner' : ''} LIMIT @limit`,
-      )
-      .all({ cutoff, owner, limit });
+    ).all({ cutoff, owner, limit });
   }
 
   /** Queued jobs per pool and per priority (an owner's only, when given). */
   queuedCounts(owner?: string): { byPool: Record<string, number>; byPriority: Record<string, number> } {
-    const rows = this.db
-      .prepare<Record<string, unknown>, { pool: string; priority: number; n: number }>(
-        `SELECT pool, priority, COUNT(*) AS n FROM jobs WHERE status = 'queued' AND pool IS NOT NULL
+    const rows = this.statement<Record<string, unknown>, { pool: string; priority: number; n: number }>(
+      `SELECT pool, priority, COUNT(*) AS n FROM jobs WHERE status = 'queued' AND pool IS NOT NULL
           ${owner !== undefined ? 'AND owner = @owner' : ''} GROUP BY pool, priority`,
-      )
-      .all({ owner });
+    ).all({ owner });
     const byPool: Record<string, number> = {};
     const byPriority: Record<string, number> = {};
     for (const r of rows) {
@@ -177,30 +186,25 @@ export class JobReadModel {
   }
 
   getPool(name: string): PoolView | undefined {
-    const row = this.db
-      .prepare<[string], PoolRow>('SELECT name, "limit", created_at, updated_at FROM pools WHERE name = ?')
-      .get(name);
+    const row = this.statement<[string], PoolRow>('SELECT name, "limit", created_at, updated_at FROM pools WHERE name = ?').get(
+      name,
+    );
     return row ? this.poolView(row) : undefined;
   }
 
   listPools(): PoolView[] {
-    return this.db
-      .prepare<[], PoolRow>('SELECT name, "limit", created_at, updated_at FROM pools ORDER BY name')
+    return this.statement<[], PoolRow>('SELECT name, "limit", created_at, updated_at FROM pools ORDER BY name')
       .all()
       .map((row) => this.poolView(row));
   }
 
   private poolView(row: PoolRow): PoolView {
-    const running = this.db
-      .prepare<[string], { n: number; used: number | null }>(
-        `SELECT COUNT(*) AS n, SUM(COALESCE(pool_weight, 1)) AS used FROM jobs WHERE pool = ? AND status = 'running'`,
-      )
-      .get(row.name)!;
-    const queued = this.db
-      .prepare<[string], { priority: number; n: number }>(
-        `SELECT priority, COUNT(*) AS n FROM jobs WHERE pool = ? AND status = 'queued' GROUP BY priority`,
-      )
-      .all(row.name);
+    const running = this.statement<[string], { n: number; used: number | null }>(
+      `SELECT COUNT(*) AS n, SUM(COALESCE(pool_weight, 1)) AS used FROM jobs WHERE pool = ? AND status = 'running'`,
+    ).get(row.name)!;
+    const queued = this.statement<[string], { priority: number; n: number }>(
+      `SELECT priority, COUNT(*) AS n FROM jobs WHERE pool = ? AND status = 'queued' GROUP BY priority`,
+    ).all(row.name);
     return {
       ...row,
       used: running.used ?? 0,
@@ -210,35 +214,43 @@ export class JobReadModel {
     };
   }
 
-  /** Jobs whose input names `fileId` (an uploaded file), the final ones too unless `activeOnly`. */
-  jobsUsingFile(fileId: string, activeOnly = false): JobRow[] {
-    return this.db
-      .prepare<[string], JobRow>(
-        `SELECT * FROM jobs WHERE instr(input, ?) > 0
-          ${activeOnly ? "AND status NOT IN ('completed','failed','cancelled','terminated','timed_out')" : ''} LIMIT 100`,
-      )
-      .all(JSON.stringify(fileId));
+  /** Jobs not yet final whose input names `fileId` (an uploaded file): it may not be deleted. */
+  activeJobsUsingFile(fileId: string): JobRow[] {
+    return this.statement<[string], JobRow>(
+      `SELECT * FROM jobs WHERE instr(input, ?) > 0
+          AND status NOT IN ('completed','failed','cancelled','terminated','timed_out') LIMIT 100`,
+    ).all(JSON.stringify(fileId));
   }
 
   /** Jobs still waiting for `jobId` (blocked or paused with it among their unmet dependencies). */
   dependentsWaitingFor(jobId: string): JobRow[] {
-    return this.db
-      .prepare<[string], JobRow>(
-        `SELECT * FROM jobs WHERE status NOT IN ('completed','failed','cancelled','terminated','timed_out')
+    return this.statement<[string], JobRow>(
+      `SELECT * FROM jobs WHERE status NOT IN ('completed','failed','cancelled','terminated','timed_out')
           AND EXISTS (SELECT 1 FROM json_each(jobs.depends_on) d
                        WHERE json_extract(d.value, '$.job_id') = ? AND json_extract(d.value, '$.state') = 'waiting')`,
-      )
-      .all(jobId);
+    ).all(jobId);
+  }
+
+  /** Which of `fileIds` some job's input still names: one pass over the jobs that name any file. */
+  fileIdsStillNamed(fileIds: Iterable<string>): Set<string> {
+    const wanted = new Set(fileIds);
+    const named = new Set<string>();
+    if (wanted.size === 0) return named;
+    for (const { input } of this.statement<[], { input: string }>(
+      `SELECT input FROM jobs WHERE instr(input, '"file_') > 0`,
+    ).iterate()) {
+      for (const m of input.matchAll(FILE_ID)) if (wanted.has(m[1]!)) named.add(m[1]!);
+      if (named.size === wanted.size) break;
+    }
+    return named;
   }
 
   /** Jobs cancelled because `jobId` could not meet their dependency on it (to re-arm on its retry). */
   dependentsCancelledBy(jobId: string): JobRow[] {
-    return this.db
-      .prepare<[string], JobRow>(
-        `SELECT * FROM jobs WHERE status = 'cancelled' AND error_type = 'DependencyFailed'
+    return this.statement<[string], JobRow>(
+      `SELECT * FROM jobs WHERE status = 'cancelled' AND error_type = 'DependencyFailed'
           AND EXISTS (SELECT 1 FROM json_each(jobs.depends_on) d WHERE json_extract(d.value, '$.job_id') = ?)`,
-      )
-      .all(jobId);
+    ).all(jobId);
   }
 
   /** Jobs by status, from the counters the projection keeps (no scan of jobs). */

@@ -242,7 +242,7 @@ export function fileRoutes(deps: FilesDeps & { maxUploadBytes: number }) {
     }),
     (c) => {
       const file = loadFile(deps.store, c.get('user'), c.req.valid('param').file_id);
-      const active = deps.jobs?.jobsUsingFile(file.id, true) ?? [];
+      const active = deps.jobs?.activeJobsUsingFile(file.id) ?? [];
       if (active.length > 0) throw new ApiError(409, `Job ${active[0]!.id} (${active[0]!.status}) reads this file`);
       return c.json({ success: true as const, freed_bytes: deps.store.remove(file.id) }, 200);
     },
