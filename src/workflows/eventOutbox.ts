@@ -15,6 +15,7 @@ import {
 } from '@temporalio/workflow';
 import { EVENT_ID_CONFLICT } from '../eventstore/failureTypes.js';
 import type { EventStoreActivities } from '../activities/eventStoreActivities.js';
+import type { SchedulerActivities } from '../activities/schedulerActivities.js';
 import type { NewEvent } from '../eventstore/index.js';
 import type { AppendEventsRequest } from '../activities/eventStoreActivities.js';
 import type { AppendResult } from '../eventstore/index.js';
@@ -50,6 +51,16 @@ export function storeActivities<A = EventStoreActivities>(access: StoreAccess | 
         // pause, a control's answer) must not wait behind a backlog of urgent jobs' appends.
         priority: { priorityKey: 1 },
       }) as A);
+}
+
+/** The scheduler's activities (pools' lines, dependencies' outcomes), served by the process that
+ * owns the read model on `<queue>-scheduler`; retried without end (they only read). */
+export function schedulerActivities(): SchedulerActivities {
+  return proxyActivities<SchedulerActivities>({
+    taskQueue: `${workflowInfo().taskQueue}-scheduler`,
+    startToCloseTimeout: '30s',
+    retry: { initialInterval: '200ms', maximumInterval: '5s' },
+  });
 }
 
 export function createEventOutbox(options: {

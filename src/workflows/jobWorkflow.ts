@@ -43,7 +43,6 @@ import {
   type JobStatus,
   type ResumeTarget,
 } from '../domain/index.js';
-import type { SchedulerActivities } from '../activities/schedulerActivities.js';
 import {
   dependencyFinishedSignal,
   poolReleaseSignal,
@@ -54,7 +53,7 @@ import {
 import type { JobStepActivities, RunJobStepOutput } from '../activities/jobStepActivities.js';
 import { JobPriorityKey, JobStatusKey } from '../temporal/searchAttributes.js';
 import { installControlSurface } from './controlSurface.js';
-import { createEventOutbox, storeActivities, type EventOutbox } from './eventOutbox.js';
+import { createEventOutbox, schedulerActivities, storeActivities, type EventOutbox } from './eventOutbox.js';
 import {
   jobControl,
   statusQuery,
@@ -154,11 +153,7 @@ class JobRun {
   private endAnnounced = false;
   /** Signals to pools and dependents still on their way (awaited before the run closes). */
   private readonly outgoing: Promise<unknown>[] = [];
-  private readonly scheduler = proxyActivities<SchedulerActivities>({
-    taskQueue: `${workflowInfo().taskQueue}-scheduler`,
-    startToCloseTimeout: '30s',
-    retry: { initialInterval: '200ms', maximumInterval: '5s' },
-  });
+  private readonly scheduler = schedulerActivities();
 
   constructor(private readonly input: JobWorkflowInput) {
     const carried = input.carried;

@@ -11,13 +11,11 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
-  proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import { MAX_POOL_LIMIT, PoolEvents, poolStreamId, INVALID_ARGUMENT, actorOf } from '../domain/index.js';
-import type { SchedulerActivities } from '../activities/schedulerActivities.js';
-import { createEventOutbox, storeActivities } from './eventOutbox.js';
+import { createEventOutbox, schedulerActivities, storeActivities } from './eventOutbox.js';
 import {
   poolReleaseSignal,
   poolRequestSignal,
@@ -46,12 +44,7 @@ function recentOwners(served: Record<string, number>): Record<string, number> {
 }
 
 export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
-  const info = workflowInfo();
-  const scheduler = proxyActivities<SchedulerActivities>({
-    taskQueue: `${info.taskQueue}-scheduler`,
-    startToCloseTimeout: '30s',
-    retry: { initialInterval: '200ms', maximumInterval: '5s' },
-  });
+  const scheduler = schedulerActivities();
   const outbox = createEventOutbox({
     streamId: poolStreamId(input.name),
     correlationId: poolStreamId(input.name),
