@@ -9,11 +9,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
-import { startDevServer } from '../src/temporal/devServer.js';
-import { startEngine } from '../src/engine.js';
-import { installRuntime } from '../src/worker/engineWorkers.js';
 import { startBareWorker } from './bare/worker.js';
+import { startBenchEngine } from './support/benchEngine.js';
 
 const sizes = (process.env.BENCH_SIZES ?? process.env.BENCH_JOBS ?? '10000').split(',').map(Number);
 const baselineN = Number(process.env.BENCH_BASELINE ?? sizes[0]);
@@ -30,23 +27,18 @@ function quantiles(values: number[]): { p50S: number; p99S: number } {
 let peakRss = 0;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250);
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-batch-'));
-installRuntime();
 // On a file, not in memory: the in-memory dev server's SQLite fails with "out of memory (7)" at
 // about 67,000 finished job workflows (~8 GB RSS), before a 100,000-job batch is through. The file's
 // fsyncs cost both sides more than half their speed on a disk; BENCH_TEMPORAL_DB_DIR=/dev/shm (a
 // RAM-backed file system) keeps the file without them.
 const temporalDbDir = mkdtempSync(path.join(process.env.BENCH_TEMPORAL_DB_DIR || os.tmpdir(), 'bench-temporal-'));
-const server = await startDevServer({ headless: true, log, dbFilename: path.join(temporalDbDir, 'temporal.db') });
-const taskQueue = `bench-${randomUUID()}`;
-const engine = await startEngine({
-  temporalAddress: server.address,
-  taskQueue,
-  eventStorePath: path.join(dir, 'events.db'),
-  readModelPath: path.join(dir, 'readmodel.db'),
-  resultsDir: path.join(dir, 'results'),
-  maxConcurrentSteps: concurrency,
+const bench = await startBenchEngine({
+  name: 'batch',
+  log,
+  temporalDbFile: path.join(temporalDbDir, 'temporal.db'),
+  engine: { maxConcurrentSteps: concurrency },
 });
+const { engine, server, taskQueue } = bench;
 
 const results: Record<string, unknown>[] = [];
 try {
@@ -133,9 +125,7 @@ try {
   }
 } finally {
   clearInterval(sampler);
-  await engine.stop();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await bench.stop();
   rmSync(temporalDbDir, { recursive: true, force: true });
 }
 

@@ -13,13 +13,8 @@
  * p99 ≤ 1 s. Prints a table and a BENCH_JSON line.
  */
 import os from 'node:os';
-import path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
-import { startDevServer } from '../src/temporal/devServer.js';
-import { startEngine } from '../src/engine.js';
-import { installRuntime } from '../src/worker/engineWorkers.js';
 import { startBareWorker } from './bare/worker.js';
+import { startBenchEngine } from './support/benchEngine.js';
 import { formatTable, summarize, type LatencySummary } from './support/stats.js';
 
 const POOL_LIMIT = Number(process.env.BENCH_POOL_LIMIT ?? 4);
@@ -29,30 +24,13 @@ const SCHEDULED = Number(process.env.BENCH_SCHEDULED ?? 100);
 const BASELINE = Number(process.env.BENCH_BASELINE ?? 100);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-installRuntime();
-const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-scheduling-'));
-const server = await startDevServer({ headless: true, log });
-const taskQueue = `bench-${randomUUID()}`;
-const engine = await startEngine({
-  temporalAddress: server.address,
-  taskQueue,
-  eventStorePath: path.join(dir, 'events.db'),
-  readModelPath: path.join(dir, 'readmodel.db'),
-  resultsDir: path.join(dir, 'results'),
-  maxConcurrentSteps: 400,
-  pools: { bench: POOL_LIMIT, default: 400 },
+const bench = await startBenchEngine({
+  name: 'scheduling',
+  log,
+  engine: { maxConcurrentSteps: 400, pools: { bench: POOL_LIMIT, default: 400 } },
 });
-
-async function api(method: string, url: string, body?: unknown): Promise<any> {
-  const r = await engine.app.request(url, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await r.json();
-  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const { engine, server, taskQueue } = bench;
+const api = (method: string, url: string, body?: unknown) => bench.api(method, url.replace(/^\/api\/v1/, ''), body);
 const submit = async (body: Record<string, unknown>) => (await api('POST', '/api/v1/jobs/submit', body)).job_id as string;
 const events = (id: string) => engine.eventStore.readStream(id);
 const timeOf = (id: string, type: string) => {
@@ -139,9 +117,7 @@ try {
   const lateness = scheduled.map((id, i) => timeOf(id, 'JobStarted') - Date.parse(times[i]!));
   rows.push({ name: `scheduled start lateness (${SCHEDULED} jobs)`, s: summarize(lateness), goalMs: 1000 });
 } finally {
-  await engine.stop();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await bench.stop();
 }
 
 const ms = (x: number) => x.toFixed(1);

@@ -150,6 +150,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     workflowTaskTimeoutMs: options.workflowTaskTimeoutMs,
     maxJobInputBytes: options.limits?.maxJobInputBytes,
     configuredPools: Object.keys(poolLimits),
+    eventStore,
   });
   const batchItems = new BatchItemStore(
     options.batchItemsPath ?? path.join(path.dirname(options.eventStorePath), 'batch-items.db'),
@@ -218,23 +219,17 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   installRuntime(options.logLevel);
   const nativeConnection = await NativeConnection.connect({ address: options.temporalAddress });
   // This process owns the read model, so it serves the scheduler's activities whoever runs workflows.
-  workers.push(
-    await createSchedulerWorker({
-      connection: nativeConnection,
-      namespace,
-      logLevel: options.logLevel,
-      scheduler: {
-        client,
-        taskQueue: options.taskQueue,
-        eventStore,
-        readModelDb,
-        waitFor: (position, timeoutMs) => projector.waitFor(position, timeoutMs),
-        poolLimits,
-        defaultPoolLimit,
-        storeAccess,
-      },
-    }),
-  );
+  const scheduler = {
+    client,
+    taskQueue: options.taskQueue,
+    eventStore,
+    readModelDb,
+    waitFor: (position: number, timeoutMs?: number) => projector.waitFor(position, timeoutMs),
+    poolLimits,
+    defaultPoolLimit,
+    storeAccess,
+  };
+  workers.push(await createSchedulerWorker({ connection: nativeConnection, namespace, logLevel: options.logLevel, scheduler }));
   if (options.runWorkers !== false) {
     configureHttpEgress(options.httpJobAllowedHosts);
     const engineWorkers = await createEngineWorkers({
@@ -248,6 +243,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       workflowBundle: options.workflowBundle,
       maxConcurrentSteps: options.maxConcurrentSteps,
       logLevel: options.logLevel,
+      scheduler,
     });
     workers.push(...engineWorkers);
   }

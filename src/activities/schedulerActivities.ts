@@ -120,12 +120,18 @@ interface PickedRow {
 
 /** Starts `pool:<name>` with `limit` unless it is running (then its own limit stands). */
 export async function startPoolWorkflow(
-  deps: Pick<SchedulerDeps, 'client' | 'taskQueue' | 'storeAccess'>,
+  deps: Pick<SchedulerDeps, 'client' | 'taskQueue' | 'storeAccess'> & Pick<PoolWorkflowInput, 'pickLocally'>,
   name: string,
   limit: number,
   actor: string,
 ): Promise<void> {
-  const input: PoolWorkflowInput = { name, limit, actor, storeAccess: deps.storeAccess };
+  const input: PoolWorkflowInput = {
+    name,
+    limit,
+    actor,
+    storeAccess: deps.storeAccess,
+    ...(deps.pickLocally !== undefined ? { pickLocally: deps.pickLocally } : {}),
+  };
   await deps.client.workflow.start('poolWorkflow', {
     workflowId: poolWorkflowId(deps.taskQueue, name),
     taskQueue: deps.taskQueue,

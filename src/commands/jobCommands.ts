@@ -11,9 +11,12 @@ import { InvalidJobInputError, UnknownJobTypeError, type JobTypeRegistry } from 
 import { deleteJobsWorkflow } from '../workflows/deleteJobsWorkflow.js';
 import {
   INVALID_ARGUMENT,
+  JobEvents,
   cancelUpdate,
+  firstEventId,
   isTerminalJobStatus,
   jobSearchAttributes,
+  jobSubmittedData,
   jobWorkflow,
   pauseUpdate,
   reprioritizeUpdate,
@@ -27,6 +30,7 @@ import { DEFAULT_POOL, DomainError, type Dependency } from '../domain/index.js';
 import { IdempotencyConflictError, badRequest, conflict, forbidden } from './commandErrors.js';
 import { InputAccessDeniedError } from '../jobs/jobType.js';
 import { pollUntil } from './pollUntil.js';
+import type { EventStore } from '../eventstore/index.js';
 import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
 
 export interface ReadYourWrites {
@@ -58,6 +62,10 @@ export interface JobCommandsDeps {
   files?: { remove(id: string): number };
   /** Pools started from the configuration (known before their PoolCreated is read); default: `default`. */
   configuredPools?: readonly string[];
+  /** The event store, when this process owns it: a submit records the job's JobSubmitted itself (the
+   * same event the workflow records first), so the job is readable as soon as Temporal accepted it
+   * instead of after the workflow's first task. Omitted: the submit waits for the workflow's record. */
+  eventStore?: Pick<EventStore, 'appendToStreamGrouped'>;
 }
 
 export interface SubmitJobCommand {
@@ -105,9 +113,10 @@ export class JobCommands {
   /** Validates, plans and starts a job; returns once the job is readable (or the wait times out). */
   async submit(command: SubmitJobCommand): Promise<{ jobId: string; visible: boolean; existing: boolean }> {
     const jobId = command.idempotencyKey ? idempotentJobId(command.owner, command.idempotencyKey) : `job_${randomUUID()}`;
-    const input: JobWorkflowInput = { ...this.prepareJob(command), jobId };
+    const input: JobWorkflowInput = { ...this.prepareJob(command), jobId, submittedAt: new Date().toISOString() };
+    let runId: string;
     try {
-      await this.start(input);
+      runId = await this.start(input);
     } catch (error) {
       if (!(error instanceof AlreadyStarted) || !command.idempotencyKey) throw error;
       // The same key again: the same job if the request is the same, else a conflict.
@@ -122,8 +131,49 @@ export class JobCommands {
       if (!same) throw new IdempotencyConflictError();
       return { jobId, visible: true, existing: true };
     }
-    const visible = await this.until(() => this.deps.readModel.getJob(jobId) !== undefined);
+    const position = await this.recordSubmitted(input, runId);
+    const visible =
+      position !== undefined
+        ? await this.deps.projection.waitFor(position, this.visibilityTimeoutMs)
+        : await this.until(() => this.deps.readModel.getJob(jobId) !== undefined);
     return { jobId, visible, existing: false };
+  }
+
+  /**
+   * Records the job's JobSubmitted as its workflow will (same id, same data: jobSubmittedData), once
+   * Temporal has accepted the start — never before, so a job that failed to start is never in the log.
+   * Whichever of the two appends comes second is a no-op in the store. A failed append here loses
+   * nothing (the workflow records it); the caller then waits for the workflow's record.
+   */
+  private async recordSubmitted(input: JobWorkflowInput, runId: string): Promise<number | undefined> {
+    if (!this.deps.eventStore) return undefined;
+    // What the workflow sees is the input after Temporal's JSON round trip: compute the data from that.
+    const wire = JSON.parse(JSON.stringify(input)) as JobWorkflowInput;
+    try {
+      const result = await this.deps.eventStore.appendToStreamGrouped(
+        wire.jobId,
+        [
+          {
+            eventId: firstEventId(wire.jobId, runId),
+            type: JobEvents.submitted,
+            data: jobSubmittedData(wire, wire.submittedAt!),
+            // The metadata the workflow's outbox gives its events (eventOutbox.ts).
+            metadata: {
+              actor: wire.actor ?? 'system',
+              correlationId: wire.correlationId ?? wire.batchId ?? wire.jobId,
+              causationId: runId,
+              workflowId: wire.jobId,
+              runId,
+            },
+          },
+          // Same id and type is the same fact, as for the workflow's own append (eventStoreActivities).
+        ],
+        { duplicates: 'same-type' },
+      );
+      return result.lastGlobalPosition;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -324,9 +374,10 @@ export class JobCommands {
     return this.deps.readModel.getJob(row.id) ?? row;
   }
 
-  private async start(input: JobWorkflowInput, reuse?: WorkflowIdReusePolicy): Promise<void> {
+  /** Starts the job's workflow; returns its run id. */
+  private async start(input: JobWorkflowInput, reuse?: WorkflowIdReusePolicy): Promise<string> {
     try {
-      await this.deps.client.workflow.start(jobWorkflow, {
+      const handle = await this.deps.client.workflow.start(jobWorkflow, {
         workflowId: input.jobId,
         taskQueue: this.deps.taskQueue,
         args: [input],
@@ -336,6 +387,7 @@ export class JobCommands {
         typedSearchAttributes: jobSearchAttributes(input),
         ...(this.deps.workflowTaskTimeoutMs ? { workflowTaskTimeout: this.deps.workflowTaskTimeoutMs } : {}),
       });
+      return handle.firstExecutionRunId;
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) throw new AlreadyStarted(input.jobId);
       throw error;

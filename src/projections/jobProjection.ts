@@ -88,11 +88,14 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
   }),
   [JobEvents.dependencyMet]: (row, d) => ({ depends_on: markDependency(row.depends_on, d.dependency, 'met') }),
   [JobEvents.scheduled]: (_row, d) => ({ run_at: d.runAt, message: `scheduled for ${d.runAt}` }),
-  // The line of a pool is ordered by the position of the event that put the job in it.
-  [JobEvents.queued]: (_row, d, event) => ({
+  // The line of a pool is ordered by the position of the event that put the job in it. A job that goes
+  // into line straight from its submit (or retry) keeps the place of that event: the submit is recorded
+  // when the API accepts it, the JobQueued when its workflow first runs, and workflows of jobs submitted
+  // one after the other may run in either order.
+  [JobEvents.queued]: (row, d, event) => ({
     pool: d.pool,
     pool_weight: d.weight,
-    queued_seq: event.globalPosition,
+    queued_seq: row.status === 'pending' ? row.last_position : event.globalPosition,
     next_retry_at: null,
     message: `waiting for a slot in pool ${d.pool}`,
   }),

@@ -29,6 +29,9 @@ export interface EngineWorkerOptions {
   shutdownForceTimeMs?: number;
   /** Temporal worker log level (LOG_LEVEL); default WARN. */
   logLevel?: string;
+  /** The read model's owner (this process): its scheduler activities also run as local activities
+   * of the workflows this worker runs (pools with storeAccess `local`). */
+  scheduler?: SchedulerDeps;
 }
 
 let runtimeInstalled = false;
@@ -65,6 +68,7 @@ export async function createEngineWorkers(options: EngineWorkerOptions): Promise
       // The SQLite owner also serves the store as local activities of the workflows it runs.
       ...(options.eventStore ? createEventStoreActivities(options.eventStore) : {}),
       ...(options.batchItems ? createBatchActivities(options.batchItems) : {}),
+      ...(options.scheduler ? createSchedulerActivities(options.scheduler) : {}),
     },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentSteps ?? 100,
     // Cancellation reaches a step through its heartbeats: keep them frequent so pause is prompt.

@@ -54,13 +54,18 @@ export function storeActivities<A = EventStoreActivities>(access: StoreAccess | 
 }
 
 /** The scheduler's activities (pools' lines, dependencies' outcomes), served by the process that
- * owns the read model on `<queue>-scheduler`; retried without end (they only read). */
-export function schedulerActivities(): SchedulerActivities {
-  return proxyActivities<SchedulerActivities>({
-    taskQueue: `${workflowInfo().taskQueue}-scheduler`,
-    startToCloseTimeout: '30s',
-    retry: { initialInterval: '200ms', maximumInterval: '5s' },
-  });
+ * owns the read model: on `<queue>-scheduler`, or — `local` — as local activities of a worker in that
+ * very process (one process runs everything: a pick costs no extra trip through Temporal). Retried
+ * without end (they only read). */
+export function schedulerActivities(access: StoreAccess | undefined = 'remote'): SchedulerActivities {
+  const retry = { initialInterval: '200ms', maximumInterval: '5s' };
+  return access === 'local'
+    ? proxyLocalActivities<SchedulerActivities>({ startToCloseTimeout: '30s', retry })
+    : proxyActivities<SchedulerActivities>({
+        taskQueue: `${workflowInfo().taskQueue}-scheduler`,
+        startToCloseTimeout: '30s',
+        retry,
+      });
 }
 
 export function createEventOutbox(options: {

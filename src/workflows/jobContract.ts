@@ -10,6 +10,7 @@ import { BatchIdKey, JobNameKey, JobPriorityKey, JobStatusKey, JobTypeKey, Owner
 
 // The domain core owns statuses, priority, payloads and error types; re-exported here because this
 // module is the job workflow's public contract for clients.
+import { DEFAULT_POOL } from '../domain/index.js';
 export {
   DEFAULT_MAX_WORKER_LOSSES,
   DEFAULT_PRIORITY,
@@ -120,12 +121,50 @@ export interface JobWorkflowInput {
   continueAsNewAfterEvents?: number;
   /** Set on a new run that continues an earlier one (continue-as-new). */
   carried?: CarriedJobState;
+  /** When the command side accepted the submit (ISO): the job's createdAt and its JobSubmitted's `at`,
+   * so the command side can record the very JobSubmitted the workflow records (see jobSubmittedData).
+   * Absent for batch items and schedule runs: the workflow's own start time is used. */
+  submittedAt?: string;
   /** Set when a failed or cancelled job is retried as a new run of the same id. */
   retryOf?: {
     attempts: number;
     completedSteps: number;
     resultFiles: string[];
     createdAt: string;
+  };
+}
+
+/** The id of the first event of a job's run: the outbox's (stream, run id, sequence 1). */
+export const firstEventId = (jobId: string, runId: string): string => `${jobId}:${runId}:1`;
+
+/**
+ * The data of a job's JobSubmitted, a function of its workflow input alone. The workflow records it as
+ * its first event; the command side records the same event (same id via firstEventId, same data) as
+ * soon as Temporal accepted the start, so the job is readable at once — whichever comes second is a
+ * no-op in the store. `createdAt` is input.submittedAt, or the workflow's start time.
+ */
+export function jobSubmittedData(input: JobWorkflowInput, createdAt: string): Record<string, unknown> {
+  return {
+    jobId: input.jobId,
+    at: createdAt,
+    name: input.name,
+    type: input.type,
+    input: input.input as Record<string, unknown>,
+    priority: input.priority,
+    owner: input.owner,
+    batchId: input.batchId ?? null,
+    totalSteps: input.plan.totalSteps,
+    maxAttempts: input.plan.retry.maxAttempts,
+    timeoutMs: input.timeoutMs ?? null,
+    runAt: input.runAt ?? null,
+    pool: input.pool ?? input.plan.pool ?? DEFAULT_POOL,
+    weight: input.weight ?? input.plan.weight ?? 1,
+    dependsOn: (input.dependsOn ?? []).map(({ jobId, condition }) => ({ jobId, condition })),
+    scheduleId: input.scheduleId ?? null,
+    metadata: input.metadata ?? null,
+    tags: input.tags ?? [],
+    retry: input.plan.retry as unknown as Record<string, unknown>,
+    createdAt,
   };
 }
 

@@ -56,6 +56,7 @@ import { installControlSurface } from './controlSurface.js';
 import { createEventOutbox, schedulerActivities, storeActivities, type EventOutbox } from './eventOutbox.js';
 import {
   jobControl,
+  jobSubmittedData,
   statusQuery,
   type ControlResult,
   type JobResult,
@@ -158,7 +159,7 @@ class JobRun {
   constructor(private readonly input: JobWorkflowInput) {
     const carried = input.carried;
     this.plan = input.plan;
-    this.state = carried?.state ?? initialJobState(input, this.iso());
+    this.state = carried?.state ?? initialJobState(input, input.submittedAt ?? this.iso());
     this.checkpoint = carried?.checkpoint;
     this.stepDurationsMs = carried?.stepDurationsMs ?? [];
     this.lastProgressAt = carried?.lastProgressAt ?? 0;
@@ -257,30 +258,7 @@ class JobRun {
       this.transition(JobEvents.retried, data, who);
       return;
     }
-    this.transition(
-      JobEvents.submitted,
-      {
-        name: input.name,
-        type: input.type,
-        input: input.input as Record<string, unknown>,
-        priority: input.priority,
-        owner: input.owner,
-        batchId: input.batchId ?? null,
-        totalSteps: this.plan.totalSteps,
-        maxAttempts: this.plan.retry.maxAttempts,
-        timeoutMs: input.timeoutMs ?? null,
-        runAt: input.runAt ?? null,
-        pool: state.pool,
-        weight: state.weight,
-        dependsOn: state.dependsOn.map(({ jobId, condition }) => ({ jobId, condition })),
-        scheduleId: input.scheduleId ?? null,
-        metadata: input.metadata ?? null,
-        tags: input.tags ?? [],
-        retry: this.plan.retry as unknown as Record<string, unknown>,
-        createdAt: state.createdAt,
-      },
-      who,
-    );
+    this.transition(JobEvents.submitted, jobSubmittedData(input, state.createdAt), who);
   }
 
   // ---- controls (rules: domain refuseJobControl) -------------------------------------------------------

@@ -29,6 +29,9 @@ export interface PoolWorkflowInput {
   /** Who created it (metadata.actor of PoolCreated). */
   actor?: string;
   storeAccess?: 'local' | 'remote';
+  /** Pick from the line through a local activity (the worker running the pool owns the read model);
+   * default: when storeAccess is `local`. */
+  pickLocally?: boolean;
   /** Continue-as-new once the history holds this many events. */
   continueAsNewAfterEvents?: number;
   carried?: CarriedPoolState;

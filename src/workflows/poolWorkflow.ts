@@ -11,6 +11,7 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -44,7 +45,11 @@ function recentOwners(served: Record<string, number>): Record<string, number> {
 }
 
 export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
-  const scheduler = schedulerActivities();
+  // A pool run by the process that owns the read model picks through a local activity: a hand-over is
+  // then one pool workflow task instead of two plus an activity task. Runs begun before this existed
+  // keep the activity until they continue as new (patched() stays false for them).
+  const local = (input.pickLocally ?? input.storeAccess === 'local') && patched('pool-local-pick');
+  const scheduler = schedulerActivities(local ? 'local' : 'remote');
   const outbox = createEventOutbox({
     streamId: poolStreamId(input.name),
     correlationId: poolStreamId(input.name),

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
 import { temporalCli } from '../support/temporalCli.js';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { firstEventId, jobSubmittedData, type JobWorkflowInput } from '../../src/workflows/jobContract.js';
 
 let engine: TestEngine;
 beforeAll(async () => {
@@ -91,6 +93,32 @@ describe('a job submitted over HTTP', () => {
     expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
     expect(events.map((e) => e.streamVersion)).toEqual(events.map((_, i) => i + 1));
     expect(events[0]!.metadata.actor).toBe('user:local');
+  });
+
+  it('records JobSubmitted once: the command side writes the event the workflow computes from its own input', async () => {
+    const submit = await engine.api('POST', '/api/v1/jobs/submit', {
+      name: 'recorded by the command side',
+      type: 'noop',
+      priority: 3,
+      input: { note: 'ünïcode', nested: { list: [1, 2.5, null], empty: {} } },
+      tags: ['b', 'a'],
+      metadata: { customer: 42 },
+    });
+    expect(submit.status, JSON.stringify(submit.body)).toBe(201);
+    const jobId: string = submit.body.job_id;
+    await eventually(async () => (await engine.api('GET', `/api/v1/jobs/${jobId}`)).body.status === 'completed');
+
+    // The workflow's input as Temporal delivered it (after its JSON round trip).
+    const history = await engine.client.workflow.getHandle(jobId).fetchHistory();
+    const started = history.events![0]!.workflowExecutionStartedEventAttributes!;
+    const wfInput = defaultPayloadConverter.fromPayload<JobWorkflowInput>(started.input!.payloads![0]!);
+    expect(wfInput.submittedAt).toBeDefined();
+
+    const submitted = engine.eventStore.readStream(jobId).filter((e) => e.type === 'JobSubmitted');
+    expect(submitted).toHaveLength(1);
+    expect(submitted[0]!.eventId).toBe(firstEventId(jobId, started.originalExecutionRunId!));
+    expect(submitted[0]!.data).toEqual(jobSubmittedData(wfInput, wfInput.submittedAt!));
+    expect(submitted[0]!.data.createdAt).toBe(wfInput.submittedAt);
   });
 
   it('rejects an unknown type, invalid input and a bad priority with 400 and starts nothing', async () => {

@@ -115,8 +115,16 @@ describe('jobProjection', () => {
       { ...base, data: { ...base.data, pool: 'gpu', weight: 2 } },
       { type: 'JobQueued', data: { pool: 'gpu', weight: 2, priority: 2 } },
     );
-    expect(later.readModel.getJob('job_1')).toMatchObject({ status: 'queued', queued_seq: 2 });
+    // Straight from its submit into line: its place is the submit's (position 1), not the JobQueued's.
+    expect(later.readModel.getJob('job_1')).toMatchObject({ status: 'queued', queued_seq: 1 });
     expect(later.readModel.queuedCounts()).toEqual({ byPool: { gpu: 1 }, byPriority: { 2: 1 } });
+    // After waiting for something else (here: its time), its place is where it joined the line.
+    const waited = given(
+      { ...base, data: { ...base.data, pool: 'gpu', weight: 2 } },
+      { type: 'JobScheduled', data: { runAt: '2030-01-01T00:00:00.000Z' } },
+      { type: 'JobQueued', data: { pool: 'gpu', weight: 2, priority: 2 } },
+    );
+    expect(waited.readModel.getJob('job_1')).toMatchObject({ status: 'queued', queued_seq: 3 });
   });
 
   it('a dependency that can no longer be met cancels the job with the reason', () => {

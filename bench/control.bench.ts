@@ -1,0 +1,174 @@
+/**
+ * Control latency with many jobs running, over HTTP against a running engine, in one run:
+ * with BENCH_RUNNING (0,50,200) multi-step `sleep` jobs running (steps of 1 s: each running job costs a
+ * step activity and a workflow task every second), a probe job is paused, resumed and reprioritized
+ * BENCH_CONTROLS (30) times each through the API; latency = from sending the request until a GET shows
+ * the change. Then the same through `temporal workflow signal` (the CLI's own start-up time, measured
+ * with `temporal --version`, is reported on its own line and is part of the CLI figures).
+ * Baseline in the same run: a signal from the client to a bare workflow answered by a query (the
+ * Temporal round trip any control is made of). Goals (issue 14): API p50 ≤ 30 ms, p99 ≤ 100 ms with
+ * 200 running. Prints a table and a BENCH_JSON line.
+ */
+import os from 'node:os';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { resolveTemporalCli } from '../src/temporal/cliBinary.js';
+import { startBareWorker } from './bare/worker.js';
+import { startBenchEngine } from './support/benchEngine.js';
+import { Progress, formatTable, summarize, type LatencySummary } from './support/stats.js';
+
+const RUNNING = (process.env.BENCH_RUNNING ?? '0,50,200').split(',').map(Number);
+const CONTROLS = Number(process.env.BENCH_CONTROLS ?? 30);
+const CLI_CONTROLS = Number(process.env.BENCH_CLI_CONTROLS ?? 10);
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const progress = new Progress();
+const run = promisify(execFile);
+
+const cli = resolveTemporalCli()?.path;
+const bench = await startBenchEngine({
+  name: 'control',
+  http: true,
+  log,
+  engine: { maxConcurrentSteps: Math.max(...RUNNING) + 50 },
+});
+const { engine, server, taskQueue, api } = bench;
+
+/** Polls GET until `seen(row)`; returns the ms since t0. */
+async function visibleAfter(jobId: string, t0: number, seen: (row: any) => boolean): Promise<number> {
+  for (;;) {
+    if (seen(await api('GET', `/jobs/${jobId}`))) return performance.now() - t0;
+    if (performance.now() - t0 > 60_000) throw new Error(`job ${jobId}: change not visible after 60 s`);
+  }
+}
+
+const longJob = (name: string) => ({ name, type: 'sleep', input: { steps: 100_000, step_ms: 1000 } });
+const running = () => engine.readModel.countByStatus().running ?? 0;
+
+interface Row {
+  running: number;
+  via: string;
+  action: string;
+  s: LatencySummary;
+}
+const rows: Row[] = [];
+let cliStartup: LatencySummary | undefined;
+let baseline: LatencySummary | undefined;
+const background: string[] = [];
+try {
+  // ---- baseline: a signal to a bare workflow and a query that sees it ---------------------------
+  const bareQueue = `${taskQueue}-bare`;
+  const bare = await startBareWorker(server.address, bareQueue);
+  const bareHandle = await engine.client.workflow.start('bareSignalWorkflow', {
+    taskQueue: bareQueue,
+    workflowId: `bare-${taskQueue}`,
+  });
+  const bareLatencies: number[] = [];
+  for (let i = 0; i < CONTROLS; i++) {
+    const t0 = performance.now();
+    await bareHandle.signal('go');
+    while ((await bareHandle.query<number>('done')) <= i);
+    bareLatencies.push(performance.now() - t0);
+  }
+  baseline = summarize(bareLatencies);
+  await bareHandle.terminate();
+  await bare.stop();
+  if (cli) {
+    const startup: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await run(cli, ['--version']);
+      startup.push(performance.now() - t0);
+    }
+    cliStartup = summarize(startup);
+  }
+
+  for (const target of RUNNING) {
+    // Top up the background load to `target` running jobs.
+    while (background.length < target)
+      background.push((await api('POST', '/jobs/submit', longJob(`load ${background.length}`))).job_id);
+    while (running() < target) {
+      progress.line(`waiting for ${target} running (${running()})`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Let the load settle into its rhythm (steps every second) before measuring.
+    await new Promise((r) => setTimeout(r, 3000));
+    const probe: string = (await api('POST', '/jobs/submit', longJob(`probe ${target}`))).job_id;
+    await visibleAfter(probe, performance.now(), (row) => row.status === 'running');
+    const figures: Record<string, number[]> = { pause: [], resume: [], reprioritize: [] };
+    for (let i = 0; i < CONTROLS; i++) {
+      let t0 = performance.now();
+      await api('POST', `/jobs/${probe}/pause`, { reason: 'bench' });
+      figures.pause!.push(await visibleAfter(probe, t0, (row) => row.status === 'paused'));
+      t0 = performance.now();
+      await api('POST', `/jobs/${probe}/resume`, { reason: 'bench' });
+      figures.resume!.push(await visibleAfter(probe, t0, (row) => row.status !== 'paused'));
+      const priority = (i % 4) + 1 === 2 ? 3 : 2;
+      t0 = performance.now();
+      await api('PUT', `/jobs/${probe}/priority`, { priority, reason: 'bench' });
+      figures.reprioritize!.push(await visibleAfter(probe, t0, (row) => row.priority === priority));
+      progress.line(`${target} running: ${i + 1}/${CONTROLS} control rounds (API)`);
+    }
+    for (const [action, values] of Object.entries(figures))
+      rows.push({ running: target, via: 'API', action, s: summarize(values) });
+
+    if (cli) {
+      const cliFigures: Record<string, number[]> = { pause: [], resume: [] };
+      const signal = (name: string) =>
+        run(cli, ['workflow', 'signal', '--workflow-id', probe, '--name', name, '--address', server.address]);
+      for (let i = 0; i < CLI_CONTROLS; i++) {
+        let t0 = performance.now();
+        await signal('pause');
+        cliFigures.pause!.push(await visibleAfter(probe, t0, (row) => row.status === 'paused'));
+        t0 = performance.now();
+        await signal('resume');
+        cliFigures.resume!.push(await visibleAfter(probe, t0, (row) => row.status !== 'paused'));
+        progress.line(`${target} running: ${i + 1}/${CLI_CONTROLS} control rounds (CLI)`);
+      }
+      for (const [action, values] of Object.entries(cliFigures))
+        rows.push({ running: target, via: 'temporal workflow signal', action, s: summarize(values) });
+    }
+    await api('POST', `/jobs/${probe}/cancel`, { reason: 'bench done' });
+    log(`${target} running: measured`);
+  }
+} finally {
+  await bench.stop();
+}
+
+const ms = (x: number) => x.toFixed(1);
+console.log(`${os.cpus().length} cores; running jobs: sleep, 1 s steps`);
+if (baseline)
+  console.log(
+    `baseline (client signal → bare workflow → query sees it): p50 ${ms(baseline.p50Ms)} ms, p99 ${ms(baseline.p99Ms)} ms`,
+  );
+if (cliStartup)
+  console.log(`temporal CLI start-up (temporal --version): p50 ${ms(cliStartup.p50Ms)} ms, p99 ${ms(cliStartup.p99Ms)} ms`);
+console.log(
+  formatTable(
+    ['running', 'via', 'action', 'n', 'p50 ms', 'p99 ms', 'max ms', 'goal at 200'],
+    rows.map((r) => [
+      String(r.running),
+      r.via,
+      r.action,
+      String(r.s.n),
+      ms(r.s.p50Ms),
+      ms(r.s.p99Ms),
+      ms(r.s.maxMs),
+      r.via === 'API' && r.running === 200 ? 'p50 ≤ 30, p99 ≤ 100' : '',
+    ]),
+  ),
+);
+console.log(
+  `BENCH_JSON ${JSON.stringify({
+    bench: 'control',
+    cores: os.cpus().length,
+    baseline,
+    cliStartup,
+    results: rows.map((r) => ({
+      running: r.running,
+      via: r.via,
+      action: r.action,
+      ...r.s,
+      met: r.via === 'API' && r.running === 200 ? r.s.p50Ms <= 30 && r.s.p99Ms <= 100 : null,
+    })),
+  })}`,
+);

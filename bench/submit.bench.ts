@@ -1,0 +1,159 @@
+/**
+ * Submit under a burst, over HTTP against a running engine, in one run on one dev server:
+ *   1. baseline: BENCH_SUBMITS (1,000) bare `client.workflow.start` calls with BENCH_IN_FLIGHT (100) in
+ *      flight, each workflow running one empty activity on a worker of its own;
+ *   2. the engine: the same burst as `POST /api/v1/jobs/submit` of `noop` jobs over HTTP, each followed
+ *      by a GET of the job (it must be there: the submit answered only once the job was readable).
+ * Per request: latency p50/p99; for the whole burst: completed jobs/s from the first request to the
+ * last completion. Goals (issue 14): submit p99 ≤ 1.5× the bare start's p99, every answer 201, every
+ * job visible in GET when its submit returns, completed jobs/s ≥ 0.8× bare. Prints a table and a
+ * BENCH_JSON line. BENCH_ROUNDS (1) repeats both parts, alternating, and reports each round.
+ */
+import os from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { startBareWorker } from './bare/worker.js';
+import { startBenchEngine } from './support/benchEngine.js';
+import { Progress, formatTable, summarize, type LatencySummary } from './support/stats.js';
+
+const SUBMITS = Number(process.env.BENCH_SUBMITS ?? 1000);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 100);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const progress = new Progress();
+
+const bench = await startBenchEngine({ name: 'submit', http: true, log, engine: { maxConcurrentSteps: 200 } });
+const { engine, server, taskQueue, baseUrl: base } = bench;
+const bareQueue = `${taskQueue}-bare`;
+const bare = await startBareWorker(server.address, bareQueue, 200);
+
+/** Runs `count` calls of `one(i)` with `inFlight` at a time; returns each call's latency (ms). */
+async function burst(count: number, inFlight: number, one: (i: number) => Promise<void>): Promise<number[]> {
+  const latencies: number[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        const t0 = performance.now();
+        await one(i);
+        latencies[i] = performance.now() - t0;
+      }
+    }),
+  );
+  return latencies;
+}
+
+async function untilAll(what: string, done: () => Promise<number> | number): Promise<void> {
+  for (;;) {
+    const n = await done();
+    progress.line(`${what}: ${n}/${SUBMITS} completed`);
+    if (n >= SUBMITS) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface Round {
+  bare: { start: LatencySummary; jobsPerS: number };
+  engine: { submit: LatencySummary; jobsPerS: number; non201: number; notVisible: number };
+}
+
+async function bareRound(round: number): Promise<Round['bare']> {
+  const t0 = Date.now();
+  const handles: Promise<void>[] = [];
+  const latencies = await burst(SUBMITS, IN_FLIGHT, async (i) => {
+    const handle = await engine.client.workflow.start('bareWorkflow', {
+      taskQueue: bareQueue,
+      workflowId: `bare-${round}-${i}-${randomUUID()}`,
+    });
+    handles.push(handle.result());
+  });
+  progress.line(`bare round ${round}: ${SUBMITS} started`, true);
+  let finished = 0;
+  for (const h of handles) void h.then(() => finished++);
+  await untilAll(`bare round ${round}`, () => finished);
+  return { start: summarize(latencies), jobsPerS: SUBMITS / ((Date.now() - t0) / 1000) };
+}
+
+async function engineRound(round: number): Promise<Round['engine']> {
+  const t0 = Date.now();
+  const ids: string[] = [];
+  let non201 = 0;
+  let notVisible = 0;
+  const latencies = await burst(SUBMITS, IN_FLIGHT, async (i) => {
+    const response = await fetch(`${base}/jobs/submit`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: `burst ${round}-${i}`, type: 'noop', input: {} }),
+    });
+    const body = (await response.json()) as { job_id?: string };
+    if (response.status !== 201) non201++;
+    if (body.job_id) ids.push(body.job_id);
+  });
+  progress.line(`engine round ${round}: ${SUBMITS} submitted`, true);
+  // Every job must be readable by now (each submit has returned); checked after the burst so the
+  // GETs do not count in the submits' latency.
+  for (const id of ids) if ((await fetch(`${base}/jobs/${id}`)).status !== 200) notVisible++;
+  const completed = () => ids.filter((id) => engine.readModel.getJob(id)?.status === 'completed').length;
+  await untilAll(`engine round ${round}`, completed);
+  return { submit: summarize(latencies), jobsPerS: SUBMITS / ((Date.now() - t0) / 1000), non201, notVisible };
+}
+
+const rounds: Round[] = [];
+try {
+  for (let r = 1; r <= ROUNDS; r++) {
+    const bareFigures = await bareRound(r);
+    const engineFigures = await engineRound(r);
+    rounds.push({ bare: bareFigures, engine: engineFigures });
+  }
+} finally {
+  await bare.stop();
+  await bench.stop();
+}
+
+const ms = (x: number) => x.toFixed(1);
+const rows = rounds.flatMap((r, i) => {
+  const p99Ratio = r.engine.submit.p99Ms / r.bare.start.p99Ms;
+  const rateRatio = r.engine.jobsPerS / r.bare.jobsPerS;
+  return [
+    [
+      `${i + 1}`,
+      'bare client.workflow.start',
+      ms(r.bare.start.p50Ms),
+      ms(r.bare.start.p99Ms),
+      r.bare.jobsPerS.toFixed(0),
+      '',
+      '',
+    ],
+    [
+      `${i + 1}`,
+      'POST /jobs/submit (HTTP)',
+      ms(r.engine.submit.p50Ms),
+      ms(r.engine.submit.p99Ms),
+      r.engine.jobsPerS.toFixed(0),
+      `${p99Ratio.toFixed(2)} (≤ 1.5)`,
+      `${rateRatio.toFixed(2)} (≥ 0.8)`,
+    ],
+  ];
+});
+console.log(`${SUBMITS} submits, ${IN_FLIGHT} in flight, ${os.cpus().length} cores`);
+console.log(formatTable(['round', 'measure', 'p50 ms', 'p99 ms', 'completed/s', 'p99 ratio', 'rate ratio'], rows));
+for (const r of rounds)
+  console.log(`answers other than 201: ${r.engine.non201}; jobs not readable when their submit returned: ${r.engine.notVisible}`);
+console.log(
+  `BENCH_JSON ${JSON.stringify({
+    bench: 'submit',
+    submits: SUBMITS,
+    inFlight: IN_FLIGHT,
+    cores: os.cpus().length,
+    rounds: rounds.map((r) => ({
+      ...r,
+      p99Ratio: r.engine.submit.p99Ms / r.bare.start.p99Ms,
+      rateRatio: r.engine.jobsPerS / r.bare.jobsPerS,
+      met: {
+        p99: r.engine.submit.p99Ms <= 1.5 * r.bare.start.p99Ms,
+        all201: r.engine.non201 === 0,
+        visible: r.engine.notVisible === 0,
+        rate: r.engine.jobsPerS >= 0.8 * r.bare.jobsPerS,
+      },
+    })),
+  })}`,
+);
