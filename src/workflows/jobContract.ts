@@ -106,6 +106,8 @@ export interface JobWorkflowInput {
   /** The submitter's own small JSON and labels (in JobSubmitted; the read model filters on tags). */
   metadata?: Record<string, unknown>;
   tags?: string[];
+  /** Where the job's end is POSTed by the webhook dispatcher (in JobSubmitted). */
+  callbackUrl?: string;
   /** The Temporal Schedule that started this run (its id in the API and `temporal schedule`). */
   scheduleId?: string | null;
   /** Who submitted it (metadata.actor of JobSubmitted). */

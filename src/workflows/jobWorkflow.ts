@@ -276,6 +276,7 @@ class JobRun {
         scheduleId: input.scheduleId ?? null,
         metadata: input.metadata ?? null,
         tags: input.tags ?? [],
+        ...(input.callbackUrl ? { callbackUrl: input.callbackUrl } : {}),
         retry: this.plan.retry as unknown as Record<string, unknown>,
         createdAt: state.createdAt,
       },
