@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { RequestLimits } from './api/limits.js';
 import { parsePoolLimits } from './domain/pools.js';
+import { DEFAULT_WEBHOOK_RETRY, type WebhookRetryPolicy } from './webhooks/retryPolicy.js';
 
 /** Everything the engine reads from the environment, in one place (documented in the README). */
 export interface EngineConfig {
@@ -63,6 +64,9 @@ export interface EngineConfig {
   workflowBundlePath?: string;
   /** `npm start`: the longest a stop (SIGTERM, Ctrl-C) may take before the process exits anyway (ms). */
   shutdownTimeoutMs: number;
+  /** Webhook deliveries: the callback secret (WEBHOOK_CALLBACK_SECRET), the retry schedule
+   * (WEBHOOK_RETRY_HOURS, WEBHOOK_RETRY_INITIAL_MS, WEBHOOK_RETRY_MAX_INTERVAL_MS) and the POST timeout (WEBHOOK_TIMEOUT_MS). */
+  webhooks: { callbackSecret?: string; retry: WebhookRetryPolicy; requestTimeoutMs: number };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
@@ -106,6 +110,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
       .filter(Boolean),
     workflowBundlePath: env.WORKFLOW_BUNDLE ? path.resolve(env.WORKFLOW_BUNDLE) : undefined,
     shutdownTimeoutMs: intOf(env.SHUTDOWN_TIMEOUT_MS, 20_000),
+    webhooks: {
+      callbackSecret: env.WEBHOOK_CALLBACK_SECRET || undefined,
+      retry: {
+        ...DEFAULT_WEBHOOK_RETRY,
+        maxDurationMs: intOf(env.WEBHOOK_RETRY_HOURS, DEFAULT_WEBHOOK_RETRY.maxDurationMs / 3_600_000) * 3_600_000,
+        initialIntervalMs: intOf(env.WEBHOOK_RETRY_INITIAL_MS, DEFAULT_WEBHOOK_RETRY.initialIntervalMs),
+        maxIntervalMs: intOf(env.WEBHOOK_RETRY_MAX_INTERVAL_MS, DEFAULT_WEBHOOK_RETRY.maxIntervalMs),
+      },
+      requestTimeoutMs: intOf(env.WEBHOOK_TIMEOUT_MS, 10_000),
+    },
   };
 }
 

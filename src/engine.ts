@@ -16,7 +16,13 @@ import { JobCommands } from './commands/jobCommands.js';
 import { ScheduleReadModel } from './projections/scheduleReadModel.js';
 import { ScheduleCommands } from './commands/scheduleCommands.js';
 import { createApp, type AppOptions } from './api/app.js';
-import { createEngineWorkers, createSchedulerWorker, installRuntime, runWorkers } from './worker/engineWorkers.js';
+import {
+  createEngineWorkers,
+  createSchedulerWorker,
+  createWebhookWorker,
+  installRuntime,
+  runWorkers,
+} from './worker/engineWorkers.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import { taskQueueWorkers } from './temporal/taskQueueWorkers.js';
 import type { EngineConfig } from './config.js';
@@ -28,6 +34,11 @@ import { createMatchJobType } from './jobs/match/matchJobType.js';
 import { DEFAULT_POOL } from './domain/index.js';
 import { startPoolWorkflow } from './activities/schedulerActivities.js';
 import { PoolCommands } from './commands/poolCommands.js';
+import { WebhookReadModel } from './projections/webhookReadModel.js';
+import { WebhookCommands } from './commands/webhookCommands.js';
+import { WebhookDispatcher } from './webhooks/webhookDispatcher.js';
+import { loadCallbackSecret } from './webhooks/callbackSecret.js';
+import { DEFAULT_WEBHOOK_RETRY, type WebhookRetryPolicy } from './webhooks/retryPolicy.js';
 
 export interface EngineOptions {
   /** host:port of the Temporal frontend. */
@@ -77,6 +88,20 @@ export interface EngineOptions {
   limits?: Partial<RequestLimits>;
   /** Where the engine's own lines go (projector errors, reconciler); default: nowhere. */
   log?: (line: string) => void;
+  /** Webhook deliveries (see "Webhooks" in the README). */
+  webhooks?: EngineWebhookOptions;
+}
+
+export interface EngineWebhookOptions {
+  /** Signs the deliveries to jobs' callback_url; default: WEBHOOK_CALLBACK_SECRET, else one kept in
+   * `webhook-callback-secret` next to the event store (made on the first start). */
+  callbackSecret?: string;
+  /** Retry schedule of a delivery; default DEFAULT_WEBHOOK_RETRY (about 30 attempts over 24 h). */
+  retry?: Partial<WebhookRetryPolicy>;
+  /** The longest one POST may take (ms); default 10 000. */
+  requestTimeoutMs?: number;
+  /** The dispatcher's checkpoint file; default `webhook-dispatch.db` next to the event store. */
+  dispatchCheckpointPath?: string;
 }
 
 /** The engine options that come from the configuration (everything but the Temporal address, which
@@ -99,6 +124,7 @@ export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOption
     logLevel: config.logLevel,
     limits: config.limits,
     httpJobAllowedHosts: config.httpJobAllowedHosts,
+    webhooks: config.webhooks,
   };
 }
 
@@ -116,6 +142,8 @@ export interface Engine {
   registry: JobTypeRegistry;
   /** Uploaded files (inputs of `match` jobs). */
   files: FileStore;
+  /** Starts the webhook deliveries of the events in the log. */
+  webhookDispatcher: WebhookDispatcher;
   /** Stops the reconciler, the workers (they drain), the projector and the connections; `progress` hears each phase. */
   stop(progress?: (what: string) => void): Promise<void>;
 }
@@ -181,6 +209,24 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     projection: projector,
     workflowTaskTimeoutMs: options.workflowTaskTimeoutMs,
   });
+  // Webhooks: subscriptions recorded by this command side (webhook-<id> streams); deliveries are
+  // workflows started by the dispatcher, which follows the log behind the read model.
+  // The allow-list also decides which URLs a subscription or a callback_url may name.
+  configureHttpEgress(options.httpJobAllowedHosts);
+  const storeDir = path.dirname(options.eventStorePath);
+  const webhookReadModel = new WebhookReadModel(readModelDb);
+  const webhookRetry = { ...DEFAULT_WEBHOOK_RETRY, ...options.webhooks?.retry };
+  const webhookTimeoutMs = options.webhooks?.requestTimeoutMs ?? 10_000;
+  const webhookCommands = new WebhookCommands({
+    client,
+    taskQueue: options.taskQueue,
+    eventStore,
+    readModel: webhookReadModel,
+    projection: projector,
+    retry: webhookRetry,
+    requestTimeoutMs: webhookTimeoutMs,
+    storeAccess,
+  });
   const storeProbe = new Database(options.eventStorePath, { timeout: 1000 });
   const app = createApp(
     {
@@ -192,6 +238,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       files: { store: files, resultsDir: options.resultsDir },
       pools: new PoolCommands({ client, taskQueue: options.taskQueue, readModel, projection: projector, storeAccess }),
       schedules: { readModel: scheduleReadModel, commands: scheduleCommands },
+      webhooks: { readModel: webhookReadModel, commands: webhookCommands },
       ops: {
         countByStatus: () => readModel.countByStatus(),
         lastPosition: () => eventStore.lastPosition(),
@@ -230,8 +277,19 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     storeAccess,
   };
   workers.push(await createSchedulerWorker({ connection: nativeConnection, namespace, logLevel: options.logLevel, scheduler }));
+  workers.push(
+    await createWebhookWorker({
+      connection: nativeConnection,
+      namespace,
+      logLevel: options.logLevel,
+      taskQueue: options.taskQueue,
+      webhooks: {
+        webhooks: webhookReadModel,
+        callbackSecret: loadCallbackSecret(options.webhooks?.callbackSecret, path.join(storeDir, 'webhook-callback-secret')),
+      },
+    }),
+  );
   if (options.runWorkers !== false) {
-    configureHttpEgress(options.httpJobAllowedHosts);
     const engineWorkers = await createEngineWorkers({
       connection: nativeConnection,
       namespace,
@@ -269,6 +327,25 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     },
   });
   reconciler.start();
+  const dispatcher = new WebhookDispatcher({
+    client,
+    taskQueue: options.taskQueue,
+    eventStore,
+    jobs: readModel,
+    batches: batchReadModel,
+    webhooks: webhookReadModel,
+    readModelPosition: () => projector.checkpoint(),
+    onReadModelMoved: (listener) => {
+      projector.on('projected', listener);
+      return () => projector.off('projected', listener);
+    },
+    checkpointPath: options.webhooks?.dispatchCheckpointPath ?? path.join(storeDir, 'webhook-dispatch.db'),
+    retry: webhookRetry,
+    requestTimeoutMs: webhookTimeoutMs,
+    storeAccess,
+    log,
+  });
+  dispatcher.start();
 
   return {
     client,
@@ -282,8 +359,10 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     workers,
     registry,
     files,
+    webhookDispatcher: dispatcher,
     async stop(progress: (what: string) => void = () => {}) {
       reconciler.stop();
+      await dispatcher.stop();
       for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       progress('workers stopped');

@@ -11,6 +11,7 @@ import { opsRoutes } from './routes/ops.js';
 import { batchControlRoutes, batchDetailRoutes, batchRoutes } from './routes/batches.js';
 import { scheduleControlRoutes, scheduleRoutes } from './routes/schedules.js';
 import { validationHook } from './validation.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { fileRoutes, jobFileRoutes } from './routes/files.js';
 import { DEFAULT_REQUEST_LIMITS, requestLimits, type RequestLimits } from './limits.js';
 import { methodNotAllowed, requireJsonBody, withGlobalResponses } from './globalResponses.js';
@@ -97,6 +98,8 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
     api.route('/', scheduleRoutes(scheduleDeps));
     api.route('/', scheduleControlRoutes(scheduleDeps));
   }
+  if (deps.webhooks)
+    api.route('/', webhookRoutes({ webhooks: deps.webhooks.readModel, commands: deps.webhooks.commands, events: deps.events }));
   if (deps.files) {
     api.route('/', fileRoutes({ ...deps.files, jobs: deps.readModel, maxUploadBytes: limits.maxUploadBytes }));
     api.route('/', jobFileRoutes({ ...deps.files, readModel: deps.readModel }));

@@ -9,6 +9,8 @@ import type { FilesDeps } from './routes/files.js';
 import type { ScheduleReadModel } from '../projections/scheduleReadModel.js';
 import type { ScheduleCommands } from '../commands/scheduleCommands.js';
 import type { PoolCommands } from '../commands/poolCommands.js';
+import type { WebhookReadModel } from '../projections/webhookReadModel.js';
+import type { WebhookCommands } from '../commands/webhookCommands.js';
 
 /** Who is calling. `admin` sees and controls every job; others only their own. */
 export interface ApiUser {
@@ -40,6 +42,8 @@ export interface ApiDeps {
   files?: FilesDeps;
   /** Schedules: recurring jobs (omitted: no /schedules routes). */
   schedules?: { readModel: ScheduleReadModel; commands: ScheduleCommands };
+  /** Webhook subscriptions and their deliveries (omitted: no /webhooks routes). */
+  webhooks?: { readModel: WebhookReadModel; commands: WebhookCommands };
 }
 
 /** Loads a job the user may see: 404 when absent, 403 when it is someone else's. */

@@ -11,7 +11,7 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({
 
 /** The error responses of a route about one kind of resource (401, 413, 415, 500 are added to every
  * operation by withGlobalResponses). */
-export const errorResponses = (resource: 'job' | 'batch' | 'pool' | 'schedule') => ({
+export const errorResponses = (resource: 'job' | 'batch' | 'pool' | 'schedule' | 'webhook') => ({
   400: json(ErrorResponse, 'Invalid request'),
   403: json(ErrorResponse, `Not your ${resource}`),
   404: json(ErrorResponse, `No such ${resource}`),

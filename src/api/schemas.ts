@@ -10,6 +10,7 @@ import {
   POOL_NAME_PATTERN,
   PRIORITY_RANGE_MESSAGE,
 } from '../domain/index.js';
+import { CallbackUrl } from './webhookSchemas.js';
 
 export const JobId = z.string().min(1).max(200).openapi({ example: 'job_3f1c2b7e-8a9d-4c1e-9a57-2d3b4c5d6e7f' });
 export const JobIdParam = z.object({ job_id: JobId.openapi({ param: { name: 'job_id', in: 'path' } }) });
@@ -110,6 +111,7 @@ export const SubmitJobBody = z
     metadata: Metadata.optional(),
     tags: Tags.optional(),
     retry: RetryOverrides.optional(),
+    callback_url: CallbackUrl.optional(),
     name: z.string().min(1).max(200).openapi({ example: 'nightly export' }),
     type: z
       .string()

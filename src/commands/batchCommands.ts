@@ -25,6 +25,7 @@ import { BatchIdKey, BatchStatusKey, OwnerKey } from '../temporal/searchAttribut
 import { DomainError } from '../domain/index.js';
 import { badRequest, conflict, forbidden } from './commandErrors.js';
 import type { ReadYourWrites } from './jobCommands.js';
+import { assertDeliverableUrl } from './webhookCommands.js';
 import { pollUntil } from './pollUntil.js';
 
 export interface BatchJobSpec {
@@ -38,6 +39,8 @@ export interface BatchJobSpec {
   dependsOn?: { key?: string; jobId?: string; condition: DependencyCondition }[];
   pool?: string;
   weight?: number;
+  /** Where the job's end is POSTed. */
+  callbackUrl?: string;
 }
 
 export interface CreateBatchCommand {
@@ -85,7 +88,9 @@ export class BatchCommands {
       try {
         const { input, plan } = this.deps.registry.prepare(type, job.input ?? {}, { owner: command.owner });
         assertInputSize(input, this.deps.maxJobInputBytes ?? DEFAULT_MAX_JOB_INPUT_BYTES, `jobs[${index}].input`);
-        prepared.push({ name: job.name, type, input, priority: job.priority ?? command.priority, plan });
+        if (job.callbackUrl !== undefined) assertDeliverableUrl(job.callbackUrl, `jobs[${index}].callback_url`);
+        const callback = job.callbackUrl !== undefined ? { callbackUrl: job.callbackUrl } : {};
+        prepared.push({ name: job.name, type, input, priority: job.priority ?? command.priority, plan, ...callback });
       } catch (error) {
         if (error instanceof UnknownJobTypeError) problems.push(`jobs[${index}].type: ${error.message}`);
         else if (error instanceof InvalidJobInputError)

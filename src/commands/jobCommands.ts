@@ -32,6 +32,7 @@ import { InputAccessDeniedError } from '../jobs/jobType.js';
 import { pollUntil } from './pollUntil.js';
 import type { EventStore } from '../eventstore/index.js';
 import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
+import { assertDeliverableUrl } from './webhookCommands.js';
 
 export interface ReadYourWrites {
   /** Resolves once the read model has applied the log up to `position`. */
@@ -92,6 +93,8 @@ export interface SubmitJobCommand {
   /** Overrides of the job type's retry settings for this job (within MAX_RETRY_OVERRIDES). */
   retry?: Partial<RetrySettings>;
   batchId?: string | null;
+  /** Where the job's end is POSTed, signed (see README "Webhooks"); kept in JobSubmitted. */
+  callbackUrl?: string;
   /** Idempotency-Key header: the same key (per owner) and body return the same job, never a second one. */
   idempotencyKey?: string;
 }
@@ -200,6 +203,7 @@ export class JobCommands {
     this.assertPoolKnown(pool, command.pool !== undefined ? `${field}pool` : `type ${type}'s pool`);
     const dependsOn = this.checkDependencies(command.dependsOn ?? [], command.owner, command.admin === true);
     const runAt = this.runAtOf(command);
+    if (command.callbackUrl !== undefined) assertDeliverableUrl(command.callbackUrl, `${field}callback_url`);
     return {
       jobId: '',
       name: command.name,
@@ -216,6 +220,7 @@ export class JobCommands {
       ...(command.pool !== undefined ? { pool } : {}),
       ...(command.weight !== undefined ? { weight: command.weight } : {}),
       ...(dependsOn.length > 0 ? { dependsOn } : {}),
+      ...(command.callbackUrl !== undefined ? { callbackUrl: command.callbackUrl } : {}),
       actor: command.actor,
       correlationId: command.idempotencyKey ?? null,
       storeAccess: this.deps.storeAccess,

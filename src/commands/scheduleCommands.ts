@@ -9,7 +9,6 @@ import {
 } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import type { EventStore } from '../eventstore/index.js';
-import { deterministicEventId } from '../eventstore/index.js';
 import { DomainError } from '../domain/index.js';
 import { jobSearchAttributes, jobWorkflow, toPriorityKey, type JobWorkflowInput } from '../workflows/jobWorkflow.js';
 import type { ScheduleReadModel, ScheduleRow } from '../projections/scheduleReadModel.js';
@@ -34,6 +33,7 @@ import {
 } from '../schedules/scheduleSpec.js';
 import type { JobCommands, ReadYourWrites } from './jobCommands.js';
 import { badRequest, conflict } from './commandErrors.js';
+import { appendCommandEvent } from './commandEvents.js';
 
 export interface ScheduleCommandsDeps {
   client: Client;
@@ -427,21 +427,10 @@ export class ScheduleCommands {
   /** Appends one event to `schedule-<id>`: id = stream and next version (gapless; a repeat of the same
    * append is recognised by the store), actor and reason in the metadata. Returns its position. */
   private record(scheduleId: string, type: string, data: object, who: Who): number {
-    const stream = scheduleStreamId(scheduleId);
-    const version = this.deps.eventStore.streamVersion(stream);
-    const result = this.deps.eventStore.appendToStream(
-      stream,
-      [
-        {
-          eventId: deterministicEventId(stream, version + 1),
-          type,
-          data: data as Record<string, unknown>,
-          metadata: { actor: who.actor, ...(who.reason ? { reason: who.reason } : {}), correlationId: scheduleId },
-        },
-      ],
-      { expectedVersion: version },
-    );
-    return result.lastGlobalPosition;
+    return appendCommandEvent(this.deps.eventStore, scheduleStreamId(scheduleId), type, data, {
+      ...who,
+      correlationId: scheduleId,
+    });
   }
 
   /** Runs a Temporal call, turning its errors into domain errors (an invalid spec is a 400, never a 500). */

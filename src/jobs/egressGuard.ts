@@ -160,6 +160,28 @@ function checkAddress(url: URL, address: string): void {
   if (isPrivateAddress(address)) throw refusal(url, address);
 }
 
+/**
+ * Why a request to `target` would be refused, when that can be told without connecting: a URL that
+ * does not parse, a scheme other than http/https, a loopback/private address literal or a
+ * `localhost` name the allow-list does not name. Null otherwise — a name that resolves to a private
+ * address is refused where the socket connects (guardedRequest), not here.
+ */
+export function staticEgressRefusal(target: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return 'not a URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `${url.protocol} URLs are not allowed (http or https)`;
+  if (url.username || url.password) return 'no credentials in the URL';
+  const literal = url.hostname.replace(/^\[|\]$/g, '');
+  const name = normalizeName(literal);
+  const local = net.isIP(literal) ? isPrivateAddress(literal) : name === 'localhost' || name.endsWith('.localhost');
+  if (!local || allowedByName(url) || (net.isIP(literal) && allowedAddress(literal, portOf(url)))) return null;
+  return `${url.host} is a loopback/private address; set HTTP_JOB_ALLOWED_HOSTS to allow it`;
+}
+
 export interface GuardedResponse {
   status: number;
   body: string;

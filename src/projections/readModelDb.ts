@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { WEBHOOK_SCHEMA } from './webhookReadModel.js';
 
 export type ReadModelDb = Database.Database;
 
@@ -155,6 +156,7 @@ export function openReadModelDb(file: string): ReadModelDb {
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
+  db.exec(WEBHOOK_SCHEMA);
   migrate(db);
   return db;
 }

@@ -2,6 +2,7 @@ import { batchProjection } from './batchProjection.js';
 import { jobProjection, type Projection } from './jobProjection.js';
 import { poolProjection } from './poolProjection.js';
 import { scheduleProjection } from './scheduleProjection.js';
+import { webhookProjection } from './webhookProjection.js';
 
 /** Every projection of the read model, in the order they apply each event (live and rebuild alike). */
 export const readModelProjections = (): Projection[] => [
@@ -9,4 +10,5 @@ export const readModelProjections = (): Projection[] => [
   batchProjection(),
   poolProjection(),
   scheduleProjection(),
+  webhookProjection(),
 ];

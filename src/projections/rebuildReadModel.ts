@@ -6,6 +6,7 @@ import { JOB_COLUMNS, evolveJob } from './jobProjection.js';
 import { batchProjection } from './batchProjection.js';
 import { poolProjection } from './poolProjection.js';
 import { scheduleProjection } from './scheduleProjection.js';
+import { webhookProjection } from './webhookProjection.js';
 
 export interface RebuildResult {
   events: number;
@@ -59,7 +60,7 @@ export function rebuildReadModel(
   const last = store.lastPosition();
   const rows = new Map<string, JobRow>();
   // Batch, pool and schedule streams are few: applied through their live projections, a chunk at a time.
-  const others = [batchProjection(), poolProjection(), scheduleProjection()];
+  const others = [batchProjection(), poolProjection(), scheduleProjection(), webhookProjection()];
   const applyBatchEvents = db.transaction((events: ScannedEvent[]) => {
     for (const event of events) for (const projection of others) projection.apply(db, event);
   });
@@ -74,7 +75,7 @@ export function rebuildReadModel(
       const after = evolveJob(before, event, true);
       if (after === null) rows.delete(event.streamId);
       else if (after && after !== before) rows.set(event.streamId, after);
-    } else if (type.startsWith('Batch') || type.startsWith('Pool') || type.startsWith('Schedule')) {
+    } else if (type.startsWith('Batch') || type.startsWith('Pool') || type.startsWith('Schedule') || type.startsWith('Webhook')) {
       batchEvents.push(event);
     }
     position = event.globalPosition;

@@ -7,6 +7,7 @@ import { createJobStepActivities } from '../activities/jobStepActivities.js';
 import { createBatchActivities } from '../activities/batchActivities.js';
 import type { BatchItemStore } from '../batches/batchItemStore.js';
 import { createSchedulerActivities, type SchedulerDeps } from '../activities/schedulerActivities.js';
+import { createWebhookActivities, type WebhookActivityDeps } from '../activities/webhookActivities.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -104,6 +105,26 @@ export async function createSchedulerWorker(
     namespace: options.namespace ?? 'default',
     taskQueue: `${options.scheduler.taskQueue}-scheduler`,
     activities: createSchedulerActivities(options.scheduler),
+    maxConcurrentActivityTaskExecutions: 50,
+    shutdownForceTime: 5_000,
+    ...(options.identity ? { identity: options.identity } : {}),
+  });
+}
+
+/** The webhook POSTs (`<taskQueue>-webhooks`): served by the process that owns the read model, where
+ * the subscriptions' secrets are; the delivery workflows themselves run on the job workers. */
+export async function createWebhookWorker(
+  options: Pick<EngineWorkerOptions, 'connection' | 'namespace' | 'identity' | 'logLevel'> & {
+    taskQueue: string;
+    webhooks: WebhookActivityDeps;
+  },
+): Promise<Worker> {
+  installRuntime(options.logLevel);
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    taskQueue: `${options.taskQueue}-webhooks`,
+    activities: createWebhookActivities(options.webhooks),
     maxConcurrentActivityTaskExecutions: 50,
     shutdownForceTime: 5_000,
     ...(options.identity ? { identity: options.identity } : {}),

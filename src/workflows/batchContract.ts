@@ -100,4 +100,6 @@ export interface PreparedBatchItem {
   dependsOn?: import('../domain/index.js').Dependency[];
   pool?: string;
   weight?: number;
+  /** Where the job's end is POSTed (see JobWorkflowInput.callbackUrl). */
+  callbackUrl?: string;
 }

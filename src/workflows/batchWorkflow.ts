@@ -338,6 +338,7 @@ class BatchRun {
       ...(item.dependsOn?.length ? { dependsOn: item.dependsOn } : {}),
       ...(item.pool ? { pool: item.pool } : {}),
       ...(item.weight ? { weight: item.weight } : {}),
+      ...(item.callbackUrl ? { callbackUrl: item.callbackUrl } : {}),
       name: item.name,
       type: item.type,
       input: item.input,

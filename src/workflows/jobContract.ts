@@ -107,6 +107,8 @@ export interface JobWorkflowInput {
   /** The submitter's own small JSON and labels (in JobSubmitted; the read model filters on tags). */
   metadata?: Record<string, unknown>;
   tags?: string[];
+  /** Where the job's end is POSTed by the webhook dispatcher (in JobSubmitted). */
+  callbackUrl?: string;
   /** The Temporal Schedule that started this run (its id in the API and `temporal schedule`). */
   scheduleId?: string | null;
   /** Who submitted it (metadata.actor of JobSubmitted). */
@@ -163,6 +165,7 @@ export function jobSubmittedData(input: JobWorkflowInput, createdAt: string): Re
     scheduleId: input.scheduleId ?? null,
     metadata: input.metadata ?? null,
     tags: input.tags ?? [],
+    ...(input.callbackUrl ? { callbackUrl: input.callbackUrl } : {}),
     retry: input.plan.retry as unknown as Record<string, unknown>,
     createdAt,
   };

@@ -5,6 +5,7 @@ import { ApiError, badRequest, notFound } from '../errors.js';
 import { ControlBody, JobResource, JobStatusEnum, PoolName, PriorityBody, Priority, counters } from '../schemas.js';
 import { DEPENDENCY_CONDITIONS, MAX_POOL_WEIGHT } from '../../domain/index.js';
 import { validationHook } from '../validation.js';
+import { CallbackUrl } from '../webhookSchemas.js';
 import { errorResponses, json, optionalJson } from '../openapi.js';
 import { toJobResource } from '../jobResource.js';
 import type { BatchCommands } from '../../commands/batchCommands.js';
@@ -44,6 +45,7 @@ export const CreateBatchBody = z
               .openapi({ description: 'Items of this batch (by key) or existing jobs (by job_id): a DAG batch.' }),
             pool: PoolName.optional(),
             weight: z.number().int().min(1).max(MAX_POOL_WEIGHT).optional(),
+            callback_url: CallbackUrl.optional(),
           })
           .strict(),
       )
@@ -151,8 +153,9 @@ export function batchRoutes(deps: BatchRouteDeps) {
       if (!body.jobs === !body.items) throw badRequest('jobs or items: give exactly one (items needs type)');
       if (body.items && !body.type) throw badRequest('type: required with items');
       const jobs =
-        body.jobs?.map(({ depends_on, ...job }) => ({
+        body.jobs?.map(({ depends_on, callback_url, ...job }) => ({
           ...job,
+          ...(callback_url ? { callbackUrl: callback_url } : {}),
           ...(depends_on ? { dependsOn: depends_on.map((d) => ({ key: d.key, jobId: d.job_id, condition: d.condition })) } : {}),
         })) ?? body.items!.map((input, i) => ({ name: `${body.name} #${i + 1}`, type: body.type, input }));
       const policy: FailurePolicy =

@@ -64,6 +64,7 @@ export function jobRoutes(deps: ApiDeps) {
         metadata: body.metadata,
         tags: body.tags,
         retry: retrySettingsOf(body.retry),
+        callbackUrl: body.callback_url,
       });
       if (existing) return c.json({ job_id: jobId, message: 'Job submitted successfully' }, 200);
       return visible

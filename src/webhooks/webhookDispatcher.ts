@@ -1,0 +1,204 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { EventStore, RecordedEvent } from '../eventstore/index.js';
+import type { JobReadModel, JobRow } from '../projections/jobReadModel.js';
+import type { BatchReadModel, BatchRow } from '../projections/batchReadModel.js';
+import type { WebhookReadModel, WebhookRow } from '../projections/webhookReadModel.js';
+import { webhookDeliveryWorkflow, type WebhookDeliveryInput } from '../workflows/webhookDeliveryWorkflow.js';
+import { TERMINAL_JOB_EVENT_TYPES, callbackDeliveryId, subscriptionDeliveryId } from './webhookEvents.js';
+import { webhookBody } from './webhookPayload.js';
+import type { WebhookRetryPolicy } from './retryPolicy.js';
+
+export interface WebhookDispatcherOptions {
+  client: Client;
+  /** Task queue of job workflows: delivery workflows run there too (their POSTs on `<queue>-webhooks`). */
+  taskQueue: string;
+  eventStore: EventStore;
+  jobs: Pick<JobReadModel, 'getJob'>;
+  batches: Pick<BatchReadModel, 'getBatch'>;
+  webhooks: Pick<WebhookReadModel, 'subscribedAt'>;
+  /** The read model's checkpoint: the dispatcher stays at or behind it, so the job rows and the
+   * subscriptions it reads are at least as recent as the event it handles. */
+  readModelPosition: () => number;
+  /** Called with the read model's new position after each batch it applies (wakes the dispatcher). */
+  onReadModelMoved: (listener: () => void) => () => void;
+  /** SQLite file of the dispatcher's own checkpoint (not in the read model: a rebuild must not
+   * make it start over and deliver everything again). */
+  checkpointPath: string;
+  retry: WebhookRetryPolicy;
+  /** The longest one POST may take (ms). */
+  requestTimeoutMs: number;
+  storeAccess?: 'local' | 'remote';
+  /** Longest wait before looking again when nothing wakes it (ms); default 1000. */
+  idleWaitMs?: number;
+  log?: (line: string) => void;
+}
+
+/** A delivery to start: its workflow's input. */
+type Delivery = WebhookDeliveryInput;
+
+/**
+ * Follows the event log after its own checkpoint and starts one webhookDeliveryWorkflow per
+ * (subscription or callback_url, event). Its checkpoint moves only after the deliveries of an event
+ * were started, and a delivery's workflow id is its delivery id (started with REJECT_DUPLICATE), so a
+ * crash in between starts nothing twice and misses nothing. Which subscriptions hear an event depends
+ * only on the log: those created before it and not deleted before it.
+ */
+export class WebhookDispatcher {
+  private readonly db: Database.Database;
+  private readonly getCheckpoint;
+  private readonly setCheckpoint;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly options: WebhookDispatcherOptions) {
+    mkdirSync(path.dirname(options.checkpointPath), { recursive: true });
+    this.db = new Database(options.checkpointPath);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.exec('CREATE TABLE IF NOT EXISTS dispatch_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL)');
+    this.getCheckpoint = this.db.prepare<[], { position: number }>(
+      "SELECT position FROM dispatch_checkpoints WHERE name = 'webhooks'",
+    );
+    this.setCheckpoint = this.db.prepare(
+      "INSERT INTO dispatch_checkpoints (name, position) VALUES ('webhooks', ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+    );
+  }
+
+  /** The last log position whose deliveries have all been started. */
+  checkpoint(): number {
+    return this.getCheckpoint.get()?.position ?? 0;
+  }
+
+  /** Handles every event up to the read model's position; returns the deliveries started. */
+  async catchUp(): Promise<number> {
+    let started = 0;
+    for (;;) {
+      const until = this.options.readModelPosition();
+      const from = this.checkpoint();
+      if (from >= until) return started;
+      const events = this.options.eventStore.readAll({ fromPosition: from, limit: 500 }).filter((e) => e.globalPosition <= until);
+      if (events.length === 0) return started;
+      for (const event of events) {
+        const deliveries = this.deliveriesOf(event);
+        for (const delivery of deliveries) await this.startDelivery(delivery);
+        started += deliveries.length;
+        if (deliveries.length > 0) this.setCheckpoint.run(event.globalPosition);
+      }
+      this.setCheckpoint.run(events[events.length - 1]!.globalPosition);
+    }
+  }
+
+  /** Catches up, then follows the read model until stop(). Errors (Temporal away) are retried. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribe = this.options.onReadModelMoved(() => this.wake?.());
+    this.loop = (async () => {
+      while (this.running) {
+        try {
+          await this.catchUp();
+        } catch (error) {
+          this.options.log?.(`[webhooks] dispatch: ${(error as Error).stack ?? error}`);
+        }
+        if (!this.running) break;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.options.idleWaitMs ?? 1000);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unsubscribe?.();
+    this.wake?.();
+    await this.loop;
+    this.db.close();
+  }
+
+  private async startDelivery(delivery: Delivery): Promise<void> {
+    try {
+      await this.options.client.workflow.start(webhookDeliveryWorkflow, {
+        workflowId: delivery.deliveryId,
+        taskQueue: this.options.taskQueue,
+        args: [delivery],
+        // Never a second run from here: a delivery done (or failed) stays so; only redeliver reruns it.
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        staticSummary: `${delivery.eventType} → ${delivery.url}`,
+      });
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    }
+  }
+
+  /** The deliveries an event makes: one per subscription that hears it, and the job's callback_url. */
+  private deliveriesOf(event: RecordedEvent): Delivery[] {
+    const isJob = event.type.startsWith('Job');
+    if (!isJob && !event.type.startsWith('Batch')) return [];
+    const job = isJob ? this.options.jobs.getJob(event.streamId) : undefined;
+    const batch = isJob ? undefined : this.options.batches.getBatch(event.streamId);
+    if (!job && !batch) return []; // gone (deleted) before its events were dispatched: no owner to scope by
+    let body: string | undefined;
+    const bodyOf = () => (body ??= webhookBody(event, job ? { job } : { batch: batch! }));
+    const base = {
+      jobId: job?.id ?? null,
+      batchId: job?.batch_id ?? batch?.id ?? null,
+      eventType: event.type,
+      eventPosition: event.globalPosition,
+      redelivery: 0,
+      actor: 'webhooks',
+      retry: this.options.retry,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      ...(this.options.storeAccess ? { storeAccess: this.options.storeAccess } : {}),
+    };
+    const deliveries: Delivery[] = this.options.webhooks
+      .subscribedAt(event.globalPosition)
+      .filter((w) => hears(w, event.type, job, batch))
+      .map((w) => ({
+        ...base,
+        deliveryId: subscriptionDeliveryId(w.id, event.globalPosition),
+        webhookId: w.id,
+        url: w.url,
+        body: bodyOf(),
+      }));
+    const callbackUrl = job && TERMINAL_JOB_EVENT_TYPES.includes(event.type) ? this.callbackUrlOf(job.id) : undefined;
+    if (callbackUrl)
+      deliveries.push({
+        ...base,
+        deliveryId: callbackDeliveryId(job!.id, event.globalPosition),
+        webhookId: null,
+        url: callbackUrl,
+        body: bodyOf(),
+      });
+    return deliveries;
+  }
+
+  /** A job's callback_url, from its JobSubmitted (the first event of its stream). */
+  private callbackUrlOf(jobId: string): string | undefined {
+    const [submitted] = this.options.eventStore.readStream(jobId, { maxCount: 1 });
+    const url = (submitted?.data as { callbackUrl?: unknown } | undefined)?.callbackUrl;
+    return typeof url === 'string' ? url : undefined;
+  }
+}
+
+/** Does a subscription hear this event? Owner scope, event type, then every filter it has. */
+function hears(w: WebhookRow, type: string, job: JobRow | undefined, batch: BatchRow | undefined): boolean {
+  const owner = job?.owner ?? batch!.owner;
+  if (w.scope !== 'all' && w.owner !== owner) return false;
+  const types = JSON.parse(w.event_types) as string[];
+  if (!types.includes('*') && !types.includes(type)) return false;
+  if (w.job_type !== null && job?.type !== w.job_type) return false;
+  if (w.batch_id !== null && (job?.batch_id ?? batch?.id) !== w.batch_id) return false;
+  if (w.tag !== null && !(job && (JSON.parse(job.tags) as string[]).includes(w.tag))) return false;
+  return true;
+}
