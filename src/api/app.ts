@@ -14,6 +14,7 @@ import { validationHook } from './validation.js';
 import { fileRoutes, jobFileRoutes } from './routes/files.js';
 import { DEFAULT_REQUEST_LIMITS, requestLimits, type RequestLimits } from './limits.js';
 import { methodNotAllowed, requireJsonBody, withGlobalResponses } from './globalResponses.js';
+import { dashboardRoutes, type DashboardOptions } from '../ui/dashboard.js';
 
 export interface AppOptions {
   /** Resolves the caller from the request (throws ApiError 401); the default treats every caller
@@ -21,6 +22,9 @@ export interface AppOptions {
   authenticate?: (request: Request) => ApiUser | Promise<ApiUser>;
   /** Request size and depth limits; defaults in DEFAULT_REQUEST_LIMITS. */
   limits?: Partial<RequestLimits>;
+  /** The dashboard at /ui/ (`/` redirects there): its options, or `false` for none. Default: served,
+   * without links to a Temporal Web UI. */
+  dashboard?: DashboardOptions | false;
 }
 
 const localAdmin: ApiUser = { id: 'local', role: 'admin' };
@@ -102,6 +106,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
     api.route('/', jobFileRoutes({ ...deps.files, readModel: deps.readModel }));
   }
   app.route('/api/v1', api);
+  if (options.dashboard !== false) app.route('/', dashboardRoutes(options.dashboard ?? {}));
   return app;
 }
 
