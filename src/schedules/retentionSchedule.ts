@@ -6,7 +6,7 @@
  * when retention is off. Not one of the API's schedules (no record, not listed by GET /schedules).
  */
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import { deleteJobsWorkflow, type DeleteJobsInput } from '../workflows/deleteJobsWorkflow.js';
+import type { DeleteJobsInput } from '../workflows/deleteJobsWorkflow.js';
 
 export interface RetentionOptions {
   /** Jobs finished longer ago than this are deleted (RETENTION_MAX_AGE / RETENTION_DAYS). */
@@ -35,7 +35,7 @@ export async function ensureRetentionSchedule(client: Client, taskQueue: string,
   const spec = { intervals: [{ every: retention.intervalMs }] };
   const action = {
     type: 'startWorkflow' as const,
-    workflowType: deleteJobsWorkflow,
+    workflowType: 'deleteJobsWorkflow',
     workflowId: scheduleId,
     taskQueue,
     args: [input] as [DeleteJobsInput],

@@ -5,6 +5,7 @@ import { eventually, startTestEngine, type TestEngine } from '../support/testEng
 import { jwtAppOptions, testUsers, type AuthHeaders } from '../support/users.js';
 import { rebuildReadModel } from '../../src/projections/rebuildReadModel.js';
 import { openReadModelDb } from '../../src/projections/readModelDb.js';
+import { ForbiddenError, JobEngineClient } from '../../src/client/index.js';
 
 /** The operators' views on a real dev server: failed jobs (list, retry, purge, gauge), workers, throughput. */
 let engine: TestEngine;
@@ -35,7 +36,7 @@ const exhausting = {
   retry: { max_attempts: 2, initial_interval_ms: 10, max_interval_ms: 10 },
 };
 const dead = async (who: AuthHeaders, query = '') => engine.api('GET', `/api/v1/jobs/dead${query}`, undefined, who);
-const sum = (buckets: Record<string, number>[], key: string) => buckets.reduce((a, b) => a + b[key]!, 0);
+const sum = (buckets: Record<string, unknown>[], key: string) => buckets.reduce((a, b) => a + Number(b[key]), 0);
 const timeseries = async (who: AuthHeaders) =>
   (await engine.api('GET', '/api/v1/stats/timeseries?minutes=30&bucket_seconds=60', undefined, who)).body;
 
@@ -233,5 +234,33 @@ describe('throughput over time', () => {
     } finally {
       rebuilt.close();
     }
+  });
+});
+
+describe('the typed client', () => {
+  const client = (who: AuthHeaders) =>
+    new JobEngineClient({
+      baseUrl: 'http://engine.test',
+      token: who.authorization!.slice('Bearer '.length),
+      fetch: (input, init) => Promise.resolve(engine.app.request(input instanceof Request ? input : String(input), init)),
+    });
+
+  it('pages failed jobs, retries and purges them, lists workers and reads the timeseries', async () => {
+    const id = await submit(bob, permanent);
+    await until(id, 'failed');
+    const seen: string[] = [];
+    for await (const job of client(admin).deadJobs({ limit: 1 })) seen.push(job.id);
+    expect(seen).toContain(id);
+    expect(seen.length).toBe((await client(admin).deadJobsPage()).total);
+    expect((await client(bob).deadJobsPage({ owner: 'bob' })).jobs.every((j) => j.user_id === 'bob')).toBe(true);
+    const retried = await client(bob).retryDeadJobs({ job_ids: [id], reason: 'from the client' });
+    expect(retried).toMatchObject({ retried: 1, job_ids: [id], skipped: [] });
+    await until(id, 'failed');
+    expect((await client(bob).purgeDeadJobs({ job_ids: [id] })).deleted).toBe(1);
+    expect((await client(admin).workers()).total).toBeGreaterThanOrEqual(1);
+    await expect(client(bob).workers()).rejects.toBeInstanceOf(ForbiddenError);
+    const series = await client(bob).timeseries({ minutes: 5 });
+    expect(series.buckets).toHaveLength(5);
+    expect(sum(series.buckets, 'submitted')).toBeGreaterThanOrEqual(1);
   });
 });
