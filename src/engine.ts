@@ -18,7 +18,9 @@ import { ScheduleCommands } from './commands/scheduleCommands.js';
 import { createApp, type AppOptions } from './api/app.js';
 import { createEngineWorkers, createSchedulerWorker, installRuntime, runWorkers } from './worker/engineWorkers.js';
 import { Reconciler } from './reconciler/reconciler.js';
-import { taskQueueWorkers } from './temporal/taskQueueWorkers.js';
+import { taskQueueWorkerList, taskQueueWorkers } from './temporal/taskQueueWorkers.js';
+import { ThroughputReadModel } from './projections/throughput.js';
+import { ensureRetentionSchedule, type RetentionOptions } from './schedules/retentionSchedule.js';
 import type { EngineConfig } from './config.js';
 import type { RequestLimits } from './api/limits.js';
 import { appendHealth } from './eventstore/appendHealth.js';
@@ -77,6 +79,9 @@ export interface EngineOptions {
   limits?: Partial<RequestLimits>;
   /** Where the engine's own lines go (projector errors, reconciler); default: nowhere. */
   log?: (line: string) => void;
+  /** Automatic retention: the `<taskQueue>-retention` Schedule deletes jobs finished longer ago than
+   * maxAgeMs, every intervalMs. Undefined (the default): off, and a Schedule left from before is deleted. */
+  retention?: RetentionOptions;
 }
 
 /** The engine options that come from the configuration (everything but the Temporal address, which
@@ -99,6 +104,7 @@ export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOption
     logLevel: config.logLevel,
     limits: config.limits,
     httpJobAllowedHosts: config.httpJobAllowedHosts,
+    retention: config.retention,
   };
 }
 
@@ -181,12 +187,14 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     workflowTaskTimeoutMs: options.workflowTaskTimeoutMs,
   });
   const storeProbe = new Database(options.eventStorePath, { timeout: 1000 });
+  const workerList = taskQueueWorkerList(client, namespace, options.taskQueue, { jobTypes: () => registry.names() });
   const app = createApp(
     {
       readModel,
       commands,
       events: eventStore,
-      workers: taskQueueWorkers(client, namespace, options.taskQueue),
+      workers: taskQueueWorkers(workerList),
+      operations: { workerList, throughput: new ThroughputReadModel(readModelDb) },
       batches: { readModel: batchReadModel, commands: batchCommands },
       files: { store: files, resultsDir: options.resultsDir },
       pools: new PoolCommands({ client, taskQueue: options.taskQueue, readModel, projection: projector, storeAccess }),
@@ -223,6 +231,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       connection: nativeConnection,
       namespace,
       logLevel: options.logLevel,
+      files,
       scheduler: {
         client,
         taskQueue: options.taskQueue,
@@ -256,6 +265,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   // time (PUT /pools/{name}) stands across restarts.
   for (const [name, limit] of Object.entries(poolLimits))
     await startPoolWorkflow({ client, taskQueue: options.taskQueue, storeAccess }, name, limit, 'config');
+  await ensureRetentionSchedule(client, options.taskQueue, options.retention);
   const reconciler = new Reconciler({
     client,
     eventStore,

@@ -8,6 +8,8 @@ import { jobHousekeepingRoutes } from './routes/jobHousekeeping.js';
 import { jobEventRoutes } from './routes/jobEvents.js';
 import { bulkRoutes } from './routes/bulk.js';
 import { opsRoutes } from './routes/ops.js';
+import { deadJobRoutes } from './routes/deadJobs.js';
+import { operationsRoutes } from './routes/operations.js';
 import { batchControlRoutes, batchDetailRoutes, batchRoutes } from './routes/batches.js';
 import { scheduleControlRoutes, scheduleRoutes } from './routes/schedules.js';
 import { validationHook } from './validation.js';
@@ -85,6 +87,9 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
   api.use('*', requestLimits(limits));
   api.route('/', jobEventRoutes(deps));
   api.route('/', bulkRoutes(deps));
+  // Before /jobs/{job_id} and /jobs/{job_id}/retry, which would take `dead` for a job id.
+  api.route('/', deadJobRoutes(deps));
+  if (deps.operations) api.route('/', operationsRoutes(deps.operations));
   api.route('/', jobRoutes(deps));
   api.route('/', jobHistoryRoutes(deps));
   api.route('/', jobControlRoutes(deps));

@@ -9,6 +9,7 @@ import type { FilesDeps } from './routes/files.js';
 import type { ScheduleReadModel } from '../projections/scheduleReadModel.js';
 import type { ScheduleCommands } from '../commands/scheduleCommands.js';
 import type { PoolCommands } from '../commands/poolCommands.js';
+import type { OperationsDeps } from './routes/operations.js';
 
 /** Who is calling. `admin` sees and controls every job; others only their own. */
 export interface ApiUser {
@@ -38,6 +39,8 @@ export interface ApiDeps {
   batches?: { readModel: BatchReadModel; commands: BatchCommands };
   /** Uploaded files and jobs' result files (omitted: no /files routes). */
   files?: FilesDeps;
+  /** Workers and throughput over time (omitted: no /workers, /stats/timeseries routes). */
+  operations?: OperationsDeps;
   /** Schedules: recurring jobs (omitted: no /schedules routes). */
   schedules?: { readModel: ScheduleReadModel; commands: ScheduleCommands };
 }

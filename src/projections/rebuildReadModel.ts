@@ -6,6 +6,7 @@ import { JOB_COLUMNS, evolveJob } from './jobProjection.js';
 import { batchProjection } from './batchProjection.js';
 import { poolProjection } from './poolProjection.js';
 import { scheduleProjection } from './scheduleProjection.js';
+import { ThroughputTally } from './throughput.js';
 
 export interface RebuildResult {
   events: number;
@@ -58,6 +59,7 @@ export function rebuildReadModel(
   // 1. fold
   const last = store.lastPosition();
   const rows = new Map<string, JobRow>();
+  const throughput = new ThroughputTally();
   // Batch, pool and schedule streams are few: applied through their live projections, a chunk at a time.
   const others = [batchProjection(), poolProjection(), scheduleProjection()];
   const applyBatchEvents = db.transaction((events: ScannedEvent[]) => {
@@ -74,6 +76,7 @@ export function rebuildReadModel(
       const after = evolveJob(before, event, true);
       if (after === null) rows.delete(event.streamId);
       else if (after && after !== before) rows.set(event.streamId, after);
+      throughput.add(event, rows.get(event.streamId)?.owner);
     } else if (type.startsWith('Batch') || type.startsWith('Pool') || type.startsWith('Schedule')) {
       batchEvents.push(event);
     }
@@ -110,6 +113,7 @@ export function rebuildReadModel(
     }
     for (const [owner, status, n] of counts.values()) insertCount.run(owner, status, n);
     for (const [batchId, status, n] of batchCounts.values()) insertBatchCount.run(batchId, status, n);
+    throughput.write(db);
     db.prepare('INSERT OR REPLACE INTO projection_checkpoints (name, position) VALUES (?, ?)').run(CHECKPOINT, position);
   })();
   const jobs = rows.size;
