@@ -175,3 +175,46 @@ describe('dashboard', () => {
     }
   });
 });
+
+describe('failed jobs (dead letter)', () => {
+  it('lists a failed job with its last error and attempts, and retries it from the page', async () => {
+    const tag = `dead-${randomUUID().slice(0, 8)}`;
+    const { body } = await engine.api('POST', '/api/v1/jobs/submit', {
+      name: `${tag}-job`,
+      type: 'flaky',
+      tags: [tag],
+      input: { steps: 1, step_ms: 10, fail_on_step: 0, fail_times: 1, permanent: true },
+    });
+    const jobId = body.job_id as string;
+    await eventually(
+      async () => (await engine.api('GET', `/api/v1/jobs/${jobId}`)).body.status === 'failed',
+      60_000,
+      'the job to fail',
+    );
+
+    await page.goto(`${served.url}/ui/#/failed?tag=${tag}`);
+    const row = page.locator(`tr[data-job-id="${jobId}"]`);
+    await expect.poll(() => row.count(), { timeout: 20_000 }).toBe(1);
+    const { body: dead } = await engine.api('GET', `/api/v1/jobs/dead?tag=${tag}`);
+    expect(dead.jobs[0].last_error).toBeTruthy();
+    expect(await row.textContent()).toContain(dead.jobs[0].last_error);
+
+    await page.getByLabel('Reason (recorded with the action)').fill('fixed upstream');
+    await page.getByRole('button', { name: `retry ${tag}-job` }).click();
+    await expect
+      .poll(() => page.getByRole('status').filter({ hasText: 'Retried' }).textContent(), { timeout: 30_000 })
+      .toContain('Retried 1 job(s)');
+    const events = (await engine.api('GET', `/api/v1/jobs/${jobId}/events`)).body as {
+      type: string;
+      metadata: { reason?: string };
+    }[];
+    expect(events.find((e) => e.type === 'JobRetried')?.metadata.reason).toBe('fixed upstream');
+    // It fails again (permanent), and is listed again: the list follows the live stream.
+    await eventually(
+      async () => (await engine.api('GET', `/api/v1/jobs/${jobId}`)).body.status === 'failed',
+      60_000,
+      'the job to fail again',
+    );
+    await expect.poll(() => row.locator('td').nth(3).textContent(), { timeout: 20_000 }).toBe('2');
+  });
+});

@@ -59,12 +59,11 @@ function ThroughputChart({ series }) {
   }, [series]);
   useEffect(() => () => plot.current?.destroy(), []);
   const total = (key) => (series.buckets ?? []).reduce((sum, b) => sum + (b[key] ?? 0), 0);
+  const minutes = Math.round(((series.buckets?.length ?? 0) * series.bucket_seconds) / 60);
+  const summary = `Last ${minutes} min: ${SERIES.map((s) => `${total(s.key)} ${s.key}`).join(', ')}.`;
   return html`<figure class="chart">
     <div ref=${box} aria-hidden="true"></div>
-    <figcaption>
-      Last ${Math.round(((series.buckets?.length ?? 0) * series.bucket_seconds) / 60)} min: ${total('submitted')} submitted,
-      ${total('completed')} completed, ${total('failed')} failed, ${total('cancelled')} cancelled.
-    </figcaption>
+    <figcaption>${summary}</figcaption>
   </figure>`;
 }
 
