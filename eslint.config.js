@@ -3,6 +3,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['node_modules/', '.tools/', 'data/', 'dist/', 'coverage/', '.test-tmp/', 'bench/results/'] },
@@ -13,6 +14,11 @@ export default tseslint.config(
     // Plain Node scripts (install-temporal.mjs and the like).
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly' } },
+  },
+  {
+    // The dashboard's modules run in the browser (served as they are, no build step).
+    files: ['src/ui/static/**/*.js'],
+    languageOptions: { globals: globals.browser },
   },
   {
     rules: {

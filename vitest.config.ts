@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // Tiers by file suffix: *.unit.test.ts need nothing; *.int.test.ts run against a real
-// `temporal server start-dev` started once per run by the global setup; *.cluster.test.ts (only with
+// `temporal server start-dev` started once per run by the global setup; *.ui.test.ts drive the
+// dashboard in Chromium against the same kind of server; *.cluster.test.ts (only with
 // CLUSTER_TESTS=1, as `npm run test:cluster` sets it: never part of `npm test`) start their own
 // PostgreSQL-backed Temporal server and several engine processes (test/support/cluster.ts).
 const clusterTier = process.env.CLUSTER_TESTS === '1';
@@ -31,6 +32,17 @@ export default defineConfig({
           include: ['test/**/*.int.test.ts'],
           globalSetup: ['test/setup/temporal.globalSetup.ts', 'test/setup/workflowBundle.globalSetup.ts'],
           testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          // The dashboard in a real browser (Debian's Chromium through playwright-core) against a real
+          // engine served over HTTP; scripts/install-chromium.mjs provides the browser.
+          name: 'ui',
+          include: ['test/ui/**/*.ui.test.ts'],
+          globalSetup: ['test/setup/temporal.globalSetup.ts', 'test/setup/workflowBundle.globalSetup.ts'],
+          testTimeout: 180_000,
           hookTimeout: 120_000,
         },
       },

@@ -2,6 +2,11 @@ import path from 'node:path';
 import type { RequestLimits } from './api/limits.js';
 import { parsePoolLimits } from './domain/pools.js';
 import { DEFAULT_WEBHOOK_RETRY, type WebhookRetryPolicy } from './webhooks/retryPolicy.js';
+import { DURATION_HINT, parseDuration } from './schedules/scheduleSpec.js';
+import type { RetentionOptions } from './schedules/retentionSchedule.js';
+
+/** How often the retention Schedule runs unless RETENTION_INTERVAL says otherwise. */
+const DEFAULT_RETENTION_INTERVAL_MS = 3_600_000;
 
 /** Everything the engine reads from the environment, in one place (documented in the README). */
 export interface EngineConfig {
@@ -67,6 +72,8 @@ export interface EngineConfig {
   /** Webhook deliveries: the callback secret (WEBHOOK_CALLBACK_SECRET), the retry schedule
    * (WEBHOOK_RETRY_HOURS, WEBHOOK_RETRY_INITIAL_MS, WEBHOOK_RETRY_MAX_INTERVAL_MS) and the POST timeout (WEBHOOK_TIMEOUT_MS). */
   webhooks: { callbackSecret?: string; retry: WebhookRetryPolicy; requestTimeoutMs: number };
+  /** Automatic retention (RETENTION_MAX_AGE or RETENTION_DAYS, RETENTION_INTERVAL); undefined: off. */
+  retention?: RetentionOptions;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
@@ -120,7 +127,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
       },
       requestTimeoutMs: intOf(env.WEBHOOK_TIMEOUT_MS, 10_000),
     },
+    retention: retentionOf(env),
   };
+}
+
+/** RETENTION_MAX_AGE (`30d`, `12h`) or RETENTION_DAYS (`30`): off when neither is set. */
+function retentionOf(env: NodeJS.ProcessEnv): RetentionOptions | undefined {
+  const duration = (name: string, value: string) => {
+    const ms = parseDuration(value);
+    if (!ms) throw new Error(`${name} ${DURATION_HINT}, got ${JSON.stringify(value)}`);
+    return ms;
+  };
+  if (env.RETENTION_MAX_AGE && env.RETENTION_DAYS) throw new Error('Set RETENTION_MAX_AGE or RETENTION_DAYS, not both');
+  const maxAgeMs = env.RETENTION_MAX_AGE
+    ? duration('RETENTION_MAX_AGE', env.RETENTION_MAX_AGE)
+    : env.RETENTION_DAYS
+      ? intOf(env.RETENTION_DAYS, 0) * 86_400_000
+      : 0;
+  if (!maxAgeMs) return undefined;
+  const intervalMs = env.RETENTION_INTERVAL
+    ? duration('RETENTION_INTERVAL', env.RETENTION_INTERVAL)
+    : DEFAULT_RETENTION_INTERVAL_MS;
+  return { maxAgeMs, intervalMs };
 }
 
 function intOf(value: string | undefined, fallback: number): number {

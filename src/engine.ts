@@ -24,7 +24,9 @@ import {
   runWorkers,
 } from './worker/engineWorkers.js';
 import { Reconciler } from './reconciler/reconciler.js';
-import { taskQueueWorkers } from './temporal/taskQueueWorkers.js';
+import { taskQueueWorkerList, taskQueueWorkers } from './temporal/taskQueueWorkers.js';
+import { ThroughputReadModel } from './projections/throughput.js';
+import { ensureRetentionSchedule, type RetentionOptions } from './schedules/retentionSchedule.js';
 import type { EngineConfig } from './config.js';
 import type { RequestLimits } from './api/limits.js';
 import { appendHealth } from './eventstore/appendHealth.js';
@@ -90,6 +92,9 @@ export interface EngineOptions {
   log?: (line: string) => void;
   /** Webhook deliveries (see "Webhooks" in the README). */
   webhooks?: EngineWebhookOptions;
+  /** Automatic retention: the `<taskQueue>-retention` Schedule deletes jobs finished longer ago than
+   * maxAgeMs, every intervalMs. Undefined (the default): off, and a Schedule left from before is deleted. */
+  retention?: RetentionOptions;
 }
 
 export interface EngineWebhookOptions {
@@ -125,6 +130,7 @@ export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOption
     limits: config.limits,
     httpJobAllowedHosts: config.httpJobAllowedHosts,
     webhooks: config.webhooks,
+    retention: config.retention,
   };
 }
 
@@ -228,12 +234,14 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     storeAccess,
   });
   const storeProbe = new Database(options.eventStorePath, { timeout: 1000 });
+  const workerList = taskQueueWorkerList(client, namespace, options.taskQueue, { jobTypes: () => registry.names() });
   const app = createApp(
     {
       readModel,
       commands,
       events: eventStore,
-      workers: taskQueueWorkers(client, namespace, options.taskQueue),
+      workers: taskQueueWorkers(workerList),
+      operations: { workerList, throughput: new ThroughputReadModel(readModelDb) },
       batches: { readModel: batchReadModel, commands: batchCommands },
       files: { store: files, resultsDir: options.resultsDir },
       pools: new PoolCommands({ client, taskQueue: options.taskQueue, readModel, projection: projector, storeAccess }),
@@ -276,7 +284,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     defaultPoolLimit,
     storeAccess,
   };
-  workers.push(await createSchedulerWorker({ connection: nativeConnection, namespace, logLevel: options.logLevel, scheduler }));
+  workers.push(
+    await createSchedulerWorker({ connection: nativeConnection, namespace, logLevel: options.logLevel, files, scheduler }),
+  );
   workers.push(
     await createWebhookWorker({
       connection: nativeConnection,
@@ -310,6 +320,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   // time (PUT /pools/{name}) stands across restarts.
   for (const [name, limit] of Object.entries(poolLimits))
     await startPoolWorkflow({ client, taskQueue: options.taskQueue, storeAccess }, name, limit, 'config');
+  await ensureRetentionSchedule(client, options.taskQueue, options.retention);
   const reconciler = new Reconciler({
     client,
     eventStore,

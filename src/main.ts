@@ -34,9 +34,12 @@ const engine = await startEngine({
   ...engineOptionsFromConfig(config),
   registry: await loadJobTypeRegistry(config.jobTypeModules),
   temporalAddress: temporal.address,
-  appOptions: config.jwtSecret
-    ? { authenticate: jwtAuthenticator({ secret: config.jwtSecret, maxTtlSeconds: config.jwtMaxTtlSeconds }) }
-    : {},
+  appOptions: {
+    ...(config.jwtSecret
+      ? { authenticate: jwtAuthenticator({ secret: config.jwtSecret, maxTtlSeconds: config.jwtMaxTtlSeconds }) }
+      : {}),
+    dashboard: { temporalUiUrl: config.temporalUiUrl ?? temporal.uiUrl, namespace: config.namespace },
+  },
   log,
 });
 if (!config.jwtSecret)
@@ -50,6 +53,7 @@ const apiUrl = `http://${config.host}:${config.port}/api/v1`;
 log(
   `API:          ${apiUrl}  (try: curl -s -X POST ${apiUrl}/jobs/submit -H 'content-type: application/json' -d '{"name":"demo","type":"sleep","input":{"steps":5,"step_ms":1000}}')`,
 );
+log(`Dashboard:    http://${config.host}:${config.port}/ui/`);
 log(`Temporal UI:  ${temporal.uiUrl ?? '(not started by us)'}`);
 log(`Data:         ${path.relative(process.cwd(), config.dataDir) || '.'}  task queue: ${config.taskQueue}`);
 

@@ -59,6 +59,17 @@ describe('loadConfig: the one reader of the environment', () => {
     });
   });
 
+  it('retention: off by default; an age as a duration or in days, and how often', () => {
+    expect(loadConfig({}).retention).toBeUndefined();
+    expect(loadConfig({ RETENTION_MAX_AGE: '36h' }).retention).toEqual({ maxAgeMs: 36 * 3_600_000, intervalMs: 3_600_000 });
+    const days = loadConfig({ RETENTION_DAYS: '30', RETENTION_INTERVAL: '15m' });
+    expect(days.retention).toEqual({ maxAgeMs: 30 * 86_400_000, intervalMs: 900_000 });
+    expect(engineOptionsFromConfig(days).retention).toEqual(days.retention);
+    expect(() => loadConfig({ RETENTION_MAX_AGE: '30 days' })).toThrow(/RETENTION_MAX_AGE must be a duration/);
+    expect(() => loadConfig({ RETENTION_MAX_AGE: '1d', RETENTION_DAYS: '1' })).toThrow(/not both/);
+    expect(() => loadConfig({ RETENTION_DAYS: '1', RETENTION_INTERVAL: 'hourly' })).toThrow(/RETENTION_INTERVAL/);
+  });
+
   it('refuses a number that is not one', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/non-negative integer/);
   });

@@ -8,6 +8,8 @@ import { jobHousekeepingRoutes } from './routes/jobHousekeeping.js';
 import { jobEventRoutes } from './routes/jobEvents.js';
 import { bulkRoutes } from './routes/bulk.js';
 import { opsRoutes } from './routes/ops.js';
+import { deadJobRoutes } from './routes/deadJobs.js';
+import { operationsRoutes } from './routes/operations.js';
 import { batchControlRoutes, batchDetailRoutes, batchRoutes } from './routes/batches.js';
 import { scheduleControlRoutes, scheduleRoutes } from './routes/schedules.js';
 import { validationHook } from './validation.js';
@@ -15,6 +17,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { fileRoutes, jobFileRoutes } from './routes/files.js';
 import { DEFAULT_REQUEST_LIMITS, requestLimits, type RequestLimits } from './limits.js';
 import { methodNotAllowed, requireJsonBody, withGlobalResponses } from './globalResponses.js';
+import { dashboardRoutes, type DashboardOptions } from '../ui/dashboard.js';
 
 export interface AppOptions {
   /** Resolves the caller from the request (throws ApiError 401); the default treats every caller
@@ -22,6 +25,9 @@ export interface AppOptions {
   authenticate?: (request: Request) => ApiUser | Promise<ApiUser>;
   /** Request size and depth limits; defaults in DEFAULT_REQUEST_LIMITS. */
   limits?: Partial<RequestLimits>;
+  /** The dashboard at /ui/ (`/` redirects there): its options, or `false` for none. Default: served,
+   * without links to a Temporal Web UI. */
+  dashboard?: DashboardOptions | false;
 }
 
 const localAdmin: ApiUser = { id: 'local', role: 'admin' };
@@ -82,6 +88,9 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
   api.use('*', requestLimits(limits));
   api.route('/', jobEventRoutes(deps));
   api.route('/', bulkRoutes(deps));
+  // Before /jobs/{job_id} and /jobs/{job_id}/retry, which would take `dead` for a job id.
+  api.route('/', deadJobRoutes(deps));
+  if (deps.operations) api.route('/', operationsRoutes(deps.operations));
   api.route('/', jobRoutes(deps));
   api.route('/', jobHistoryRoutes(deps));
   api.route('/', jobControlRoutes(deps));
@@ -105,6 +114,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
     api.route('/', jobFileRoutes({ ...deps.files, readModel: deps.readModel }));
   }
   app.route('/api/v1', api);
+  if (options.dashboard !== false) app.route('/', dashboardRoutes(options.dashboard ?? {}));
   return app;
 }
 

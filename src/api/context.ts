@@ -11,6 +11,7 @@ import type { ScheduleCommands } from '../commands/scheduleCommands.js';
 import type { PoolCommands } from '../commands/poolCommands.js';
 import type { WebhookReadModel } from '../projections/webhookReadModel.js';
 import type { WebhookCommands } from '../commands/webhookCommands.js';
+import type { OperationsDeps } from './routes/operations.js';
 
 /** Who is calling. `admin` sees and controls every job; others only their own. */
 export interface ApiUser {
@@ -40,6 +41,8 @@ export interface ApiDeps {
   batches?: { readModel: BatchReadModel; commands: BatchCommands };
   /** Uploaded files and jobs' result files (omitted: no /files routes). */
   files?: FilesDeps;
+  /** Workers and throughput over time (omitted: no /workers, /stats/timeseries routes). */
+  operations?: OperationsDeps;
   /** Schedules: recurring jobs (omitted: no /schedules routes). */
   schedules?: { readModel: ScheduleReadModel; commands: ScheduleCommands };
   /** Webhook subscriptions and their deliveries (omitted: no /webhooks routes). */

@@ -23,6 +23,14 @@ export function createMetrics(sources: MetricsSources) {
     },
   });
   new Gauge({
+    name: 'jobs_dead',
+    help: 'Failed jobs (a permanent error or their retries exhausted): the dead-letter view, GET /api/v1/jobs/dead',
+    registers: [registry],
+    collect() {
+      this.set(sources.countByStatus().failed ?? 0);
+    },
+  });
+  new Gauge({
     name: 'eventstore_last_position',
     help: 'Global position of the newest event in the log (its rate is appends/s)',
     registers: [registry],

@@ -195,6 +195,11 @@ export const ListJobsQuery = z.object({
   }),
   pool: PoolName.optional(),
   tag: z.string().max(64).optional().openapi({ description: 'Jobs with this tag' }),
+  owner: z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({ description: "Jobs of this user (admins; a user's list holds only their own jobs whatever it says)" }),
   type: z.string().optional(),
   priority: PriorityFilter.optional().openapi({ description: '1 low … 4 urgent' }),
   batch_id: z.string().optional(),

@@ -35,6 +35,22 @@ export class BatchItemStore {
     })();
   }
 
+  /** Batches that have stored items, by id, after `afterId` (paging); for retention. */
+  batchIds(afterId: string, limit: number): string[] {
+    return this.db
+      .prepare<[string, number], { batch_id: string }>(
+        'SELECT DISTINCT batch_id FROM batch_items WHERE batch_id > ? ORDER BY batch_id LIMIT ?',
+      )
+      .all(afterId, limit)
+      .map((r) => r.batch_id);
+  }
+
+  /** Removes the items of these batches (finished ones: nothing loads them again); items removed. */
+  remove(batchIds: string[]): number {
+    const remove = this.db.prepare('DELETE FROM batch_items WHERE batch_id = ?');
+    return this.db.transaction(() => batchIds.reduce((n, id) => n + remove.run(id).changes, 0))();
+  }
+
   load(batchId: string, offset: number, limit: number): PreparedBatchItem[] {
     return this.page.all(batchId, offset, limit).map((r) => JSON.parse(r.item) as PreparedBatchItem);
   }

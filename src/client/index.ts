@@ -30,6 +30,12 @@ import type {
   CreateBatchResult,
   CreateScheduleRequest,
   CreateScheduleResult,
+  DeadJob,
+  DeadJobsFilter,
+  DeadJobsPage,
+  DeadJobsPurgeResult,
+  DeadJobsRequest,
+  DeadJobsRetryResult,
   DeleteFileResult,
   Job,
   JobEvent,
@@ -51,8 +57,11 @@ import type {
   SubmitJobRequest,
   SubmitJobResult,
   SuccessResult,
+  TimeseriesOptions,
+  TimeseriesResult,
   TriggerScheduleRequest,
   UpdateScheduleRequest,
+  WorkersResult,
 } from './types.js';
 
 export * from './errors.js';
@@ -592,6 +601,36 @@ export class JobEngineClient {
   /** Every run of the schedule (jobs), newest first. */
   scheduleRuns(scheduleId: string, filter: ScheduleRunsFilter = {}, options: CallOptions = {}): AsyncGenerator<Job> {
     return this.iterate((cursor) => this.scheduleRunsPage(scheduleId, { ...filter, cursor }, options));
+  }
+
+  // ---------------------------------------------------------------- operations
+
+  /** One page of GET /jobs/dead: failed jobs with last_error, attempts, failed_at; `total` counts every page. */
+  deadJobsPage(filter: DeadJobsFilter & { cursor?: string } = {}, options: CallOptions = {}): Promise<DeadJobsPage> {
+    return this.json('GET', '/jobs/dead', { query: filter as Query, signal: options.signal });
+  }
+  /** Every failed job matching the filter, newest first, page after page. */
+  deadJobs(filter: DeadJobsFilter = {}, options: CallOptions = {}): AsyncGenerator<DeadJob> {
+    return this.iterate(async (cursor) => {
+      const page = await this.deadJobsPage({ ...filter, cursor }, options);
+      return { items: page.jobs, nextCursor: page.next_cursor };
+    });
+  }
+  /** POST /jobs/dead/retry: the failed jobs named or matching the filter, each as a new run. */
+  retryDeadJobs(request: DeadJobsRequest, options: CallOptions = {}): Promise<DeadJobsRetryResult> {
+    return this.json('POST', '/jobs/dead/retry', { json: request, signal: options.signal });
+  }
+  /** POST /jobs/dead/purge: deletes the failed jobs named or matching the filter (tombstones in the log). */
+  purgeDeadJobs(request: DeadJobsRequest, options: CallOptions = {}): Promise<DeadJobsPurgeResult> {
+    return this.json('POST', '/jobs/dead/purge', { json: request, signal: options.signal });
+  }
+  /** GET /workers (admins): the worker processes of the engine's task queues. */
+  workers(options: CallOptions = {}): Promise<WorkersResult> {
+    return this.json('GET', '/workers', options);
+  }
+  /** GET /stats/timeseries: jobs submitted, completed, failed … per bucket. */
+  timeseries(query: TimeseriesOptions = {}, options: CallOptions = {}): Promise<TimeseriesResult> {
+    return this.json('GET', '/stats/timeseries', { query: query as Query, signal: options.signal });
   }
 
   // ---------------------------------------------------------------- plumbing

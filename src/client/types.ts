@@ -33,6 +33,17 @@ import type {
   UpdateScheduleBody,
 } from '../api/scheduleSchemas.js';
 import type { BatchResource, CreateBatchBody } from '../api/routes/batches.js';
+import type {
+  DeadJob as DeadJobSchema,
+  DeadJobsAction,
+  DeadJobsPage as DeadJobsPageSchema,
+  DeadJobsPurged,
+  DeadJobsQuery,
+  DeadJobsRetried,
+  TimeseriesQuery,
+  TimeseriesResponse,
+  WorkersResponse,
+} from '../api/operationsSchemas.js';
 
 export type Job = z.infer<typeof JobResource>;
 export type JobStatus = z.infer<typeof JobStatusEnum>;
@@ -64,6 +75,17 @@ export type ScheduleSuccessResult = z.infer<typeof ScheduleSuccess>;
 export type CreateScheduleResult = Schedule | z.infer<typeof ScheduleCreatedResponse>;
 export type ListSchedulesOptions = Omit<Partial<z.infer<typeof ListSchedulesQuery>>, 'cursor'>;
 export type ScheduleRunsFilter = Omit<Partial<z.infer<typeof ScheduleRunsQuery>>, 'cursor'>;
+
+/** Operations: failed jobs (the dead-letter view), workers, throughput over time. */
+export type DeadJob = z.infer<typeof DeadJobSchema>;
+export type DeadJobsFilter = Omit<Partial<z.infer<typeof DeadJobsQuery>>, 'cursor'>;
+export type DeadJobsPage = z.infer<typeof DeadJobsPageSchema>;
+export type DeadJobsRequest = z.input<typeof DeadJobsAction>;
+export type DeadJobsRetryResult = z.infer<typeof DeadJobsRetried>;
+export type DeadJobsPurgeResult = z.infer<typeof DeadJobsPurged>;
+export type WorkersResult = z.infer<typeof WorkersResponse>;
+export type TimeseriesOptions = Partial<z.infer<typeof TimeseriesQuery>>;
+export type TimeseriesResult = z.infer<typeof TimeseriesResponse>;
 
 // ---- Shapes without an exported schema (written out from their routes) ----
 

@@ -25,7 +25,7 @@ import {
   type ControlResult,
   type JobWorkflowInput,
 } from '../workflows/jobWorkflow.js';
-import { FILE_ID, type JobReadModel, type JobRow } from '../projections/jobReadModel.js';
+import { fileIdsNamedBy, type JobReadModel, type JobRow } from '../projections/jobReadModel.js';
 import { DEFAULT_POOL, DomainError, type Dependency } from '../domain/index.js';
 import { IdempotencyConflictError, badRequest, conflict, forbidden } from './commandErrors.js';
 import { InputAccessDeniedError } from '../jobs/jobType.js';
@@ -273,8 +273,7 @@ export class JobCommands {
   /** Uploaded files named in the deleted jobs' inputs that no remaining job names; the bytes freed. */
   private removeUnusedInputFiles(rows: JobRow[]): number {
     if (!this.deps.files) return 0;
-    const ids = new Set<string>();
-    for (const row of rows) for (const m of row.input.matchAll(FILE_ID)) ids.add(m[1]!);
+    const ids = fileIdsNamedBy(rows);
     const stillNamed = this.deps.readModel.fileIdsStillNamed(ids);
     let freed = 0;
     for (const id of ids) if (!stillNamed.has(id)) freed += this.deps.files.remove(id);
@@ -323,22 +322,22 @@ export class JobCommands {
    * jobs that were cancelled because they depended on it are retried too (transitively): they wait
    * for it again, blocked, instead of staying cancelled for a failure that is being retried.
    */
-  async retry(row: JobRow, actor: string): Promise<JobRow> {
-    const after = await this.retryOne(row, actor);
+  async retry(row: JobRow, actor: string, reason?: string): Promise<JobRow> {
+    const after = await this.retryOne(row, actor, reason);
     const rearmed = new Set<string>([row.id]);
     const queue = [row.id];
     while (queue.length > 0) {
       for (const dependent of this.deps.readModel.dependentsCancelledBy(queue.shift()!)) {
         if (rearmed.has(dependent.id)) continue;
         rearmed.add(dependent.id);
-        await this.retryOne(dependent, actor);
+        await this.retryOne(dependent, actor, reason);
         queue.push(dependent.id);
       }
     }
     return after;
   }
 
-  private async retryOne(row: JobRow, actor: string): Promise<JobRow> {
+  private async retryOne(row: JobRow, actor: string, reason?: string): Promise<JobRow> {
     if (!['failed', 'cancelled', 'terminated', 'timed_out'].includes(row.status)) {
       throw conflict(`Job is ${row.status}; only failed, cancelled, terminated or timed-out jobs can be retried`);
     }
@@ -365,6 +364,7 @@ export class JobCommands {
         completedSteps: row.completed_steps,
         resultFiles: JSON.parse(row.result_files),
         createdAt: row.created_at,
+        ...(reason ? { reason } : {}),
       },
     };
     const before = row.version;

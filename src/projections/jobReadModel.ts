@@ -6,6 +6,13 @@ import { WAITING_JOB_STATUSES } from '../domain/index.js';
 /** An uploaded file's id as it appears (quoted) in a job's input JSON. */
 export const FILE_ID = /"(file_[0-9a-f-]{36})"/g;
 
+/** The uploaded files the jobs' inputs name. */
+export function fileIdsNamedBy(rows: Iterable<Pick<JobRow, 'input'>>): Set<string> {
+  const ids = new Set<string>();
+  for (const row of rows) for (const m of row.input.matchAll(FILE_ID)) ids.add(m[1]!);
+  return ids;
+}
+
 export interface PoolRow {
   name: string;
   limit: number;
@@ -125,6 +132,31 @@ export class JobReadModel {
   }
 
   listJobs(filter: JobListFilter): JobPage {
+    const { where, params } = this.whereOf(filter);
+    if (filter.cursor !== undefined) {
+      const [createdAt, id] = decodeCursor(filter.cursor);
+      where.push('(created_at < @cursorCreatedAt OR (created_at = @cursorCreatedAt AND id < @cursorId))');
+      params.cursorCreatedAt = createdAt;
+      params.cursorId = id;
+    }
+    params.limit = filter.limit + 1;
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY created_at DESC, id DESC LIMIT @limit`;
+    const rows = this.statement<Record<string, unknown>, JobRow>(sql).all(params);
+    const more = rows.length > filter.limit;
+    const jobs = more ? rows.slice(0, filter.limit) : rows;
+    return { jobs, nextCursor: more ? encodeCursor(jobs[jobs.length - 1]!) : null };
+  }
+
+  /** How many jobs match a list filter (every page together; the cursor and limit are ignored). */
+  countJobs(filter: Omit<JobListFilter, 'cursor' | 'limit'>): number {
+    const { where, params } = this.whereOf(filter);
+    const sql = `SELECT COUNT(*) AS n FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+    return this.statement<Record<string, unknown>, { n: number }>(sql).get(params)!.n;
+  }
+
+  /** The WHERE conditions of a list filter (without its cursor) and their parameters. */
+  private whereOf(filter: Omit<JobListFilter, 'cursor' | 'limit'>): { where: string[]; params: Record<string, unknown> } {
     const where: string[] = [];
     const params: Record<string, unknown> = {};
     const where_ = (condition: string, name: string, value: unknown) => {
@@ -147,19 +179,7 @@ export class JobReadModel {
       where.push("name LIKE @name ESCAPE '\\'");
       params.name = `%${filter.nameContains.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
     }
-    if (filter.cursor !== undefined) {
-      const [createdAt, id] = decodeCursor(filter.cursor);
-      where.push('(created_at < @cursorCreatedAt OR (created_at = @cursorCreatedAt AND id < @cursorId))');
-      params.cursorCreatedAt = createdAt;
-      params.cursorId = id;
-    }
-    params.limit = filter.limit + 1;
-    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY created_at DESC, id DESC LIMIT @limit`;
-    const rows = this.statement<Record<string, unknown>, JobRow>(sql).all(params);
-    const more = rows.length > filter.limit;
-    const jobs = more ? rows.slice(0, filter.limit) : rows;
-    return { jobs, nextCursor: more ? encodeCursor(jobs[jobs.length - 1]!) : null };
+    return { where, params };
   }
 
   /** Finished jobs that ended before `cutoff` (ISO), for cleanup. */

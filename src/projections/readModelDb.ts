@@ -116,6 +116,23 @@ CREATE TABLE IF NOT EXISTS pools (
   last_position INTEGER NOT NULL
 );
 
+-- Jobs submitted, finished and retried per minute and owner (GET /stats/timeseries), by each event's
+-- own time; last_position makes a repeated delivery a no-op.
+CREATE TABLE IF NOT EXISTS job_throughput (
+  minute INTEGER NOT NULL,
+  owner TEXT NOT NULL,
+  submitted INTEGER NOT NULL DEFAULT 0,
+  completed INTEGER NOT NULL DEFAULT 0,
+  failed INTEGER NOT NULL DEFAULT 0,
+  cancelled INTEGER NOT NULL DEFAULT 0,
+  terminated INTEGER NOT NULL DEFAULT 0,
+  timed_out INTEGER NOT NULL DEFAULT 0,
+  retried INTEGER NOT NULL DEFAULT 0,
+  attempts_failed INTEGER NOT NULL DEFAULT 0,
+  last_position INTEGER NOT NULL,
+  PRIMARY KEY (minute, owner)
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS projection_checkpoints (
   name TEXT PRIMARY KEY,
   position INTEGER NOT NULL

@@ -3,6 +3,7 @@ import { jobProjection, type Projection } from './jobProjection.js';
 import { poolProjection } from './poolProjection.js';
 import { scheduleProjection } from './scheduleProjection.js';
 import { webhookProjection } from './webhookProjection.js';
+import { throughputProjection } from './throughput.js';
 
 /** Every projection of the read model, in the order they apply each event (live and rebuild alike). */
 export const readModelProjections = (): Projection[] => [
@@ -11,4 +12,6 @@ export const readModelProjections = (): Projection[] => [
   poolProjection(),
   scheduleProjection(),
   webhookProjection(),
+  // After jobProjection: it reads the job's owner from the row.
+  throughputProjection(),
 ];

@@ -7,6 +7,7 @@ import { batchProjection } from './batchProjection.js';
 import { poolProjection } from './poolProjection.js';
 import { scheduleProjection } from './scheduleProjection.js';
 import { webhookProjection } from './webhookProjection.js';
+import { ThroughputTally } from './throughput.js';
 
 export interface RebuildResult {
   events: number;
@@ -59,6 +60,7 @@ export function rebuildReadModel(
   // 1. fold
   const last = store.lastPosition();
   const rows = new Map<string, JobRow>();
+  const throughput = new ThroughputTally();
   // Batch, pool and schedule streams are few: applied through their live projections, a chunk at a time.
   const others = [batchProjection(), poolProjection(), scheduleProjection(), webhookProjection()];
   const applyBatchEvents = db.transaction((events: ScannedEvent[]) => {
@@ -75,6 +77,7 @@ export function rebuildReadModel(
       const after = evolveJob(before, event, true);
       if (after === null) rows.delete(event.streamId);
       else if (after && after !== before) rows.set(event.streamId, after);
+      throughput.add(event, rows.get(event.streamId)?.owner);
     } else if (type.startsWith('Batch') || type.startsWith('Pool') || type.startsWith('Schedule') || type.startsWith('Webhook')) {
       batchEvents.push(event);
     }
@@ -111,6 +114,7 @@ export function rebuildReadModel(
     }
     for (const [owner, status, n] of counts.values()) insertCount.run(owner, status, n);
     for (const [batchId, status, n] of batchCounts.values()) insertBatchCount.run(batchId, status, n);
+    throughput.write(db);
     db.prepare('INSERT OR REPLACE INTO projection_checkpoints (name, position) VALUES (?, ?)').run(CHECKPOINT, position);
   })();
   const jobs = rows.size;

@@ -8,6 +8,7 @@ import { createBatchActivities } from '../activities/batchActivities.js';
 import type { BatchItemStore } from '../batches/batchItemStore.js';
 import { createSchedulerActivities, type SchedulerDeps } from '../activities/schedulerActivities.js';
 import { createWebhookActivities, type WebhookActivityDeps } from '../activities/webhookActivities.js';
+import { createRetentionActivities } from '../activities/retentionActivities.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -35,13 +36,20 @@ export interface EngineWorkerOptions {
   scheduler?: SchedulerDeps;
 }
 
+/** How often each SDK worker tells Temporal its slots and status (Temporal's ListWorkers). */
+export const WORKER_HEARTBEAT_INTERVAL = '10s';
+
 let runtimeInstalled = false;
 /** Worker logs at WARN unless told otherwise (LOG_LEVEL; the SDK's INFO is a line per state change). */
 export function installRuntime(logLevel: string = 'WARN'): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger((logLevel.toUpperCase() as LogLevel) || 'WARN') });
+    // Heartbeats every 10 s (SDK default 60 s): GET /workers shows slots and shut-down workers that fresh.
+    Runtime.install({
+      logger: new DefaultLogger((logLevel.toUpperCase() as LogLevel) || 'WARN'),
+      workerHeartbeatInterval: WORKER_HEARTBEAT_INTERVAL,
+    });
   } catch {
     // already installed by the embedding program: keep its logger
   }
@@ -94,17 +102,24 @@ export async function createEngineWorkers(options: EngineWorkerOptions): Promise
   return workers;
 }
 
-/** The scheduler's activities (pools' lines, dependencies' outcomes) on `<taskQueue>-scheduler`:
- * served by the one process that owns the read model (the API's), whoever runs the workflows. */
+/** The scheduler's activities (pools' lines, dependencies' outcomes, retention's reads) on
+ * `<taskQueue>-scheduler`: served by the one process that owns the read model (the API's), whoever
+ * runs the workflows. `files`: the uploads retention removes once no job names them. */
 export async function createSchedulerWorker(
-  options: Pick<EngineWorkerOptions, 'connection' | 'namespace' | 'identity' | 'logLevel'> & { scheduler: SchedulerDeps },
+  options: Pick<EngineWorkerOptions, 'connection' | 'namespace' | 'identity' | 'logLevel'> & {
+    scheduler: SchedulerDeps;
+    files?: { remove(id: string): number };
+  },
 ): Promise<Worker> {
   installRuntime(options.logLevel);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: `${options.scheduler.taskQueue}-scheduler`,
-    activities: createSchedulerActivities(options.scheduler),
+    activities: {
+      ...createSchedulerActivities(options.scheduler),
+      ...createRetentionActivities({ ...options.scheduler, files: options.files }),
+    },
     maxConcurrentActivityTaskExecutions: 50,
     shutdownForceTime: 5_000,
     ...(options.identity ? { identity: options.identity } : {}),

@@ -133,6 +133,8 @@ export interface JobWorkflowInput {
     completedSteps: number;
     resultFiles: string[];
     createdAt: string;
+    /** Why it is retried (metadata.reason of JobRetried). */
+    reason?: string;
   };
 }
 

@@ -247,7 +247,7 @@ class JobRun {
 
   private recordFirstEvent(): void {
     const { input, state } = this;
-    const who = { actor: input.actor ?? 'system' };
+    const who = { actor: input.actor ?? 'system', ...(input.retryOf?.reason ? { reason: input.retryOf.reason } : {}) };
     if (input.retryOf) {
       const data = {
         attempt: state.attempt,

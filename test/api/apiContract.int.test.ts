@@ -299,6 +299,7 @@ describe('contract', () => {
     expect(live.length).toBeGreaterThan(10);
     expect(dump(rebuilt, 'jobs', 'id')).toEqual(live);
     expect(dump(rebuilt, 'job_counts', 'owner, status')).toEqual(dump(engine.readModelDb, 'job_counts', 'owner, status'));
+    expect(dump(rebuilt, 'job_throughput', 'minute, owner')).toEqual(dump(engine.readModelDb, 'job_throughput', 'minute, owner'));
     rebuilt.close();
   });
 });

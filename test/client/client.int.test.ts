@@ -2,11 +2,8 @@
  * The typed client against the real API: the engine's app served over real HTTP (port 0), a real
  * Temporal dev server, the client driving it through a wrapped fetch that records (and breaks) calls.
  */
-import { serve } from '@hono/node-server';
 import { createHash, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -28,6 +25,7 @@ import {
   type StoredFileInfo,
 } from '../../src/client/index.js';
 import { jwtAuthenticator, mintToken } from '../../src/api/auth.js';
+import { serveOverHttp } from '../support/http.js';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
 
 let engine: TestEngine;
@@ -60,20 +58,6 @@ const client = () => new JobEngineClient({ baseUrl, fetch: recordingFetch, retry
 const callsTo = (method: string, p: string | RegExp) =>
   calls.filter((c) => c.method === method && (typeof p === 'string' ? c.path === `/api/v1${p}` : p.test(c.path)));
 
-/** Serves an engine's app over real HTTP on a free port. */
-async function serveOverHttp(app: TestEngine['app']) {
-  const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as unknown as Server));
-  });
-  return {
-    server,
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 let closeServer: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {

@@ -50,6 +50,7 @@ const dump = (db: ReadModelDb) => ({
   counts: db.prepare('SELECT * FROM job_counts ORDER BY owner, status').all(),
   batchCounts: db.prepare('SELECT * FROM batch_job_counts ORDER BY batch_id, status').all(),
   checkpoint: db.prepare('SELECT * FROM projection_checkpoints').all(),
+  throughput: db.prepare('SELECT * FROM job_throughput ORDER BY minute, owner').all(),
 });
 
 describe('rebuildReadModel', () => {
@@ -104,6 +105,10 @@ describe('rebuildReadModel', () => {
     try {
       const expected = dump(live);
       expect(expected.jobs).toHaveLength(4); // job_d is gone
+      // Counted at each event's time, for the job's owner; the deleted job_d's history stays.
+      const total = (key: string) => (expected.throughput as Record<string, number>[]).reduce((a, r) => a + r[key]!, 0);
+      expect([total('submitted'), total('completed'), total('failed'), total('cancelled')]).toEqual([5, 1, 1, 1]);
+      expect([total('retried'), total('terminated')]).toEqual([1, 1]);
       expect(dump(rebuilt)).toEqual(expected);
       // Handed over ready for the live projector: WAL, same indexes as a fresh read model.
       expect(rebuilt.pragma('journal_mode', { simple: true })).toBe('wal');

@@ -87,7 +87,7 @@ export function jobRoutes(deps: ApiDeps) {
       const user = c.get('user');
       const page = paged(() =>
         deps.readModel.listJobs({
-          owner: user.role === 'admin' ? undefined : user.id,
+          owner: user.role === 'admin' ? q.owner || undefined : user.id,
           status: q.status,
           pool: q.pool,
           tag: q.tag,
