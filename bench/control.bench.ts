@@ -1,7 +1,7 @@
 /**
  * Control latency with many jobs running, over HTTP against a running engine, in one run:
- * with BENCH_RUNNING (0,50,200) multi-step `sleep` jobs running (steps of 1 s: each running job costs a
- * step activity and a workflow task every second), a probe job is paused, resumed and reprioritized
+ * with BENCH_RUNNING (0,50,200) multi-step `sleep` jobs running (steps of BENCH_STEP_MS, default 10 s, each
+ * reporting in-step progress: a running job costs a workflow task per step), a probe job is paused, resumed and reprioritized
  * BENCH_CONTROLS (30) times each through the API; latency = from sending the request until a GET shows
  * the change. Then the same through `temporal workflow signal` (the CLI's own start-up time, measured
  * with `temporal --version`, is reported on its own line and is part of the CLI figures).
@@ -20,6 +20,9 @@ import { Progress, formatTable, summarize, type LatencySummary } from './support
 const RUNNING = (process.env.BENCH_RUNNING ?? '0,50,200').split(',').map(Number);
 const CONTROLS = Number(process.env.BENCH_CONTROLS ?? 30);
 const CLI_CONTROLS = Number(process.env.BENCH_CLI_CONTROLS ?? 10);
+/** Step length of the running jobs: a running job costs a workflow task per step (its in-step progress
+ * is recorded by the step itself, about once a second, without one). */
+const STEP_MS = Number(process.env.BENCH_STEP_MS ?? 10_000);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const progress = new Progress();
 const run = promisify(execFile);
@@ -41,7 +44,7 @@ async function visibleAfter(jobId: string, t0: number, seen: (row: any) => boole
   }
 }
 
-const longJob = (name: string) => ({ name, type: 'sleep', input: { steps: 100_000, step_ms: 1000 } });
+const longJob = (name: string) => ({ name, type: 'sleep', input: { steps: 100_000, step_ms: STEP_MS } });
 const running = () => engine.readModel.countByStatus().running ?? 0;
 
 interface Row {
@@ -135,7 +138,7 @@ try {
 }
 
 const ms = (x: number) => x.toFixed(1);
-console.log(`${os.cpus().length} cores; running jobs: sleep, 1 s steps`);
+console.log(`${os.cpus().length} cores; running jobs: sleep, ${STEP_MS / 1000} s steps with in-step progress`);
 if (baseline)
   console.log(
     `baseline (client signal → bare workflow → query sees it): p50 ${ms(baseline.p50Ms)} ms, p99 ${ms(baseline.p99Ms)} ms`,
@@ -161,6 +164,7 @@ console.log(
   `BENCH_JSON ${JSON.stringify({
     bench: 'control',
     cores: os.cpus().length,
+    stepMs: STEP_MS,
     baseline,
     cliStartup,
     results: rows.map((r) => ({
