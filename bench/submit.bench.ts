@@ -53,7 +53,13 @@ async function untilAll(what: string, done: () => Promise<number> | number): Pro
 
 interface Round {
   bare: { start: LatencySummary; jobsPerS: number };
-  engine: { submit: LatencySummary; jobsPerS: number; non201: number; notVisible: number };
+  engine: {
+    submit: LatencySummary;
+    jobsPerS: number;
+    non201: number;
+    notVisible: number;
+    phases: Record<string, LatencySummary>;
+  };
 }
 
 async function bareRound(round: number): Promise<Round['bare']> {
@@ -94,7 +100,17 @@ async function engineRound(round: number): Promise<Round['engine']> {
   for (const id of ids) if ((await fetch(`${base}/jobs/${id}`)).status !== 200) notVisible++;
   const completed = () => ids.filter((id) => engine.readModel.getJob(id)?.status === 'completed').length;
   await untilAll(`engine round ${round}`, completed);
-  return { submit: summarize(latencies), jobsPerS: SUBMITS / ((Date.now() - t0) / 1000), non201, notVisible };
+  const jobsPerS = SUBMITS / ((Date.now() - t0) / 1000);
+  // Where a job's time went, from its events' recorded times.
+  const phases: Record<string, number[]> = { 'submitted → queued': [], 'queued → started': [], 'started → completed': [] };
+  for (const id of ids) {
+    const at = new Map(engine.eventStore.readStream(id).map((e) => [e.type, Date.parse(e.recordedAt)]));
+    phases['submitted → queued']!.push(at.get('JobQueued')! - at.get('JobSubmitted')!);
+    phases['queued → started']!.push(at.get('JobStarted')! - at.get('JobQueued')!);
+    phases['started → completed']!.push(at.get('JobCompleted')! - at.get('JobStarted')!);
+  }
+  const phaseSummaries = Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, summarize(v)]));
+  return { submit: summarize(latencies), jobsPerS, non201, notVisible, phases: phaseSummaries };
 }
 
 const rounds: Round[] = [];
@@ -136,8 +152,14 @@ const rows = rounds.flatMap((r, i) => {
 });
 console.log(`${SUBMITS} submits, ${IN_FLIGHT} in flight, ${os.cpus().length} cores`);
 console.log(formatTable(['round', 'measure', 'p50 ms', 'p99 ms', 'completed/s', 'p99 ratio', 'rate ratio'], rows));
-for (const r of rounds)
+for (const r of rounds) {
   console.log(`answers other than 201: ${r.engine.non201}; jobs not readable when their submit returned: ${r.engine.notVisible}`);
+  console.log(
+    `a job's time (p50 / p99 ms): ${Object.entries(r.engine.phases)
+      .map(([k, v]) => `${k} ${ms(v.p50Ms)} / ${ms(v.p99Ms)}`)
+      .join('; ')}`,
+  );
+}
 console.log(
   `BENCH_JSON ${JSON.stringify({
     bench: 'submit',

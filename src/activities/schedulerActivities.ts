@@ -137,6 +137,9 @@ export async function startPoolWorkflow(
     taskQueue: deps.taskQueue,
     args: [input],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    // The pool's tasks share the queue with every job's: they go first (jobs use keys 1…4 for priorities
+    // 4…1, so an urgent job ties), else under a burst every job waits for its slot behind the burst.
+    priority: { priorityKey: 1 },
   });
 }
 
