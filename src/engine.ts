@@ -320,7 +320,12 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   // time (PUT /pools/{name}) stands across restarts.
   for (const [name, limit] of Object.entries(poolLimits))
     await startPoolWorkflow({ client, taskQueue: options.taskQueue, storeAccess }, name, limit, 'config');
-  await ensureRetentionSchedule(client, options.taskQueue, options.retention);
+  // Retention on: its Schedule must exist (a failure stops the start). Off: removing a Schedule left
+  // from before is best effort.
+  await ensureRetentionSchedule(client, options.taskQueue, options.retention).catch((error) => {
+    if (options.retention) throw error;
+    log(`[retention] could not remove the retention schedule: ${(error as Error).message}`);
+  });
   const reconciler = new Reconciler({
     client,
     eventStore,

@@ -56,6 +56,10 @@ log(
 log(`Dashboard:    http://${config.host}:${config.port}/ui/`);
 log(`Temporal UI:  ${temporal.uiUrl ?? '(not started by us)'}`);
 log(`Data:         ${path.relative(process.cwd(), config.dataDir) || '.'}  task queue: ${config.taskQueue}`);
+if (config.retention)
+  log(
+    `Retention:    jobs finished more than ${config.retention.maxAgeMs / 3_600_000} h ago are deleted every ${config.retention.intervalMs / 60_000} min (schedule ${config.taskQueue}-retention)`,
+  );
 
 // Stop in order: the API stops taking requests, the workers drain (running steps hand back their
 // checkpoint and resume after the next start), then the store, then Temporal. A second signal, or a
