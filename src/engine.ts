@@ -170,6 +170,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const client = new Client({ connection, namespace });
   const readModel = new JobReadModel(readModelDb);
   const storeAccess = options.storeAccess ?? (options.runWorkers === false ? 'remote' : 'local');
+  // Pools pick from their line by local activity when their workflows run here, next to the read model.
+  const pickLocally = storeAccess === 'local' && options.runWorkers !== false;
   const defaultPoolLimit = options.pools?.[DEFAULT_POOL] ?? options.maxConcurrentSteps ?? 100;
   const poolLimits = { [DEFAULT_POOL]: defaultPoolLimit, ...options.pools };
   const commands = new JobCommands({
@@ -244,7 +246,14 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       operations: { workerList, throughput: new ThroughputReadModel(readModelDb) },
       batches: { readModel: batchReadModel, commands: batchCommands },
       files: { store: files, resultsDir: options.resultsDir },
-      pools: new PoolCommands({ client, taskQueue: options.taskQueue, readModel, projection: projector, storeAccess }),
+      pools: new PoolCommands({
+        client,
+        taskQueue: options.taskQueue,
+        readModel,
+        projection: projector,
+        storeAccess,
+        pickLocally,
+      }),
       schedules: { readModel: scheduleReadModel, commands: scheduleCommands },
       webhooks: { readModel: webhookReadModel, commands: webhookCommands },
       ops: {
@@ -283,6 +292,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     poolLimits,
     defaultPoolLimit,
     storeAccess,
+    pickLocally,
   };
   workers.push(
     await createSchedulerWorker({ connection: nativeConnection, namespace, logLevel: options.logLevel, files, scheduler }),
@@ -319,7 +329,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   // Every configured pool (and `default`) has its admission workflow running; a limit changed at run
   // time (PUT /pools/{name}) stands across restarts.
   for (const [name, limit] of Object.entries(poolLimits))
-    await startPoolWorkflow({ client, taskQueue: options.taskQueue, storeAccess }, name, limit, 'config');
+    await startPoolWorkflow({ client, taskQueue: options.taskQueue, storeAccess, pickLocally }, name, limit, 'config');
   // Retention on: its Schedule must exist (a failure stops the start). Off: removing a Schedule left
   // from before is best effort.
   await ensureRetentionSchedule(client, options.taskQueue, options.retention).catch((error) => {

@@ -21,6 +21,8 @@ export interface SchedulerDeps {
   poolLimits: Record<string, number>;
   defaultPoolLimit: number;
   storeAccess: 'local' | 'remote';
+  /** Pools started from here pick by local activity (this process runs the workers, see PoolWorkflowInput). */
+  pickLocally?: boolean;
 }
 
 export interface PickPoolWaitersRequest {
@@ -120,7 +122,7 @@ interface PickedRow {
 
 /** Starts `pool:<name>` with `limit` unless it is running (then its own limit stands). */
 export async function startPoolWorkflow(
-  deps: Pick<SchedulerDeps, 'client' | 'taskQueue' | 'storeAccess'> & Pick<PoolWorkflowInput, 'pickLocally'>,
+  deps: Pick<SchedulerDeps, 'client' | 'taskQueue' | 'storeAccess' | 'pickLocally'>,
   name: string,
   limit: number,
   actor: string,

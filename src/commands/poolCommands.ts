@@ -12,6 +12,8 @@ export interface PoolCommandsDeps {
   readModel: JobReadModel;
   projection: ReadYourWrites;
   storeAccess: 'local' | 'remote';
+  /** Pools created here pick by local activity (this process runs the workers). */
+  pickLocally?: boolean;
   visibilityTimeoutMs?: number;
 }
 

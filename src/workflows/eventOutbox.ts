@@ -60,7 +60,11 @@ export function storeActivities<A = EventStoreActivities>(access: StoreAccess | 
 export function schedulerActivities(access: StoreAccess | undefined = 'remote'): SchedulerActivities {
   const retry = { initialInterval: '200ms', maximumInterval: '5s' };
   return access === 'local'
-    ? proxyLocalActivities<SchedulerActivities>({ startToCloseTimeout: '30s', retry })
+    ? proxyLocalActivities<SchedulerActivities>({
+        startToCloseTimeout: '30s',
+        // Not registered here: the caller falls back to the scheduler's queue instead of retrying.
+        retry: { ...retry, nonRetryableErrorTypes: ['NotFoundError'] },
+      })
     : proxyActivities<SchedulerActivities>({
         taskQueue: `${workflowInfo().taskQueue}-scheduler`,
         startToCloseTimeout: '30s',

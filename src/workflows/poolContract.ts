@@ -29,8 +29,9 @@ export interface PoolWorkflowInput {
   /** Who created it (metadata.actor of PoolCreated). */
   actor?: string;
   storeAccess?: 'local' | 'remote';
-  /** Pick from the line through a local activity (the worker running the pool owns the read model);
-   * default: when storeAccess is `local`. */
+  /** Pick from the line through a local activity: only when the workers that run the pool's workflow
+   * live in the process that owns the read model (the engine with its own workers). Default: through
+   * the scheduler's queue. */
   pickLocally?: boolean;
   /** Continue-as-new once the history holds this many events. */
   continueAsNewAfterEvents?: number;

@@ -7,6 +7,7 @@
  * slot back (terminated from outside) is found by a sweep and its slot returned.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   condition,
   continueAsNew,
@@ -47,9 +48,22 @@ function recentOwners(served: Record<string, number>): Record<string, number> {
 export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
   // A pool run by the process that owns the read model picks through a local activity: a hand-over is
   // then one pool workflow task instead of two plus an activity task. Runs begun before this existed
-  // keep the activity until they continue as new (patched() stays false for them).
-  const local = (input.pickLocally ?? input.storeAccess === 'local') && patched('pool-local-pick');
-  const scheduler = schedulerActivities(local ? 'local' : 'remote');
+  // keep the activity until they continue as new (patched() stays false for them). On a worker without
+  // the scheduler's activities (the workers moved to processes of their own) the local pick is refused
+  // before it is scheduled; the pool then continues as new, picking through the scheduler's queue (a
+  // decision made in the new run's input, so every replay takes the same path).
+  const pickLocal = input.pickLocally === true && patched('pool-local-pick');
+  const scheduler = schedulerActivities(pickLocal ? 'local' : 'remote');
+  let pickedLocallyUnavailable = false;
+  const pickPoolWaiters = async (request: Parameters<typeof scheduler.pickPoolWaiters>[0]) => {
+    try {
+      return await scheduler.pickPoolWaiters(request);
+    } catch (error) {
+      if (!pickLocal || !isNotRegistered(error)) throw error;
+      pickedLocallyUnavailable = true;
+      return { picks: [], finished: [] };
+    }
+  };
   const outbox = createEventOutbox({
     streamId: poolStreamId(input.name),
     correlationId: poolStreamId(input.name),
@@ -123,13 +137,21 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
     }
     wake = false;
     const capacity = woke ? Math.max(0, limit - used()) : 0;
-    const { picks, finished } = await scheduler.pickPoolWaiters({
+    const { picks, finished } = await pickPoolWaiters({
       pool: input.name,
       capacity,
       holders,
       served,
       minPosition: needPosition,
     });
+    if (pickedLocallyUnavailable) {
+      await outbox.flushed();
+      return continueAsNew<typeof poolWorkflow>({
+        ...input,
+        pickLocally: false,
+        carried: { limit, holders, grants, served: recentOwners(served) },
+      });
+    }
     for (const jobId of finished) delete holders[jobId];
     if (finished.length > 0) wake = true;
     // Book first, then tell: a release that overtakes its grant still finds the booking to undo.
@@ -153,4 +175,12 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       wake = lineMayHaveMore = true; // there may be more in line
     else if (capacity > 0) lineMayHaveMore = false;
   }
+}
+
+/** This worker does not have the local activity: the SDK refuses to schedule it (ReferenceError), or
+ * its activity worker answers NotFoundError. */
+function isNotRegistered(error: unknown): boolean {
+  if (error instanceof ReferenceError) return /not registered on worker/.test(error.message);
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  return cause instanceof ApplicationFailure && cause.type === 'NotFoundError';
 }
