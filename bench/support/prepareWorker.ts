@@ -47,12 +47,13 @@ async function run(input: PrepareInput): Promise<PrepareOutput> {
     );
 
     const rebuildStarted = performance.now();
-    const rebuild = rebuildReadModel(store, input.readModelFile, (position, last) =>
-      progress.line(
-        `rebuild: ${position.toLocaleString('en-US')}/${last.toLocaleString('en-US')} events (${((position / last) * 100).toFixed(1)}%), ` +
-          `${Math.round(position / ((performance.now() - rebuildStarted) / 1000)).toLocaleString('en-US')} events/s`,
-      ),
-    );
+    const rebuild = await rebuildReadModel(store, input.readModelFile, {
+      onProgress: (position, last) =>
+        progress.line(
+          `rebuild: ${position.toLocaleString('en-US')}/${last.toLocaleString('en-US')} events (${((position / last) * 100).toFixed(1)}%), ` +
+            `${Math.round(position / ((performance.now() - rebuildStarted) / 1000)).toLocaleString('en-US')} events/s`,
+        ),
+    });
     const rebuildGc = await gc.between(rebuildStarted, performance.now());
     progress.line(
       `rebuild: ${rebuild.events.toLocaleString('en-US')} events in ${rebuild.ms} ms ${JSON.stringify(rebuild.phases)}`,
