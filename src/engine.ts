@@ -6,6 +6,8 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { openEventStore, type EventStore } from './eventstore/index.js';
 import { JobTypeRegistry } from './jobs/registry.js';
 import { openReadModelDb, type ReadModelDb } from './projections/readModelDb.js';
+import { ReadModelHolder } from './projections/readModelHolder.js';
+import { ReadModelRebuilder } from './projections/onlineRebuild.js';
 import { readModelProjections } from './projections/readModelProjections.js';
 import { BatchReadModel } from './projections/batchReadModel.js';
 import { BatchItemStore } from './batches/batchItemStore.js';
@@ -106,8 +108,11 @@ export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOption
 export interface Engine {
   client: Client;
   eventStore: EventStore;
-  readModelDb: ReadModelDb;
+  /** The read model's connection now (an online rebuild replaces it: do not keep it). */
+  readonly readModelDb: ReadModelDb;
   readModel: JobReadModel;
+  /** Online rebuilds of the read model (POST /admin/read-model/rebuild). */
+  readModelRebuilder: ReadModelRebuilder;
   projector: Projector;
   reconciler: Reconciler;
   commands: JobCommands;
@@ -127,14 +132,15 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const files = new FileStore(options.filesDir ?? path.join(path.dirname(options.eventStorePath), 'files'));
   if (!registry.has('match')) registry.register(createMatchJobType({ files }));
   const eventStore = openEventStore(options.eventStorePath);
-  const readModelDb = openReadModelDb(options.readModelPath);
-  const projector = new Projector(eventStore, readModelDb, readModelProjections());
+  // Every reader and the projector hold the read model through this, so a rebuild can swap it.
+  const readModelHolder = new ReadModelHolder(openReadModelDb(options.readModelPath));
+  const projector = new Projector(eventStore, readModelHolder, readModelProjections());
   projector.on('error', (error) => log(`[projector] ${(error as Error).stack ?? error}`));
   projector.start();
 
   const connection = await Connection.connect({ address: options.temporalAddress });
   const client = new Client({ connection, namespace });
-  const readModel = new JobReadModel(readModelDb);
+  const readModel = new JobReadModel(readModelHolder);
   const storeAccess = options.storeAccess ?? (options.runWorkers === false ? 'remote' : 'local');
   const defaultPoolLimit = options.pools?.[DEFAULT_POOL] ?? options.maxConcurrentSteps ?? 100;
   const poolLimits = { [DEFAULT_POOL]: defaultPoolLimit, ...options.pools };
@@ -154,7 +160,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const batchItems = new BatchItemStore(
     options.batchItemsPath ?? path.join(path.dirname(options.eventStorePath), 'batch-items.db'),
   );
-  const batchReadModel = new BatchReadModel(readModelDb);
+  const batchReadModel = new BatchReadModel(readModelHolder);
   const batchCommands = new BatchCommands({
     client,
     taskQueue: options.taskQueue,
@@ -170,7 +176,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   });
   // Recurring jobs: Temporal Schedules whose every action starts a jobWorkflow; their changes are
   // recorded by this command side (schedule-<id> streams).
-  const scheduleReadModel = new ScheduleReadModel(readModelDb);
+  const scheduleReadModel = new ScheduleReadModel(readModelHolder);
   const scheduleCommands = new ScheduleCommands({
     client,
     taskQueue: options.taskQueue,
@@ -179,6 +185,13 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     readModel: scheduleReadModel,
     projection: projector,
     workflowTaskTimeoutMs: options.workflowTaskTimeoutMs,
+  });
+  const readModelRebuilder = new ReadModelRebuilder({
+    store: eventStore,
+    holder: readModelHolder,
+    projector,
+    readModelPath: options.readModelPath,
+    log,
   });
   const storeProbe = new Database(options.eventStorePath, { timeout: 1000 });
   const app = createApp(
@@ -191,6 +204,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       files: { store: files, resultsDir: options.resultsDir },
       pools: new PoolCommands({ client, taskQueue: options.taskQueue, readModel, projection: projector, storeAccess }),
       schedules: { readModel: scheduleReadModel, commands: scheduleCommands },
+      readModelRebuild: readModelRebuilder,
       ops: {
         countByStatus: () => readModel.countByStatus(),
         lastPosition: () => eventStore.lastPosition(),
@@ -227,7 +241,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         client,
         taskQueue: options.taskQueue,
         eventStore,
-        readModelDb,
+        readModelDb: readModelHolder,
         waitFor: (position, timeoutMs) => projector.waitFor(position, timeoutMs),
         poolLimits,
         defaultPoolLimit,
@@ -277,8 +291,11 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   return {
     client,
     eventStore,
-    readModelDb,
+    get readModelDb() {
+      return readModelHolder.db;
+    },
     readModel,
+    readModelRebuilder,
     projector,
     reconciler,
     commands,
@@ -292,10 +309,11 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       await running;
       progress('workers stopped');
       await nativeConnection?.close();
+      await readModelRebuilder.stop();
       await projector.stop();
       progress('projector stopped');
       await connection.close();
-      readModelDb.close();
+      readModelHolder.db.close();
       storeProbe.close();
       batchItems.close();
       files.close();

@@ -13,6 +13,7 @@ import { scheduleControlRoutes, scheduleRoutes } from './routes/schedules.js';
 import { validationHook } from './validation.js';
 import { fileRoutes, jobFileRoutes } from './routes/files.js';
 import { DEFAULT_REQUEST_LIMITS, requestLimits, type RequestLimits } from './limits.js';
+import { readModelAdminRoutes } from './routes/readModelAdmin.js';
 import { methodNotAllowed, requireJsonBody, withGlobalResponses } from './globalResponses.js';
 
 export interface AppOptions {
@@ -101,6 +102,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
     api.route('/', fileRoutes({ ...deps.files, jobs: deps.readModel, maxUploadBytes: limits.maxUploadBytes }));
     api.route('/', jobFileRoutes({ ...deps.files, readModel: deps.readModel }));
   }
+  if (deps.readModelRebuild) api.route('/', readModelAdminRoutes(deps.readModelRebuild));
   app.route('/api/v1', api);
   return app;
 }

@@ -9,6 +9,7 @@ import type { FilesDeps } from './routes/files.js';
 import type { ScheduleReadModel } from '../projections/scheduleReadModel.js';
 import type { ScheduleCommands } from '../commands/scheduleCommands.js';
 import type { PoolCommands } from '../commands/poolCommands.js';
+import type { ReadModelRebuilder } from '../projections/onlineRebuild.js';
 
 /** Who is calling. `admin` sees and controls every job; others only their own. */
 export interface ApiUser {
@@ -40,6 +41,8 @@ export interface ApiDeps {
   files?: FilesDeps;
   /** Schedules: recurring jobs (omitted: no /schedules routes). */
   schedules?: { readModel: ScheduleReadModel; commands: ScheduleCommands };
+  /** Online rebuild of the read model (omitted: no /admin/read-model routes). */
+  readModelRebuild?: ReadModelRebuilder;
 }
 
 /** Loads a job the user may see: 404 when absent, 403 when it is someone else's. */

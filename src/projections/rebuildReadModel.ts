@@ -39,6 +39,8 @@ export interface RebuildOptions {
   toPosition?: number;
   /** Called as the log is read: the lowest position every partition has reached, and the last one. */
   onProgress?: (position: number, last: number) => void;
+  /** Ends the worker threads and fails the rebuild (its files removed), e.g. when the engine stops. */
+  signal?: AbortSignal;
 }
 
 /** Events of a partition between two progress reports. */
@@ -93,7 +95,7 @@ export async function rebuildReadModel(
         partition.close();
       }
     } else {
-      ({ results, merged, folded } = await foldInWorkers(inputs, progress, last));
+      ({ results, merged, folded } = await foldInWorkers(inputs, progress, last, options.signal));
     }
   } catch (error) {
     for (const input of inputs) removeDbFiles(input.file);
@@ -129,12 +131,17 @@ async function foldInWorkers(
   inputs: PartitionInput[],
   progress: (index: number, position: number) => void,
   position: number,
+  signal: AbortSignal | undefined,
 ): Promise<{ results: PartitionResult[]; merged: MergeResult; folded: number }> {
   const workers: Worker[] = [];
+  let onAbort: (() => void) | undefined;
   try {
     const results: PartitionResult[] = new Array(inputs.length);
     let foldedAt = 0;
     const merged = await new Promise<MergeResult>((resolve, reject) => {
+      onAbort = () => reject(new Error('rebuild aborted'));
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort);
       let pending = inputs.length;
       for (const input of inputs) {
         const worker = startTsWorker(new URL('./rebuildWorker.ts', import.meta.url), { ...input });
@@ -168,6 +175,7 @@ async function foldInWorkers(
     });
     return { results, merged, folded: foldedAt };
   } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
