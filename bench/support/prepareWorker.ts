@@ -16,6 +16,8 @@ export interface PrepareInput {
   fill: Omit<FillOptions, 'progress'>;
   /** Date.now() when the benchmark started, for the progress lines. */
   startedAt: number;
+  /** Worker threads of the rebuild (default: one per core). */
+  rebuildThreads?: number;
 }
 
 export interface PrepareOutput {
@@ -48,6 +50,7 @@ async function run(input: PrepareInput): Promise<PrepareOutput> {
 
     const rebuildStarted = performance.now();
     const rebuild = await rebuildReadModel(store, input.readModelFile, {
+      threads: input.rebuildThreads,
       onProgress: (position, last) =>
         progress.line(
           `rebuild: ${position.toLocaleString('en-US')}/${last.toLocaleString('en-US')} events (${((position / last) * 100).toFixed(1)}%), ` +

@@ -122,13 +122,18 @@ export class ReadModelRebuilder {
 
       next = openReadModelDb(temp);
       const tail = new Projector(store, next, readModelProjections());
-      const swapLag = this.options.swapLag ?? 1000;
+      const swapLag = this.options.swapLag ?? 200;
       // A batch at a time, yielding between batches: requests keep being served from the live model.
       while (store.lastPosition() - tail.checkpoint() > swapLag) {
         if (this.abort.signal.aborted) throw new Error('rebuild aborted');
         status.tailEvents += tail.applyNext();
         await yieldToRequests();
       }
+      // Both WALs merged into their files now, each in a step of its own, so the swap's closes are short.
+      next.pragma('wal_checkpoint(TRUNCATE)');
+      await yieldToRequests();
+      this.options.holder.db.pragma('wal_checkpoint(TRUNCATE)');
+      await yieldToRequests();
       this.swap(status, tail, next);
       next = undefined;
       status.state = 'completed';
