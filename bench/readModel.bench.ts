@@ -570,30 +570,20 @@ function printReport(
     '',
   );
   const o = r.online;
+  const onlineRow = (phase: string, f: OnlineRebuildFigures['baseline'], failed: string) => [
+    phase,
+    fmtInt(f.n),
+    fmtInt(f.requestsPerSec),
+    fmtMs(f.p50Ms),
+    fmtMs(f.p99Ms),
+    fmtMs(f.maxMs),
+    failed,
+  ];
   out.push(
     `Online rebuild (POST /admin/read-model/rebuild) under ${CONCURRENCY} in-process readers and ${fmtInt(o.appendedJobs)} jobs appended meanwhile:`,
     formatTable(
       ['phase', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'failed'],
-      [
-        [
-          'no rebuild (baseline)',
-          fmtInt(o.baseline.n),
-          fmtInt(o.baseline.requestsPerSec),
-          fmtMs(o.baseline.p50Ms),
-          fmtMs(o.baseline.p99Ms),
-          fmtMs(o.baseline.maxMs),
-          '-',
-        ],
-        [
-          'during the rebuild',
-          fmtInt(o.during.n),
-          fmtInt(o.during.requestsPerSec),
-          fmtMs(o.during.p50Ms),
-          fmtMs(o.during.p99Ms),
-          fmtMs(o.during.maxMs),
-          fmtInt(o.during.failed),
-        ],
-      ],
+      [onlineRow('no rebuild (baseline)', o.baseline, '-'), onlineRow('during the rebuild', o.during, fmtInt(o.during.failed))],
     ),
     `  build ${fmtInt(o.rebuild.build_ms ?? 0)} ms, tail ${fmtInt(o.rebuild.tail_events)} events caught up after it, swap pause ${fmtMs(o.rebuild.swap_pause_ms ?? 0)} ms`,
     '',
