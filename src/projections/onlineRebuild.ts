@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { renameSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { setImmediate as yieldToRequests } from 'node:timers/promises';
 import type { EventStore } from '../eventstore/index.js';
 import { Projector } from './projector.js';
@@ -112,6 +113,7 @@ export class ReadModelRebuilder {
     const temp = `${readModelPath}.rebuild`;
     let next: ReadModelDb | undefined;
     try {
+      await rm(`${readModelPath}.old`, { force: true }); // a previous rebuild's, if its removal was cut short
       const built = await rebuildReadModel(store, temp, {
         threads: this.options.threads === undefined ? undefined : Math.max(1, this.options.threads),
         toPosition: status.builtTo,
@@ -160,15 +162,24 @@ export class ReadModelRebuilder {
     // The new file alone, without a WAL, so it can move: its connection closes (and merges its WAL).
     next.close();
     const old = holder.db;
+    const retired = `${readModelPath}.old`;
     try {
       old.close(); // also removes its WAL and shared-memory files
-      // Left over only if another connection had the file open: they belong to the old file.
-      for (const suffix of ['-wal', '-shm']) rmSync(readModelPath + suffix, { force: true });
-      renameSync(temp, readModelPath);
+      // Moved aside, not replaced: replacing would free the old file's blocks during the pause.
+      renameSync(readModelPath, retired);
+      try {
+        // Left over only if another connection had the file open: they belong to the old file.
+        for (const suffix of ['-wal', '-shm']) rmSync(readModelPath + suffix, { force: true });
+        renameSync(temp, readModelPath);
+      } catch (error) {
+        renameSync(retired, readModelPath); // the old read model serves on
+        throw error;
+      }
     } finally {
       // Whatever happened, the holder gets an open connection on the read model's path.
       holder.swap(openReadModelDb(readModelPath));
     }
+    void rm(retired, { force: true }); // in the background, after the pause
     status.swappedAt = projector.checkpoint();
     status.swapPauseMs = Math.round((performance.now() - started) * 1000) / 1000;
     // Commands waiting for a position re-check it against the new read model.

@@ -58,7 +58,25 @@ const dump = (db: ReadModelDb) =>
     ]),
   );
 
+const noCommands = new Proxy({} as JobCommands, {
+  get: () => () => {
+    throw new Error('no commands in this test');
+  },
+});
+
 describe('online read-model rebuild', () => {
+  it('given a non-admin caller, when it asks for a rebuild, then 403 and nothing starts', async () => {
+    const deps = { readModel: new JobReadModel(holder), commands: noCommands, events: store, readModelRebuild: rebuilder };
+    const app = createApp(
+      { ...deps, workers: async () => ({ active: 1, total: 1 }) },
+      { authenticate: () => ({ id: 'u', role: 'user' }) },
+    );
+    const response = await app.request('/api/v1/admin/read-model/rebuild', { method: 'POST' });
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as { details: string }).details).toBe('Only admins rebuild the read model');
+    expect(rebuilder.status()).toBeUndefined();
+  });
+
   it('given requests and appends going on, when rebuilt online, then no request fails, no event is missed, and it equals an offline rebuild', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 1500; i++) {
@@ -67,14 +85,9 @@ describe('online read-model rebuild', () => {
     }
     projector.start();
     await projector.waitFor(store.lastPosition());
-    const commands = new Proxy({} as JobCommands, {
-      get: () => () => {
-        throw new Error('no commands in this test');
-      },
-    });
     const app = createApp({
       readModel: new JobReadModel(holder),
-      commands,
+      commands: noCommands,
       events: store,
       workers: async () => ({ active: 1, total: 1 }),
       readModelRebuild: rebuilder,
