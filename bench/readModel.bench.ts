@@ -567,6 +567,7 @@ function printReport(
       ` (GC of the bench's thread: ${fmtInt(r.rebuildGc.totalMs)} ms in ${fmtInt(r.rebuildGc.pauses)} pauses)`,
     `  floor (SQLite alone, no JavaScript, one thread): scan the log ${fmtInt(r.rebuildFloor.scanMs)} ms + copy the rows ${fmtInt(r.rebuildFloor.writeMs)} ms + ` +
       `build the indexes ${fmtInt(r.rebuildFloor.indexMs)} ms = ${fmtInt(r.floorMs)} ms`,
+    `  not in the floor: reading + JSON-decoding every event's data in one JS thread takes ${fmtInt(r.rebuildFloor.decodeMs)} ms alone`,
     '',
   );
   const o = r.online;
