@@ -96,13 +96,7 @@ export class ReadModelRebuilder {
     return this.current && (id === undefined || id === this.current.id) ? { ...this.current } : undefined;
   }
 
-  /** Resolves when the running rebuild (if any) has ended, with its status. */
-  async settled(): Promise<ReadModelRebuildStatus | undefined> {
-    await this.running;
-    return this.status();
-  }
-
-  /** Ends a running rebuild (its files removed; the live read model untouched unless it already swapped). */
+  /** For good (the engine stops): ends a running rebuild, its files removed, the live read model untouched. */
   async stop(): Promise<void> {
     this.abort.abort();
     await this.running;
