@@ -6,13 +6,17 @@ import { rebuildReadModelInPlace } from '../src/projections/rebuildReadModel.js'
 const config = loadConfig();
 const store = openEventStore(config.eventStorePath);
 let lastPrint = 0;
-const result = rebuildReadModelInPlace(store, config.readModelPath, (position, last) => {
-  if (Date.now() - lastPrint > 500 || position === last) {
-    lastPrint = Date.now();
-    const pct = last ? Math.floor((position * 100) / last) : 100;
-    process.stderr.write(`\rrebuilding: ${'#'.repeat(pct / 4).padEnd(25, '.')} ${pct}% (${position}/${last})`);
-  }
+const result = await rebuildReadModelInPlace(store, config.readModelPath, {
+  onProgress(position, last) {
+    if (Date.now() - lastPrint > 500 || position === last) {
+      lastPrint = Date.now();
+      const pct = last ? Math.floor((position * 100) / last) : 100;
+      process.stderr.write(`\rrebuilding: ${'#'.repeat(pct / 4).padEnd(25, '.')} ${pct}% (${position}/${last})`);
+    }
+  },
 });
 process.stderr.write('\n');
-console.log(`rebuilt ${result.jobs} jobs from ${result.events} events in ${result.ms} ms → ${config.readModelPath}`);
+console.log(
+  `rebuilt ${result.jobs} jobs from ${result.events} events in ${result.ms} ms (${result.threads} threads) → ${config.readModelPath}`,
+);
 store.close();

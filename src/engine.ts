@@ -6,6 +6,8 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { openEventStore, type EventStore } from './eventstore/index.js';
 import { JobTypeRegistry } from './jobs/registry.js';
 import { openReadModelDb, type ReadModelDb } from './projections/readModelDb.js';
+import { ReadModelHolder } from './projections/readModelHolder.js';
+import { ReadModelRebuilder } from './projections/onlineRebuild.js';
 import { readModelProjections } from './projections/readModelProjections.js';
 import { BatchReadModel } from './projections/batchReadModel.js';
 import { BatchItemStore } from './batches/batchItemStore.js';
@@ -138,8 +140,11 @@ export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOption
 export interface Engine {
   client: Client;
   eventStore: EventStore;
-  readModelDb: ReadModelDb;
+  /** The read model's connection now (an online rebuild replaces it: do not keep it). */
+  readonly readModelDb: ReadModelDb;
   readModel: JobReadModel;
+  /** Online rebuilds of the read model (POST /admin/read-model/rebuild). */
+  readModelRebuilder: ReadModelRebuilder;
   projector: Projector;
   reconciler: Reconciler;
   commands: JobCommands;
@@ -161,14 +166,15 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const files = new FileStore(options.filesDir ?? path.join(path.dirname(options.eventStorePath), 'files'));
   if (!registry.has('match')) registry.register(createMatchJobType({ files }));
   const eventStore = openEventStore(options.eventStorePath);
-  const readModelDb = openReadModelDb(options.readModelPath);
-  const projector = new Projector(eventStore, readModelDb, readModelProjections());
+  // Every reader and the projector hold the read model through this, so a rebuild can swap it.
+  const readModelHolder = new ReadModelHolder(openReadModelDb(options.readModelPath));
+  const projector = new Projector(eventStore, readModelHolder, readModelProjections());
   projector.on('error', (error) => log(`[projector] ${(error as Error).stack ?? error}`));
   projector.start();
 
   const connection = await Connection.connect({ address: options.temporalAddress });
   const client = new Client({ connection, namespace });
-  const readModel = new JobReadModel(readModelDb);
+  const readModel = new JobReadModel(readModelHolder);
   const storeAccess = options.storeAccess ?? (options.runWorkers === false ? 'remote' : 'local');
   // Pools pick from their line by local activity when their workflows run here, next to the read model.
   const pickLocally = storeAccess === 'local' && options.runWorkers !== false;
@@ -191,7 +197,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const batchItems = new BatchItemStore(
     options.batchItemsPath ?? path.join(path.dirname(options.eventStorePath), 'batch-items.db'),
   );
-  const batchReadModel = new BatchReadModel(readModelDb);
+  const batchReadModel = new BatchReadModel(readModelHolder);
   const batchCommands = new BatchCommands({
     client,
     taskQueue: options.taskQueue,
@@ -207,7 +213,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   });
   // Recurring jobs: Temporal Schedules whose every action starts a jobWorkflow; their changes are
   // recorded by this command side (schedule-<id> streams).
-  const scheduleReadModel = new ScheduleReadModel(readModelDb);
+  const scheduleReadModel = new ScheduleReadModel(readModelHolder);
   const scheduleCommands = new ScheduleCommands({
     client,
     taskQueue: options.taskQueue,
@@ -222,7 +228,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   // The allow-list also decides which URLs a subscription or a callback_url may name.
   configureHttpEgress(options.httpJobAllowedHosts);
   const storeDir = path.dirname(options.eventStorePath);
-  const webhookReadModel = new WebhookReadModel(readModelDb);
+  const webhookReadModel = new WebhookReadModel(readModelHolder);
   const webhookRetry = { ...DEFAULT_WEBHOOK_RETRY, ...options.webhooks?.retry };
   const webhookTimeoutMs = options.webhooks?.requestTimeoutMs ?? 10_000;
   const webhookCommands = new WebhookCommands({
@@ -235,6 +241,13 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     requestTimeoutMs: webhookTimeoutMs,
     storeAccess,
   });
+  const readModelRebuilder = new ReadModelRebuilder({
+    store: eventStore,
+    holder: readModelHolder,
+    projector,
+    readModelPath: options.readModelPath,
+    log,
+  });
   const storeProbe = new Database(options.eventStorePath, { timeout: 1000 });
   const workerList = taskQueueWorkerList(client, namespace, options.taskQueue, { jobTypes: () => registry.names() });
   const app = createApp(
@@ -243,7 +256,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       commands,
       events: eventStore,
       workers: taskQueueWorkers(workerList),
-      operations: { workerList, throughput: new ThroughputReadModel(readModelDb) },
+      operations: { workerList, throughput: new ThroughputReadModel(readModelHolder) },
       batches: { readModel: batchReadModel, commands: batchCommands },
       files: { store: files, resultsDir: options.resultsDir },
       pools: new PoolCommands({
@@ -256,6 +269,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       }),
       schedules: { readModel: scheduleReadModel, commands: scheduleCommands },
       webhooks: { readModel: webhookReadModel, commands: webhookCommands },
+      readModelRebuild: readModelRebuilder,
       ops: {
         countByStatus: () => readModel.countByStatus(),
         lastPosition: () => eventStore.lastPosition(),
@@ -287,7 +301,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     client,
     taskQueue: options.taskQueue,
     eventStore,
-    readModelDb,
+    readModelDb: readModelHolder,
     waitFor: (position: number, timeoutMs?: number) => projector.waitFor(position, timeoutMs),
     poolLimits,
     defaultPoolLimit,
@@ -376,8 +390,11 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   return {
     client,
     eventStore,
-    readModelDb,
+    get readModelDb() {
+      return readModelHolder.db;
+    },
     readModel,
+    readModelRebuilder,
     projector,
     reconciler,
     commands,
@@ -393,10 +410,11 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       await running;
       progress('workers stopped');
       await nativeConnection?.close();
+      await readModelRebuilder.stop();
       await projector.stop();
       progress('projector stopped');
       await connection.close();
-      readModelDb.close();
+      readModelHolder.db.close();
       storeProbe.close();
       batchItems.close();
       files.close();

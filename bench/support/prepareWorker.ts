@@ -16,6 +16,8 @@ export interface PrepareInput {
   fill: Omit<FillOptions, 'progress'>;
   /** Date.now() when the benchmark started, for the progress lines. */
   startedAt: number;
+  /** Worker threads of the rebuild (default: one per core). */
+  rebuildThreads?: number;
 }
 
 export interface PrepareOutput {
@@ -47,12 +49,14 @@ async function run(input: PrepareInput): Promise<PrepareOutput> {
     );
 
     const rebuildStarted = performance.now();
-    const rebuild = rebuildReadModel(store, input.readModelFile, (position, last) =>
-      progress.line(
-        `rebuild: ${position.toLocaleString('en-US')}/${last.toLocaleString('en-US')} events (${((position / last) * 100).toFixed(1)}%), ` +
-          `${Math.round(position / ((performance.now() - rebuildStarted) / 1000)).toLocaleString('en-US')} events/s`,
-      ),
-    );
+    const rebuild = await rebuildReadModel(store, input.readModelFile, {
+      threads: input.rebuildThreads,
+      onProgress: (position, last) =>
+        progress.line(
+          `rebuild: ${position.toLocaleString('en-US')}/${last.toLocaleString('en-US')} events (${((position / last) * 100).toFixed(1)}%), ` +
+            `${Math.round(position / ((performance.now() - rebuildStarted) / 1000)).toLocaleString('en-US')} events/s`,
+        ),
+    });
     const rebuildGc = await gc.between(rebuildStarted, performance.now());
     progress.line(
       `rebuild: ${rebuild.events.toLocaleString('en-US')} events in ${rebuild.ms} ms ${JSON.stringify(rebuild.phases)}`,

@@ -1,20 +1,2 @@
-/**
- * Starts a worker thread on a TypeScript module under tsx. Node 20 does not apply tsx's --import hooks
- * to a worker's entry module, so the worker starts from a plain-JS stub that registers tsx in its own
- * thread, then imports the entry. The entry reads its input from `workerData`.
- */
-import { Worker } from 'node:worker_threads';
-
-const BOOTSTRAP = `
-const { workerData, parentPort } = require('node:worker_threads');
-import(workerData.__tsxApi)
-  .then((tsx) => { tsx.register(); return import(workerData.__entry); })
-  .catch((error) => parentPort.postMessage({ ok: false, error: String((error && error.stack) || error) }));
-`;
-
-export function startTsWorker(entry: URL, workerData: Record<string, unknown>): Worker {
-  return new Worker(BOOTSTRAP, {
-    eval: true,
-    workerData: { ...workerData, __tsxApi: import.meta.resolve('tsx/esm/api'), __entry: entry.href },
-  });
-}
+/** Moved to src/ (the read-model rebuild folds in worker threads too); re-exported for the benches. */
+export { startTsWorker } from '../../src/tsWorker.js';

@@ -5,10 +5,10 @@
  * deleted jobs named that no job names any more.
  */
 import { JobReadModel, fileIdsNamedBy } from '../projections/jobReadModel.js';
-import type { ReadModelDb } from '../projections/readModelDb.js';
+import { ReadModelHolder, type ReadModelSource } from '../projections/readModelHolder.js';
 
 export interface RetentionDeps {
-  readModelDb: ReadModelDb;
+  readModelDb: ReadModelSource;
   /** Resolves once the read model has applied the log up to `position`. */
   waitFor(position: number, timeoutMs?: number): Promise<boolean>;
   /** Uploaded files (the inputs of `match` jobs); omitted: none are removed. */
@@ -17,10 +17,12 @@ export interface RetentionDeps {
 
 export function createRetentionActivities(deps: RetentionDeps) {
   const jobs = new JobReadModel(deps.readModelDb);
-  const finishedBatches = deps.readModelDb.prepare<{ cutoff: string; ids: string }, { id: string }>(
-    `SELECT id FROM batches WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < @cutoff
-        AND id IN (SELECT value FROM json_each(@ids))`,
-  );
+  const readModel = ReadModelHolder.of(deps.readModelDb);
+  const finishedBatches = () =>
+    readModel.prepare<{ cutoff: string; ids: string }, { id: string }>(
+      `SELECT id FROM batches WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < @cutoff
+          AND id IN (SELECT value FROM json_each(@ids))`,
+    );
   const caughtUp = async (position: number) => {
     if (!(await deps.waitFor(position, 30_000))) throw new Error(`read model not caught up with position ${position}`);
   };
@@ -34,7 +36,9 @@ export function createRetentionActivities(deps: RetentionDeps) {
 
     /** Of `batchIds`, the batches that finished before `cutoff`: their stored inputs may go. */
     async batchesFinishedBefore(request: { cutoff: string; batchIds: string[] }): Promise<string[]> {
-      return finishedBatches.all({ cutoff: request.cutoff, ids: JSON.stringify(request.batchIds) }).map((r) => r.id);
+      return finishedBatches()
+        .all({ cutoff: request.cutoff, ids: JSON.stringify(request.batchIds) })
+        .map((r) => r.id);
     },
 
     /** Removes the uploads of `fileIds` that no job names once the tombstones up to `afterPosition` are applied; bytes freed. */

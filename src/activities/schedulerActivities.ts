@@ -6,7 +6,7 @@
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { EventStore } from '../eventstore/index.js';
-import type { ReadModelDb } from '../projections/readModelDb.js';
+import { ReadModelHolder, type ReadModelSource } from '../projections/readModelHolder.js';
 import { isTerminalJobStatus, poolWorkflowId } from '../domain/index.js';
 import type { PoolHolder, PoolWorkflowInput } from '../workflows/poolContract.js';
 
@@ -14,7 +14,8 @@ export interface SchedulerDeps {
   client: Client;
   taskQueue: string;
   eventStore: Pick<EventStore, 'lastPosition'>;
-  readModelDb: ReadModelDb;
+  /** The read model (its holder: the activities follow an online rebuild's swap). */
+  readModelDb: ReadModelSource;
   /** Resolves once the read model has applied the log up to `position`. */
   waitFor(position: number, timeoutMs?: number): Promise<boolean>;
   /** Limits of configured pools; others start with defaultPoolLimit. */
@@ -46,10 +47,11 @@ export interface PickPoolWaitersResult {
 }
 
 export function createSchedulerActivities(deps: SchedulerDeps) {
-  const db = deps.readModelDb;
+  const readModel = ReadModelHolder.of(deps.readModelDb);
   // The line: by priority, then round-robin between owners (an owner's n-th waiting job, counting the
   // slots it already holds, goes after every other owner's earlier ones), then first come first served.
-  const line = db.prepare<{ pool: string; holders: string; held: string; served: string; limit: number }, PickedRow>(`
+  const line = () =>
+    readModel.prepare<{ pool: string; holders: string; held: string; served: string; limit: number }, PickedRow>(`
     WITH waiting AS (
       SELECT id, owner, pool_weight, priority, queued_seq,
              ROW_NUMBER() OVER (PARTITION BY owner, priority ORDER BY queued_seq) AS rn
@@ -60,9 +62,10 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
       FROM waiting w LEFT JOIN json_each(@held) h ON h.key = w.owner LEFT JOIN json_each(@served) s ON s.key = w.owner
      ORDER BY w.priority DESC, w.rn + COALESCE(h.value, 0), COALESCE(s.value, 0), w.queued_seq
      LIMIT @limit`);
-  const statusOf = db.prepare<[string], { status: string; queued_seq: number | null }>(
-    'SELECT status, queued_seq FROM jobs WHERE id = ?',
-  );
+  const statusOf = () =>
+    readModel.prepare<[string], { status: string; queued_seq: number | null }>(
+      'SELECT status, queued_seq FROM jobs WHERE id = ?',
+    );
   const caughtUp = async () => {
     await deps.waitFor(deps.eventStore.lastPosition(), 10_000);
   };
@@ -73,7 +76,7 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
       else await caughtUp();
       const finished = Object.entries(request.holders)
         .filter(([id, holder]) => {
-          const row = statusOf.get(id);
+          const row = statusOf().get(id);
           return !row || isTerminalJobStatus(row.status) || (row.queued_seq ?? 0) !== holder.queuedSeq;
         })
         .map(([id]) => id);
@@ -82,7 +85,7 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
       const picks: PickPoolWaitersResult['picks'] = [];
       if (request.capacity > 0) {
         let free = request.capacity;
-        const rows = line.all({
+        const rows = line().all({
           pool: request.pool,
           holders: JSON.stringify(Object.keys(request.holders)),
           held: JSON.stringify(held),
@@ -103,7 +106,7 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
     /** The status of each job (null: unknown, e.g. not started yet), after the read model caught up. */
     async jobOutcomes(request: { jobIds: string[] }): Promise<Record<string, string | null>> {
       await caughtUp();
-      return Object.fromEntries(request.jobIds.map((id) => [id, statusOf.get(id)?.status ?? null]));
+      return Object.fromEntries(request.jobIds.map((id) => [id, statusOf().get(id)?.status ?? null]));
     },
 
     /** Starts a pool's workflow unless it runs already (a job asked a pool nobody started yet). */

@@ -16,6 +16,7 @@ import { validationHook } from './validation.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { fileRoutes, jobFileRoutes } from './routes/files.js';
 import { DEFAULT_REQUEST_LIMITS, requestLimits, type RequestLimits } from './limits.js';
+import { readModelAdminRoutes } from './routes/readModelAdmin.js';
 import { methodNotAllowed, requireJsonBody, withGlobalResponses } from './globalResponses.js';
 import { dashboardRoutes, type DashboardOptions } from '../ui/dashboard.js';
 
@@ -113,6 +114,7 @@ export function createApp(deps: ApiDeps, options: AppOptions = {}) {
     api.route('/', fileRoutes({ ...deps.files, jobs: deps.readModel, maxUploadBytes: limits.maxUploadBytes }));
     api.route('/', jobFileRoutes({ ...deps.files, readModel: deps.readModel }));
   }
+  if (deps.readModelRebuild) api.route('/', readModelAdminRoutes(deps.readModelRebuild));
   app.route('/api/v1', api);
   if (options.dashboard !== false) app.route('/', dashboardRoutes(options.dashboard ?? {}));
   return app;

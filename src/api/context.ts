@@ -12,6 +12,7 @@ import type { PoolCommands } from '../commands/poolCommands.js';
 import type { WebhookReadModel } from '../projections/webhookReadModel.js';
 import type { WebhookCommands } from '../commands/webhookCommands.js';
 import type { OperationsDeps } from './routes/operations.js';
+import type { ReadModelRebuilder } from '../projections/onlineRebuild.js';
 
 /** Who is calling. `admin` sees and controls every job; others only their own. */
 export interface ApiUser {
@@ -47,6 +48,8 @@ export interface ApiDeps {
   schedules?: { readModel: ScheduleReadModel; commands: ScheduleCommands };
   /** Webhook subscriptions and their deliveries (omitted: no /webhooks routes). */
   webhooks?: { readModel: WebhookReadModel; commands: WebhookCommands };
+  /** Online rebuild of the read model (omitted: no /admin/read-model routes). */
+  readModelRebuild?: ReadModelRebuilder;
 }
 
 /** Loads a job the user may see: 404 when absent, 403 when it is someone else's. */

@@ -22,6 +22,7 @@ export function batchProjection(): Projection {
   }
   return {
     name: 'batches',
+    eventTypePrefixes: ['Batch'],
     apply(db, event: ScannedEvent) {
       if (!event.type.startsWith('Batch')) return;
       if (prepared !== db) {

@@ -1,4 +1,4 @@
-import type { ReadModelDb } from './readModelDb.js';
+import { ReadModelHolder, type ReadModelSource } from './readModelHolder.js';
 
 export interface BatchRow {
   id: string;
@@ -21,24 +21,23 @@ export interface BatchRow {
 
 /** Queries of the batches read model. */
 export class BatchReadModel {
-  private readonly byId;
-  private readonly counts;
+  private readonly holder: ReadModelHolder;
 
-  constructor(private readonly db: ReadModelDb) {
-    this.byId = db.prepare<[string], BatchRow>('SELECT * FROM batches WHERE id = ?');
-    this.counts = db.prepare<[string], { status: string; count: number }>(
-      'SELECT status, count FROM batch_job_counts WHERE batch_id = ?',
-    );
+  constructor(source: ReadModelSource) {
+    this.holder = ReadModelHolder.of(source);
   }
 
   getBatch(id: string): BatchRow | undefined {
-    return this.byId.get(id);
+    return this.holder.prepare<[string], BatchRow>('SELECT * FROM batches WHERE id = ?').get(id);
   }
 
   /** Jobs of the batch by job status (jobs started so far). */
   jobCounts(id: string): Record<string, number> {
     const result: Record<string, number> = {};
-    for (const row of this.counts.all(id)) result[row.status] = row.count;
+    for (const row of this.holder
+      .prepare<[string], { status: string; count: number }>('SELECT status, count FROM batch_job_counts WHERE batch_id = ?')
+      .all(id))
+      result[row.status] = row.count;
     return result;
   }
 
@@ -47,7 +46,7 @@ export class BatchReadModel {
     if (filter.owner !== undefined) where.push('owner = @owner');
     if (filter.status !== undefined) where.push('status = @status');
     if (filter.before !== undefined) where.push('created_at < @before');
-    return this.db
+    return this.holder
       .prepare<Record<string, unknown>, BatchRow>(
         `SELECT * FROM batches ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT @limit`,
       )
@@ -55,7 +54,7 @@ export class BatchReadModel {
   }
 
   countByStatus(owner?: string): Record<string, number> {
-    const rows = this.db
+    const rows = this.holder
       .prepare<Record<string, unknown>, { status: string; n: number }>(
         `SELECT status, COUNT(*) AS n FROM batches ${owner !== undefined ? 'WHERE owner = @owner' : ''} GROUP BY status`,
       )
@@ -65,13 +64,13 @@ export class BatchReadModel {
 
   /** Durations (s) of the batch's finished jobs, slowest first, and its failed jobs. */
   report(id: string, slowest = 10) {
-    const durations = this.db
+    const durations = this.holder
       .prepare<[string], { id: string; name: string; d: number }>(
         `SELECT id, name, (julianday(completed_at) - julianday(started_at)) * 86400.0 AS d FROM jobs
           WHERE batch_id = ? AND started_at IS NOT NULL AND completed_at IS NOT NULL ORDER BY d DESC`,
       )
       .all(id);
-    const failed = this.db
+    const failed = this.holder
       .prepare<
         [string],
         { id: string; name: string; status: string; error_message: string | null; error_type: string | null; attempts: number }

@@ -7,6 +7,11 @@ import type { ReadModelDb } from './readModelDb.js';
  * which also moves the checkpoint, so a row never gets ahead of or behind its checkpoint. */
 export interface Projection {
   readonly name: string;
+  /**
+   * The event types it reads, by prefix (e.g. `Batch`): a rebuild hands it only those. Unset: every
+   * event (always right, but a rebuild then sends it the whole log).
+   */
+  readonly eventTypePrefixes?: readonly string[];
   apply(db: ReadModelDb, event: ScannedEvent): void;
 }
 
@@ -286,6 +291,7 @@ export function jobProjection(): Projection {
   }
   return {
     name: 'jobs',
+    eventTypePrefixes: ['Job'],
     apply(db, event) {
       if (!event.type.startsWith('Job')) return;
       if (preparedFor !== db) {

@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import type { ReadModelDb } from './readModelDb.js';
+import { ReadModelHolder, type ReadModelSource } from './readModelHolder.js';
 import { InvalidCursorError, decodeCursor, encodeCursor } from './pageCursor.js';
 import { WAITING_JOB_STATUSES } from '../domain/index.js';
 
@@ -102,33 +102,22 @@ export interface JobPage {
 
 export { InvalidCursorError };
 
-/** Queries of the jobs read model. Reads only; the projection is the only writer. */
+/** Queries of the jobs read model. Reads only; the projection is the only writer. Statements come
+ * from the holder (prepared once per SQL text and connection: lists build their SQL from the filters
+ * given, so there are few texts), so they follow an online rebuild's swap. */
 export class JobReadModel {
-  private readonly byId;
-  private readonly counts;
-  private readonly countsOfOwner;
+  private readonly holder: ReadModelHolder;
 
-  constructor(private readonly db: ReadModelDb) {
-    this.byId = db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?');
-    this.counts = db.prepare<[], { status: string; count: number }>(
-      'SELECT status, SUM(count) AS count FROM job_counts GROUP BY status',
-    );
-    this.countsOfOwner = db.prepare<[string], { status: string; count: number }>(
-      'SELECT status, count FROM job_counts WHERE owner = ?',
-    );
+  constructor(source: ReadModelSource) {
+    this.holder = ReadModelHolder.of(source);
   }
 
-  /** A prepared statement, prepared once per SQL text (lists build their SQL from the filters given,
-   * so there are few texts; the stats and pool views run on every request). */
-  private readonly statements = new Map<string, Statement<any, any>>();
   private statement<P extends unknown[] | Record<string, unknown>, R>(sql: string): Statement<P, R> {
-    let prepared = this.statements.get(sql);
-    if (!prepared) this.statements.set(sql, (prepared = this.db.prepare(sql)));
-    return prepared as Statement<P, R>;
+    return this.holder.prepare<P, R>(sql);
   }
 
   getJob(id: string): JobRow | undefined {
-    return this.byId.get(id);
+    return this.statement<[string], JobRow>('SELECT * FROM jobs WHERE id = ?').get(id);
   }
 
   listJobs(filter: JobListFilter): JobPage {
@@ -275,7 +264,14 @@ export class JobReadModel {
 
   /** Jobs by status, from the counters the projection keeps (no scan of jobs). */
   countByStatus(owner?: string): Record<string, number> {
-    const rows = owner === undefined ? this.counts.all() : this.countsOfOwner.all(owner);
+    const rows =
+      owner === undefined
+        ? this.statement<[], { status: string; count: number }>(
+            'SELECT status, SUM(count) AS count FROM job_counts GROUP BY status',
+          ).all()
+        : this.statement<[string], { status: string; count: number }>('SELECT status, count FROM job_counts WHERE owner = ?').all(
+            owner,
+          );
     const result: Record<string, number> = {};
     for (const row of rows) result[row.status] = row.count;
     return result;

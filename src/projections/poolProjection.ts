@@ -18,6 +18,7 @@ export function poolProjection(): Projection {
   }
   return {
     name: 'pools',
+    eventTypePrefixes: ['Pool'],
     apply(db, event: ScannedEvent) {
       if (event.type !== PoolEvents.created && event.type !== PoolEvents.limitChanged) return;
       if (prepared !== db) {

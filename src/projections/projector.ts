@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { EventStore, RecordedEvent } from '../eventstore/index.js';
 import type { Projection } from './jobProjection.js';
-import type { ReadModelDb } from './readModelDb.js';
+import { ReadModelHolder, type ReadModelSource } from './readModelHolder.js';
 
 export interface ProjectorOptions {
   /** Checkpoint name in projection_checkpoints. */
@@ -23,13 +23,12 @@ export class Projector extends EventEmitter {
   private running = false;
   private abort = new AbortController();
   private loop: Promise<void> | undefined;
-  private readonly getCheckpoint;
-  private readonly setCheckpoint;
-  private readonly applyBatch: (events: RecordedEvent[]) => void;
+  /** The checkpoint statement and the batch transaction of the current connection (a swap brings new ones). */
+  private readonly prepared;
 
   constructor(
     private readonly store: EventStore,
-    private readonly db: ReadModelDb,
+    source: ReadModelSource,
     private readonly projections: Projection[],
     options: ProjectorOptions = {},
   ) {
@@ -38,30 +37,38 @@ export class Projector extends EventEmitter {
     this.name = options.name ?? 'read-model';
     this.batchSize = options.batchSize ?? 1000;
     this.idleWaitMs = options.idleWaitMs ?? 1000;
-    this.getCheckpoint = db.prepare<[string], { position: number }>('SELECT position FROM projection_checkpoints WHERE name = ?');
-    this.setCheckpoint = db.prepare(
-      'INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position',
-    );
-    this.applyBatch = db.transaction((events: RecordedEvent[]) => {
-      for (const event of events) for (const projection of this.projections) projection.apply(this.db, event);
-      this.setCheckpoint.run(this.name, events[events.length - 1]!.globalPosition);
+    this.prepared = ReadModelHolder.of(source).perConnection((db) => {
+      const setCheckpoint = db.prepare(
+        'INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position',
+      );
+      return {
+        getCheckpoint: db.prepare<[string], { position: number }>('SELECT position FROM projection_checkpoints WHERE name = ?'),
+        applyBatch: db.transaction((events: RecordedEvent[]) => {
+          for (const event of events) for (const projection of this.projections) projection.apply(db, event);
+          setCheckpoint.run(this.name, events[events.length - 1]!.globalPosition);
+        }),
+      };
     });
   }
 
   checkpoint(): number {
-    return this.getCheckpoint.get(this.name)?.position ?? 0;
+    return this.prepared().getCheckpoint.get(this.name)?.position ?? 0;
   }
 
   /** Applies everything in the log now; returns the number of events applied. */
   catchUp(): number {
     let applied = 0;
-    for (;;) {
-      const events = this.store.readAll({ fromPosition: this.checkpoint(), limit: this.batchSize });
-      if (events.length === 0) return applied;
-      this.applyBatch(events);
-      applied += events.length;
-      this.emit('projected', events[events.length - 1]!.globalPosition);
-    }
+    for (let batch = this.applyNext(); batch > 0; batch = this.applyNext()) applied += batch;
+    return applied;
+  }
+
+  /** Applies the next batch of the log (at most batchSize events) in one transaction; returns how many. */
+  applyNext(): number {
+    const events = this.store.readAll({ fromPosition: this.checkpoint(), limit: this.batchSize });
+    if (events.length === 0) return 0;
+    this.prepared().applyBatch(events);
+    this.emit('projected', events[events.length - 1]!.globalPosition);
+    return events.length;
   }
 
   /** Catches up, then follows new events until stop(). */

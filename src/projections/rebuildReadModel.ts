@@ -1,150 +1,195 @@
-import { existsSync, renameSync, rmSync } from 'node:fs';
-import type { EventStore, ScannedEvent } from '../eventstore/index.js';
-import type { JobRow } from './jobReadModel.js';
-import { openReadModelDb } from './readModelDb.js';
-import { JOB_COLUMNS, evolveJob } from './jobProjection.js';
-import { batchProjection } from './batchProjection.js';
-import { poolProjection } from './poolProjection.js';
-import { scheduleProjection } from './scheduleProjection.js';
-import { webhookProjection } from './webhookProjection.js';
-import { ThroughputTally } from './throughput.js';
+import { existsSync, renameSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import type { Worker } from 'node:worker_threads';
+import type { EventStore } from '../eventstore/index.js';
+import { startTsWorker } from '../tsWorker.js';
+import {
+  foldPartition,
+  removeDbFiles,
+  sumCounts,
+  type MergeInput,
+  type MergeResult,
+  type PartitionInput,
+  type PartitionResult,
+} from './rebuildPartition.js';
+import type { RebuildWorkerMessage } from './rebuildWorker.js';
 
 export interface RebuildResult {
   events: number;
   jobs: number;
   ms: number;
-  /** Where the time went (ms): reading + folding the log, writing the rows, building the indexes. */
+  /** Threads that folded the log (0: folded in the calling thread). */
+  threads: number;
+  /** The log position the new read model is at (its checkpoint). */
+  position: number;
+  /**
+   * Where the time went (ms): reading + folding the log (until the last partition is folded),
+   * writing the rows (partitions' own writes, then the copy into one file), building the indexes.
+   */
   phases: { foldMs: number; writeMs: number; indexMs: number };
 }
 
-const removeDb = (file: string) => {
-  for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-};
+export interface RebuildOptions {
+  /**
+   * Worker threads, each folding a partition of the streams (by a hash of the stream id); default
+   * one per core (at most 8). 0: one partition, folded in the calling thread (it blocks that thread).
+   */
+  threads?: number;
+  /** Last position applied (inclusive); default the end of the log when the rebuild starts. */
+  toPosition?: number;
+  /** Called as the log is read: the lowest position every partition has reached, and the last one. */
+  onProgress?: (position: number, last: number) => void;
+  /** Ends the worker threads and fails the rebuild (its files removed), e.g. when the engine stops. */
+  signal?: AbortSignal;
+}
 
-/** Same checkpoint name as the live Projector, so the rebuilt file can take over. */
-const CHECKPOINT = 'read-model';
-/** Events between two progress reports (and batch-event flushes). */
+/** Events of a partition between two progress reports. */
 const PROGRESS_EVERY = 50_000;
+const MAX_DEFAULT_THREADS = 8;
 
 /**
- * Builds a read model from the whole log into `targetPath` (a fresh file). The read model is derived
- * only from events, so this must equal the live one. It streams the log once, folds each job's
- * events in memory with the same `evolveJob` the live projection uses, then writes every row once and
- * builds the indexes after the load (one sort per index instead of keeping seven B-trees up to date
- * row by row); counters are computed from the rows.
+ * Builds a read model from the log into `targetPath` (a fresh file). The read model is derived only
+ * from events, so this must equal the live one. The job streams are split into partitions by a hash
+ * of their id and folded in parallel, each in a worker thread of its own with the same `evolveJob`
+ * the live projection uses (a job's row depends on its stream alone); partition 0 writes into the
+ * target, the others into scratch files that are then copied in by SQLite alone. The indexes are
+ * built after the load, counters are counted from the rows, and the few events of other projections
+ * (batches, pools, schedules) are applied through their live projections in log order.
  */
-export function rebuildReadModel(
+export async function rebuildReadModel(
   store: EventStore,
   targetPath: string,
-  onProgress?: (position: number, last: number) => void,
-): RebuildResult {
+  options: RebuildOptions = {},
+): Promise<RebuildResult> {
   const started = performance.now();
-  removeDb(targetPath);
-  const db = openReadModelDb(targetPath);
-  // A fresh file nobody reads until it is complete (and that is thrown away if this fails): no
-  // journal, no fsync, one lock for the whole load. Without a journal the pages are written once,
-  // not to the WAL first and then again to the file.
-  db.pragma('journal_mode = OFF');
-  db.pragma('locking_mode = EXCLUSIVE');
-  db.pragma('synchronous = OFF');
-  db.pragma('cache_size = -262144'); // 256 MiB: the index sorts stay in memory
-  db.pragma('temp_store = MEMORY');
-  db.pragma('threads = 2'); // SQLite's sorter may use a helper thread for CREATE INDEX
-  const indexes = db
-    .prepare<[], { name: string; sql: string }>(
-      "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL",
-    )
-    .all();
-  for (const index of indexes) db.exec(`DROP INDEX ${index.name}`);
+  if (!store.path || store.path === ':memory:') throw new Error('rebuildReadModel needs a file-backed event store');
+  const threads = options.threads ?? Math.min(MAX_DEFAULT_THREADS, availableParallelism());
+  if (!(Number.isInteger(threads) && threads >= 0)) throw new RangeError(`threads must be an integer >= 0, got ${threads}`);
+  const last = options.toPosition ?? store.lastPosition();
+  const count = Math.max(1, threads);
+  const inputs: PartitionInput[] = Array.from({ length: count }, (_, index) => ({
+    eventsFile: store.path,
+    toPosition: last,
+    index,
+    count,
+    file: index === 0 ? targetPath : `${targetPath}.part-${index}`,
+    progressEvery: PROGRESS_EVERY,
+  }));
+  const positions = new Array<number>(count).fill(0);
+  const progress = (index: number, position: number) => {
+    positions[index] = position;
+    options.onProgress?.(Math.min(...positions), last);
+  };
 
-  // 1. fold
-  const last = store.lastPosition();
-  const rows = new Map<string, JobRow>();
-  const throughput = new ThroughputTally();
-  // Batch, pool and schedule streams are few: applied through their live projections, a chunk at a time.
-  const others = [batchProjection(), poolProjection(), scheduleProjection(), webhookProjection()];
-  const applyBatchEvents = db.transaction((events: ScannedEvent[]) => {
-    for (const event of events) for (const projection of others) projection.apply(db, event);
-  });
-  let position = 0;
-  let events = 0;
-  let batchEvents: ScannedEvent[] = [];
-  for (const event of store.scanAll({ toPosition: last })) {
-    const type = event.type;
-    if (type.startsWith('Job')) {
-      const before = rows.get(event.streamId);
-      // In place: the rows are this function's own, never shared.
-      const after = evolveJob(before, event, true);
-      if (after === null) rows.delete(event.streamId);
-      else if (after && after !== before) rows.set(event.streamId, after);
-      throughput.add(event, rows.get(event.streamId)?.owner);
-    } else if (type.startsWith('Batch') || type.startsWith('Pool') || type.startsWith('Schedule') || type.startsWith('Webhook')) {
-      batchEvents.push(event);
+  let folded: number;
+  let merged: MergeResult;
+  let results: PartitionResult[];
+  try {
+    if (threads === 0) {
+      const partition = foldPartition(inputs[0]!, (position) => progress(0, position));
+      try {
+        results = [partition.result];
+        folded = performance.now() - results[0]!.writeMs;
+        merged = partition.merge(mergeInput(results, [], last));
+      } finally {
+        partition.close();
+      }
+    } else {
+      ({ results, merged, folded } = await foldInWorkers(inputs, progress, last, options.signal));
     }
-    position = event.globalPosition;
-    if (++events % PROGRESS_EVERY === 0) {
-      if (batchEvents.length > 0) applyBatchEvents(batchEvents);
-      batchEvents = [];
-      onProgress?.(position, last);
-    }
+  } catch (error) {
+    for (const input of inputs) removeDbFiles(input.file);
+    throw error;
   }
-  if (batchEvents.length > 0) applyBatchEvents(batchEvents);
-  onProgress?.(position, last);
-  const folded = performance.now();
-
-  // 2. write: positional parameters bind faster than named ones
-  const insert = db.prepare(`INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${JOB_COLUMNS.map(() => '?').join(', ')})`);
-  const insertCount = db.prepare('INSERT INTO job_counts (owner, status, count) VALUES (?, ?, ?)');
-  const insertBatchCount = db.prepare('INSERT INTO batch_job_counts (batch_id, status, count) VALUES (?, ?, ?)');
-  db.transaction(() => {
-    const counts = new Map<string, [string, string, number]>();
-    const batchCounts = new Map<string, [string, string, number]>();
-    const bump = (map: Map<string, [string, string, number]>, a: string, b: string) => {
-      const key = `${a}\u0000${b}`;
-      const entry = map.get(key);
-      if (entry) entry[2]++;
-      else map.set(key, [a, b, 1]);
-    };
-    const values: unknown[] = new Array(JOB_COLUMNS.length);
-    for (const row of rows.values()) {
-      for (let c = 0; c < JOB_COLUMNS.length; c++) values[c] = row[JOB_COLUMNS[c]!] ?? null;
-      insert.run(values);
-      bump(counts, row.owner, row.status);
-      if (row.batch_id) bump(batchCounts, row.batch_id, row.status);
-    }
-    for (const [owner, status, n] of counts.values()) insertCount.run(owner, status, n);
-    for (const [batchId, status, n] of batchCounts.values()) insertBatchCount.run(batchId, status, n);
-    throughput.write(db);
-    db.prepare('INSERT OR REPLACE INTO projection_checkpoints (name, position) VALUES (?, ?)').run(CHECKPOINT, position);
-  })();
-  const jobs = rows.size;
-  rows.clear();
-  const written = performance.now();
-
-  // 3. indexes, then back to the settings every other connection expects
-  for (const index of indexes) db.exec(index.sql);
-  const indexed = performance.now();
-  db.pragma('locking_mode = NORMAL');
-  db.pragma('journal_mode = WAL'); // also releases the exclusive lock
-  db.close();
-  const ms = (t: number) => Math.round(t);
+  const ms = performance.now() - started;
   return {
-    events,
-    jobs,
-    ms: ms(performance.now() - started),
-    phases: { foldMs: ms(folded - started), writeMs: ms(written - folded), indexMs: ms(indexed - written) },
+    events: results.reduce((n, r) => n + r.events, 0),
+    jobs: results.reduce((n, r) => n + r.jobs, 0),
+    ms: Math.round(ms),
+    threads,
+    position: last,
+    phases: {
+      foldMs: Math.round(folded - started),
+      writeMs: Math.round(ms - merged.indexMs - (folded - started)),
+      indexMs: merged.indexMs,
+    },
   };
 }
 
-/** Rebuilds next to the live file, then swaps it in (for a stopped engine: `npm run projections:rebuild`). */
-export function rebuildReadModelInPlace(
+function mergeInput(results: PartitionResult[], parts: string[], position: number): MergeInput {
+  return {
+    parts,
+    counts: sumCounts(results.map((r) => r.counts)),
+    batchCounts: sumCounts(results.map((r) => r.batchCounts)),
+    throughput: results.map((r) => r.throughput),
+    forwarded: results.flatMap((r) => r.forwarded).sort((a, b) => a.globalPosition - b.globalPosition),
+    position,
+  };
+}
+
+/** One worker per partition; when all have folded, worker 0 merges. Returns when it has. */
+async function foldInWorkers(
+  inputs: PartitionInput[],
+  progress: (index: number, position: number) => void,
+  position: number,
+  signal: AbortSignal | undefined,
+): Promise<{ results: PartitionResult[]; merged: MergeResult; folded: number }> {
+  const workers: Worker[] = [];
+  let onAbort: (() => void) | undefined;
+  try {
+    const results: PartitionResult[] = new Array(inputs.length);
+    let foldedAt = 0;
+    const merged = await new Promise<MergeResult>((resolve, reject) => {
+      onAbort = () => reject(new Error('rebuild aborted'));
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort);
+      let pending = inputs.length;
+      for (const input of inputs) {
+        const worker = startTsWorker(new URL('./rebuildWorker.ts', import.meta.url), { ...input });
+        workers.push(worker);
+        let done = false;
+        worker.on('message', (message: RebuildWorkerMessage | { ok: false; error: string }) => {
+          if (!('kind' in message) || message.kind === 'failed')
+            return reject(new Error(`rebuild partition ${input.index}: ${message.error}`));
+          if (message.kind === 'progress') return progress(input.index, message.position);
+          if (message.kind === 'merged') {
+            done = true;
+            return resolve(message.result);
+          }
+          results[input.index] = message.result;
+          if (input.index !== 0) done = true;
+          if (--pending > 0) return;
+          foldedAt = performance.now() - Math.max(...results.map((r) => r.writeMs));
+          workers[0]!.postMessage(
+            mergeInput(
+              results,
+              inputs.slice(1).map((i) => i.file),
+              position,
+            ),
+          );
+        });
+        worker.on('error', reject);
+        worker.on('exit', (code) => {
+          if (!done) reject(new Error(`rebuild partition ${input.index}: its thread exited (code ${code}) before it finished`));
+        });
+      }
+    });
+    return { results, merged, folded: foldedAt };
+  } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/** Rebuilds next to the live file, then moves it in place (for a stopped engine: `npm run projections:rebuild`). */
+export async function rebuildReadModelInPlace(
   store: EventStore,
   readModelPath: string,
-  onProgress?: (position: number, last: number) => void,
-): RebuildResult {
+  options: RebuildOptions = {},
+): Promise<RebuildResult> {
   const temp = `${readModelPath}.rebuild`;
-  const result = rebuildReadModel(store, temp, onProgress);
-  removeDb(readModelPath);
+  const result = await rebuildReadModel(store, temp, options);
+  removeDbFiles(readModelPath);
   renameSync(temp, readModelPath);
   if (existsSync(`${temp}-wal`)) renameSync(`${temp}-wal`, `${readModelPath}-wal`);
   return result;

@@ -99,6 +99,7 @@ export function scheduleProjection(): Projection {
   }
   return {
     name: 'schedules',
+    eventTypePrefixes: ['Schedule'],
     apply(db, event) {
       if (!event.type.startsWith('Schedule')) return;
       if (preparedFor !== db) {

@@ -1,4 +1,4 @@
-import type { ReadModelDb } from './readModelDb.js';
+import { ReadModelHolder, type ReadModelSource } from './readModelHolder.js';
 import { decodeCursor, encodeCursor } from './pageCursor.js';
 
 /** A schedules row as stored. JSON columns are still text here; the API shapes the resource. */
@@ -35,20 +35,22 @@ export interface ScheduleListFilter {
 
 /** Queries of the schedules read model. Reads only; scheduleProjection is the only writer. */
 export class ScheduleReadModel {
-  private readonly byId;
+  private readonly holder: ReadModelHolder;
 
-  constructor(private readonly db: ReadModelDb) {
-    this.byId = db.prepare<[string], ScheduleRow>('SELECT * FROM schedules WHERE id = ?');
+  constructor(source: ReadModelSource) {
+    this.holder = ReadModelHolder.of(source);
   }
 
   /** The row, deleted or not. */
   getSchedule(id: string): ScheduleRow | undefined {
-    return this.byId.get(id);
+    return this.holder.prepare<[string], ScheduleRow>('SELECT * FROM schedules WHERE id = ?').get(id);
   }
 
   /** Every schedule not deleted: id and recorded pause state (for reconcile). */
   liveSchedules(): { id: string; paused: number }[] {
-    return this.db.prepare<[], { id: string; paused: number }>('SELECT id, paused FROM schedules WHERE deleted_at IS NULL').all();
+    return this.holder
+      .prepare<[], { id: string; paused: number }>('SELECT id, paused FROM schedules WHERE deleted_at IS NULL')
+      .all();
   }
 
   /** Schedules not deleted, newest first. */
@@ -65,7 +67,7 @@ export class ScheduleReadModel {
       params.cursorCreatedAt = createdAt;
       params.cursorId = id;
     }
-    const rows = this.db
+    const rows = this.holder
       .prepare<Record<string, unknown>, ScheduleRow>(
         `SELECT * FROM schedules WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT @limit`,
       )

@@ -9,6 +9,7 @@ import type { ScannedEvent } from '../eventstore/index.js';
 import { JobEvents } from '../domain/index.js';
 import type { Projection } from './jobProjection.js';
 import type { ReadModelDb } from './readModelDb.js';
+import { ReadModelHolder, type ReadModelSource } from './readModelHolder.js';
 
 export const THROUGHPUT_COUNTERS = [
   'submitted',
@@ -50,6 +51,9 @@ export function throughputTick(event: ScannedEvent): { counter: ThroughputCounte
 
 export type ThroughputRow = { minute: number; owner: string; last_position: number } & Record<ThroughputCounter, number>;
 
+/** The live projection's name (the rebuild counts these itself, with ThroughputTally). */
+export const THROUGHPUT_PROJECTION = 'job_throughput';
+
 const COLUMNS = ['minute', 'owner', ...THROUGHPUT_COUNTERS, 'last_position'] as const;
 
 /**
@@ -75,7 +79,7 @@ export function throughputProjection(): Projection {
     };
   }
   return {
-    name: 'job_throughput',
+    name: THROUGHPUT_PROJECTION,
     apply(db, event) {
       const tick = throughputTick(event);
       if (!tick) return;
@@ -92,7 +96,8 @@ export function throughputProjection(): Projection {
   };
 }
 
-/** job_throughput for the rebuild: counted in memory while the log is folded, written once at the end. */
+/** job_throughput for the rebuild: counted in memory while the log is folded (per partition of the
+ * job streams), the partitions' rows added up, written once at the end. */
 export class ThroughputTally {
   private readonly rows = new Map<string, ThroughputRow>();
 
@@ -100,19 +105,37 @@ export class ThroughputTally {
   add(event: ScannedEvent, owner: string | undefined): void {
     const tick = throughputTick(event);
     if (!tick || owner === undefined) return;
-    const key = `${tick.minute}\u0000${owner}`;
-    let row = this.rows.get(key);
-    if (!row) {
-      row = { minute: tick.minute, owner, last_position: 0, ...zeroCounters() };
-      this.rows.set(key, row);
-    }
+    const row = this.row(tick.minute, owner);
     row[tick.counter]++;
-    row.last_position = event.globalPosition;
+    row.last_position = Math.max(row.last_position, event.globalPosition);
+  }
+
+  /** Adds another tally's rows (plain objects: they cross threads); the last position is the later one. */
+  addRows(rows: readonly ThroughputRow[]): void {
+    for (const other of rows) {
+      const row = this.row(other.minute, other.owner);
+      for (const c of THROUGHPUT_COUNTERS) row[c] += other[c];
+      row.last_position = Math.max(row.last_position, other.last_position);
+    }
+  }
+
+  toRows(): ThroughputRow[] {
+    return [...this.rows.values()];
   }
 
   write(db: ReadModelDb): void {
     const insert = db.prepare(`INSERT INTO job_throughput (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
     for (const row of this.rows.values()) insert.run(COLUMNS.map((c) => row[c]));
+  }
+
+  private row(minute: number, owner: string): ThroughputRow {
+    const key = `${minute}\u0000${owner}`;
+    let row = this.rows.get(key);
+    if (!row) {
+      row = { minute, owner, last_position: 0, ...zeroCounters() };
+      this.rows.set(key, row);
+    }
+    return row;
   }
 }
 
@@ -125,7 +148,12 @@ export interface ThroughputBucket extends Record<ThroughputCounter, number> {
 
 /** Reads of job_throughput. */
 export class ThroughputReadModel {
-  constructor(private readonly db: ReadModelDb) {}
+  private readonly holder: ReadModelHolder;
+
+  /** Reads through the holder: it follows an online rebuild's swap. */
+  constructor(source: ReadModelSource) {
+    this.holder = ReadModelHolder.of(source);
+  }
 
   /**
    * `count` buckets of `bucketSeconds` (a multiple of a minute) ending with the one that holds `now`,
@@ -137,7 +165,7 @@ export class ThroughputReadModel {
     const last = Math.floor(nowS / bucketSeconds) * bucketSeconds;
     const first = last - (count - 1) * bucketSeconds;
     const sums = THROUGHPUT_COUNTERS.map((c) => `SUM(${c}) AS ${c}`).join(', ');
-    const rows = this.db
+    const rows = this.holder
       .prepare<Record<string, unknown>, { bucket: number } & Record<ThroughputCounter, number>>(
         `SELECT (minute / CAST(@width AS INTEGER)) * CAST(@width AS INTEGER) AS bucket, ${sums} FROM job_throughput
           WHERE minute >= @first AND minute < @end ${owner !== undefined ? 'AND owner = @owner' : ''}

@@ -161,6 +161,7 @@ export function webhookProjection(): Projection {
   }
   return {
     name: 'webhooks',
+    eventTypePrefixes: ['Webhook'],
     apply(db, event) {
       if (!event.type.startsWith('Webhook')) return;
       if (preparedFor !== db) {

@@ -1,4 +1,4 @@
-import type { ReadModelDb } from './readModelDb.js';
+import { ReadModelHolder, type ReadModelSource } from './readModelHolder.js';
 
 /** The webhook tables of the read model (derived from the webhook streams; rebuildable). */
 export const WEBHOOK_SCHEMA = `
@@ -103,14 +103,23 @@ export const MAX_WEBHOOKS_LISTED = 1000;
 
 /** Queries of the webhook tables. Reads only; webhookProjection is the only writer. */
 export class WebhookReadModel {
-  private readonly byId;
-  private readonly deliveryById;
-  private readonly hearing;
+  private readonly holder: ReadModelHolder;
 
-  constructor(private readonly db: ReadModelDb) {
-    this.byId = db.prepare<[string], WebhookRow>('SELECT * FROM webhooks WHERE id = ?');
-    this.deliveryById = db.prepare<[string], DeliveryRow>('SELECT * FROM webhook_deliveries WHERE id = ?');
-    this.hearing = db.prepare<[number, number], WebhookRow>(
+  /** Statements are prepared per call through the holder: they follow an online rebuild's swap. */
+  constructor(source: ReadModelSource) {
+    this.holder = ReadModelHolder.of(source);
+  }
+
+  private get byId() {
+    return this.holder.prepare<[string], WebhookRow>('SELECT * FROM webhooks WHERE id = ?');
+  }
+
+  private get deliveryById() {
+    return this.holder.prepare<[string], DeliveryRow>('SELECT * FROM webhook_deliveries WHERE id = ?');
+  }
+
+  private get hearing() {
+    return this.holder.prepare<[number, number], WebhookRow>(
       'SELECT * FROM webhooks WHERE created_position < ? AND (deleted_position IS NULL OR deleted_position > ?)',
     );
   }
@@ -127,7 +136,7 @@ export class WebhookReadModel {
 
   /** Subscriptions not deleted, newest first (at most MAX_WEBHOOKS_LISTED). */
   listWebhooks(owner?: string): WebhookRow[] {
-    return this.db
+    return this.holder
       .prepare<Record<string, unknown>, WebhookRow>(
         `SELECT * FROM webhooks WHERE deleted_at IS NULL ${owner !== undefined ? 'AND owner = @owner' : ''}
          ORDER BY created_at DESC, id DESC LIMIT ${MAX_WEBHOOKS_LISTED}`,
@@ -141,7 +150,7 @@ export class WebhookReadModel {
 
   /** A subscription's deliveries, newest event first. */
   listDeliveries(webhookId: string, filter: { status?: DeliveryStatus; limit: number }): DeliveryRow[] {
-    return this.db
+    return this.holder
       .prepare<Record<string, unknown>, DeliveryRow>(
         `SELECT * FROM webhook_deliveries WHERE webhook_id = @webhookId ${filter.status ? 'AND status = @status' : ''}
          ORDER BY event_position DESC, id DESC LIMIT @limit`,

@@ -290,7 +290,7 @@ describe('contract', () => {
     );
     await eventually(() => engine.projector.checkpoint() === engine.eventStore.lastPosition(), 10_000, 'projector caught up');
     const target = path.join(engine.dir, 'rebuilt.db');
-    const result = rebuildReadModel(engine.eventStore, target);
+    const result = await rebuildReadModel(engine.eventStore, target);
     expect(result.events).toBe(engine.eventStore.lastPosition());
     const rebuilt = openReadModelDb(target);
     const dump = (db: typeof rebuilt, table: string, order: string) =>

@@ -190,7 +190,7 @@ describe('batches', () => {
     );
     await eventually(() => engine.projector.checkpoint() === engine.eventStore.lastPosition(), 10_000, 'projector caught up');
     const target = path.join(engine.dir, 'rebuilt.db');
-    rebuildReadModel(engine.eventStore, target);
+    await rebuildReadModel(engine.eventStore, target);
     const rebuilt = openReadModelDb(target);
     for (const [table, order] of [
       ['jobs', 'id'],

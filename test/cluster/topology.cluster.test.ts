@@ -343,7 +343,7 @@ async function run() {
 
     // The read model equals a rebuild from the log.
     const rebuiltPath = path.join(dataDir, 'rebuilt.db');
-    const rebuild = rebuildReadModel(store, rebuiltPath);
+    const rebuild = await rebuildReadModel(store, rebuiltPath);
     const rebuilt = openReadModelDb(rebuiltPath);
     try {
       const expected = dump(live);

@@ -423,6 +423,26 @@ describe('scanAll', () => {
     expect([...outer].map((e) => e.globalPosition)).toEqual([2, 3, 4]);
     expect([...store.scanAll({ fromPosition: 4 })].map((e) => e.globalPosition)).toEqual([5]);
   });
+
+  it('given partitions, then every event is in exactly one and a stream never spans two; lazy metadata reads the same', () => {
+    for (let i = 0; i < 20; i++) store.appendToStream(`job_${i}`, [newEvent(`j${i}a`), newEvent(`j${i}b`)]);
+    const all = [...store.scanAll()];
+    const parts = [0, 1, 2].map((index) => [...store.scanAll({ partition: { index, count: 3 }, lazyMetadata: true })]);
+    expect(
+      parts
+        .flat()
+        .map((e) => e.globalPosition)
+        .sort((a, b) => a - b),
+    ).toEqual(all.map((e) => e.globalPosition));
+    for (const part of parts) {
+      expect(part.length).toBeGreaterThan(0);
+      const others = parts.filter((p) => p !== part).flat();
+      for (const event of part) expect(others.some((e) => e.streamId === event.streamId)).toBe(false);
+    }
+    const lazily = [...store.scanAll({ lazyMetadata: true })].map((e) => ({ ...e, metadata: e.metadata }));
+    expect(lazily).toEqual(all.map((e) => ({ ...e, metadata: e.metadata })));
+    expect(() => [...store.scanAll({ partition: { index: 3, count: 3 } })]).toThrow(RangeError);
+  });
 });
 
 describe('global positions', () => {

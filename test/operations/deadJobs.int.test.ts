@@ -225,7 +225,7 @@ describe('throughput over time', () => {
     expect((await engine.api('GET', '/api/v1/stats/timeseries?bucket_seconds=90', undefined, admin)).status).toBe(400);
 
     const target = path.join(engine.dir, 'rebuilt.db');
-    rebuildReadModel(engine.eventStore, target);
+    await rebuildReadModel(engine.eventStore, target);
     const rebuilt = openReadModelDb(target);
     try {
       const dump = (db: typeof rebuilt) => db.prepare('SELECT * FROM job_throughput ORDER BY minute, owner').all();

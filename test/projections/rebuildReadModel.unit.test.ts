@@ -45,18 +45,61 @@ const submitted = (owner: string, batchId: string | null = null) =>
     createdAt: at(seq % 60),
   });
 
-const dump = (db: ReadModelDb) => ({
-  jobs: db.prepare('SELECT * FROM jobs ORDER BY id').all(),
-  counts: db.prepare('SELECT * FROM job_counts ORDER BY owner, status').all(),
-  batchCounts: db.prepare('SELECT * FROM batch_job_counts ORDER BY batch_id, status').all(),
-  checkpoint: db.prepare('SELECT * FROM projection_checkpoints').all(),
-  throughput: db.prepare('SELECT * FROM job_throughput ORDER BY minute, owner').all(),
-});
+/** Every table of the read model, row by row (a table added later is compared too). */
+const dump = (db: ReadModelDb) =>
+  Object.fromEntries(
+    db
+      .prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+      .pluck()
+      .all()
+      .map((table) => {
+        const columns = db.prepare<[], string>(`SELECT name FROM pragma_table_info('${table}')`).pluck().all();
+        return [table, db.prepare(`SELECT * FROM ${table} ORDER BY ${columns.map((c) => `"${c}"`).join(', ')}`).all()];
+      }),
+  );
+
+const append = (stream: string, ...events: NewEvent[]) => store.appendToStream(stream, events);
+
+/** Batches, pools and schedules: streams the rebuild applies through their live projections, interleaved with jobs. */
+function appendOtherStreams(): void {
+  append(
+    'batch_1',
+    event('BatchCreated', {
+      name: 'b',
+      owner: 'alice',
+      priority: 2,
+      total: 2,
+      concurrency: 1,
+      failurePolicy: { mode: 'continue' },
+      createdAt: at(1),
+    }),
+  );
+  append('pool-gpu', event('PoolCreated', { pool: 'gpu', limit: 2 }));
+  append('batch_1', event('BatchStarted', {}));
+  const spec = { intervals: [{ every: '1h' }] };
+  const scheduleCreated = (scheduleId: string) =>
+    event('ScheduleCreated', {
+      scheduleId,
+      name: scheduleId,
+      owner: 'bob',
+      spec,
+      policy: { overlap: 'skip' },
+      job: { type: 'sleep', name: 'tick' },
+      paused: false,
+      note: null,
+    });
+  append('schedule-s1', scheduleCreated('s1'));
+  append('pool-gpu', event('PoolLimitChanged', { pool: 'gpu', limit: 5 }));
+  append('schedule-s2', scheduleCreated('s2'), event('SchedulePaused', { scheduleId: 's2', note: 'holiday' }));
+  append('schedule-s1', event('ScheduleTriggered', { scheduleId: 's1' }));
+  append('pool-default', event('PoolCreated', { pool: 'default', limit: 10 }));
+  append('schedule-s2', event('ScheduleDeleted', { scheduleId: 's2' }));
+  append('batch_1', event('BatchCompleted', { status: 'completed', counts: { completed: 1, failed: 1 }, notStarted: 0 }));
+}
 
 describe('rebuildReadModel', () => {
-  it('given a mixed log, when rebuilt, then it equals the live projection row by row (in-place fold = pure fold)', () => {
+  it('given a mixed log, when rebuilt, then it equals the live projection row by row (in-place fold = pure fold)', async () => {
     // Interleaved streams: every kind of change, a retry, a delete, a pause with a reason, a batch.
-    const append = (stream: string, ...events: NewEvent[]) => store.appendToStream(stream, events);
     append('job_a', submitted('alice', 'batch_1'));
     append('job_b', submitted('bob'));
     append('job_a', event('JobStarted', { attempt: 1 }));
@@ -91,30 +134,63 @@ describe('rebuildReadModel', () => {
     append('job_d', event('JobDeleted', {}));
     append('job_b', event('JobTerminated', { reason: 'terminated', closedAt: at(59) }, 'terminated through Temporal'));
     append('job_e', submitted('alice'));
+    appendOtherStreams();
+    // Many streams, so every partition of a parallel rebuild has some (stream ids end in 0-9).
+    for (let i = 0; i < 30; i++) {
+      append(`job_many_${i}`, submitted(`owner-${i % 4}`, i % 3 === 0 ? 'batch_1' : null));
+      if (i % 2) append(`job_many_${i}`, event('JobStarted', { attempt: 1 }));
+      if (i % 5 === 0) append(`job_many_${i}`, event('JobCancelled', { from: 'pending' }, 'enough'));
+    }
 
     const projector = new Projector(store, live, readModelProjections());
     expect(projector.catchUp()).toBe(store.lastPosition());
 
-    const target = path.join(dir, 'rebuilt.db');
-    let lastProgress = 0;
-    const result = rebuildReadModel(store, target, (position) => (lastProgress = position));
-    expect(result).toMatchObject({ events: store.lastPosition(), jobs: 4 });
-    expect(lastProgress).toBe(store.lastPosition());
+    const expected = dump(live);
+    expect(expected.jobs).toHaveLength(34); // job_d is gone
+    expect(expected.batches).toHaveLength(1);
+    expect(expected.pools).toHaveLength(2);
+    expect(expected.schedules).toHaveLength(2);
+    expect(expected.batch_job_counts!.length).toBeGreaterThan(0);
 
+    // In this thread (one partition) and in worker threads (several partitions of the streams).
+    for (const threads of [0, 1, 3]) {
+      const target = path.join(dir, `rebuilt-${threads}.db`);
+      let lastProgress = 0;
+      const result = await rebuildReadModel(store, target, { threads, onProgress: (position) => (lastProgress = position) });
+      expect(result).toMatchObject({ events: store.lastPosition(), jobs: 34, threads, position: store.lastPosition() });
+      expect(lastProgress).toBe(store.lastPosition());
+      expect(fs.readdirSync(dir).filter((f) => f.includes('.part-'))).toEqual([]); // scratch files removed
+
+      const rebuilt = openReadModelDb(target);
+      try {
+        expect(dump(rebuilt)).toEqual(expected);
+        // Handed over ready for the live projector: WAL, same indexes as a fresh read model.
+        expect(rebuilt.pragma('journal_mode', { simple: true })).toBe('wal');
+        const indexes = (db: ReadModelDb) =>
+          db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name").pluck().all();
+        expect(indexes(rebuilt)).toEqual(indexes(live));
+      } finally {
+        rebuilt.close();
+      }
+    }
+  });
+
+  it('given toPosition, when rebuilt, then it stops there and a projector resumes from its checkpoint to equal live', async () => {
+    for (let i = 0; i < 20; i++) append(`job_p${i}`, submitted('alice'), event('JobStarted', { attempt: 1 }));
+    const middle = store.lastPosition();
+    appendOtherStreams();
+    for (let i = 0; i < 20; i++) append(`job_p${i}`, event('JobPaused', { from: 'running' }, 'later'));
+    new Projector(store, live, readModelProjections()).catchUp();
+
+    const target = path.join(dir, 'partial.db');
+    const result = await rebuildReadModel(store, target, { threads: 2, toPosition: middle });
+    expect(result).toMatchObject({ position: middle, jobs: 20, events: middle });
     const rebuilt = openReadModelDb(target);
     try {
-      const expected = dump(live);
-      expect(expected.jobs).toHaveLength(4); // job_d is gone
-      // Counted at each event's time, for the job's owner; the deleted job_d's history stays.
-      const total = (key: string) => (expected.throughput as Record<string, number>[]).reduce((a, r) => a + r[key]!, 0);
-      expect([total('submitted'), total('completed'), total('failed'), total('cancelled')]).toEqual([5, 1, 1, 1]);
-      expect([total('retried'), total('terminated')]).toEqual([1, 1]);
-      expect(dump(rebuilt)).toEqual(expected);
-      // Handed over ready for the live projector: WAL, same indexes as a fresh read model.
-      expect(rebuilt.pragma('journal_mode', { simple: true })).toBe('wal');
-      const indexes = (db: ReadModelDb) =>
-        db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name").pluck().all();
-      expect(indexes(rebuilt)).toEqual(indexes(live));
+      const tail = new Projector(store, rebuilt, readModelProjections());
+      expect(tail.checkpoint()).toBe(middle);
+      expect(tail.catchUp()).toBe(store.lastPosition() - middle);
+      expect(dump(rebuilt)).toEqual(dump(live));
     } finally {
       rebuilt.close();
     }

@@ -303,7 +303,7 @@ describe('changes', () => {
     // The read model is derived from these events only: a rebuild gives the same rows.
     await eventually(() => engine.projector.checkpoint() === engine.eventStore.lastPosition(), 10_000, 'projector caught up');
     const target = path.join(engine.dir, 'rebuilt.db');
-    rebuildReadModel(engine.eventStore, target);
+    await rebuildReadModel(engine.eventStore, target);
     const rebuilt = openReadModelDb(target);
     const dump = (db: typeof rebuilt, sql: string) => db.prepare(sql).all();
     const schedules = 'SELECT * FROM schedules ORDER BY id';

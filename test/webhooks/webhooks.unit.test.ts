@@ -84,7 +84,7 @@ describe('URLs refused at subscription time', () => {
 });
 
 describe('the webhook read model', () => {
-  it('is the same rebuilt from the log as projected live', () => {
+  it('is the same rebuilt from the log as projected live', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webhooks-rebuild-'));
     const store = openEventStore(path.join(dir, 'events.db'));
     const live = openReadModelDb(path.join(dir, 'live.db'));
@@ -153,7 +153,7 @@ describe('the webhook read model', () => {
           delivered_at: null,
         }),
       ]);
-      rebuildReadModel(store, path.join(dir, 'rebuilt.db'));
+      await rebuildReadModel(store, path.join(dir, 'rebuilt.db'));
       const rebuilt = openReadModelDb(path.join(dir, 'rebuilt.db'));
       expect(rows(rebuilt)).toEqual(liveRows);
       rebuilt.close();

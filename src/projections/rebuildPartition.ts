@@ -1,0 +1,231 @@
+import Database from 'better-sqlite3';
+import { rmSync } from 'node:fs';
+import { openEventStore, type ScannedEvent } from '../eventstore/index.js';
+import type { JobRow } from './jobReadModel.js';
+import { JOB_COLUMNS, evolveJob, type Projection } from './jobProjection.js';
+import { openReadModelDb, type ReadModelDb } from './readModelDb.js';
+import { readModelProjections } from './readModelProjections.js';
+import { THROUGHPUT_PROJECTION, ThroughputTally, type ThroughputRow } from './throughput.js';
+
+/**
+ * One partition of a rebuild: the job streams whose id hashes to it, folded in memory with the same
+ * `evolveJob` the live projection uses, then written once. A job row depends on its own stream only
+ * (its counters are counted from the final rows), so partitions are independent. Events the other
+ * projections read (batches, pools, schedules: few) are handed back to be applied in log order.
+ */
+export interface PartitionInput {
+  /** The event store file (read through read-only connections of this partition's own). */
+  eventsFile: string;
+  /** Last position applied (inclusive). */
+  toPosition: number;
+  index: number;
+  count: number;
+  /** Where the rows go: partition 0 writes into the new read model itself, the others into a scratch file. */
+  file: string;
+  /** Events between two progress reports. */
+  progressEvery: number;
+}
+
+/** An owner/status or batch/status counter: [key, status, count]. */
+export type CountEntry = [string, string, number];
+
+export interface PartitionResult {
+  /** Events of this partition read. */
+  events: number;
+  jobs: number;
+  counts: CountEntry[];
+  batchCounts: CountEntry[];
+  /** job_throughput rows counted from this partition's job events (added up across partitions). */
+  throughput: ThroughputRow[];
+  /** Events of the other projections, as plain objects (they cross threads), in position order. */
+  forwarded: ScannedEvent[];
+  foldMs: number;
+  writeMs: number;
+}
+
+export interface MergeInput {
+  /** Scratch files of the other partitions, copied into the read model and removed. */
+  parts: string[];
+  counts: CountEntry[];
+  batchCounts: CountEntry[];
+  /** Every partition's job_throughput rows (added up here). */
+  throughput: ThroughputRow[][];
+  /** Every partition's forwarded events, in position order. */
+  forwarded: ScannedEvent[];
+  /** The checkpoint the new read model starts from. */
+  position: number;
+}
+
+export interface MergeResult {
+  copyMs: number;
+  indexMs: number;
+}
+
+/** Same checkpoint name as the live Projector, so the rebuilt file can take over. */
+export const REBUILD_CHECKPOINT = 'read-model';
+
+export const removeDbFiles = (file: string): void => {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+};
+
+/** The projections other than the jobs fold, and the event-type prefixes they read (null: every event). */
+function otherProjections(): { projections: Projection[]; prefixes: string[] | null } {
+  // The jobs fold and job_throughput (counted during the fold: a deleted job's row is gone by the
+  // merge, but its earlier events counted live) are the partitions' own.
+  const projections = readModelProjections().filter((p) => p.name !== 'jobs' && p.name !== THROUGHPUT_PROJECTION);
+  const prefixes = projections.every((p) => p.eventTypePrefixes) ? projections.flatMap((p) => [...p.eventTypePrefixes!]) : null;
+  return { projections, prefixes };
+}
+
+/**
+ * A file nobody reads until it is complete (and that is thrown away if this fails): no journal, no
+ * fsync, one lock for the whole load. Without a journal the pages are written once.
+ */
+function throwawayPragmas(db: Database.Database): void {
+  db.pragma('journal_mode = OFF');
+  db.pragma('locking_mode = EXCLUSIVE');
+  db.pragma('synchronous = OFF');
+  db.pragma('cache_size = -262144'); // 256 MiB: the index sorts stay in memory
+  db.pragma('temp_store = MEMORY');
+}
+
+/** Folds partition `input.index` and writes its rows; partition 0 then `merge`s the others into its file. */
+export function foldPartition(
+  input: PartitionInput,
+  onProgress?: (position: number) => void,
+): { result: PartitionResult; merge(merge: MergeInput): MergeResult; close(): void } {
+  const started = performance.now();
+  const { prefixes } = otherProjections();
+  const forwards = (type: string) => prefixes === null || prefixes.some((p) => type.startsWith(p));
+  const rows = new Map<string, JobRow>();
+  const throughput = new ThroughputTally();
+  const forwarded: ScannedEvent[] = [];
+  let events = 0;
+  const store = openEventStore(input.eventsFile, { readonly: true });
+  try {
+    for (const event of store.scanAll({
+      toPosition: input.toPosition,
+      partition: { index: input.index, count: input.count },
+      lazyMetadata: true,
+    })) {
+      const type = event.type;
+      if (type.startsWith('Job')) {
+        const before = rows.get(event.streamId);
+        // In place: the rows are this function's own, never shared.
+        const after = evolveJob(before, event, true);
+        if (after === null) rows.delete(event.streamId);
+        else if (after && after !== before) rows.set(event.streamId, after);
+        throughput.add(event, rows.get(event.streamId)?.owner);
+      }
+      if (forwards(type)) {
+        const { globalPosition, streamId, streamVersion, data, metadata, recordedAt } = event;
+        forwarded.push({ globalPosition, streamId, streamVersion, type, data, metadata, recordedAt });
+      }
+      if (++events % input.progressEvery === 0) onProgress?.(event.globalPosition);
+    }
+  } finally {
+    store.close();
+  }
+  onProgress?.(input.toPosition);
+  const folded = performance.now();
+
+  // The rows, in one transaction; positional parameters bind faster than named ones. Partition 0
+  // writes into the read model (its jobs indexes dropped: built once after the load, one sort per
+  // index instead of keeping them up to date row by row), the others into a bare table.
+  const target = input.index === 0;
+  removeDbFiles(input.file);
+  const db: ReadModelDb = target ? openReadModelDb(input.file) : new Database(input.file);
+  throwawayPragmas(db);
+  const indexes = target
+    ? db
+        .prepare<[], { name: string; sql: string }>(
+          "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL",
+        )
+        .all()
+    : [];
+  for (const index of indexes) db.exec(`DROP INDEX ${index.name}`);
+  if (!target) db.exec(`CREATE TABLE jobs (${JOB_COLUMNS.join(', ')})`);
+  const insert = db.prepare(`INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${JOB_COLUMNS.map(() => '?').join(', ')})`);
+  const counts = new Map<string, CountEntry>();
+  const batchCounts = new Map<string, CountEntry>();
+  db.transaction(() => {
+    const values: unknown[] = new Array(JOB_COLUMNS.length);
+    for (const row of rows.values()) {
+      for (let c = 0; c < JOB_COLUMNS.length; c++) values[c] = row[JOB_COLUMNS[c]!] ?? null;
+      insert.run(values);
+      bump(counts, row.owner, row.status);
+      if (row.batch_id) bump(batchCounts, row.batch_id, row.status);
+    }
+  })();
+  const jobs = rows.size;
+  rows.clear();
+  const written = performance.now();
+  if (!target) db.close();
+
+  return {
+    result: {
+      events,
+      jobs,
+      counts: [...counts.values()],
+      batchCounts: [...batchCounts.values()],
+      throughput: throughput.toRows(),
+      forwarded,
+      foldMs: Math.round(folded - started),
+      writeMs: Math.round(written - folded),
+    },
+    merge: (merge) => mergeInto(db, indexes, merge),
+    close: () => {
+      if (db.open) db.close();
+    },
+  };
+}
+
+function bump(map: Map<string, CountEntry>, key: string, status: string, n = 1): void {
+  const id = `${key}\u0000${status}`;
+  const entry = map.get(id);
+  if (entry) entry[2] += n;
+  else map.set(id, [key, status, n]);
+}
+
+/** Adds up the counters of several partitions (an owner's jobs are in every partition). */
+export function sumCounts(lists: CountEntry[][]): CountEntry[] {
+  const total = new Map<string, CountEntry>();
+  for (const list of lists) for (const [key, status, n] of list) bump(total, key, status, n);
+  return [...total.values()];
+}
+
+/** Copies the other partitions' rows in, applies the other projections, builds the indexes, hands over in WAL. */
+function mergeInto(db: ReadModelDb, indexes: { name: string; sql: string }[], merge: MergeInput): MergeResult {
+  const started = performance.now();
+  const columns = JOB_COLUMNS.join(', ');
+  for (const part of merge.parts) {
+    db.prepare('ATTACH ? AS part').run(part);
+    db.exec(`INSERT INTO jobs (${columns}) SELECT ${columns} FROM part.jobs`);
+    db.exec('DETACH part');
+    removeDbFiles(part);
+  }
+  const { projections } = otherProjections();
+  db.transaction(() => {
+    const insertCount = db.prepare('INSERT INTO job_counts (owner, status, count) VALUES (?, ?, ?)');
+    for (const entry of merge.counts) insertCount.run(entry);
+    const insertBatchCount = db.prepare('INSERT INTO batch_job_counts (batch_id, status, count) VALUES (?, ?, ?)');
+    for (const entry of merge.batchCounts) insertBatchCount.run(entry);
+    const throughput = new ThroughputTally();
+    for (const rows of merge.throughput) throughput.addRows(rows);
+    throughput.write(db);
+    for (const event of merge.forwarded) for (const projection of projections) projection.apply(db, event);
+    db.prepare('INSERT OR REPLACE INTO projection_checkpoints (name, position) VALUES (?, ?)').run(
+      REBUILD_CHECKPOINT,
+      merge.position,
+    );
+  })();
+  const copied = performance.now();
+  db.pragma('threads = 2'); // SQLite's sorter may use a helper thread for CREATE INDEX
+  for (const index of indexes) db.exec(index.sql);
+  const indexed = performance.now();
+  // Back to the settings every other connection expects.
+  db.pragma('locking_mode = NORMAL');
+  db.pragma('journal_mode = WAL'); // also releases the exclusive lock
+  db.close();
+  return { copyMs: Math.round(copied - started), indexMs: Math.round(indexed - copied) };
+}
