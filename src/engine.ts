@@ -36,7 +36,7 @@ import { configureHttpEgress } from './jobs/egressGuard.js';
 import { FileStore } from './files/fileStore.js';
 import { createMatchJobType } from './jobs/match/matchJobType.js';
 import { DEFAULT_POOL } from './domain/index.js';
-import { startPoolWorkflow } from './activities/schedulerActivities.js';
+import { POOL_PRIORITY_KEY, startPoolWorkflow } from './activities/schedulerActivities.js';
 import { PoolCommands } from './commands/poolCommands.js';
 import { WebhookReadModel } from './projections/webhookReadModel.js';
 import { WebhookCommands } from './commands/webhookCommands.js';
@@ -266,6 +266,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         projection: projector,
         storeAccess,
         pickLocally,
+        poolPriorityKey: POOL_PRIORITY_KEY,
       }),
       schedules: { readModel: scheduleReadModel, commands: scheduleCommands },
       webhooks: { readModel: webhookReadModel, commands: webhookCommands },
@@ -307,6 +308,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     defaultPoolLimit,
     storeAccess,
     pickLocally,
+    poolPriorityKey: POOL_PRIORITY_KEY,
   };
   workers.push(
     await createSchedulerWorker({ connection: nativeConnection, namespace, logLevel: options.logLevel, files, scheduler }),
@@ -343,7 +345,12 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   // Every configured pool (and `default`) has its admission workflow running; a limit changed at run
   // time (PUT /pools/{name}) stands across restarts.
   for (const [name, limit] of Object.entries(poolLimits))
-    await startPoolWorkflow({ client, taskQueue: options.taskQueue, storeAccess, pickLocally }, name, limit, 'config');
+    await startPoolWorkflow(
+      { client, taskQueue: options.taskQueue, storeAccess, pickLocally, poolPriorityKey: POOL_PRIORITY_KEY },
+      name,
+      limit,
+      'config',
+    );
   // Retention on: its Schedule must exist (a failure stops the start). Off: removing a Schedule left
   // from before is best effort.
   await ensureRetentionSchedule(client, options.taskQueue, options.retention).catch((error) => {

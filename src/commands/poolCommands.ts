@@ -14,6 +14,8 @@ export interface PoolCommandsDeps {
   storeAccess: 'local' | 'remote';
   /** Pools created here pick by local activity (this process runs the workers). */
   pickLocally?: boolean;
+  /** Temporal priority key of the pools' workflows (see POOL_PRIORITY_KEY). */
+  poolPriorityKey?: number;
   visibilityTimeoutMs?: number;
 }
 
