@@ -63,3 +63,8 @@ const workers = await createEngineWorkers({
 });
 console.log(`worker ready (crash at append ${crashAt}, ${crashesSoFar()} crashes so far)`);
 await runWorkers(workers);
+// Stopped (SIGTERM from the test): close what keeps the process alive, or the test waits for an exit
+// that never comes.
+await connection.close();
+eventStore.close();
+batchItems.close();
