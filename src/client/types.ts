@@ -33,6 +33,8 @@ import type {
   UpdateScheduleBody,
 } from '../api/scheduleSchemas.js';
 import type { BatchResource, CreateBatchBody } from '../api/routes/batches.js';
+import type { BulkBody, BulkResponse } from '../api/routes/bulk.js';
+import type { FileResource, ResultFiles as ResultFilesSchema } from '../api/routes/files.js';
 import type {
   DeadJob as DeadJobSchema,
   DeadJobsAction,
@@ -65,6 +67,15 @@ export type PutPoolRequest = z.input<typeof PutPoolBody>;
 export type Batch = z.infer<typeof BatchResource>;
 export type BatchStatus = Batch['status'];
 export type CreateBatchRequest = z.input<typeof CreateBatchBody>;
+
+/** POST /jobs/bulk: one action on many jobs (by ids or by filter), an outcome per job. */
+export type BulkRequest = z.input<typeof BulkBody>;
+export type BulkResult = z.infer<typeof BulkResponse>;
+
+/** An uploaded file (POST /files, GET /files/{id}). */
+export type StoredFileInfo = z.infer<typeof FileResource>;
+/** GET /jobs/{id}/files → 200. */
+export type ResultFiles = z.infer<typeof ResultFilesSchema>;
 
 export type Schedule = z.infer<typeof ScheduleResource>;
 export type CreateScheduleRequest = z.input<typeof CreateScheduleBody>;
@@ -139,37 +150,6 @@ export interface BatchReport {
   }[];
 }
 
-/** POST /jobs/bulk body (src/api/routes/bulk.ts). */
-export interface BulkRequest {
-  action: 'cancel' | 'pause' | 'resume' | 'reprioritize' | 'retry' | 'delete';
-  ids?: string[];
-  filter?: { status?: JobStatus; type?: string; priority?: number; batch_id?: string; name?: string };
-  priority?: number;
-  reason?: string;
-  limit?: number;
-}
-/** POST /jobs/bulk → 200. */
-export interface BulkResult {
-  action: string;
-  matched: number;
-  succeeded: number;
-  failed: number;
-  results: { job_id: string; success: boolean; status: string | null; error: string | null }[];
-}
-
-/** An uploaded file (src/api/routes/files.ts, FileResource). */
-export interface StoredFileInfo {
-  file_id: string;
-  name: string;
-  size: number;
-  sha256: string;
-  created_at: string;
-}
-/** GET /jobs/{id}/files → 200 (ResultFiles). */
-export interface ResultFiles {
-  job_id: string;
-  files: { name: string; size: number | null; content_type: string; download_url: string }[];
-}
 /** DELETE /files/{id} → 200. */
 export interface DeleteFileResult {
   success: true;
