@@ -118,7 +118,7 @@ export class WebhookReadModel {
     return this.holder.prepare<[string], DeliveryRow>('SELECT * FROM webhook_deliveries WHERE id = ?');
   }
 
-  private get hearing() {
+  private get existedBetween() {
     return this.holder.prepare<[number, number], WebhookRow>(
       'SELECT * FROM webhooks WHERE created_position < ? AND (deleted_position IS NULL OR deleted_position > ?)',
     );
@@ -129,9 +129,11 @@ export class WebhookReadModel {
     return this.byId.get(id);
   }
 
-  /** The subscriptions that existed when the event at `position` was recorded. */
-  subscribedAt(position: number): WebhookRow[] {
-    return this.hearing.all(position, position);
+  /** The subscriptions that existed when some event in positions `first`..`last` was recorded: those
+   * created before `last` and not deleted before `first`. The event at position p is heard by those
+   * with created_position < p and no deleted_position <= p. */
+  subscribedBetween(first: number, last: number): WebhookRow[] {
+    return this.existedBetween.all(last, first);
   }
 
   /** Subscriptions not deleted, newest first (at most MAX_WEBHOOKS_LISTED). */

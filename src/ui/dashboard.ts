@@ -64,7 +64,8 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 interface Asset {
-  body: Buffer;
+  /** The file's bytes, as the Uint8Array the response is made of (read once, never copied per request). */
+  body: Uint8Array<ArrayBuffer>;
   type: string;
 }
 
@@ -80,7 +81,7 @@ function loadAssets(): { version: string; assets: Map<string, Asset> } {
   const hash = createHash('sha256');
   const assets = new Map<string, Asset>();
   for (const name of Object.keys(files).sort()) {
-    const body = readFileSync(files[name]!);
+    const body = new Uint8Array(readFileSync(files[name]!));
     hash.update(name).update('\0').update(body);
     assets.set(name, { body, type: CONTENT_TYPES[path.extname(name)] ?? 'application/octet-stream' });
   }
@@ -184,7 +185,7 @@ export function dashboardRoutes(options: DashboardOptions = {}) {
     c.header('Cache-Control', 'public, max-age=31536000, immutable');
     c.header('Content-Type', asset.type);
     c.header('X-Content-Type-Options', 'nosniff');
-    return c.body(new Uint8Array(asset.body));
+    return c.body(asset.body);
   });
   return app;
 }

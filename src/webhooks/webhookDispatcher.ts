@@ -19,7 +19,7 @@ export interface WebhookDispatcherOptions {
   eventStore: EventStore;
   jobs: Pick<JobReadModel, 'getJob'>;
   batches: Pick<BatchReadModel, 'getBatch'>;
-  webhooks: Pick<WebhookReadModel, 'subscribedAt'>;
+  webhooks: Pick<WebhookReadModel, 'subscribedBetween'>;
   /** The read model's checkpoint: the dispatcher stays at or behind it, so the job rows and the
    * subscriptions it reads are at least as recent as the event it handles. */
   readModelPosition: () => number;
@@ -39,6 +39,15 @@ export interface WebhookDispatcherOptions {
 
 /** A delivery to start: its workflow's input. */
 type Delivery = WebhookDeliveryInput;
+
+/** A subscription with its event types parsed (once per batch, not per event). */
+interface Subscription {
+  row: WebhookRow;
+  types: ReadonlySet<string>;
+}
+
+/** Events read from the log at a time. */
+const BATCH_SIZE = 500;
 
 /**
  * Follows the event log after its own checkpoint and starts one webhookDeliveryWorkflow per
@@ -82,10 +91,16 @@ export class WebhookDispatcher {
       const until = this.options.readModelPosition();
       const from = this.checkpoint();
       if (from >= until) return started;
-      const events = this.options.eventStore.readAll({ fromPosition: from, limit: 500 }).filter((e) => e.globalPosition <= until);
+      const events = this.options.eventStore
+        .readAll({ fromPosition: from, limit: BATCH_SIZE })
+        .filter((e) => e.globalPosition <= until);
       if (events.length === 0) return started;
+      // One query for the batch: every subscription that existed at one of its events.
+      const subscriptions = this.options.webhooks
+        .subscribedBetween(events[0]!.globalPosition, events[events.length - 1]!.globalPosition)
+        .map((row) => ({ row, types: new Set(JSON.parse(row.event_types) as string[]) }));
       for (const event of events) {
-        const deliveries = this.deliveriesOf(event);
+        const deliveries = this.deliveriesOf(event, subscriptions);
         for (const delivery of deliveries) await this.startDelivery(delivery);
         started += deliveries.length;
         if (deliveries.length > 0) this.setCheckpoint.run(event.globalPosition);
@@ -142,9 +157,15 @@ export class WebhookDispatcher {
   }
 
   /** The deliveries an event makes: one per subscription that hears it, and the job's callback_url. */
-  private deliveriesOf(event: RecordedEvent): Delivery[] {
+  private deliveriesOf(event: RecordedEvent, subscriptions: Subscription[]): Delivery[] {
     const isJob = event.type.startsWith('Job');
     if (!isJob && !event.type.startsWith('Batch')) return [];
+    const position = event.globalPosition;
+    const live = subscriptions.filter(
+      ({ row }) => row.created_position < position && (row.deleted_position === null || row.deleted_position > position),
+    );
+    const terminal = isJob && TERMINAL_JOB_EVENT_TYPES.includes(event.type);
+    if (live.length === 0 && !terminal) return []; // nobody to tell: no need for the job's row
     const job = isJob ? this.options.jobs.getJob(event.streamId) : undefined;
     const batch = isJob ? undefined : this.options.batches.getBatch(event.streamId);
     if (!job && !batch) return []; // gone (deleted) before its events were dispatched: no owner to scope by
@@ -154,28 +175,29 @@ export class WebhookDispatcher {
       jobId: job?.id ?? null,
       batchId: job?.batch_id ?? batch?.id ?? null,
       eventType: event.type,
-      eventPosition: event.globalPosition,
+      eventPosition: position,
       redelivery: 0,
       actor: 'webhooks',
       retry: this.options.retry,
       requestTimeoutMs: this.options.requestTimeoutMs,
       ...(this.options.storeAccess ? { storeAccess: this.options.storeAccess } : {}),
     };
-    const deliveries: Delivery[] = this.options.webhooks
-      .subscribedAt(event.globalPosition)
-      .filter((w) => hears(w, event.type, job, batch))
-      .map((w) => ({
+    let tags: string[] | undefined;
+    const tagsOf = (row: JobRow) => (tags ??= JSON.parse(row.tags) as string[]);
+    const deliveries: Delivery[] = live
+      .filter((w) => hears(w, event.type, job, batch, tagsOf))
+      .map(({ row: w }) => ({
         ...base,
-        deliveryId: subscriptionDeliveryId(w.id, event.globalPosition),
+        deliveryId: subscriptionDeliveryId(w.id, position),
         webhookId: w.id,
         url: w.url,
         body: bodyOf(),
       }));
-    const callbackUrl = job && TERMINAL_JOB_EVENT_TYPES.includes(event.type) ? this.callbackUrlOf(job.id) : undefined;
+    const callbackUrl = job && terminal ? this.callbackUrlOf(job.id) : undefined;
     if (callbackUrl)
       deliveries.push({
         ...base,
-        deliveryId: callbackDeliveryId(job!.id, event.globalPosition),
+        deliveryId: callbackDeliveryId(job!.id, position),
         webhookId: null,
         url: callbackUrl,
         body: bodyOf(),
@@ -192,13 +214,18 @@ export class WebhookDispatcher {
 }
 
 /** Does a subscription hear this event? Owner scope, event type, then every filter it has. */
-function hears(w: WebhookRow, type: string, job: JobRow | undefined, batch: BatchRow | undefined): boolean {
+function hears(
+  { row: w, types }: Subscription,
+  type: string,
+  job: JobRow | undefined,
+  batch: BatchRow | undefined,
+  tagsOf: (job: JobRow) => string[],
+): boolean {
   const owner = job?.owner ?? batch!.owner;
   if (w.scope !== 'all' && w.owner !== owner) return false;
-  const types = JSON.parse(w.event_types) as string[];
-  if (!types.includes('*') && !types.includes(type)) return false;
+  if (!types.has('*') && !types.has(type)) return false;
   if (w.job_type !== null && job?.type !== w.job_type) return false;
   if (w.batch_id !== null && (job?.batch_id ?? batch?.id) !== w.batch_id) return false;
-  if (w.tag !== null && !(job && (JSON.parse(job.tags) as string[]).includes(w.tag))) return false;
+  if (w.tag !== null && !(job && tagsOf(job).includes(w.tag))) return false;
   return true;
 }
