@@ -49,11 +49,15 @@ describe('a worker killed between an append and the completion of its workflow t
     const ids: string[] = [];
     let crashes = 0;
     let stop = false;
-    // Keeps one worker running: restarts it each time it kills itself.
+    // Keeps one worker running: restarts it each time it kills itself. A worker still starting when
+    // the test stops (its predecessor crashed on a late append) is stopped as soon as it is up, or the
+    // supervisor would wait for it forever.
     const supervisor = (async () => {
       while (!stop) {
-        current = await startCrashingWorker();
-        const { signal } = await current.exited;
+        const worker = await startCrashingWorker();
+        current = worker;
+        if (stop) worker.child.kill('SIGTERM');
+        const { signal } = await worker.exited;
         if (signal === 'SIGKILL') crashes++;
       }
     })();
