@@ -53,6 +53,11 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
   // before it is scheduled; the pool then continues as new, picking through the scheduler's queue (a
   // decision made in the new run's input, so every replay takes the same path).
   const pickLocal = input.pickLocally === true && patched('pool-local-pick');
+  // Grants go out without the pool waiting for Temporal to confirm each: the next release or request
+  // is handled in the very next task instead of after the last grant's confirmation (a hand-over used
+  // to queue behind the previous one). Runs begun before this keep awaiting them (replay).
+  const grantsInFlight = patched('pool-grants-in-flight');
+  const inFlight = new Set<Promise<void>>();
   const scheduler = schedulerActivities(pickLocal ? 'local' : 'remote');
   let pickedLocallyUnavailable = false;
   const pickPoolWaiters = async (request: Parameters<typeof scheduler.pickPoolWaiters>[0]) => {
@@ -132,6 +137,7 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
     else await condition(canGrant);
     const now = workflowInfo();
     if (now.continueAsNewSuggested || now.historyLength > (input.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER)) {
+      await Promise.all(inFlight); // a grant to a job gone meanwhile frees its slot before we carry it
       await outbox.flushed();
       return continueAsNew<typeof poolWorkflow>({ ...input, carried: { limit, holders, grants, served: recentOwners(served) } });
     }
@@ -145,6 +151,7 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       minPosition: needPosition,
     });
     if (pickedLocallyUnavailable) {
+      await Promise.all(inFlight);
       await outbox.flushed();
       return continueAsNew<typeof poolWorkflow>({
         ...input,
@@ -160,20 +167,26 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       served[p.owner] = ++grants;
     }
     if (Object.keys(served).length > 2 * MAX_OWNERS_REMEMBERED) served = recentOwners(served);
-    await Promise.all(
-      picks.map((p) =>
-        getExternalWorkflowHandle(p.jobId)
-          .signal(poolSlotGrantedSignal, { pool: input.name })
-          .catch(() => {
-            // The job is gone (closed before it got the slot): the slot is free again.
-            delete holders[p.jobId];
-            wake = true;
-          }),
-      ),
-    );
-    if (picks.length > 0)
-      wake = lineMayHaveMore = true; // there may be more in line
-    else if (capacity > 0) lineMayHaveMore = false;
+    const sent = picks.map((p) => {
+      const grant: Promise<void> = getExternalWorkflowHandle(p.jobId)
+        .signal(poolSlotGrantedSignal, { pool: input.name })
+        .catch(() => {
+          // The job is gone (closed before it got the slot): the slot is free again.
+          delete holders[p.jobId];
+          wake = true;
+        })
+        .finally(() => inFlight.delete(grant));
+      inFlight.add(grant);
+      return grant;
+    });
+    if (!grantsInFlight) await Promise.all(sent);
+    if (picks.length > 0) {
+      lineMayHaveMore = true;
+      // Old runs looked at the line again at once. The pick returns all that fits, and a request or
+      // release during it has set `wake` already; looking again now would only hold back the grants
+      // (a local pick keeps the task, and so the grants' commands, open until it answers).
+      if (!grantsInFlight) wake = true;
+    } else if (capacity > 0) lineMayHaveMore = false;
   }
 }
 
