@@ -1,4 +1,5 @@
-// Finding programs on this machine, shared by the install scripts and the cluster test support.
+// Finding programs on this machine, shared by the install scripts, src/temporal/cliBinary.ts and the
+// cluster test support (plain node: the scripts run before any TypeScript tooling).
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';

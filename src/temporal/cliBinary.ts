@@ -1,8 +1,12 @@
 // Where the `temporal` CLI and the Java time-skipping test server are, in the same order as
 // scripts/install-temporal.mjs uses (keep the two in step). Nothing here installs anything.
-import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+// One isExecutable/findOnPath for the install scripts and the engine: the scripts run with plain node
+// before any TypeScript tooling, so the shared copy is the .mjs (typed by executables.d.mts).
+import { findOnPath, isExecutable } from '../../scripts/lib/executables.mjs';
+
+export { findOnPath, isExecutable };
 
 /** The project root (two levels above src/temporal/), found at run time. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -36,27 +40,6 @@ export interface ResolveOptions {
 }
 
 const exe = (name: string) => (process.platform === 'win32' ? `${name}.exe` : name);
-
-/** True when `file` is a regular file this process may execute. */
-export function isExecutable(file: string): boolean {
-  try {
-    if (!statSync(file).isFile()) return false;
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** First executable called `name` in the PATH of `env`. */
-export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const dir of (env.PATH ?? env.Path ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, exe(name));
-    if (isExecutable(candidate)) return path.resolve(candidate);
-  }
-  return undefined;
-}
 
 function resolve(
   envVar: string,
