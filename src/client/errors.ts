@@ -89,14 +89,15 @@ export class JobEngineTimeoutError extends JobEngineError {
   override name = 'JobEngineTimeoutError';
 }
 
-const CLASS_OF_STATUS: Record<number, typeof JobEngineError> = {
-  400: BadRequestError,
-  401: UnauthorizedError,
-  403: ForbiddenError,
-  404: NotFoundError,
-  409: ConflictError,
-  413: PayloadTooLargeError,
-  503: UnavailableError,
+/** The subclass of each kind that has one (the statuses are KIND_OF_STATUS's: one table, not two to keep in step). */
+const CLASS_OF_KIND: Partial<Record<JobEngineErrorKind, typeof JobEngineError>> = {
+  bad_request: BadRequestError,
+  unauthorized: UnauthorizedError,
+  forbidden: ForbiddenError,
+  not_found: NotFoundError,
+  conflict: ConflictError,
+  payload_too_large: PayloadTooLargeError,
+  unavailable: UnavailableError,
 };
 
 /** The error for an answer that is not 2xx, from its body (`{error, details, timestamp}` or anything else). */
@@ -112,6 +113,6 @@ export function errorFromResponse(status: number, statusText: string, text: stri
   } catch {
     // not the API's JSON (a proxy's page): the text is the details
   }
-  const Class = CLASS_OF_STATUS[status] ?? JobEngineError;
+  const Class = CLASS_OF_KIND[kindOfStatus(status)] ?? JobEngineError;
   return new Class(status, error, details, { timestamp, ...request });
 }
