@@ -14,6 +14,7 @@ import { BatchItemStore } from './batches/batchItemStore.js';
 import { BatchCommands } from './commands/batchCommands.js';
 import { Projector } from './projections/projector.js';
 import { JobReadModel } from './projections/jobReadModel.js';
+import { PoolWaker } from './commands/poolWaker.js';
 import { JobCommands } from './commands/jobCommands.js';
 import { ScheduleReadModel } from './projections/scheduleReadModel.js';
 import { ScheduleCommands } from './commands/scheduleCommands.js';
@@ -193,6 +194,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     maxJobInputBytes: options.limits?.maxJobInputBytes,
     configuredPools: Object.keys(poolLimits),
     eventStore,
+    poolWaker: new PoolWaker({ client, taskQueue: options.taskQueue }),
   });
   const batchItems = new BatchItemStore(
     options.batchItemsPath ?? path.join(path.dirname(options.eventStorePath), 'batch-items.db'),

@@ -58,7 +58,9 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
       SELECT id, owner, pool_weight, priority, queued_seq,
              ROW_NUMBER() OVER (PARTITION BY owner, priority ORDER BY queued_seq) AS rn
         FROM jobs
-       WHERE pool = @pool AND status = 'queued'
+       WHERE pool = @pool AND status IN ('queued', 'pending')
+         -- pending: submitted straight into line, its workflow not run yet (it takes an early grant)
+         AND (status = 'queued' OR (run_at IS NULL AND depends_on = '[]' AND queued_seq IS NOT NULL))
          AND id NOT IN (SELECT value FROM json_each(@holders)))
     SELECT w.id AS jobId, w.owner AS owner, w.pool_weight AS weight, w.queued_seq AS queuedSeq
       FROM waiting w LEFT JOIN json_each(@held) h ON h.key = w.owner LEFT JOIN json_each(@served) s ON s.key = w.owner

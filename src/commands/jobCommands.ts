@@ -33,6 +33,7 @@ import { pollUntil } from './pollUntil.js';
 import type { EventStore } from '../eventstore/index.js';
 import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
 import { assertDeliverableUrl } from './webhookCommands.js';
+import type { PoolWaker } from './poolWaker.js';
 
 export interface ReadYourWrites {
   /** Resolves once the read model has applied the log up to `position`. */
@@ -54,6 +55,9 @@ export interface JobCommandsDeps {
   visibilityTimeoutMs?: number;
   /** How job workflows reach the event store (see src/workflows/eventOutbox.ts). */
   storeAccess?: 'local' | 'remote';
+  /** Wakes a job's pool once its JobSubmitted is recorded (the grant then waits for the job's first
+   * task); without it the job asks its pool itself in that task. */
+  poolWaker?: Pick<PoolWaker, 'wake'>;
   /** Temporal's workflow task timeout of job workflows (ms): how soon a task lost with its worker is
    * retried elsewhere. Default: Temporal's (10 s). */
   workflowTaskTimeoutMs?: number;
@@ -135,6 +139,10 @@ export class JobCommands {
       return { jobId, visible: true, existing: true };
     }
     const position = await this.recordSubmitted(input, runId);
+    // A job that goes straight into line (no dependencies, no start time) may get its slot before its
+    // first task runs; the pool picks it from the read model once the position is applied.
+    if (position !== undefined && !input.runAt && (input.dependsOn ?? []).length === 0)
+      this.deps.poolWaker?.wake(input.pool ?? input.plan.pool ?? DEFAULT_POOL, jobId, position);
     const visible =
       position !== undefined
         ? await this.deps.projection.waitFor(position, this.visibilityTimeoutMs)

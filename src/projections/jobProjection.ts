@@ -81,6 +81,8 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
     next_retry_at: null,
     current_step: d.completedSteps,
     message: 'retry requested',
+    // A new run joins the line afresh (where its JobQueued puts it), not at its first submit's place.
+    queued_seq: null,
   }),
   [JobEvents.started]: (row, d, _event, at) => ({
     started_at: row.started_at ?? d.startedAt ?? at,
@@ -100,7 +102,7 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
   [JobEvents.queued]: (row, d, event) => ({
     pool: d.pool,
     pool_weight: d.weight,
-    queued_seq: row.status === 'pending' ? row.last_position : event.globalPosition,
+    queued_seq: row.status === 'pending' ? (row.queued_seq ?? row.last_position) : event.globalPosition,
     next_retry_at: null,
     message: `waiting for a slot in pool ${d.pool}`,
   }),
@@ -225,7 +227,9 @@ function submittedRow(event: ScannedEvent, d: Record<string, any>, at: string): 
     last_position: event.globalPosition,
     pool: d.pool ?? null,
     pool_weight: d.weight ?? null,
-    queued_seq: null,
+    // Its place in its pool's line from the start: a job with neither dependencies nor a start time
+    // may be given a slot before its workflow first runs (see PoolWaker).
+    queued_seq: event.globalPosition,
     metadata: d.metadata == null ? null : JSON.stringify(d.metadata),
     tags: JSON.stringify(d.tags ?? []),
     depends_on: JSON.stringify(

@@ -158,8 +158,12 @@ function migrate(db: ReadModelDb): void {
       .map((c) => c.name),
   );
   for (const [name, type] of ADDED_JOB_COLUMNS) if (!have.has(name)) db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${type}`);
-  // The pools' lines: queued jobs of a pool by priority and arrival.
-  db.exec(`CREATE INDEX IF NOT EXISTS jobs_in_line ON jobs (pool, status, priority DESC, queued_seq) WHERE status = 'queued'`);
+  // The pools' lines: queued jobs of a pool (and jobs submitted straight into line whose workflow has
+  // not run yet) by priority and arrival.
+  db.exec('DROP INDEX IF EXISTS jobs_in_line');
+  db.exec(
+    `CREATE INDEX IF NOT EXISTS jobs_in_line_v2 ON jobs (pool, status, priority DESC, queued_seq) WHERE status IN ('queued', 'pending')`,
+  );
   // The runs of a schedule (GET /schedules/{id}/runs, /jobs/list?schedule_id=).
   db.exec(
     'CREATE INDEX IF NOT EXISTS jobs_by_schedule ON jobs (schedule_id, created_at DESC, id DESC) WHERE schedule_id IS NOT NULL',

@@ -17,6 +17,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -152,6 +153,8 @@ class JobRun {
   private readonly watching = new Set<string>();
   /** Set once dependents were told of our end: later askers are answered at once. */
   private endAnnounced = false;
+  /** The slot we hold came before our first task ran (see onSlotGranted). */
+  private earlyGrant = false;
   /** Signals to pools and dependents still on their way (awaited before the run closes). */
   private readonly outgoing: Promise<unknown>[] = [];
   private readonly scheduler = schedulerActivities();
@@ -399,6 +402,8 @@ class JobRun {
       }
       if (state.status === 'running') return;
       const next = this.nextWaitingStatus();
+      if (next !== 'queued' && this.earlyGrant) this.releaseSlot(); // we must wait for more first
+      this.earlyGrant = false;
       if (state.status !== next) this.enterWaiting(next);
       if (next === 'blocked') {
         await this.waitForDependencies();
@@ -476,6 +481,14 @@ class JobRun {
   private onSlotGranted(pool: string): void {
     if (pool === this.state.pool && this.slot === 'waiting' && this.state.status === 'queued') {
       this.slot = 'held';
+      return;
+    }
+    // An early grant: the pool, woken by the submit, gave us the slot before our first task ran. Kept
+    // for the line we are about to join (acquireSlot finds it held); given back if we wait for
+    // something else first (untilRunnable). Runs before this existed never saw one (replay-safe).
+    if (pool === this.state.pool && this.slot === 'none' && this.state.status === 'pending' && patched('early-pool-grant')) {
+      this.slot = 'held';
+      this.earlyGrant = true;
       return;
     }
     if (pool === this.state.pool && this.slot === 'held') return; // a repeated grant

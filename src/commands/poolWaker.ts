@@ -1,0 +1,53 @@
+import type { Client } from '@temporalio/client';
+import { poolWorkflowId } from '../domain/index.js';
+import { poolRequestSignal } from '../workflows/poolContract.js';
+
+/** Options of a PoolWaker. */
+export interface PoolWakerOptions {
+  client: Client;
+  /** Task queue of the engine's workflows (pools are named after it). */
+  taskQueue: string;
+  /** Told when a wake-up could not be sent (the pool not started yet: its first job starts it). */
+  onError?: (pool: string, error: unknown) => void;
+}
+
+/**
+ * Wakes a pool as soon as the command side has recorded a job's JobSubmitted, so the pool can give
+ * the job its slot before the job's first workflow task runs: that task then finds the grant waiting
+ * and records JobQueued, JobStarted and schedules the step at once, instead of asking and waiting for
+ * two more tasks. Only a wake-up: the line stays the read model's, and the job still asks itself if no
+ * grant came (so a lost wake-up costs time, never a job).
+ *
+ * At most one signal per pool is on its way; submits meanwhile only raise the position the next one
+ * carries, so a burst of 1,000 submits costs the pool a few dozen signals, not 1,000.
+ */
+export class PoolWaker {
+  private readonly pending = new Map<string, number>();
+  private readonly sending = new Set<string>();
+
+  constructor(private readonly options: PoolWakerOptions) {}
+
+  /** The job's JobSubmitted is at `position` of the log; its pool should look at its line. */
+  wake(pool: string, jobId: string, position: number): void {
+    this.pending.set(pool, Math.max(position, this.pending.get(pool) ?? 0));
+    if (!this.sending.has(pool)) void this.send(pool, jobId);
+  }
+
+  private async send(pool: string, jobId: string): Promise<void> {
+    this.sending.add(pool);
+    try {
+      for (let position = this.pending.get(pool); position !== undefined; position = this.pending.get(pool)) {
+        this.pending.delete(pool);
+        try {
+          await this.options.client.workflow
+            .getHandle(poolWorkflowId(this.options.taskQueue, pool))
+            .signal(poolRequestSignal, { jobId, position });
+        } catch (error) {
+          this.options.onError?.(pool, error);
+        }
+      }
+    } finally {
+      this.sending.delete(pool);
+    }
+  }
+}

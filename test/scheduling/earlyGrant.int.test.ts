@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
+import { createSchedulerActivities } from '../../src/activities/schedulerActivities.js';
+import { jobSearchAttributes } from '../../src/workflows/jobContract.js';
+import { jobWorkflow, type JobWorkflowInput } from '../../src/workflows/jobWorkflow.js';
+import { poolSlotGrantedSignal } from '../../src/workflows/poolContract.js';
+
+/**
+ * Early grants: the command side wakes a job's pool as soon as it recorded the job's JobSubmitted, so
+ * the pool may give the slot before the job's first workflow task runs. That task then records
+ * JobQueued and JobStarted and starts the step at once, without asking its pool (two workflow tasks
+ * fewer per job). Here the grant is made to arrive with the start (signal-with-start), which is what
+ * a burst does when first tasks wait in the task queue.
+ */
+let engine: TestEngine;
+
+beforeAll(async () => {
+  engine = await startTestEngine({ pools: { early: 2 } });
+});
+afterAll(async () => {
+  await engine?.dispose();
+});
+
+function inputOf(name: string, extra: Partial<JobWorkflowInput> = {}): JobWorkflowInput {
+  const prepared = engine.commands.prepareJob({ name, type: 'noop', priority: 5, owner: 'local', actor: 'test', pool: 'early' });
+  return { ...prepared, ...extra, jobId: `job_${randomUUID()}`, submittedAt: new Date().toISOString() };
+}
+
+/** Starts the job's workflow with its pool's grant already waiting for its first task. */
+async function startWithGrant(input: JobWorkflowInput): Promise<void> {
+  await (engine.client as Client).workflow.signalWithStart(jobWorkflow, {
+    workflowId: input.jobId,
+    taskQueue: engine.taskQueue,
+    args: [input],
+    signal: poolSlotGrantedSignal,
+    signalArgs: [{ pool: 'early' }],
+    typedSearchAttributes: jobSearchAttributes(input),
+  });
+}
+
+/** The names of the signals the job's workflow sent its pool, in order. */
+async function signalsSent(jobId: string): Promise<string[]> {
+  const history = await engine.client.workflow.getHandle(jobId).fetchHistory();
+  return history
+    .events!.map((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName)
+    .filter((name): name is string => typeof name === 'string');
+}
+
+const types = (jobId: string) => engine.eventStore.readStream(jobId).map((e) => e.type);
+
+describe('a grant that comes before the job first ran', () => {
+  it('is kept: queued, started and run in the first task, the pool never asked, the slot given back at the end', async () => {
+    const input = inputOf('early');
+    await startWithGrant(input);
+    await eventually(
+      async () => (await engine.api('GET', `/api/v1/jobs/${input.jobId}`)).body?.status === 'completed',
+      30_000,
+      'completed',
+    );
+    await engine.client.workflow.getHandle(input.jobId).result(); // closed: its history is whole
+    expect(await signalsSent(input.jobId)).toEqual(['poolRelease']);
+    expect(types(input.jobId)).toEqual(['JobSubmitted', 'JobQueued', 'JobStarted', 'JobCompleted']);
+    const history = await engine.client.workflow.getHandle(input.jobId).fetchHistory();
+    const workflowTasks = history.events!.filter((e) => e.workflowTaskCompletedEventAttributes).length;
+    expect(workflowTasks).toBe(3); // start+grant, the step's end, the release's confirmation
+  });
+
+  it('is given back by a job that must wait for its dependencies first, which then asks in turn', async () => {
+    const first = await engine.api('POST', '/api/v1/jobs/submit', {
+      name: 'dependency',
+      type: 'sleep',
+      pool: 'early',
+      input: { steps: 1, step_ms: 500 },
+    });
+    const input = inputOf('dependent', { dependsOn: [{ jobId: first.body.job_id, condition: 'succeeded' }] });
+    await startWithGrant(input);
+    await eventually(
+      async () => (await engine.api('GET', `/api/v1/jobs/${input.jobId}`)).body?.status === 'completed',
+      30_000,
+      'completed',
+    );
+    await engine.client.workflow.getHandle(input.jobId).result();
+    expect(await signalsSent(input.jobId)).toEqual(['poolRelease', 'watchDependency', 'poolRequest', 'poolRelease']);
+    expect(types(input.jobId).slice(0, 4)).toEqual(['JobSubmitted', 'JobBlocked', 'JobDependencyMet', 'JobQueued']);
+  });
+});
+
+describe("a pool's line", () => {
+  it('holds jobs submitted straight into line before their workflow ran, not those waiting for time or dependencies', async () => {
+    const scheduler = createSchedulerActivities({
+      client: engine.client,
+      taskQueue: engine.taskQueue,
+      eventStore: engine.eventStore,
+      readModelDb: engine.readModelDb,
+      waitFor: (position, timeoutMs) => engine.projector.waitFor(position, timeoutMs),
+      poolLimits: {},
+      defaultPoolLimit: 1,
+      storeAccess: 'local',
+    });
+    const pool = `line-${randomUUID()}`;
+    const submitted = (jobId: string, data: Record<string, unknown>) =>
+      engine.eventStore.appendToStream(jobId, [
+        {
+          eventId: `${jobId}:submitted`,
+          type: 'JobSubmitted',
+          data: {
+            jobId,
+            name: jobId,
+            type: 'noop',
+            priority: 5,
+            owner: 'local',
+            totalSteps: 1,
+            maxAttempts: 1,
+            pool,
+            weight: 1,
+            ...data,
+          },
+        },
+      ]);
+    submitted('job_plain', {});
+    submitted('job_later', { runAt: '2099-01-01T00:00:00.000Z' });
+    submitted('job_after', { dependsOn: [{ jobId: 'job_plain', condition: 'succeeded' }] });
+    const { picks } = await scheduler.pickPoolWaiters({
+      pool,
+      capacity: 3,
+      holders: {},
+      served: {},
+      minPosition: engine.eventStore.lastPosition(),
+    });
+    expect(picks.map((p) => p.jobId)).toEqual(['job_plain']);
+    // Booked with the submit's place, which the job's JobQueued keeps: the booking stays valid.
+    const position = engine.eventStore.readStream('job_plain')[0]!.globalPosition;
+    expect(picks[0]!.queuedSeq).toBe(position);
+    engine.eventStore.appendToStream('job_plain', [
+      { eventId: 'job_plain:queued', type: 'JobQueued', data: { pool, weight: 1, priority: 5 } },
+    ]);
+    const again = await scheduler.pickPoolWaiters({
+      pool,
+      capacity: 0,
+      holders: { job_plain: { weight: 1, owner: 'local', queuedSeq: position } },
+      served: {},
+      minPosition: engine.eventStore.lastPosition(),
+    });
+    expect(again.finished).toEqual([]);
+  });
+});
