@@ -2,7 +2,7 @@
 import { condition, defineQuery, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
 import type * as activities from './activities.js';
 
-const { emptyActivity } = proxyActivities<typeof activities>({ startToCloseTimeout: '1m' });
+const { emptyActivity, stampActivity } = proxyActivities<typeof activities>({ startToCloseTimeout: '1m' });
 
 export async function bareWorkflow(): Promise<void> {
   await emptyActivity();
@@ -19,4 +19,16 @@ export async function bareSignalWorkflow(): Promise<void> {
     await emptyActivity();
     done++;
   }
+}
+
+/**
+ * The burst baseline of bench/scheduling.bench.ts: waits for one `go` signal, then runs one activity
+ * and returns when it ran. Many of them signalled at once are what a burst of dependency releases is
+ * to bare Temporal.
+ */
+export async function bareBurstWorkflow(): Promise<number> {
+  let go = false;
+  setHandler(defineSignal('go'), () => void (go = true));
+  await condition(() => go);
+  return await stampActivity();
 }

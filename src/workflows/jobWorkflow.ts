@@ -80,6 +80,14 @@ const POOL_REQUEST_REPEAT_MS = 5 * 60_000;
 const DEPENDENCY_RECHECK_MS = 5 * 60_000;
 /** ... and this often while a dependency is not known yet (a DAG batch item not started yet). */
 const DEPENDENCY_UNKNOWN_RECHECK_MS = 2_000;
+/**
+ * A wait for a run-at time longer than twice this ends this much early and sets a second, short timer
+ * for the rest. A timer's length is counted from the start of the workflow task that sets it (the
+ * workflow's clock) but runs from the task's end, so a task that took long on a busy worker — a
+ * submit burst — made the job start late by as much; the second timer is set from a task near the
+ * run-at time, which is short unless the worker is busy then.
+ */
+const RUN_AT_LEAD_MS = 2_000;
 
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
   // A Temporal Schedule starts every run with the same arguments and its own workflow id
@@ -410,7 +418,10 @@ class JobRun {
         continue;
       }
       if (next === 'scheduled') {
-        await condition(() => state.status !== 'scheduled', Math.max(1, Date.parse(state.runAt!) - Date.now()));
+        const remaining = Date.parse(state.runAt!) - Date.now();
+        // Runs begun before the two-stage wait keep their one timer (replay).
+        const lead = remaining > 2 * RUN_AT_LEAD_MS && patched('run-at-two-timers') ? RUN_AT_LEAD_MS : 0;
+        await condition(() => state.status !== 'scheduled', Math.max(1, remaining - lead));
         continue;
       }
       if (!(await this.acquireSlot())) continue;

@@ -161,6 +161,18 @@ describe('jobWorkflow under time skipping', () => {
     expect((await handle.result()).status).toBe('completed');
     const started = events(jobId).find((e) => e.type === 'JobStarted')!;
     expect(Date.parse(started.data.startedAt)).toBeGreaterThanOrEqual(runAt.getTime());
+    // Two timers: the long one ends 2 s early, and the last 2 s are timed from a task near run-at (so a
+    // slow task at submit time does not make the start late).
+    const history = await handle.fetchHistory();
+    const timers = (history.events ?? [])
+      .map((e) => e.timerStartedEventAttributes?.startToFireTimeout)
+      .filter((t) => t != null)
+      .map((t) => Number(t.seconds ?? 0) * 1000 + Math.round((t.nanos ?? 0) / 1e6));
+    // (then the queued job's request timer, which re-asks its pool if no grant came)
+    expect(timers.length).toBeGreaterThanOrEqual(2);
+    expect(timers[0]).toBeGreaterThan(HOUR - 3_000);
+    expect(timers[1]).toBeGreaterThan(0);
+    expect(timers[1]).toBeLessThanOrEqual(2_000);
     console.log(`[workflow] run-at 1 h ahead: ${(wall() - t0).toFixed(0)} ms of wall time`);
   });
 
