@@ -2,7 +2,8 @@
  * Scheduling latencies on a dev server, in one run:
  *   1. slot hand-over: a pool of BENCH_POOL_LIMIT (4) slots with BENCH_WAITING (200) jobs waiting;
  *      the time from one job's end (JobCompleted, after which it gives its slot back) to the next
- *      job's JobStarted in the same pool;
+ *      job's JobStarted in the same pool — once with the jobs submitted while the pool hands over,
+ *      once with the line filled first (the pool closed until every job waits, then opened);
  *   2. dependency release: BENCH_PAIRS (100) pairs a → b (b depends on a); the time from a's
  *      JobCompleted to b's JobDependencyMet;
  *   3. scheduled start lateness: BENCH_SCHEDULED (100) jobs with scheduled_at spread over 10 s; the
@@ -105,21 +106,45 @@ try {
   log(`burst baseline: ${PAIRS} workflows`);
 
   // ---- 1. slot hand-over under a full pool ----------------------------------------------------
-  const poolJobs = await submitAll(
+  // (a) the jobs are submitted while the pool hands over, so hand-overs compete with the submit burst;
+  // (b) the line is filled first (limit 0 until all jobs wait), then the pool opens: hand-overs alone.
+  const handOverOf = (jobs: string[]): number[] => {
+    const ends = jobs.map((id) => timeOf(id, 'JobCompleted')).sort((a, b) => a - b);
+    const starts = jobs.map((id) => timeOf(id, 'JobStarted')).sort((a, b) => a - b);
+    // The k-th start after the pool filled up takes the slot the k-th end gave back.
+    const out: number[] = [];
+    for (let k = POOL_LIMIT; k < starts.length; k++) out.push(Math.max(0, starts[k]! - ends[k - POOL_LIMIT]!));
+    return out;
+  };
+  const poolBodies = (round: string) =>
     Array.from({ length: POOL_LIMIT + WAITING }, (_, i) => ({
-      name: `pool ${i}`,
+      name: `pool ${round} ${i}`,
       type: 'sleep',
       pool: 'bench',
       input: { steps: 1, step_ms: 100 },
-    })),
-  );
-  await allEnded(poolJobs, 'hand-over');
-  const ends = poolJobs.map((id) => timeOf(id, 'JobCompleted')).sort((a, b) => a - b);
-  const starts = poolJobs.map((id) => timeOf(id, 'JobStarted')).sort((a, b) => a - b);
-  // The k-th start after the pool filled up takes the slot the k-th end gave back.
-  const handOver: number[] = [];
-  for (let k = POOL_LIMIT; k < starts.length; k++) handOver.push(Math.max(0, starts[k]! - ends[k - POOL_LIMIT]!));
-  rows.push({ name: `slot hand-over (pool ${POOL_LIMIT}, ${WAITING} waiting)`, s: summarize(handOver), goalMs: 100 });
+    }));
+  const duringSubmits = await submitAll(poolBodies('a'));
+  await allEnded(duringSubmits, 'hand-over while submitting');
+  rows.push({
+    name: `slot hand-over (pool ${POOL_LIMIT}, ${WAITING} waiting, submitted meanwhile)`,
+    s: summarize(handOverOf(duringSubmits)),
+    goalMs: 100,
+  });
+  await api('PUT', '/api/v1/pools/bench', { limit: 0 });
+  const lineFirst = await submitAll(poolBodies('b'));
+  for (;;) {
+    const queued = lineFirst.filter((id) => engine.readModel.getJob(id)?.status === 'queued').length;
+    if (queued === lineFirst.length) break;
+    log(`hand-over, line filling: ${queued}/${lineFirst.length} queued`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  await api('PUT', '/api/v1/pools/bench', { limit: POOL_LIMIT });
+  await allEnded(lineFirst, 'hand-over from a full line');
+  rows.push({
+    name: `slot hand-over (pool ${POOL_LIMIT}, ${WAITING} waiting, line filled first)`,
+    s: summarize(handOverOf(lineFirst)),
+    goalMs: 100,
+  });
 
   // ---- 2. dependency release --------------------------------------------------------------------
   const firsts = await submitAll(

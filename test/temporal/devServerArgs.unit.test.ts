@@ -44,6 +44,9 @@ describe('devServerArgs', () => {
     expect(valuesOf(args, '--dynamic-config-value')).toEqual([
       'matching.useNewMatcher=true',
       'frontend.enableUpdateWorkflowExecution=true',
+      'history.transferProcessorMaxPollRPS=100',
+      'history.timerProcessorMaxPollRPS=100',
+      'history.visibilityProcessorMaxPollRPS=100',
     ]);
     expect(DEV_SERVER_DYNAMIC_CONFIG['matching.useNewMatcher']).toBe('true');
   });
