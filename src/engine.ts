@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { openEventStore, type EventStore } from './eventstore/index.js';
+import { openEventStore, type EventStore, type RecordedEvent } from './eventstore/index.js';
 import { JobTypeRegistry } from './jobs/registry.js';
 import { openReadModelDb, type ReadModelDb } from './projections/readModelDb.js';
 import { ReadModelHolder } from './projections/readModelHolder.js';
@@ -15,6 +15,7 @@ import { BatchCommands } from './commands/batchCommands.js';
 import { Projector } from './projections/projector.js';
 import { JobReadModel } from './projections/jobReadModel.js';
 import { PoolWaker } from './commands/poolWaker.js';
+import { wakePoolsOfQueuedJobs } from './commands/queuedPoolWake.js';
 import { JobCommands } from './commands/jobCommands.js';
 import { ScheduleReadModel } from './projections/scheduleReadModel.js';
 import { ScheduleCommands } from './commands/scheduleCommands.js';
@@ -181,6 +182,21 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const pickLocally = storeAccess === 'local' && options.runWorkers !== false;
   const defaultPoolLimit = options.pools?.[DEFAULT_POOL] ?? options.maxConcurrentSteps ?? 100;
   const poolLimits = { [DEFAULT_POOL]: defaultPoolLimit, ...options.pools };
+  const poolWaker = new PoolWaker({
+    client,
+    taskQueue: options.taskQueue,
+    // A pool nobody started yet (a name no config lists): start it; its first run reads its line.
+    onError: (pool) =>
+      void startPoolWorkflow(
+        { client, taskQueue: options.taskQueue, storeAccess, pickLocally, poolPriorityKey: POOL_PRIORITY_KEY },
+        pool,
+        (poolLimits as Record<string, number>)[pool] ?? defaultPoolLimit,
+        'system',
+      ).catch(() => undefined),
+  });
+  // A job just queued (after its time, its dependencies, a resume or a retry): its pool hears of it
+  // from here at once, not only through the job's own signal (see wakePoolsOfQueuedJobs).
+  projector.on('applied', (events: RecordedEvent[]) => wakePoolsOfQueuedJobs(events, poolWaker));
   const commands = new JobCommands({
     client,
     files,
@@ -194,7 +210,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     maxJobInputBytes: options.limits?.maxJobInputBytes,
     configuredPools: Object.keys(poolLimits),
     eventStore,
-    poolWaker: new PoolWaker({ client, taskQueue: options.taskQueue }),
+    poolWaker,
   });
   const batchItems = new BatchItemStore(
     options.batchItemsPath ?? path.join(path.dirname(options.eventStorePath), 'batch-items.db'),
@@ -346,13 +362,17 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const running = runWorkers(workers).catch((error) => log(`[worker] stopped: ${(error as Error).stack ?? error}`));
   // Every configured pool (and `default`) has its admission workflow running; a limit changed at run
   // time (PUT /pools/{name}) stands across restarts.
-  for (const [name, limit] of Object.entries(poolLimits))
+  for (const [name, limit] of Object.entries(poolLimits)) {
     await startPoolWorkflow(
       { client, taskQueue: options.taskQueue, storeAccess, pickLocally, poolPriorityKey: POOL_PRIORITY_KEY },
       name,
       limit,
       'config',
     );
+    // Jobs queued while this process was down were not woken for (their JobQueued was applied before,
+    // or its wake-up lost): the pool looks at its line now.
+    poolWaker.wake(name, 'engine-start', projector.checkpoint());
+  }
   // Retention on: its Schedule must exist (a failure stops the start). Off: removing a Schedule left
   // from before is best effort.
   await ensureRetentionSchedule(client, options.taskQueue, options.retention).catch((error) => {

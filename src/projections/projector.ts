@@ -67,6 +67,9 @@ export class Projector extends EventEmitter {
     const events = this.store.readAll({ fromPosition: this.checkpoint(), limit: this.batchSize });
     if (events.length === 0) return 0;
     this.prepared().applyBatch(events);
+    // 'applied' first: a listener reacting to what was applied (a pool's wake-up) goes out before
+    // the 'projected' waiters resume.
+    this.emit('applied', events);
     this.emit('projected', events[events.length - 1]!.globalPosition);
     return events.length;
   }

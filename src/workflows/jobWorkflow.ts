@@ -76,6 +76,15 @@ const CANCEL_REQUEST_WAIT_MS = 30_000;
 const TEMPORAL_CANCEL: Actor = { actor: 'external', reason: 'cancellation requested through Temporal' };
 /** A queued job re-sends its request this often (in case its pool was restarted and lost the wake-up). */
 const POOL_REQUEST_REPEAT_MS = 5 * 60_000;
+/**
+ * A queued job first waits this long for its grant before it asks its pool itself. The read model's
+ * owner wakes the pool as soon as the job's JobQueued is applied (wakePoolsOfQueuedJobs), and the pool
+ * reads its line again on every release, so a request is only a safety net for a lost wake-up. Sent
+ * early it does harm: it crosses the pool's grants — two workflows signalling each other at once,
+ * which Temporal resolves only after a lock timeout (~500 ms seen in the histories; with 2 s here the
+ * requests of a line that had waited 2 s crossed the grants once the pool opened).
+ */
+const POOL_WAKE_WAIT_MS = 30_000;
 /** A blocked job re-checks its dependencies this often (one closed from outside sends no word). */
 const DEPENDENCY_RECHECK_MS = 5 * 60_000;
 /** ... and this often while a dependency is not known yet (a DAG batch item not started yet). */
@@ -466,15 +475,20 @@ class JobRun {
   private async acquireSlot(): Promise<boolean> {
     const { state } = this;
     if (this.slot === 'held') return true; // carried over continue-as-new
+    // Runs begun before the pools were woken from the read model ask at once (replay).
+    const waitForWake = patched('pool-wake-before-request');
+    // A grant can come as soon as our JobQueued is in the log (the wake), even before we see the flush.
+    if (waitForWake) this.slot = 'waiting';
     // The pool reads its line from the read model: our JobQueued must be in the log before we ask.
     await this.outbox.flushed();
     this.slot = 'waiting';
-    for (;;) {
+    for (let round = 0; ; round++) {
       if (state.status !== 'queued' || this.timedOut) break;
-      await this.signalPool(poolRequestSignal);
+      const askNow = round > 0 || !waitForWake;
+      if (askNow) await this.signalPool(poolRequestSignal);
       const changed = await condition(
         () => this.slot === 'held' || state.status !== 'queued' || this.timedOut,
-        POOL_REQUEST_REPEAT_MS,
+        askNow ? POOL_REQUEST_REPEAT_MS : POOL_WAKE_WAIT_MS,
       );
       if (changed) break;
     }

@@ -263,8 +263,9 @@ describe('contract', () => {
     }
     expect(doc.body.components.schemas.SubmitJobRequest.properties.priority).toMatchObject({ minimum: 1, maximum: 4 });
     const ready = await engine.api('GET', '/readyz');
-    expect(ready.status).toBe(200);
+    // The checks first: a failure then names the one that failed.
     expect(ready.body.checks).toMatchObject({ temporal: { ok: true }, store: { ok: true }, projector: { ok: true } });
+    expect(ready.status).toBe(200);
     const metrics = await engine.api('GET', '/metrics');
     expect(metrics.body).toMatch(/jobs_by_status\{status="completed"\} \d+/);
     expect(metrics.body).toContain('http_request_duration_seconds_bucket');

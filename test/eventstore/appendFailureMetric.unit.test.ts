@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/api/metrics.js';
-import { recordAppendFailure } from '../../src/eventstore/appendHealth.js';
+import { appendHealth, recordAppendFailure } from '../../src/eventstore/appendHealth.js';
 import { EventIdConflictError } from '../../src/eventstore/index.js';
 
 describe('eventstore_append_failures_total', () => {
@@ -15,5 +15,17 @@ describe('eventstore_append_failures_total', () => {
       Number(new RegExp(`eventstore_append_failures_total\\{error="${error}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
     expect(value(after, 'EventIdConflictError') - value(before, 'EventIdConflictError')).toBe(2);
     expect(value(after, 'SqliteError') - value(before, 'SqliteError')).toBe(1);
+  });
+});
+
+describe('appendHealth (what /readyz reads)', () => {
+  it('marks the store failing for a refusal, not for an event-id conflict (the outbox forks and goes on)', () => {
+    recordAppendFailure(Object.assign(new Error('disk I/O error'), { name: 'SqliteError' }));
+    const refusal = appendHealth().lastFailureAt;
+    expect(refusal).not.toBeNull();
+    expect(appendHealth().lastError).toBe('disk I/O error');
+    recordAppendFailure(new EventIdConflictError('e-3', 'stored with type X'));
+    expect(appendHealth().lastError).toBe('disk I/O error');
+    expect(appendHealth().lastFailureAt).toBe(refusal);
   });
 });

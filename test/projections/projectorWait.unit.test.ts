@@ -2,11 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openEventStore, type EventStore } from '../../src/eventstore/index.js';
+import { openEventStore, type EventStore, type RecordedEvent } from '../../src/eventstore/index.js';
 import { openReadModelDb, type ReadModelDb } from '../../src/projections/readModelDb.js';
 import { JobReadModel } from '../../src/projections/jobReadModel.js';
 import { Projector } from '../../src/projections/projector.js';
 import { readModelProjections } from '../../src/projections/readModelProjections.js';
+import { wakePoolsOfQueuedJobs } from '../../src/commands/queuedPoolWake.js';
 
 let dir: string;
 let store: EventStore;
@@ -59,5 +60,42 @@ describe('Projector.waitUntil / waitFor: how commands wait for their effect', ()
     expect(await projector.waitUntil(() => false, 100)).toBe(false);
     expect(Date.now() - started).toBeGreaterThanOrEqual(90);
     expect(projector.listenerCount('projected')).toBe(0); // nothing left behind
+  });
+});
+
+const queued = (jobId: string, pool?: string) => ({
+  eventId: `${jobId}:2`,
+  type: 'JobQueued',
+  data: { ...(pool ? { pool } : {}), weight: 1, priority: 2 },
+});
+const started = (jobId: string) => ({
+  eventId: `${jobId}:3`,
+  type: 'JobStarted',
+  data: { attempt: 1, step: 0, startedAt: new Date().toISOString() },
+});
+
+describe('wakePoolsOfQueuedJobs: the read model owner wakes a pool once a job is in its line', () => {
+  it('wakes the pool of each JobQueued applied — after the row is queued, with its position — and nothing else', async () => {
+    const jobs = new JobReadModel(db);
+    const wakes: { pool: string; jobId: string; position: number; statusThen: string | undefined }[] = [];
+    projector.on('applied', (events: RecordedEvent[]) =>
+      wakePoolsOfQueuedJobs(events, {
+        wake: (pool, jobId, position) => wakes.push({ pool, jobId, position, statusThen: jobs.getJob(jobId)?.status }),
+      }),
+    );
+    store.appendToStream('job_a', [submitted('job_a')]);
+    const a = store.appendToStream('job_a', [queued('job_a', 'gpu')]).lastGlobalPosition;
+    store.appendToStream('job_b', [submitted('job_b')]);
+    const b = store.appendToStream('job_b', [queued('job_b')]).lastGlobalPosition;
+    const last = store.appendToStream('job_a', [started('job_a')]).lastGlobalPosition;
+    expect(await projector.waitFor(last, 5_000)).toBe(true);
+
+    expect(wakes.map(({ pool, jobId, position }) => ({ pool, jobId, position }))).toEqual([
+      { pool: 'gpu', jobId: 'job_a', position: a },
+      { pool: 'default', jobId: 'job_b', position: b },
+    ]);
+    // The wake comes after its batch is applied: never a job the pool could not find in its line
+    // yet (no row, or a row still pending).
+    expect(wakes.every((w) => w.statusThen !== undefined && w.statusThen !== 'pending')).toBe(true);
   });
 });

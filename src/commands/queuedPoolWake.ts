@@ -1,0 +1,20 @@
+import { DEFAULT_POOL, JobEvents } from '../domain/index.js';
+import type { RecordedEvent } from '../eventstore/index.js';
+import type { PoolWaker } from './poolWaker.js';
+
+/**
+ * Wakes the pool of every job whose `JobQueued` the read model has just applied. A job asks its pool
+ * itself once its `JobQueued` is recorded, but that request is a signal from one workflow to another:
+ * Temporal delivers it through history's transfer queue and, when the pool's workflow was busy a
+ * moment before, only after a back-off (~500 ms seen in the histories; every job of a pool signals the
+ * same pool workflow). This wake is a client signal, sent by the process that owns the read model as
+ * soon as the job is in the line the pool reads, at most one per pool on its way (PoolWaker). Only a
+ * wake-up: the job's own request still comes, so a lost wake costs time, never a job.
+ */
+export function wakePoolsOfQueuedJobs(events: readonly RecordedEvent[], waker: Pick<PoolWaker, 'wake'>): void {
+  for (const event of events) {
+    if (event.type !== JobEvents.queued) continue;
+    const pool = typeof event.data?.pool === 'string' ? event.data.pool : DEFAULT_POOL;
+    waker.wake(pool, event.streamId, event.globalPosition);
+  }
+}
