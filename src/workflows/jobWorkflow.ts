@@ -421,7 +421,8 @@ class JobRun {
       const next = this.nextWaitingStatus();
       if (next !== 'queued' && this.earlyGrant) this.releaseSlot(); // we must wait for more first
       this.earlyGrant = false;
-      if (state.status !== next) this.enterWaiting(next);
+      const entered = state.status !== next;
+      if (entered) this.enterWaiting(next);
       if (next === 'blocked') {
         await this.waitForDependencies();
         continue;
@@ -433,7 +434,9 @@ class JobRun {
         await condition(() => state.status !== 'scheduled', Math.max(1, remaining - lead));
         continue;
       }
-      if (!(await this.acquireSlot())) continue;
+      // Just queued: our JobQueued wakes the pool (see POOL_WAKE_WAIT_MS). Queued already (resumed,
+      // or back from a wait that left the status queued): nothing was recorded, so we ask at once.
+      if (!(await this.acquireSlot(entered))) continue;
       state.startedAt ??= this.iso();
       this.transition(
         JobEvents.started,
@@ -472,11 +475,11 @@ class JobRun {
   // ---- the pool slot -------------------------------------------------------------------------------
 
   /** Asks the pool for a slot and waits for it; false if the job stopped waiting (paused, cancelled). */
-  private async acquireSlot(): Promise<boolean> {
+  private async acquireSlot(justQueued: boolean): Promise<boolean> {
     const { state } = this;
     if (this.slot === 'held') return true; // carried over continue-as-new
     // Runs begun before the pools were woken from the read model ask at once (replay).
-    const waitForWake = patched('pool-wake-before-request');
+    const waitForWake = justQueued && patched('pool-wake-before-request');
     // A grant can come as soon as our JobQueued is in the log (the wake), even before we see the flush.
     if (waitForWake) this.slot = 'waiting';
     // The pool reads its line from the read model: our JobQueued must be in the log before we ask.

@@ -12,7 +12,9 @@ import { createSchedulerActivities, startPoolWorkflow } from '../../src/activiti
 import { openReadModelDb, type ReadModelDb } from '../../src/projections/readModelDb.js';
 import { Projector } from '../../src/projections/projector.js';
 import { readModelProjections } from '../../src/projections/readModelProjections.js';
-import { openEventStore, type EventStore } from '../../src/eventstore/index.js';
+import { openEventStore, type EventStore, type RecordedEvent } from '../../src/eventstore/index.js';
+import { PoolWaker } from '../../src/commands/poolWaker.js';
+import { wakePoolsOfQueuedJobs } from '../../src/commands/queuedPoolWake.js';
 import { JobTypeRegistry } from '../../src/jobs/registry.js';
 import { resolveTestServer } from '../../src/temporal/cliBinary.js';
 import { installRuntime } from '../../src/worker/engineWorkers.js';
@@ -83,6 +85,10 @@ beforeAll(async () => {
   // read the pool's line from the read model) run here too.
   readModelDb = openReadModelDb(path.join(dir, 'readmodel.db'));
   projector = new Projector(store, readModelDb, readModelProjections());
+  // As in the engine: the read model's owner wakes a job's pool once its JobQueued is applied (a job
+  // asks its pool itself only after 30 s of workflow time, which a query-polling test never skips).
+  const poolWaker = new PoolWaker({ client: env.client, taskQueue });
+  projector.on('applied', (applied: RecordedEvent[]) => wakePoolsOfQueuedJobs(applied, poolWaker));
   projector.start();
   scheduler = await Worker.create({
     connection: env.nativeConnection,
