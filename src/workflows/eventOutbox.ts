@@ -27,6 +27,12 @@ export interface EventOutbox {
   flushed(seq?: number): Promise<void>;
   /** Global position of the last appended event (read-your-writes for callers). */
   lastPosition(): number;
+  /**
+   * Whether the event `seq` (flushed) may have been in the store before this task appended it: its
+   * batch, or a later one, found some of its events there already (a lost task — a worker killed after
+   * its append — had written them, and whoever reacts to them has reacted already).
+   */
+  foundStored(seq: number): boolean;
 }
 
 /**
@@ -84,6 +90,8 @@ export function createEventOutbox(options: {
   let recordedSeq = 0;
   let appendedSeq = 0;
   let position = 0;
+  /** Last sequence number of the latest batch of which the store already had some events. */
+  let storedUpTo = 0;
 
   /**
    * Appends one batch. An id taken by a *different* event (another type) means an earlier, lost
@@ -112,6 +120,7 @@ export function createEventOutbox(options: {
       const batch = outbox.splice(0, 200);
       const result = await appendBatch(batch.map((b) => b.event));
       appendedSeq = batch[batch.length - 1]!.seq;
+      if (result.appended < batch.length) storedUpTo = appendedSeq;
       position = Math.max(position, result.lastGlobalPosition);
     }
   });
@@ -141,6 +150,7 @@ export function createEventOutbox(options: {
       return CancellationScope.nonCancellable(() => condition(() => appendedSeq >= seq));
     },
     lastPosition: () => position,
+    foundStored: (seq) => storedUpTo >= seq,
   };
 }
 

@@ -78,13 +78,12 @@ const TEMPORAL_CANCEL: Actor = { actor: 'external', reason: 'cancellation reques
 const POOL_REQUEST_REPEAT_MS = 5 * 60_000;
 /**
  * A queued job first waits this long for its grant before it asks its pool itself. The read model's
- * owner wakes the pool as soon as the job's JobQueued is applied (wakePoolsOfQueuedJobs), and the pool
- * reads its line again on every release, so a request is only a safety net for a lost wake-up. Sent
- * early it does harm: it crosses the pool's grants — two workflows signalling each other at once,
- * which Temporal resolves only after a lock timeout (~500 ms seen in the histories; with 2 s here the
- * requests of a line that had waited 2 s crossed the grants once the pool opened).
+ * owner wakes the pool as soon as the job's JobQueued is applied (wakePoolsOfQueuedJobs), and the
+ * grant usually comes within tens of ms; a request sent at once would cross it — two workflows
+ * signalling each other, which Temporal resolves only after a lock timeout (~500 ms seen in the
+ * histories). Short, because a wake-up can be missed (30 s left tests waiting on a lost one).
  */
-const POOL_WAKE_WAIT_MS = 30_000;
+const POOL_WAKE_WAIT_MS = 1_000;
 /** A blocked job re-checks its dependencies this often (one closed from outside sends no word). */
 const DEPENDENCY_RECHECK_MS = 5 * 60_000;
 /** ... and this often while a dependency is not known yet (a DAG batch item not started yet). */
@@ -422,7 +421,7 @@ class JobRun {
       if (next !== 'queued' && this.earlyGrant) this.releaseSlot(); // we must wait for more first
       this.earlyGrant = false;
       const entered = state.status !== next;
-      if (entered) this.enterWaiting(next);
+      const enteredSeq = entered ? this.enterWaiting(next) : 0;
       if (next === 'blocked') {
         await this.waitForDependencies();
         continue;
@@ -436,7 +435,7 @@ class JobRun {
       }
       // Just queued: our JobQueued wakes the pool (see POOL_WAKE_WAIT_MS). Queued already (resumed,
       // or back from a wait that left the status queued): nothing was recorded, so we ask at once.
-      if (!(await this.acquireSlot(entered))) continue;
+      if (!(await this.acquireSlot(enteredSeq))) continue;
       state.startedAt ??= this.iso();
       this.transition(
         JobEvents.started,
@@ -458,33 +457,36 @@ class JobRun {
     return { pool: this.state.pool, weight: this.state.weight, priority: this.state.priority };
   }
 
-  private enterWaiting(status: 'blocked' | 'scheduled' | 'queued'): void {
+  /** Records the wait; returns the outbox number of its event. */
+  private enterWaiting(status: 'blocked' | 'scheduled' | 'queued'): number {
     const who = { actor: 'system' };
     if (status === 'blocked') {
       const waitingFor = this.state.dependsOn
         .filter((d) => d.state === 'waiting')
         .map(({ jobId, condition }) => ({ jobId, condition }));
-      this.transition(JobEvents.blocked, { waitingFor }, who);
-    } else if (status === 'scheduled') {
-      this.transition(JobEvents.scheduled, { runAt: this.state.runAt }, who);
-    } else {
-      this.transition(JobEvents.queued, this.queuedData(), who);
+      return this.transition(JobEvents.blocked, { waitingFor }, who);
     }
+    if (status === 'scheduled') return this.transition(JobEvents.scheduled, { runAt: this.state.runAt }, who);
+    return this.transition(JobEvents.queued, this.queuedData(), who);
   }
 
   // ---- the pool slot -------------------------------------------------------------------------------
 
   /** Asks the pool for a slot and waits for it; false if the job stopped waiting (paused, cancelled). */
-  private async acquireSlot(justQueued: boolean): Promise<boolean> {
+  /** `queuedSeq`: the outbox number of the JobQueued just recorded (0: queued without a new one). */
+  private async acquireSlot(queuedSeq: number): Promise<boolean> {
     const { state } = this;
     if (this.slot === 'held') return true; // carried over continue-as-new
     // Runs begun before the pools were woken from the read model ask at once (replay).
-    const waitForWake = justQueued && patched('pool-wake-before-request');
+    let waitForWake = queuedSeq > 0 && patched('pool-wake-before-request');
     // A grant can come as soon as our JobQueued is in the log (the wake), even before we see the flush.
     if (waitForWake) this.slot = 'waiting';
     // The pool reads its line from the read model: our JobQueued must be in the log before we ask.
     await this.outbox.flushed();
     this.slot = 'waiting';
+    // Our JobQueued was in the store already (a task lost after its append): its wake-up went out then,
+    // and its grant may have been handed back meanwhile. Ask at once.
+    if (waitForWake && this.outbox.foundStored(queuedSeq)) waitForWake = false;
     for (let round = 0; ; round++) {
       if (state.status !== 'queued' || this.timedOut) break;
       const askNow = round > 0 || !waitForWake;
