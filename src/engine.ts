@@ -182,17 +182,16 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const pickLocally = storeAccess === 'local' && options.runWorkers !== false;
   const defaultPoolLimit = options.pools?.[DEFAULT_POOL] ?? options.maxConcurrentSteps ?? 100;
   const poolLimits = { [DEFAULT_POOL]: defaultPoolLimit, ...options.pools };
+  /** What starting a pool's workflow needs (at start, and for a pool a wake-up found not running). */
+  const poolStart = { client, taskQueue: options.taskQueue, storeAccess, pickLocally, poolPriorityKey: POOL_PRIORITY_KEY };
   const poolWaker = new PoolWaker({
     client,
     taskQueue: options.taskQueue,
     // A pool nobody started yet (a name no config lists): start it; its first run reads its line.
     onError: (pool) =>
-      void startPoolWorkflow(
-        { client, taskQueue: options.taskQueue, storeAccess, pickLocally, poolPriorityKey: POOL_PRIORITY_KEY },
-        pool,
-        (poolLimits as Record<string, number>)[pool] ?? defaultPoolLimit,
-        'system',
-      ).catch(() => undefined),
+      void startPoolWorkflow(poolStart, pool, (poolLimits as Record<string, number>)[pool] ?? defaultPoolLimit, 'system').catch(
+        () => undefined,
+      ),
   });
   // A job just queued (after its time, its dependencies, a resume or a retry): its pool hears of it
   // from here at once, not only through the job's own signal (see wakePoolsOfQueuedJobs).
@@ -363,12 +362,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   // Every configured pool (and `default`) has its admission workflow running; a limit changed at run
   // time (PUT /pools/{name}) stands across restarts.
   for (const [name, limit] of Object.entries(poolLimits)) {
-    await startPoolWorkflow(
-      { client, taskQueue: options.taskQueue, storeAccess, pickLocally, poolPriorityKey: POOL_PRIORITY_KEY },
-      name,
-      limit,
-      'config',
-    );
+    await startPoolWorkflow(poolStart, name, limit, 'config');
     // Jobs queued while this process was down were not woken for (their JobQueued was applied before,
     // or its wake-up lost): the pool looks at its line now.
     poolWaker.wake(name, 'engine-start', projector.checkpoint());

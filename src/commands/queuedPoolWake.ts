@@ -9,7 +9,8 @@ import type { PoolWaker } from './poolWaker.js';
  * moment before, only after a back-off (~500 ms seen in the histories; every job of a pool signals the
  * same pool workflow). This wake is a client signal, sent by the process that owns the read model as
  * soon as the job is in the line the pool reads, at most one per pool on its way (PoolWaker). Only a
- * wake-up: the job's own request still comes, so a lost wake costs time, never a job.
+ * wake-up: the job still asks itself if no grant came within a second (jobWorkflow's
+ * POOL_WAKE_WAIT_MS), so a lost wake costs time, never a job.
  */
 export function wakePoolsOfQueuedJobs(events: readonly RecordedEvent[], waker: Pick<PoolWaker, 'wake'>): void {
   for (const event of events) {
