@@ -3,7 +3,8 @@ import type { RecordedEvent } from '../eventstore/index.js';
 import type { PoolWaker } from './poolWaker.js';
 
 /**
- * Wakes the pool of every job whose `JobQueued` the read model has just applied. A job asks its pool
+ * Wakes the pool of every job whose `JobQueued` (or `JobResumed` back into the line) the read model
+ * has just applied. A job asks its pool
  * itself once its `JobQueued` is recorded, but that request is a signal from one workflow to another:
  * Temporal delivers it through history's transfer queue and, when the pool's workflow was busy a
  * moment before, only after a back-off (~500 ms seen in the histories; every job of a pool signals the
@@ -14,7 +15,8 @@ import type { PoolWaker } from './poolWaker.js';
  */
 export function wakePoolsOfQueuedJobs(events: readonly RecordedEvent[], waker: Pick<PoolWaker, 'wake'>): void {
   for (const event of events) {
-    if (event.type !== JobEvents.queued) continue;
+    const intoLine = event.type === JobEvents.queued || (event.type === JobEvents.resumed && event.data?.to === 'queued');
+    if (!intoLine) continue;
     const pool = typeof event.data?.pool === 'string' ? event.data.pool : DEFAULT_POOL;
     waker.wake(pool, event.streamId, event.globalPosition);
   }

@@ -98,23 +98,13 @@ const QUEUE_READER_MAX_POLL_RPS = 100;
  * to 50 ms in history before matching sees it — measured: a workflow task's schedule-to-start went
  * from 2 ms to 40–50 ms, a signal → workflow → activity round trip from 25 to 100 ms. At 100 reads a
  * second the wait is at most 10 ms; 1,000 was no faster and did no better under a saturating burst.
- *
- * How long history's own tasks wait for a workflow's lock (default 500 ms). A task that delivers a
- * workflow's signal to another workflow holds the sender's lock while it waits for the receiver's, so
- * a job and its pool signalling each other at the same moment (a resumed job's request crossing the
- * pool's grant) wait for each other until one gives up: a job's control then took 500 ms, 1 s when it
- * happened twice (measured: 2–4 of 300 pause/resume/reprioritize, none with 50 ms). A task that gives
- * up is retried at once, so a short wait only costs a retry when a lock is busy that long.
  */
-export const WORKFLOW_LOCK_WAIT_OF_TASKS = '50ms';
-
 export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, string>> = {
   'matching.useNewMatcher': 'true',
   'frontend.enableUpdateWorkflowExecution': 'true',
   'history.transferProcessorMaxPollRPS': String(QUEUE_READER_MAX_POLL_RPS),
   'history.timerProcessorMaxPollRPS': String(QUEUE_READER_MAX_POLL_RPS),
   'history.visibilityProcessorMaxPollRPS': String(QUEUE_READER_MAX_POLL_RPS),
-  'history.cacheNonUserContextLockTimeout': JSON.stringify(WORKFLOW_LOCK_WAIT_OF_TASKS),
 };
 
 /** The `temporal` arguments that start the engine's dev server. */

@@ -171,6 +171,8 @@ class JobRun {
   private endAnnounced = false;
   /** The slot we hold came before our first task ran (see onSlotGranted). */
   private earlyGrant = false;
+  /** Outbox number of the JobResumed that put the job back in its pool's line (0: none pending). */
+  private resumedIntoLineSeq = 0;
   /** Signals to pools and dependents still on their way (awaited before the run closes). */
   private readonly outgoing: Promise<unknown>[] = [];
   private readonly scheduler = schedulerActivities();
@@ -330,7 +332,10 @@ class JobRun {
     this.state.pausedFrom = null;
     this.state.pausedAt = null;
     const data = { to, from, ...(to === 'queued' ? this.queuedData() : {}) };
-    return this.transition(JobEvents.resumed, data, who);
+    const seq = this.transition(JobEvents.resumed, data, who);
+    // Back in line: like a JobQueued, this event wakes the pool (wakePoolsOfQueuedJobs).
+    if (to === 'queued') this.resumedIntoLineSeq = seq;
+    return seq;
   }
 
   private cancel(who: Actor, payload?: ControlPayload, extra: Record<string, unknown> = {}): number {
@@ -433,9 +438,13 @@ class JobRun {
         await condition(() => state.status !== 'scheduled', Math.max(1, remaining - lead));
         continue;
       }
-      // Just queued: our JobQueued wakes the pool (see POOL_WAKE_WAIT_MS). Queued already (resumed,
-      // or back from a wait that left the status queued): nothing was recorded, so we ask at once.
-      if (!(await this.acquireSlot(enteredSeq))) continue;
+      // Just queued: our JobQueued wakes the pool (see POOL_WAKE_WAIT_MS); so does the JobResumed
+      // that put us back in line (runs from before that keep asking at once: replay). Queued already
+      // otherwise (back from a wait that left the status queued): nothing recorded, we ask at once.
+      const resumedSeq = this.resumedIntoLineSeq;
+      this.resumedIntoLineSeq = 0;
+      const lineSeq = enteredSeq || (resumedSeq > 0 && patched('pool-wake-on-resume') ? resumedSeq : 0);
+      if (!(await this.acquireSlot(lineSeq))) continue;
       state.startedAt ??= this.iso();
       this.transition(
         JobEvents.started,
@@ -473,7 +482,7 @@ class JobRun {
   // ---- the pool slot -------------------------------------------------------------------------------
 
   /** Asks the pool for a slot and waits for it; false if the job stopped waiting (paused, cancelled). */
-  /** `queuedSeq`: the outbox number of the JobQueued just recorded (0: queued without a new one). */
+  /** `queuedSeq`: the outbox number of the JobQueued (or JobResumed into the line) just recorded (0: none). */
   private async acquireSlot(queuedSeq: number): Promise<boolean> {
     const { state } = this;
     if (this.slot === 'held') return true; // carried over continue-as-new

@@ -68,6 +68,11 @@ const queued = (jobId: string, pool?: string) => ({
   type: 'JobQueued',
   data: { ...(pool ? { pool } : {}), weight: 1, priority: 2 },
 });
+const control = (jobId: string, n: number, type: string, data: Record<string, unknown>) => ({
+  eventId: `${jobId}:${n}`,
+  type,
+  data: { ...data, at: new Date().toISOString() },
+});
 const started = (jobId: string) => ({
   eventId: `${jobId}:3`,
   type: 'JobStarted',
@@ -75,7 +80,7 @@ const started = (jobId: string) => ({
 });
 
 describe('wakePoolsOfQueuedJobs: the read model owner wakes a pool once a job is in its line', () => {
-  it('wakes the pool of each JobQueued applied — after the row is queued, with its position — and nothing else', async () => {
+  it('wakes the pool of each JobQueued and JobResumed into the line applied — after the row is queued, with its position — and nothing else', async () => {
     const jobs = new JobReadModel(db);
     const wakes: { pool: string; jobId: string; position: number; statusThen: string | undefined }[] = [];
     projector.on('applied', (events: RecordedEvent[]) =>
@@ -87,12 +92,22 @@ describe('wakePoolsOfQueuedJobs: the read model owner wakes a pool once a job is
     const a = store.appendToStream('job_a', [queued('job_a', 'gpu')]).lastGlobalPosition;
     store.appendToStream('job_b', [submitted('job_b')]);
     const b = store.appendToStream('job_b', [queued('job_b')]).lastGlobalPosition;
-    const last = store.appendToStream('job_a', [started('job_a')]).lastGlobalPosition;
+    store.appendToStream('job_a', [started('job_a')]);
+    // Paused and resumed back into its pool's line: woken again; resumed into another wait: not.
+    store.appendToStream('job_b', [control('job_b', 3, 'JobPaused', { from: 'queued' })]);
+    const resumed = store.appendToStream('job_b', [
+      control('job_b', 4, 'JobResumed', { from: 'queued', to: 'queued', pool: 'default', weight: 1, priority: 2 }),
+    ]).lastGlobalPosition;
+    store.appendToStream('job_b', [control('job_b', 5, 'JobPaused', { from: 'queued' })]);
+    const last = store.appendToStream('job_b', [
+      control('job_b', 6, 'JobResumed', { from: 'queued', to: 'blocked' }),
+    ]).lastGlobalPosition;
     expect(await projector.waitFor(last, 5_000)).toBe(true);
 
     expect(wakes.map(({ pool, jobId, position }) => ({ pool, jobId, position }))).toEqual([
       { pool: 'gpu', jobId: 'job_a', position: a },
       { pool: 'default', jobId: 'job_b', position: b },
+      { pool: 'default', jobId: 'job_b', position: resumed },
     ]);
     // The wake comes after its batch is applied: never a job the pool could not find in its line
     // yet (no row, or a row still pending).

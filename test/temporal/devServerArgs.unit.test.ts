@@ -47,7 +47,6 @@ describe('devServerArgs', () => {
       'history.transferProcessorMaxPollRPS=100',
       'history.timerProcessorMaxPollRPS=100',
       'history.visibilityProcessorMaxPollRPS=100',
-      'history.cacheNonUserContextLockTimeout="50ms"',
     ]);
     expect(DEV_SERVER_DYNAMIC_CONFIG['matching.useNewMatcher']).toBe('true');
   });
