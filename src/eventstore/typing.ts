@@ -52,6 +52,11 @@ export interface ScanAllOptions {
    * file-backed stores (an in-memory store reads it with the row). Cheapest while the scan is open.
    */
   lazyMetadata?: boolean;
+  /**
+   * With lazyMetadata: event types whose metadata is read with the row all the same (the few a replay
+   * does look at), sparing each of them a lookup of its own.
+   */
+  metadataWithTypes?: readonly string[];
 }
 
 /**

@@ -2,10 +2,10 @@ import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import { openEventStore, type ScannedEvent } from '../eventstore/index.js';
 import type { JobRow } from './jobReadModel.js';
-import { JOB_COLUMNS, evolveJob, type Projection } from './jobProjection.js';
+import { JOB_COLUMNS, JOB_EVENTS_READING_METADATA, evolveJob, type Projection } from './jobProjection.js';
 import { openReadModelDb, type ReadModelDb } from './readModelDb.js';
 import { readModelProjections } from './readModelProjections.js';
-import { THROUGHPUT_PROJECTION, ThroughputTally, type ThroughputRow } from './throughput.js';
+import { THROUGHPUT_PROJECTION, ThroughputTally, addThroughputFrom } from './throughput.js';
 
 /**
  * One partition of a rebuild: the job streams whose id hashes to it, folded in memory with the same
@@ -35,8 +35,6 @@ export interface PartitionResult {
   jobs: number;
   counts: CountEntry[];
   batchCounts: CountEntry[];
-  /** job_throughput rows counted from this partition's job events (added up across partitions). */
-  throughput: ThroughputRow[];
   /** Events of the other projections, as plain objects (they cross threads), in position order. */
   forwarded: ScannedEvent[];
   foldMs: number;
@@ -48,8 +46,6 @@ export interface MergeInput {
   parts: string[];
   counts: CountEntry[];
   batchCounts: CountEntry[];
-  /** Every partition's job_throughput rows (added up here). */
-  throughput: ThroughputRow[][];
   /** Every partition's forwarded events, in position order. */
   forwarded: ScannedEvent[];
   /** The checkpoint the new read model starts from. */
@@ -107,6 +103,7 @@ export function foldPartition(
       toPosition: input.toPosition,
       partition: { index: input.index, count: input.count },
       lazyMetadata: true,
+      metadataWithTypes: JOB_EVENTS_READING_METADATA,
     })) {
       const type = event.type;
       if (type.startsWith('Job')) {
@@ -156,6 +153,8 @@ export function foldPartition(
       bump(counts, row.owner, row.status);
       if (row.batch_id) bump(batchCounts, row.batch_id, row.status);
     }
+    // This partition's job_throughput (the merge adds the others' up in SQLite).
+    throughput.write(db, { create: !target });
   })();
   const jobs = rows.size;
   rows.clear();
@@ -168,7 +167,6 @@ export function foldPartition(
       jobs,
       counts: [...counts.values()],
       batchCounts: [...batchCounts.values()],
-      throughput: throughput.toRows(),
       forwarded,
       foldMs: Math.round(folded - started),
       writeMs: Math.round(written - folded),
@@ -201,6 +199,7 @@ function mergeInto(db: ReadModelDb, indexes: { name: string; sql: string }[], me
   for (const part of merge.parts) {
     db.prepare('ATTACH ? AS part').run(part);
     db.exec(`INSERT INTO jobs (${columns}) SELECT ${columns} FROM part.jobs`);
+    addThroughputFrom(db, 'part');
     db.exec('DETACH part');
     removeDbFiles(part);
   }
@@ -210,9 +209,6 @@ function mergeInto(db: ReadModelDb, indexes: { name: string; sql: string }[], me
     for (const entry of merge.counts) insertCount.run(entry);
     const insertBatchCount = db.prepare('INSERT INTO batch_job_counts (batch_id, status, count) VALUES (?, ?, ?)');
     for (const entry of merge.batchCounts) insertBatchCount.run(entry);
-    const throughput = new ThroughputTally();
-    for (const rows of merge.throughput) throughput.addRows(rows);
-    throughput.write(db);
     for (const event of merge.forwarded) for (const projection of projections) projection.apply(db, event);
     db.prepare('INSERT OR REPLACE INTO projection_checkpoints (name, position) VALUES (?, ?)').run(
       REBUILD_CHECKPOINT,

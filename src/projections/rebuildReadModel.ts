@@ -121,7 +121,6 @@ function mergeInput(results: PartitionResult[], parts: string[], position: numbe
     parts,
     counts: sumCounts(results.map((r) => r.counts)),
     batchCounts: sumCounts(results.map((r) => r.batchCounts)),
-    throughput: results.map((r) => r.throughput),
     forwarded: results.flatMap((r) => r.forwarded).sort((a, b) => a.globalPosition - b.globalPosition),
     position,
   };

@@ -4,6 +4,7 @@
  * time — so a rebuild from the log gives the same table as the live projection, and deleting a job
  * later does not rewrite history.
  */
+import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import type { ScannedEvent } from '../eventstore/index.js';
 import { JobEvents } from '../domain/index.js';
@@ -110,22 +111,21 @@ export class ThroughputTally {
     row.last_position = Math.max(row.last_position, event.globalPosition);
   }
 
-  /** Adds another tally's rows (plain objects: they cross threads); the last position is the later one. */
-  addRows(rows: readonly ThroughputRow[]): void {
-    for (const other of rows) {
-      const row = this.row(other.minute, other.owner);
-      for (const c of THROUGHPUT_COUNTERS) row[c] += other[c];
-      row.last_position = Math.max(row.last_position, other.last_position);
-    }
-  }
-
-  toRows(): ThroughputRow[] {
-    return [...this.rows.values()];
-  }
-
-  write(db: ReadModelDb): void {
+  /**
+   * Writes the tally into `job_throughput` (created bare first when `create`: a partition's scratch
+   * file), in key order so the table's primary key grows at its end.
+   */
+  write(db: Database.Database, options: { create?: boolean } = {}): void {
+    if (options.create) db.exec(`CREATE TABLE job_throughput (${COLUMNS.join(', ')})`);
     const insert = db.prepare(`INSERT INTO job_throughput (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
-    for (const row of this.rows.values()) insert.run(COLUMNS.map((c) => row[c]));
+    const rows = [...this.rows.values()].sort(
+      (a, b) => a.minute - b.minute || (a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : 0),
+    );
+    const values: unknown[] = new Array(COLUMNS.length);
+    for (const row of rows) {
+      for (let c = 0; c < COLUMNS.length; c++) values[c] = row[COLUMNS[c]!];
+      insert.run(values);
+    }
   }
 
   private row(minute: number, owner: string): ThroughputRow {
@@ -137,6 +137,18 @@ export class ThroughputTally {
     }
     return row;
   }
+}
+
+/**
+ * Adds another partition's tally (its scratch file's `job_throughput`, attached as `schema`) into this
+ * read model's, inside SQLite: an owner's minute may be counted in several partitions.
+ */
+export function addThroughputFrom(db: Database.Database, schema: string): void {
+  db.exec(`INSERT INTO job_throughput (${COLUMNS.join(', ')})
+    SELECT ${COLUMNS.join(', ')} FROM ${schema}.job_throughput WHERE true
+    ON CONFLICT (minute, owner) DO UPDATE SET
+      ${THROUGHPUT_COUNTERS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')},
+      last_position = max(last_position, excluded.last_position)`);
 }
 
 const zeroCounters = () => Object.fromEntries(THROUGHPUT_COUNTERS.map((c) => [c, 0])) as Record<ThroughputCounter, number>;

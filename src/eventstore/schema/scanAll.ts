@@ -76,9 +76,16 @@ export const prepareScanAll = (db: Database.Database, path: string, inMemory: bo
         Number.isInteger(p.count) && Number.isInteger(p.index) && p.index >= 0 && p.index < p.count;
       if (partition && !valid(partition))
         throw new RangeError(`partition must be {index, count} with 0 <= index < count, got ${JSON.stringify(partition)}`);
+      // Lazy metadata still comes with the row for the types named (as SQL string literals).
+      const inlineTypes = (options.metadataWithTypes ?? []).map((t) => `'${t.replace(/'/g, "''")}'`);
+      const metadataColumn = !loadMetadata
+        ? 'metadata'
+        : inlineTypes.length > 0
+          ? `CASE WHEN type IN (${inlineTypes.join(', ')}) THEN metadata END`
+          : 'NULL';
       const rows = connection
         .prepare<[number, number]>(
-          `SELECT global_position, stream_id, stream_version, type, data, ${loadMetadata ? 'NULL' : 'metadata'}, recorded_at
+          `SELECT global_position, stream_id, stream_version, type, data, ${metadataColumn}, recorded_at
            FROM events
            WHERE global_position > ? AND global_position <= ?
            ${partition ? `AND ${PARTITION_OF_STREAM} % ${partition.count} = ${partition.index}` : ''}
@@ -86,9 +93,9 @@ export const prepareScanAll = (db: Database.Database, path: string, inMemory: bo
         )
         .raw(true)
         .iterate(options.fromPosition ?? 0, options.toPosition ?? Number.MAX_SAFE_INTEGER) as IterableIterator<
-        [number, string, number, string, string, string, string]
+        [number, string, number, string, string, string | null, string]
       >;
-      for (const r of rows) yield new LazyEvent(r[0], r[1], r[2], r[3], JSON.parse(r[4]), loadMetadata ?? r[5], r[6]);
+      for (const r of rows) yield new LazyEvent(r[0], r[1], r[2], r[3], JSON.parse(r[4]), r[5] ?? loadMetadata!, r[6]);
     } finally {
       // Also runs when the caller stops early (return() on the generator ends the statement too).
       if (connection !== db) connection.close();
