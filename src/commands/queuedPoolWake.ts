@@ -4,14 +4,14 @@ import type { PoolWaker } from './poolWaker.js';
 
 /**
  * Wakes the pool of every job whose `JobQueued` (or `JobResumed` back into the line) the read model
- * has just applied. A job asks its pool
- * itself once its `JobQueued` is recorded, but that request is a signal from one workflow to another:
- * Temporal delivers it through history's transfer queue and, when the pool's workflow was busy a
- * moment before, only after a back-off (~500 ms seen in the histories; every job of a pool signals the
- * same pool workflow). This wake is a client signal, sent by the process that owns the read model as
- * soon as the job is in the line the pool reads, at most one per pool on its way (PoolWaker). Only a
- * wake-up: the job still asks itself if no grant came within a second (jobWorkflow's
- * POOL_WAKE_WAIT_MS), so a lost wake costs time, never a job.
+ * has just applied. A job could ask its pool itself, but that request is a signal from one workflow
+ * to another: Temporal delivers it through history's transfer queue and, when the pool's workflow was
+ * busy a moment before, only after a back-off (~500 ms seen in the histories; every job of a pool
+ * signals the same pool workflow), and a request that crosses the pool's grant to the same job waits
+ * for a lock timeout (500 ms). This wake is a client signal, sent by the process that owns the read
+ * model as soon as the job is in the line the pool reads, at most one per pool on its way
+ * (PoolWaker). Only a wake-up: the job still asks itself if no grant came within a second
+ * (jobWorkflow's POOL_WAKE_WAIT_MS), so a lost wake costs time, never a job.
  */
 export function wakePoolsOfQueuedJobs(events: readonly RecordedEvent[], waker: Pick<PoolWaker, 'wake'>): void {
   for (const event of events) {

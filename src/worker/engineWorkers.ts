@@ -40,9 +40,9 @@ export interface EngineWorkerOptions {
  * The longest the worker holds back a step's heartbeats. Temporal tells a running step it was paused
  * or cancelled in the answer to a heartbeat, so a step stops within this after its job's pause is
  * recorded (the job shows paused at once). Every heartbeat is a write in Temporal's history service:
- * with 200 jobs running, 2 s instead of 500 ms halved the dev server's CPU (67 % → 33 % of a core) and
- * took control's p50 at 200 running from 30–38 to 22–28 ms (bench:control). A lost worker is noticed after the heartbeat
- * timeout (5 s unless the job type says otherwise; the SDK sends at least every 0.8 of it).
+ * with 200 jobs running, 2 s instead of 500 ms halved the dev server's CPU (67 % → 33 % of a core),
+ * which every control of those jobs competes with (bench:control). A lost worker is noticed after the
+ * heartbeat timeout (5 s unless the job type says otherwise; the SDK sends at least every 0.8 of it).
  */
 export const STEP_HEARTBEAT_THROTTLE = '2s';
 
