@@ -2,7 +2,7 @@
  * Control latency with many jobs running, over HTTP against a running engine, in one run:
  * with BENCH_RUNNING (0,50,200) multi-step `sleep` jobs running (steps of BENCH_STEP_MS, default 10 s, each
  * reporting in-step progress: a running job costs a workflow task per step), a probe job is paused, resumed and reprioritized
- * BENCH_CONTROLS (30) times each through the API; latency = from sending the request until a GET shows
+ * BENCH_CONTROLS (100: a p99 of fewer is just the slowest round) times each through the API; latency = from sending the request until a GET shows
  * the change. Then the same through `temporal workflow signal` (the CLI's own start-up time, measured
  * with `temporal --version`, is reported on its own line and is part of the CLI figures).
  * Baseline in the same run: a signal from the client to a bare workflow answered by a query (the
@@ -18,7 +18,7 @@ import { startBenchEngine } from './support/benchEngine.js';
 import { Progress, formatTable, summarize, type LatencySummary } from './support/stats.js';
 
 const RUNNING = (process.env.BENCH_RUNNING ?? '0,50,200').split(',').map(Number);
-const CONTROLS = Number(process.env.BENCH_CONTROLS ?? 30);
+const CONTROLS = Number(process.env.BENCH_CONTROLS ?? 100);
 const CLI_CONTROLS = Number(process.env.BENCH_CLI_CONTROLS ?? 10);
 /** Step length of the running jobs: a running job costs a workflow task per step (its in-step progress
  * is recorded by the step itself, about once a second, without one). */
