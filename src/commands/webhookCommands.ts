@@ -19,6 +19,9 @@ import type { ReadYourWrites } from './jobCommands.js';
 import { badRequest, conflict } from './commandErrors.js';
 import { appendCommandEvent } from './commandEvents.js';
 
+/** How long a redelivery waits for a finished delivery's run to close before it answers 409. */
+const RUN_CLOSE_WAIT_MS = 5_000;
+
 export interface WebhookCommandsDeps {
   client: Client;
   /** Task queue of job workflows: a redelivery's workflow runs there. */
@@ -100,8 +103,8 @@ export class WebhookCommands {
 
   /** Sends a delivery again as a new run of its workflow (same delivery id, same body); 409 while one runs. */
   async redeliver(delivery: DeliveryRow, actor: string): Promise<void> {
-    try {
-      await this.deps.client.workflow.start(webhookDeliveryWorkflow, {
+    const start = () =>
+      this.deps.client.workflow.start(webhookDeliveryWorkflow, {
         workflowId: delivery.id,
         taskQueue: this.deps.taskQueue,
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
@@ -123,15 +126,35 @@ export class WebhookCommands {
           },
         ],
       });
+    const stillRunning = () => conflict(`Delivery ${delivery.id} is still being delivered`);
+    try {
+      await start();
     } catch (error) {
-      if (error instanceof WorkflowExecutionAlreadyStartedError)
-        throw conflict(`Delivery ${delivery.id} is still being delivered`);
-      throw error;
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      // The read model shows a delivery's outcome as soon as its run records it, a moment before the
+      // run closes: a finished delivery is redelivered once that run has closed.
+      if (delivery.status === 'pending' || !(await this.closesWithin(delivery.id, RUN_CLOSE_WAIT_MS))) throw stillRunning();
+      try {
+        await start();
+      } catch (again) {
+        throw again instanceof WorkflowExecutionAlreadyStartedError ? stillRunning() : again;
+      }
     }
     await this.deps.projection.waitUntil(
       () => (this.deps.readModel.getDelivery(delivery.id)?.redeliveries ?? 0) > delivery.redeliveries,
       this.visibilityTimeoutMs,
     );
+  }
+
+  /** Whether the open run of workflow `id` closes within `ms`. */
+  private async closesWithin(id: string, ms: number): Promise<boolean> {
+    const handle = this.deps.client.workflow.getHandle(id);
+    const deadline = Date.now() + ms;
+    for (;;) {
+      if ((await handle.describe()).status.name !== 'RUNNING') return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
   }
 
   /** Appends one event to `webhook-<id>` (see appendCommandEvent), then waits for the read model. */
