@@ -18,6 +18,7 @@ import type { WebhookRetryPolicy } from '../webhooks/retryPolicy.js';
 import type { ReadYourWrites } from './jobCommands.js';
 import { badRequest, conflict } from './commandErrors.js';
 import { appendCommandEvent } from './commandEvents.js';
+import { pollUntil } from './pollUntil.js';
 
 /** How long a redelivery waits for a finished delivery's run to close before it answers 409. */
 const RUN_CLOSE_WAIT_MS = 5_000;
@@ -133,7 +134,14 @@ export class WebhookCommands {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
       // The read model shows a delivery's outcome as soon as its run records it, a moment before the
       // run closes: a finished delivery is redelivered once that run has closed.
-      if (delivery.status === 'pending' || !(await this.closesWithin(delivery.id, RUN_CLOSE_WAIT_MS))) throw stillRunning();
+      // Temporal's own state, as a job's or a batch's retry waits for its previous run.
+      const closed =
+        delivery.status !== 'pending' &&
+        (await pollUntil(
+          async () => (await this.deps.client.workflow.getHandle(delivery.id).describe()).status.name !== 'RUNNING',
+          RUN_CLOSE_WAIT_MS,
+        ));
+      if (!closed) throw stillRunning();
       try {
         await start();
       } catch (again) {
@@ -144,17 +152,6 @@ export class WebhookCommands {
       () => (this.deps.readModel.getDelivery(delivery.id)?.redeliveries ?? 0) > delivery.redeliveries,
       this.visibilityTimeoutMs,
     );
-  }
-
-  /** Whether the open run of workflow `id` closes within `ms`. */
-  private async closesWithin(id: string, ms: number): Promise<boolean> {
-    const handle = this.deps.client.workflow.getHandle(id);
-    const deadline = Date.now() + ms;
-    for (;;) {
-      if ((await handle.describe()).status.name !== 'RUNNING') return true;
-      if (Date.now() >= deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
   }
 
   /** Appends one event to `webhook-<id>` (see appendCommandEvent), then waits for the read model. */
