@@ -4,8 +4,7 @@
  * time — so a rebuild from the log gives the same table as the live projection, and deleting a job
  * later does not rewrite history.
  */
-import type Database from 'better-sqlite3';
-import type { Statement } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import type { ScannedEvent } from '../eventstore/index.js';
 import { JobEvents } from '../domain/index.js';
 import type { Projection } from './jobProjection.js';
@@ -115,7 +114,7 @@ export class ThroughputTally {
    * Writes the tally into `job_throughput` (created bare first when `create`: a partition's scratch
    * file), in key order so the table's primary key grows at its end.
    */
-  write(db: Database.Database, options: { create?: boolean } = {}): void {
+  write(db: Database, options: { create?: boolean } = {}): void {
     if (options.create) db.exec(`CREATE TABLE job_throughput (${COLUMNS.join(', ')})`);
     const insert = db.prepare(`INSERT INTO job_throughput (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
     const rows = [...this.rows.values()].sort(
@@ -143,7 +142,7 @@ export class ThroughputTally {
  * Adds another partition's tally (its scratch file's `job_throughput`, attached as `schema`) into this
  * read model's, inside SQLite: an owner's minute may be counted in several partitions.
  */
-export function addThroughputFrom(db: Database.Database, schema: string): void {
+export function addThroughputFrom(db: Database, schema: string): void {
   db.exec(`INSERT INTO job_throughput (${COLUMNS.join(', ')})
     SELECT ${COLUMNS.join(', ')} FROM ${schema}.job_throughput WHERE true
     ON CONFLICT (minute, owner) DO UPDATE SET

@@ -425,8 +425,7 @@ class JobRun {
       const next = this.nextWaitingStatus();
       if (next !== 'queued' && this.earlyGrant) this.releaseSlot(); // we must wait for more first
       this.earlyGrant = false;
-      const entered = state.status !== next;
-      const enteredSeq = entered ? this.enterWaiting(next) : 0;
+      const enteredSeq = state.status !== next ? this.enterWaiting(next) : 0;
       if (next === 'blocked') {
         await this.waitForDependencies();
         continue;
@@ -481,8 +480,10 @@ class JobRun {
 
   // ---- the pool slot -------------------------------------------------------------------------------
 
-  /** Asks the pool for a slot and waits for it; false if the job stopped waiting (paused, cancelled). */
-  /** `queuedSeq`: the outbox number of the JobQueued (or JobResumed into the line) just recorded (0: none). */
+  /**
+   * Asks the pool for a slot and waits for it; false if the job stopped waiting (paused, cancelled).
+   * `queuedSeq`: the outbox number of the JobQueued (or JobResumed into the line) just recorded (0: none).
+   */
   private async acquireSlot(queuedSeq: number): Promise<boolean> {
     const { state } = this;
     if (this.slot === 'held') return true; // carried over continue-as-new
