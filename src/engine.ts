@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { openEventStore, type EventStore, type RecordedEvent } from './eventstore/index.js';
+import { openEventStore, type EventStore } from './eventstore/index.js';
 import { JobTypeRegistry } from './jobs/registry.js';
 import { openReadModelDb, type ReadModelDb } from './projections/readModelDb.js';
 import { ReadModelHolder } from './projections/readModelHolder.js';
@@ -15,7 +15,7 @@ import { BatchCommands } from './commands/batchCommands.js';
 import { Projector } from './projections/projector.js';
 import { JobReadModel } from './projections/jobReadModel.js';
 import { PoolWaker } from './commands/poolWaker.js';
-import { wakePoolsOfQueuedJobs } from './commands/queuedPoolWake.js';
+import { wakePoolsOnApply } from './commands/poolWakes.js';
 import { JobCommands } from './commands/jobCommands.js';
 import { ScheduleReadModel } from './projections/scheduleReadModel.js';
 import { ScheduleCommands } from './commands/scheduleCommands.js';
@@ -193,9 +193,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         () => undefined,
       ),
   });
-  // A job just queued (after its time, its dependencies, a resume or a retry): its pool hears of it
-  // from here at once, not only through the job's own signal (see wakePoolsOfQueuedJobs).
-  projector.on('applied', (events: RecordedEvent[]) => wakePoolsOfQueuedJobs(events, poolWaker));
+  // A job just queued (after its time, its dependencies, a resume or a retry) or just ended: its pool
+  // hears of it from here at once (see wakePoolsOfQueuedJobs, wakePoolsOfEndedJobs).
+  wakePoolsOnApply(projector, poolWaker, (jobId) => readModel.getJob(jobId)?.pool);
   const commands = new JobCommands({
     client,
     files,
@@ -363,9 +363,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   // time (PUT /pools/{name}) stands across restarts.
   for (const [name, limit] of Object.entries(poolLimits)) {
     await startPoolWorkflow(poolStart, name, limit, 'config');
-    // Jobs queued while this process was down were not woken for (their JobQueued was applied before,
-    // or its wake-up lost): the pool looks at its line now.
-    poolWaker.wake(name, 'engine-start', projector.checkpoint());
+    // Jobs queued or ended while this process was down were not woken for (their events were applied
+    // before, or the wake-up lost): the pool looks at its line and its holders now.
+    poolWaker.wake(name, 'engine-start', projector.checkpoint(), { holdersEnded: true });
   }
   // Retention on: its Schedule must exist (a failure stops the start). Off: removing a Schedule left
   // from before is best effort.

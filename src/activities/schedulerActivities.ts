@@ -30,8 +30,11 @@ export interface SchedulerDeps {
 
 export interface PickPoolWaitersRequest {
   pool: string;
-  /** Free slots. */
+  /** Free slots (ignored when `limit` is given). */
   capacity: number;
+  /** The pool's limit: the free slots are counted after the finished holders' are given back, so the
+   * pick fills those too. (Pool runs from before this send `capacity` only.) */
+  limit?: number;
   holders: Record<string, PoolHolder>;
   /** When each owner last got a slot (the pool's grant counter): among equals, the owner served
    * longest ago goes first, so owners take turns even when a slot is freed before the next pick. */
@@ -46,6 +49,8 @@ export interface PickPoolWaitersResult {
   /** Holders whose bookings are stale: their jobs ended without giving the slot back (terminated,
    * deleted) or queued again since (a new run of a job whose old run never released). */
   finished: string[];
+  /** The free slots the pick filled from (absent in results recorded before `limit` existed). */
+  free?: number;
 }
 
 export function createSchedulerActivities(deps: SchedulerDeps) {
@@ -87,14 +92,22 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
       const held: Record<string, number> = {};
       for (const [id, h] of Object.entries(request.holders)) if (!finished.includes(id)) held[h.owner] = (held[h.owner] ?? 0) + 1;
       const picks: PickPoolWaitersResult['picks'] = [];
-      if (request.capacity > 0) {
-        let free = request.capacity;
+      const capacity =
+        request.limit === undefined
+          ? request.capacity
+          : Math.max(
+              0,
+              request.limit -
+                Object.entries(request.holders).reduce((sum, [id, h]) => sum + (finished.includes(id) ? 0 : h.weight), 0),
+            );
+      if (capacity > 0) {
+        let free = capacity;
         const rows = line().all({
           pool: request.pool,
           holders: JSON.stringify(Object.keys(request.holders)),
           held: JSON.stringify(held),
           served: JSON.stringify(request.served ?? {}),
-          limit: request.capacity,
+          limit: capacity,
         });
         // Strict order: a heavy job at the head waits for enough slots rather than being overtaken forever.
         for (const row of rows) {
@@ -104,7 +117,7 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
           free -= weight;
         }
       }
-      return { picks, finished };
+      return { picks, finished, free: capacity };
     },
 
     /** The status of each job (null: unknown, e.g. not started yet), after the read model caught up. */

@@ -20,7 +20,7 @@ import {
   type FailurePolicy,
   type PreparedBatchItem,
 } from '../workflows/batchWorkflow.js';
-import { INVALID_ARGUMENT, toPriorityKey, type JobWorkflowInput } from '../workflows/jobContract.js';
+import { INVALID_ARGUMENT, JOB_WORKFLOW_REVISION, toPriorityKey, type JobWorkflowInput } from '../workflows/jobContract.js';
 import { BatchIdKey, BatchStatusKey, OwnerKey } from '../temporal/searchAttributes.js';
 import { DomainError } from '../domain/index.js';
 import { badRequest, conflict, forbidden } from './commandErrors.js';
@@ -235,6 +235,7 @@ export class BatchCommands {
     const failed = this.deps.jobs.listJobs({ batchId: row.id, status: 'failed', limit: 5000 }).jobs;
     if (failed.length === 0) throw conflict('Batch has no failed jobs');
     const inputs: JobWorkflowInput[] = failed.map((job) => ({
+      revision: JOB_WORKFLOW_REVISION,
       jobId: job.id,
       name: job.name,
       type: job.type,

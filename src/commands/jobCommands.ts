@@ -15,6 +15,7 @@ import {
   cancelUpdate,
   firstEventId,
   isTerminalJobStatus,
+  JOB_WORKFLOW_REVISION,
   jobSearchAttributes,
   jobSubmittedData,
   jobWorkflow,
@@ -213,6 +214,7 @@ export class JobCommands {
     const runAt = this.runAtOf(command);
     if (command.callbackUrl !== undefined) assertDeliverableUrl(command.callbackUrl, `${field}callback_url`);
     return {
+      revision: JOB_WORKFLOW_REVISION,
       jobId: '',
       name: command.name,
       type,
@@ -351,6 +353,7 @@ export class JobCommands {
     }
     const prepared = this.deps.registry.prepare(row.type, JSON.parse(row.input));
     const input: JobWorkflowInput = {
+      revision: JOB_WORKFLOW_REVISION,
       jobId: row.id,
       name: row.name,
       type: row.type,

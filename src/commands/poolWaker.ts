@@ -22,26 +22,35 @@ export interface PoolWakerOptions {
  * carries, so a burst of 1,000 submits costs the pool a few dozen signals, not 1,000.
  */
 export class PoolWaker {
-  private readonly pending = new Map<string, number>();
+  /** Per pool, what the next signal carries: the highest position asked for, and whether a holder ended. */
+  private readonly pending = new Map<string, { position: number; holdersEnded: boolean }>();
   private readonly sending = new Set<string>();
 
   constructor(private readonly options: PoolWakerOptions) {}
 
-  /** The job's JobSubmitted is at `position` of the log; its pool should look at its line. */
-  wake(pool: string, jobId: string, position: number): void {
-    this.pending.set(pool, Math.max(position, this.pending.get(pool) ?? 0));
+  /**
+   * The job's JobSubmitted (JobQueued, …) is at `position` of the log; its pool should look at its
+   * line. `holdersEnded`: the job's end is there, so the pool should look at its holders too.
+   */
+  wake(pool: string, jobId: string, position: number, options: { holdersEnded?: boolean } = {}): void {
+    const before = this.pending.get(pool);
+    this.pending.set(pool, {
+      position: Math.max(position, before?.position ?? 0),
+      holdersEnded: options.holdersEnded === true || before?.holdersEnded === true,
+    });
     if (!this.sending.has(pool)) void this.send(pool, jobId);
   }
 
   private async send(pool: string, jobId: string): Promise<void> {
     this.sending.add(pool);
     try {
-      for (let position = this.pending.get(pool); position !== undefined; position = this.pending.get(pool)) {
+      for (let next = this.pending.get(pool); next !== undefined; next = this.pending.get(pool)) {
         this.pending.delete(pool);
+        const request = { jobId, position: next.position, ...(next.holdersEnded ? { holdersEnded: true } : {}) };
         try {
           await this.options.client.workflow
             .getHandle(poolWorkflowId(this.options.taskQueue, pool))
-            .signal(poolRequestSignal, { jobId, position });
+            .signal(poolRequestSignal, request);
         } catch (error) {
           this.options.onError?.(pool, error);
         }

@@ -81,6 +81,13 @@ export interface AppendResult {
   lastGlobalPosition: number;
   /** Events actually written; 0 when all were idempotent duplicates. */
   appended: number;
+  /**
+   * When the call mixed events the store had already with new ones: the index (in the call's events)
+   * of the last one it had. Absent when none or all were stored already (`appended` tells which).
+   * A workflow's batch whose first event was recorded ahead by the command side (JobSubmitted) is
+   * thus told apart from one a lost workflow task had written up to its end.
+   */
+  lastDuplicateIndex?: number;
 }
 
 /**

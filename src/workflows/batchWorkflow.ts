@@ -48,6 +48,7 @@ import {
   type PreparedBatchItem,
 } from './batchContract.js';
 import {
+  JOB_WORKFLOW_REVISION,
   cancelSignal,
   jobSearchAttributes,
   jobWorkflow,
@@ -334,6 +335,7 @@ class BatchRun {
     }
     const item = await this.nextItem(index);
     return {
+      revision: JOB_WORKFLOW_REVISION,
       jobId: item.jobId ?? jobId,
       ...(item.dependsOn?.length ? { dependsOn: item.dependsOn } : {}),
       ...(item.pool ? { pool: item.pool } : {}),

@@ -28,9 +28,10 @@ export interface EventOutbox {
   /** Global position of the last appended event (read-your-writes for callers). */
   lastPosition(): number;
   /**
-   * Whether the event `seq` (flushed) may have been in the store before this task appended it: its
-   * batch, or a later one, found some of its events there already (a lost task — a worker killed after
-   * its append — had written them, and whoever reacts to them has reacted already).
+   * Whether the event `seq` (flushed) may have been in the store before this task appended it: the
+   * store had it, or a later event, already (a lost task — a worker killed after its append — had
+   * written them, and whoever reacts to them has reacted already). A JobSubmitted recorded ahead by
+   * the command side does not make the events after it count as stored.
    */
   foundStored(seq: number): boolean;
 }
@@ -120,7 +121,9 @@ export function createEventOutbox(options: {
       const batch = outbox.splice(0, 200);
       const result = await appendBatch(batch.map((b) => b.event));
       appendedSeq = batch[batch.length - 1]!.seq;
-      if (result.appended < batch.length) storedUpTo = appendedSeq;
+      // Which of the batch were stored already: up to the last one the store had (told apart when
+      // the batch mixed both; an older store's result, in a replayed history, tells only "some").
+      if (result.appended < batch.length) storedUpTo = batch[result.lastDuplicateIndex ?? batch.length - 1]!.seq;
       position = Math.max(position, result.lastGlobalPosition);
     }
   });

@@ -85,7 +85,23 @@ export interface CarriedJobState {
   dependents?: string[];
 }
 
+/**
+ * The revision of jobWorkflow's behaviour a run is started with (JobWorkflowInput.revision). A change to
+ * what the workflow does (its commands) must replay the histories of runs started before it: older runs
+ * ask `patched()`, which records a marker and upserts `TemporalChangeVersion` in every new history —
+ * four more history events per job for two patches. Runs started with this revision (or later) take
+ * every change up to it without asking. A later change raises it and asks `patched()` only for runs
+ * started with an older revision.
+ *
+ * 1: wait for the pool's wake before asking; keep an early grant; the resume into the line wakes the
+ *    pool; run-at in two timers; a finished job's slot is freed by the read model; one JobStatus
+ *    upsert per workflow task.
+ */
+export const JOB_WORKFLOW_REVISION = 1;
+
 export interface JobWorkflowInput {
+  /** The behaviour revision this run was started with (JOB_WORKFLOW_REVISION); absent: before revisions. */
+  revision?: number;
   /** Empty: the workflow id (runs started by a Temporal Schedule). */
   jobId: string;
   name: string;

@@ -176,6 +176,9 @@ class JobRun {
   /** Signals to pools and dependents still on their way (awaited before the run closes). */
   private readonly outgoing: Promise<unknown>[] = [];
   private readonly scheduler = schedulerActivities();
+  /** The JobStatus search attribute as last upserted (or as the run started with). */
+  private upsertedStatus: JobStatus;
+  private statusUpsertQueued = false;
 
   constructor(private readonly input: JobWorkflowInput) {
     const carried = input.carried;
@@ -187,6 +190,7 @@ class JobRun {
     this.slot = carried?.holdsSlot ? 'held' : 'none';
     this.dependents = new Set(carried?.dependents ?? []);
     this.runningSince = this.state.status === 'running' ? Date.now() : null;
+    this.upsertedStatus = this.state.status;
     // Events are recorded here, appended in order by one flusher (see eventOutbox.ts).
     this.outbox = createEventOutbox({
       streamId: input.jobId,
@@ -242,6 +246,14 @@ class JobRun {
     return this.outbox.record(type, data, who);
   }
 
+  /**
+   * Whether this run takes the change `patchId`, made in behaviour revision `revision`: yes if it was
+   * started with that revision or later (no marker), else as patched() says (runs from before replay).
+   */
+  private since(revision: number, patchId: string): boolean {
+    return (this.input.revision ?? 0) >= revision || patched(patchId);
+  }
+
   private setStatus(status: JobStatus): void {
     const previous = this.state.status;
     if (previous === 'running' && status !== 'running') this.stopClock();
@@ -252,7 +264,19 @@ class JobRun {
       this.state.currentStep = null;
       this.state.estimatedRemainingS = status === 'completed' ? 0 : null;
     }
-    if (status !== previous) upsertSearchAttributes([{ key: JobStatusKey, value: status }]);
+    if (status === previous) return;
+    // One upsert per workflow task, with the status the task ends in (queued → running in one task is
+    // one history event, not two). A microtask runs before the task's commands are sent.
+    if (!this.since(1, 'status-upsert-per-task')) upsertSearchAttributes([{ key: JobStatusKey, value: status }]);
+    else if (!this.statusUpsertQueued) {
+      this.statusUpsertQueued = true;
+      void Promise.resolve().then(() => {
+        this.statusUpsertQueued = false;
+        if (this.state.status === this.upsertedStatus) return;
+        this.upsertedStatus = this.state.status;
+        upsertSearchAttributes([{ key: JobStatusKey, value: this.upsertedStatus }]);
+      });
+    }
   }
 
   /** Adds the running stretch so far to activeMs (before the job stops running or continues as new). */
@@ -433,7 +457,7 @@ class JobRun {
       if (next === 'scheduled') {
         const remaining = Date.parse(state.runAt!) - Date.now();
         // Runs begun before the two-stage wait keep their one timer (replay).
-        const lead = remaining > 2 * RUN_AT_LEAD_MS && patched('run-at-two-timers') ? RUN_AT_LEAD_MS : 0;
+        const lead = remaining > 2 * RUN_AT_LEAD_MS && this.since(1, 'run-at-two-timers') ? RUN_AT_LEAD_MS : 0;
         await condition(() => state.status !== 'scheduled', Math.max(1, remaining - lead));
         continue;
       }
@@ -442,7 +466,7 @@ class JobRun {
       // otherwise (back from a wait that left the status queued): nothing recorded, we ask at once.
       const resumedSeq = this.resumedIntoLineSeq;
       this.resumedIntoLineSeq = 0;
-      const lineSeq = enteredSeq || (resumedSeq > 0 && patched('pool-wake-on-resume') ? resumedSeq : 0);
+      const lineSeq = enteredSeq || (resumedSeq > 0 && this.since(1, 'pool-wake-on-resume') ? resumedSeq : 0);
       if (!(await this.acquireSlot(lineSeq))) continue;
       state.startedAt ??= this.iso();
       this.transition(
@@ -488,7 +512,7 @@ class JobRun {
     const { state } = this;
     if (this.slot === 'held') return true; // carried over continue-as-new
     // Runs begun before the pools were woken from the read model ask at once (replay).
-    let waitForWake = queuedSeq > 0 && patched('pool-wake-before-request');
+    let waitForWake = queuedSeq > 0 && this.since(1, 'pool-wake-before-request');
     // A grant can come as soon as our JobQueued is in the log (the wake), even before we see the flush.
     if (waitForWake) this.slot = 'waiting';
     // The pool reads its line from the read model: our JobQueued must be in the log before we ask.
@@ -526,7 +550,12 @@ class JobRun {
     // An early grant: the pool, woken by the submit, gave us the slot before our first task ran. Kept
     // for the line we are about to join (acquireSlot finds it held); given back if we wait for
     // something else first (untilRunnable). Runs before this existed never saw one (replay-safe).
-    if (pool === this.state.pool && this.slot === 'none' && this.state.status === 'pending' && patched('early-pool-grant')) {
+    if (
+      pool === this.state.pool &&
+      this.slot === 'none' &&
+      this.state.status === 'pending' &&
+      this.since(1, 'early-pool-grant')
+    ) {
       this.slot = 'held';
       this.earlyGrant = true;
       return;
@@ -606,6 +635,11 @@ class JobRun {
 
   /** Tells every dependent how this run ended, and gives the pool slot back. */
   private async announceEnd(): Promise<void> {
+    // A finished job's slot is freed by its pool once the read model shows the end (the read model's
+    // owner wakes the pool: wakePoolsOfEndedJobs): no signal, so no workflow task waiting for Temporal
+    // to confirm it, and no turn at the pool's lock. Runs begun before this signal it (replay).
+    if (isTerminalJobStatus(this.state.status) && this.slot === 'held' && this.since(1, 'release-at-end-by-read-model'))
+      this.slot = 'none';
     this.releaseSlot();
     if (!isTerminalJobStatus(this.state.status)) return;
     this.endAnnounced = true;

@@ -54,10 +54,23 @@ export interface SetPoolLimitPayload {
   reason?: string;
 }
 
+/** What wakes a pool: a job asking for a slot, or the read model's owner (see PoolWaker). */
+export interface PoolRequest {
+  /** Who asks (the job; for a wake-up from the read model's owner, the job that caused it). */
+  jobId: string;
+  /** The log position the read model must have applied before the pool reads it (the asker's
+   * JobQueued, or the event that ended a holder). */
+  position?: number;
+  /** Some holder may have ended (its terminal event is in the log up to `position`): look at the
+   * holders even when the pool is full. Finished jobs give their slot back this way, not by signal. */
+  holdersEnded?: boolean;
+}
+
 /** A job asks for a slot after recording JobQueued at log position `position`: the pool reads its
  * line from the read model once the projector has got that far. */
-export const poolRequestSignal = defineSignal<[{ jobId: string; position?: number }]>('poolRequest');
-/** A job gives its slot back (paused, between attempts, finished). */
+export const poolRequestSignal = defineSignal<[PoolRequest]>('poolRequest');
+/** A job gives its slot back (paused, between attempts; a finished job's slot is freed when the read
+ * model shows it finished, see PoolRequest.holdersEnded). */
 export const poolReleaseSignal = defineSignal<[{ jobId: string }]>('poolRelease');
 /** `temporal workflow update execute --name setLimit --input '{"limit": 4}'`. */
 export const setPoolLimitUpdate = defineUpdate<{ state: PoolState; position: number }, [SetPoolLimitPayload]>('setLimit');

@@ -57,6 +57,10 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
   // is handled in the very next task instead of after the last grant's confirmation (a hand-over used
   // to queue behind the previous one). Runs begun before this keep awaiting them (replay).
   const grantsInFlight = patched('pool-grants-in-flight');
+  // A pick frees the slots of holders it finds finished and fills them in the same go (the read model's
+  // owner wakes the pool when a holder ends: finished jobs no longer signal their release). Runs begun
+  // before this freed them first and picked again in a second go (replay).
+  const freeAfterFinished = patched('pool-free-after-finished');
   const inFlight = new Set<Promise<void>>();
   const scheduler = schedulerActivities(pickLocal ? 'local' : 'remote');
   let pickedLocallyUnavailable = false;
@@ -94,10 +98,17 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
   let needPosition = 0;
   /** Someone may still be in line (a request came, or the last pick filled what was free). */
   let lineMayHaveMore = true;
-  setHandler(poolRequestSignal, ({ position }) => {
-    if (typeof position === 'number' && position > needPosition) needPosition = position;
+  /**
+   * A holder may have ended (the read model's owner saw its terminal event): look even when full. A new
+   * run looks at the holders it carries at once: wake-ups for their ends may have gone to the run
+   * before it after its last look (finished jobs send no release), and none would come again.
+   */
+  let holdersEnded = freeAfterFinished && Object.keys(holders).length > 0;
+  setHandler(poolRequestSignal, (request) => {
+    if (typeof request.position === 'number' && request.position > needPosition) needPosition = request.position;
     wake = true;
     lineMayHaveMore = true;
+    if (request.holdersEnded === true) holdersEnded = true;
   });
   setHandler(poolReleaseSignal, ({ jobId }) => {
     delete holders[jobId];
@@ -127,7 +138,7 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
   );
 
   for (;;) {
-    const canGrant = () => wake && used() < limit;
+    const canGrant = () => (wake && used() < limit) || holdersEnded;
     // While jobs may be waiting for a full pool, wake up now and then to sweep stale bookings (a
     // holder that ended without releasing); an idle pool sleeps without a timer. (condition() without
     // a timeout resolves to undefined, so the two cases are kept apart.)
@@ -142,10 +153,12 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       return continueAsNew<typeof poolWorkflow>({ ...input, carried: { limit, holders, grants, served: recentOwners(served) } });
     }
     wake = false;
+    holdersEnded = false;
     const capacity = woke ? Math.max(0, limit - used()) : 0;
-    const { picks, finished } = await pickPoolWaiters({
+    const { picks, finished, free } = await pickPoolWaiters({
       pool: input.name,
       capacity,
+      ...(freeAfterFinished ? { limit } : {}),
       holders,
       served,
       minPosition: needPosition,
@@ -160,7 +173,7 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       });
     }
     for (const jobId of finished) delete holders[jobId];
-    if (finished.length > 0) wake = true;
+    if (finished.length > 0 && !freeAfterFinished) wake = true;
     // Book first, then tell: a release that overtakes its grant still finds the booking to undo.
     for (const p of picks) {
       holders[p.jobId] = { weight: p.weight, owner: p.owner, queuedSeq: p.queuedSeq };
@@ -186,7 +199,7 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       // release during it has set `wake` already; looking again now would only hold back the grants
       // (a local pick keeps the task, and so the grants' commands, open until it answers).
       if (!grantsInFlight) wake = true;
-    } else if (capacity > 0) lineMayHaveMore = false;
+    } else if ((free ?? capacity) > 0) lineMayHaveMore = false;
   }
 }
 

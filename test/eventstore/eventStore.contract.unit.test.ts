@@ -227,13 +227,23 @@ describe('idempotency', () => {
     const result = store.appendToStream('s', [newEvent('e2'), newEvent('e3'), newEvent('e1'), newEvent('e4')], {
       expectedVersion: 2,
     });
-    expect(result).toEqual({ nextExpectedVersion: 4, lastGlobalPosition: 4, appended: 2 });
+    // The caller learns which of its events the store had: up to index 2 (e1).
+    expect(result).toEqual({ nextExpectedVersion: 4, lastGlobalPosition: 4, appended: 2, lastDuplicateIndex: 2 });
     expect(store.readStream('s').map((e) => [e.streamVersion, e.eventId])).toEqual([
       [1, 'e1'],
       [2, 'e2'],
       [3, 'e3'],
       [4, 'e4'],
     ]);
+  });
+
+  it("a call whose first event was recorded ahead (the command side's JobSubmitted) says only that one was stored", () => {
+    store.appendToStream('s', [newEvent('submitted')]);
+    const result = store.appendToStream('s', [newEvent('submitted'), newEvent('queued'), newEvent('started')]);
+    expect(result).toEqual({ nextExpectedVersion: 3, lastGlobalPosition: 3, appended: 2, lastDuplicateIndex: 0 });
+    // Nothing mixed, nothing to tell: all new, or all stored already.
+    expect(store.appendToStream('s', [newEvent('completed')])).not.toHaveProperty('lastDuplicateIndex');
+    expect(store.appendToStream('s', [newEvent('queued'), newEvent('started')])).not.toHaveProperty('lastDuplicateIndex');
   });
 
   it('a call mixing duplicates and new events still checks expectedVersion', () => {

@@ -7,7 +7,9 @@ import { openReadModelDb, type ReadModelDb } from '../../src/projections/readMod
 import { JobReadModel } from '../../src/projections/jobReadModel.js';
 import { Projector } from '../../src/projections/projector.js';
 import { readModelProjections } from '../../src/projections/readModelProjections.js';
-import { wakePoolsOfQueuedJobs } from '../../src/commands/queuedPoolWake.js';
+import { wakePoolsOfEndedJobs, wakePoolsOfQueuedJobs } from '../../src/commands/poolWakes.js';
+import { PoolWaker } from '../../src/commands/poolWaker.js';
+import { poolWorkflowId } from '../../src/domain/index.js';
 
 let dir: string;
 let store: EventStore;
@@ -112,5 +114,78 @@ describe('wakePoolsOfQueuedJobs: the read model owner wakes a pool once a job is
     // The wake comes after its batch is applied: never a job the pool could not find in its line
     // yet (no row, or a row still pending).
     expect(wakes.every((w) => w.statusThen !== undefined && w.statusThen !== 'pending')).toBe(true);
+  });
+});
+
+describe('wakePoolsOfEndedJobs: a finished job frees its slot through the read model, not a signal', () => {
+  it('wakes the pool of each job whose end is applied (looked up in the read model), asking it to look at its holders', async () => {
+    const jobs = new JobReadModel(db);
+    const wakes: { pool: string; jobId: string; position: number; holdersEnded?: boolean; statusThen?: string }[] = [];
+    projector.on('applied', (events: RecordedEvent[]) =>
+      wakePoolsOfEndedJobs(
+        events,
+        {
+          wake: (pool, jobId, position, options) =>
+            wakes.push({ pool, jobId, position, holdersEnded: options?.holdersEnded, statusThen: jobs.getJob(jobId)?.status }),
+        },
+        (jobId) => jobs.getJob(jobId)?.pool,
+      ),
+    );
+    store.appendToStream('job_c', [submitted('job_c'), queued('job_c', 'gpu'), started('job_c')]);
+    const completed = store.appendToStream('job_c', [
+      control('job_c', 4, 'JobCompleted', {
+        completedSteps: 1,
+        totalSteps: 1,
+        result: null,
+        resultFiles: [],
+        activeMs: 1,
+        attempt: 1,
+      }),
+    ]).lastGlobalPosition;
+    store.appendToStream('job_f', [submitted('job_f'), queued('job_f', 'default'), started('job_f')]);
+    const failed = store.appendToStream('job_f', [
+      control('job_f', 4, 'JobFailed', { error: 'x', errorType: 'Error', attempt: 1, completedSteps: 0, activeMs: 1 }),
+    ]).lastGlobalPosition;
+    // Paused: not an end (a paused job signals its release once its step stopped).
+    const last = store.appendToStream('job_p', [
+      submitted('job_p'),
+      queued('job_p'),
+      control('job_p', 3, 'JobPaused', { from: 'queued' }),
+    ]).lastGlobalPosition;
+    expect(await projector.waitFor(last, 5_000)).toBe(true);
+    expect(wakes).toEqual([
+      { pool: 'gpu', jobId: 'job_c', position: completed, holdersEnded: true, statusThen: 'completed' },
+      { pool: 'default', jobId: 'job_f', position: failed, holdersEnded: true, statusThen: 'failed' },
+    ]);
+  });
+});
+
+describe('PoolWaker: at most one signal per pool on its way', () => {
+  it('folds the wake-ups that come meanwhile into the next signal: the highest position, and holdersEnded if any asked', async () => {
+    const sent: { workflowId: string; request: unknown }[] = [];
+    let release: () => void = () => undefined;
+    const client = {
+      workflow: {
+        getHandle: (workflowId: string) => ({
+          signal: async (_signal: unknown, request: unknown) => {
+            sent.push({ workflowId, request });
+            if (sent.length === 1) await new Promise<void>((r) => (release = r));
+          },
+        }),
+      },
+    };
+    const waker = new PoolWaker({ client: client as never, taskQueue: 'q' });
+    waker.wake('gpu', 'job_1', 10);
+    waker.wake('gpu', 'job_2', 12);
+    waker.wake('gpu', 'job_3', 11, { holdersEnded: true });
+    waker.wake('cpu', 'job_4', 5);
+    await new Promise((r) => setTimeout(r, 10));
+    release();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(sent).toEqual([
+      { workflowId: poolWorkflowId('q', 'gpu'), request: { jobId: 'job_1', position: 10 } },
+      { workflowId: poolWorkflowId('q', 'cpu'), request: { jobId: 'job_4', position: 5 } },
+      { workflowId: poolWorkflowId('q', 'gpu'), request: { jobId: 'job_1', position: 12, holdersEnded: true } },
+    ]);
   });
 });

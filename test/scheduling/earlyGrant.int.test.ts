@@ -5,7 +5,10 @@ import { eventually, startTestEngine, type TestEngine } from '../support/testEng
 import { createSchedulerActivities } from '../../src/activities/schedulerActivities.js';
 import { jobSearchAttributes } from '../../src/workflows/jobContract.js';
 import { jobWorkflow, type JobWorkflowInput } from '../../src/workflows/jobWorkflow.js';
-import { poolSlotGrantedSignal } from '../../src/workflows/poolContract.js';
+import { poolSlotGrantedSignal, poolStateQuery } from '../../src/workflows/poolContract.js';
+import { poolWorkflow } from '../../src/workflows/poolWorkflow.js';
+import { WorkflowIdConflictPolicy } from '@temporalio/common';
+import { poolWorkflowId } from '../../src/domain/index.js';
 
 /**
  * Early grants: the command side wakes a job's pool as soon as it recorded the job's JobSubmitted, so
@@ -17,7 +20,7 @@ import { poolSlotGrantedSignal } from '../../src/workflows/poolContract.js';
 let engine: TestEngine;
 
 beforeAll(async () => {
-  engine = await startTestEngine({ pools: { early: 2 } });
+  engine = await startTestEngine({ pools: { early: 2, carried: 1 } });
 });
 afterAll(async () => {
   await engine?.dispose();
@@ -51,7 +54,7 @@ async function signalsSent(jobId: string): Promise<string[]> {
 const types = (jobId: string) => engine.eventStore.readStream(jobId).map((e) => e.type);
 
 describe('a grant that comes before the job first ran', () => {
-  it('is kept: queued, started and run in the first task, the pool never asked, the slot given back at the end', async () => {
+  it('is kept: queued, started and run in the first task, the pool never signalled, the slot freed by the read model at the end', async () => {
     const input = inputOf('early');
     await startWithGrant(input);
     await eventually(
@@ -60,11 +63,20 @@ describe('a grant that comes before the job first ran', () => {
       'completed',
     );
     await engine.client.workflow.getHandle(input.jobId).result(); // closed: its history is whole
-    expect(await signalsSent(input.jobId)).toEqual(['poolRelease']);
+    expect(await signalsSent(input.jobId)).toEqual([]);
     expect(types(input.jobId)).toEqual(['JobSubmitted', 'JobQueued', 'JobStarted', 'JobCompleted']);
     const history = await engine.client.workflow.getHandle(input.jobId).fetchHistory();
     const workflowTasks = history.events!.filter((e) => e.workflowTaskCompletedEventAttributes).length;
-    expect(workflowTasks).toBe(3); // start+grant, the step's end, the release's confirmation
+    expect(workflowTasks).toBe(2); // start+grant, the step's end (no release to confirm)
+    // The pool saw the end in the read model and freed the slot (its limit is 2: two more jobs run).
+    await eventually(
+      async () => {
+        const pool = engine.client.workflow.getHandle(poolWorkflowId(engine.taskQueue, 'early'));
+        return !(input.jobId in (await pool.query(poolStateQuery)).holders);
+      },
+      10_000,
+      'the slot freed',
+    );
   });
 
   it('is given back by a job that must wait for its dependencies first, which then gets one in turn without asking', async () => {
@@ -84,8 +96,68 @@ describe('a grant that comes before the job first ran', () => {
     await engine.client.workflow.getHandle(input.jobId).result();
     // No poolRequest: once its JobQueued is applied the read model's owner wakes the pool, whose grant
     // comes before the job would ask (a request would cross it: see POOL_WAKE_WAIT_MS).
-    expect(await signalsSent(input.jobId)).toEqual(['poolRelease', 'watchDependency', 'poolRelease']);
+    expect(await signalsSent(input.jobId)).toEqual(['poolRelease', 'watchDependency']);
     expect(types(input.jobId).slice(0, 4)).toEqual(['JobSubmitted', 'JobBlocked', 'JobDependencyMet', 'JobQueued']);
+  });
+});
+
+describe('a job submitted through the API', () => {
+  it('does not ask its pool in its first workflow task: the read model wakes the pool (JobSubmitted recorded ahead is not a lost task)', async () => {
+    const r = await engine.api('POST', '/api/v1/jobs/submit', { name: 'through-api', type: 'noop', pool: 'early' });
+    expect(r.status).toBe(201);
+    const jobId = r.body.job_id as string;
+    await engine.client.workflow.getHandle(jobId).result();
+    // The command side recorded JobSubmitted before the workflow ran; its first batch (JobSubmitted,
+    // JobQueued, …) found that one stored. Had that counted as a lost task's JobQueued, the job would
+    // have asked at once — a request crossing the pool's grant.
+    const events = (await engine.client.workflow.getHandle(jobId).fetchHistory()).events!;
+    const firstTaskEnd = events.findIndex((e) => e.workflowTaskCompletedEventAttributes);
+    const nextTask = events.findIndex((e, i) => i > firstTaskEnd && e.workflowTaskScheduledEventAttributes);
+    const firstTaskCommands = events.slice(firstTaskEnd + 1, nextTask < 0 ? undefined : nextTask);
+    expect(firstTaskCommands.some((e) => e.markerRecordedEventAttributes)).toBe(true); // it did record
+    expect(firstTaskCommands.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
+    expect(types(jobId)).toEqual(['JobSubmitted', 'JobQueued', 'JobStarted', 'JobCompleted']);
+    // Started with the current behaviour revision: no patch markers, no TemporalChangeVersion upserts,
+    // and at most one JobStatus upsert per workflow task (queued → running in one task is one).
+    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toEqual([]);
+    const upserted = events.flatMap((e) =>
+      Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
+    );
+    expect(upserted).not.toContain('TemporalChangeVersion');
+    const tasks = events.filter((e) => e.workflowTaskCompletedEventAttributes).length;
+    expect(upserted.filter((key) => key === 'JobStatus').length).toBeLessThanOrEqual(tasks);
+  });
+});
+
+describe('a new run of a pool (continued as new)', () => {
+  it('looks at the holders it carries at once: one that ended meanwhile frees its slot without any wake-up', async () => {
+    // As a run continued as new gets it: the only slot booked by a job that has ended since (finished
+    // jobs send no release; the wake-up for its end went to the run before).
+    const workflowId = poolWorkflowId(engine.taskQueue, 'carried');
+    await engine.client.workflow.start(poolWorkflow, {
+      workflowId,
+      taskQueue: engine.taskQueue,
+      args: [
+        {
+          name: 'carried',
+          limit: 1,
+          storeAccess: 'local',
+          pickLocally: true,
+          carried: { limit: 1, holders: { job_ended_meanwhile: { weight: 1, owner: 'local', queuedSeq: 1 } } },
+        },
+      ],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.TERMINATE_EXISTING,
+    });
+    const r = await engine.api('POST', '/api/v1/jobs/submit', { name: 'after-carry', type: 'noop', pool: 'carried' });
+    expect(r.status).toBe(201);
+    // Well before the pool's sweep of stale bookings (15 s) would find it.
+    await eventually(
+      async () => (await engine.api('GET', `/api/v1/jobs/${r.body.job_id}`)).body?.status === 'completed',
+      8_000,
+      'the job to get the freed slot',
+    );
+    const state = await engine.client.workflow.getHandle(workflowId).query(poolStateQuery);
+    expect(state.holders).not.toHaveProperty('job_ended_meanwhile');
   });
 });
 

@@ -12,9 +12,10 @@ import { createSchedulerActivities, startPoolWorkflow } from '../../src/activiti
 import { openReadModelDb, type ReadModelDb } from '../../src/projections/readModelDb.js';
 import { Projector } from '../../src/projections/projector.js';
 import { readModelProjections } from '../../src/projections/readModelProjections.js';
-import { openEventStore, type EventStore, type RecordedEvent } from '../../src/eventstore/index.js';
+import { openEventStore, type EventStore } from '../../src/eventstore/index.js';
 import { PoolWaker } from '../../src/commands/poolWaker.js';
-import { wakePoolsOfQueuedJobs } from '../../src/commands/queuedPoolWake.js';
+import { wakePoolsOnApply } from '../../src/commands/poolWakes.js';
+import { JobReadModel } from '../../src/projections/jobReadModel.js';
 import { JobTypeRegistry } from '../../src/jobs/registry.js';
 import { resolveTestServer } from '../../src/temporal/cliBinary.js';
 import { installRuntime } from '../../src/worker/engineWorkers.js';
@@ -37,6 +38,7 @@ import {
   pauseSignal,
   resumeSignal,
   statusQuery,
+  JOB_WORKFLOW_REVISION,
   type JobWorkflowInput,
 } from '../../src/workflows/jobWorkflow.js';
 
@@ -86,9 +88,11 @@ beforeAll(async () => {
   readModelDb = openReadModelDb(path.join(dir, 'readmodel.db'));
   projector = new Projector(store, readModelDb, readModelProjections());
   // As in the engine: the read model's owner wakes a job's pool once its JobQueued is applied (a job
-  // asks its pool itself only after 30 s of workflow time, which a query-polling test never skips).
+  // asks its pool itself only after a second of workflow time, which a query-polling test may not
+  // skip) and once it ended (a finished job's slot is freed that way).
   const poolWaker = new PoolWaker({ client: env.client, taskQueue });
-  projector.on('applied', (applied: RecordedEvent[]) => wakePoolsOfQueuedJobs(applied, poolWaker));
+  const readModel = new JobReadModel(readModelDb);
+  wakePoolsOnApply(projector, poolWaker, (jobId) => readModel.getJob(jobId)?.pool);
   projector.start();
   scheduler = await Worker.create({
     connection: env.nativeConnection,
@@ -131,6 +135,7 @@ async function start(
   const jobId = `job_${randomUUID()}`;
   const prepared = registry.prepare(type, input);
   const args: JobWorkflowInput = {
+    revision: JOB_WORKFLOW_REVISION,
     jobId,
     name: 'wf-test',
     type,

@@ -70,19 +70,23 @@ export const prepareAppendToStream = (db: Database.Database) => {
 
       let version = currentVersion;
       let lastGlobalPosition = 0;
-      for (const event of events) {
+      let lastDuplicateIndex = -1;
+      for (const [index, event] of events.entries()) {
         // Looked up first (not INSERT … ON CONFLICT DO NOTHING): with AUTOINCREMENT a skipped insert
         // still burns a global position, and retries are common enough to riddle the log with gaps.
         // An id inserted earlier in this same call is found too, so in-call repeats are handled alike.
         const duplicatePosition = positionOfDuplicate(streamId, event, duplicates);
         if (duplicatePosition !== undefined) {
           lastGlobalPosition = Math.max(lastGlobalPosition, duplicatePosition);
+          lastDuplicateIndex = index;
           continue;
         }
         version += 1;
         lastGlobalPosition = insertEvent({ streamId, streamVersion: version, recordedAt, ...event });
       }
-      return { nextExpectedVersion: version, lastGlobalPosition, appended: version - currentVersion };
+      const appended = version - currentVersion;
+      const mixed = lastDuplicateIndex >= 0 && appended > 0;
+      return { nextExpectedVersion: version, lastGlobalPosition, appended, ...(mixed ? { lastDuplicateIndex } : {}) };
     },
   );
 
