@@ -95,7 +95,7 @@ export interface CarriedJobState {
  *
  * 1: wait for the pool's wake before asking; keep an early grant; the resume into the line wakes the
  *    pool; run-at in two timers; a finished job's slot is freed by the read model; one JobStatus
- *    upsert per workflow task.
+ *    upsert per workflow task; a queued job waits 3 s (not 1 s) for its pool's wake before it asks.
  */
 export const JOB_WORKFLOW_REVISION = 1;
 

@@ -81,9 +81,13 @@ const POOL_REQUEST_REPEAT_MS = 5 * 60_000;
  * owner wakes the pool as soon as the job's JobQueued is applied (wakePoolsOfQueuedJobs), and the
  * grant usually comes within tens of ms; a request sent at once would cross it — two workflows
  * signalling each other, which Temporal resolves only after a lock timeout (~500 ms seen in the
- * histories). Short, because a wake-up can be missed (30 s left tests waiting on a lost one).
+ * histories). Under a burst the grant takes longer, and a job that asks meanwhile only adds work to
+ * the pool it waits for: with 1 s, 125 of 200 jobs of a 600-job batch asked (each ask: a signal, its
+ * confirmation's workflow task, a second timer). Still short, because a wake-up can be missed (30 s
+ * left tests waiting on a lost one). Runs started before behaviour revision 1 keep 1 s (replay).
  */
-const POOL_WAKE_WAIT_MS = 1_000;
+const POOL_WAKE_WAIT_MS = 3_000;
+const POOL_WAKE_WAIT_BEFORE_REVISION_1_MS = 1_000;
 /** A blocked job re-checks its dependencies this often (one closed from outside sends no word). */
 const DEPENDENCY_RECHECK_MS = 5 * 60_000;
 /** ... and this often while a dependency is not known yet (a DAG batch item not started yet). */
@@ -527,7 +531,11 @@ class JobRun {
       if (askNow) await this.signalPool(poolRequestSignal);
       const changed = await condition(
         () => this.slot === 'held' || state.status !== 'queued' || this.timedOut,
-        askNow ? POOL_REQUEST_REPEAT_MS : POOL_WAKE_WAIT_MS,
+        askNow
+          ? POOL_REQUEST_REPEAT_MS
+          : (this.input.revision ?? 0) >= 1
+            ? POOL_WAKE_WAIT_MS
+            : POOL_WAKE_WAIT_BEFORE_REVISION_1_MS,
       );
       if (changed) break;
     }
