@@ -436,6 +436,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       await readModelRebuilder.stop();
       await projector.stop();
       progress('projector stopped');
+      await poolWaker.stop(); // after the projector: its last batches may still wake pools
       await connection.close();
       readModelHolder.db.close();
       storeProbe.close();

@@ -59,6 +59,26 @@ export function createEventStoreActivities(store: EventStore) {
         throw error;
       }
     },
+
+    /**
+     * Appends to several streams at once, each call on its own (concurrent: one group commit): for a
+     * batch recording the JobSubmitted of the jobs it has just started, ahead of their workflows. Each
+     * stream's outcome is its own: an append refused (an id conflict) is reported as null, not thrown —
+     * the job's workflow records its event anyway.
+     */
+    async appendEventsToStreams(requests: AppendEventsRequest[]): Promise<(AppendResult | null)[]> {
+      const settled = await Promise.allSettled(
+        requests.map((request) =>
+          store.appendToStreamGrouped(request.streamId, request.events, {
+            expectedVersion: request.expectedVersion ?? 'any',
+            duplicates: 'same-type',
+          }),
+        ),
+      );
+      const refused = settled.find((s) => s.status === 'rejected' && !(s.reason instanceof EventIdConflictError));
+      if (refused) throw (refused as PromiseRejectedResult).reason; // the store failed: retry them all
+      return settled.map((s) => (s.status === 'fulfilled' ? s.value : null));
+    },
   };
 }
 

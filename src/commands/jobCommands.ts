@@ -11,13 +11,11 @@ import { InvalidJobInputError, UnknownJobTypeError, type JobTypeRegistry } from 
 import { deleteJobsWorkflow } from '../workflows/deleteJobsWorkflow.js';
 import {
   INVALID_ARGUMENT,
-  JobEvents,
   cancelUpdate,
-  firstEventId,
   isTerminalJobStatus,
   JOB_WORKFLOW_REVISION,
   jobSearchAttributes,
-  jobSubmittedData,
+  jobSubmittedEvent,
   jobWorkflow,
   pauseUpdate,
   reprioritizeUpdate,
@@ -159,27 +157,11 @@ export class JobCommands {
    */
   private async recordSubmitted(input: JobWorkflowInput, runId: string): Promise<number | undefined> {
     if (!this.deps.eventStore) return undefined;
-    // What the workflow sees is the input after Temporal's JSON round trip: compute the data from that.
-    const wire = JSON.parse(JSON.stringify(input)) as JobWorkflowInput;
     try {
       const result = await this.deps.eventStore.appendToStreamGrouped(
-        wire.jobId,
-        [
-          {
-            eventId: firstEventId(wire.jobId, runId),
-            type: JobEvents.submitted,
-            data: jobSubmittedData(wire, wire.submittedAt!),
-            // The metadata the workflow's outbox gives its events (eventOutbox.ts).
-            metadata: {
-              actor: wire.actor ?? 'system',
-              correlationId: wire.correlationId ?? wire.batchId ?? wire.jobId,
-              causationId: runId,
-              workflowId: wire.jobId,
-              runId,
-            },
-          },
-          // Same id and type is the same fact, as for the workflow's own append (eventStoreActivities).
-        ],
+        input.jobId,
+        [jobSubmittedEvent(input, runId)],
+        // Same id and type is the same fact, as for the workflow's own append (eventStoreActivities).
         { duplicates: 'same-type' },
       );
       return result.lastGlobalPosition;

@@ -25,6 +25,8 @@ export class PoolWaker {
   /** Per pool, what the next signal carries: the highest position asked for, and whether a holder ended. */
   private readonly pending = new Map<string, { position: number; holdersEnded: boolean }>();
   private readonly sending = new Set<string>();
+  private readonly loops = new Set<Promise<void>>();
+  private stopped = false;
 
   constructor(private readonly options: PoolWakerOptions) {}
 
@@ -38,13 +40,24 @@ export class PoolWaker {
       position: Math.max(position, before?.position ?? 0),
       holdersEnded: options.holdersEnded === true || before?.holdersEnded === true,
     });
-    if (!this.sending.has(pool)) void this.send(pool, jobId);
+    if (this.stopped || this.sending.has(pool)) return;
+    const loop = this.send(pool, jobId).finally(() => this.loops.delete(loop));
+    this.loops.add(loop);
+  }
+
+  /**
+   * Sends nothing more and waits for the signals on their way: the engine closes its connection only
+   * after this (a client call still retrying on a closed channel throws from a timer, uncaught).
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.loops);
   }
 
   private async send(pool: string, jobId: string): Promise<void> {
     this.sending.add(pool);
     try {
-      for (let next = this.pending.get(pool); next !== undefined; next = this.pending.get(pool)) {
+      for (let next = this.pending.get(pool); next !== undefined && !this.stopped; next = this.pending.get(pool)) {
         this.pending.delete(pool);
         const request = { jobId, position: next.position, ...(next.holdersEnded ? { holdersEnded: true } : {}) };
         try {

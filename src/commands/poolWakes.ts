@@ -15,11 +15,24 @@ import type { PoolWaker } from './poolWaker.js';
  */
 export function wakePoolsOfQueuedJobs(events: readonly RecordedEvent[], waker: Pick<PoolWaker, 'wake'>): void {
   for (const event of events) {
-    const intoLine = event.type === JobEvents.queued || (event.type === JobEvents.resumed && event.data?.to === 'queued');
+    const intoLine =
+      event.type === JobEvents.queued ||
+      (event.type === JobEvents.resumed && event.data?.to === 'queued') ||
+      (event.type === JobEvents.submitted && submittedStraightIntoLine(event.data));
     if (!intoLine) continue;
     const pool = typeof event.data?.pool === 'string' ? event.data.pool : DEFAULT_POOL;
     waker.wake(pool, event.streamId, event.globalPosition);
   }
+}
+
+/**
+ * A JobSubmitted recorded ahead of the job's workflow (by a batch, or the API) with nothing to wait for
+ * first: the job is in its pool's line from this event on (the pool may grant it early). The API wakes
+ * the pool itself as soon as it recorded the event; a batch leaves it to this.
+ */
+function submittedStraightIntoLine(data: Record<string, unknown> | undefined): boolean {
+  const dependsOn = data?.dependsOn;
+  return !data?.runAt && (!Array.isArray(dependsOn) || dependsOn.length === 0);
 }
 
 /** The events after which a job holds no slot any more: its run has ended (or it is gone). */

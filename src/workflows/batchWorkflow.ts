@@ -18,6 +18,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -25,7 +26,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
-import type { EventStoreActivities } from '../activities/eventStoreActivities.js';
+import type { AppendEventsRequest, EventStoreActivities } from '../activities/eventStoreActivities.js';
 import type { BatchActivities } from '../activities/batchActivities.js';
 import { BatchStatusKey } from '../temporal/searchAttributes.js';
 import {
@@ -51,6 +52,7 @@ import {
   JOB_WORKFLOW_REVISION,
   cancelSignal,
   jobSearchAttributes,
+  jobSubmittedEvent,
   jobWorkflow,
   pauseSignal,
   reprioritizeSignal,
@@ -123,6 +125,15 @@ class BatchRun {
   private readonly total: number;
   /** A start that cannot even prepare its job (its stored item is missing) fails the batch. */
   private startFailure: unknown;
+  /**
+   * Each job this run starts gets its JobSubmitted recorded by the batch as soon as Temporal started
+   * it, as the API does for a submit: the job is readable, in its pool's line and its pool woken before
+   * its workflow first runs, so the pool's grant is usually waiting then (one workflow task and a timer
+   * fewer per job). Runs begun before this leave it to the job (replay).
+   */
+  private readonly recordsJobsSubmitted: boolean;
+  private readonly submittedToRecord: AppendEventsRequest[] = [];
+  private recordingSubmitted = false;
 
   constructor(private readonly input: BatchWorkflowInput) {
     this.batchId = input.batchId;
@@ -137,6 +148,7 @@ class BatchRun {
     this.prioritySetByBatch = input.carried?.prioritySetByBatch ?? false;
     this.jobsPerRun = input.jobsPerRun ?? DEFAULT_JOBS_PER_RUN;
     this.total = input.retryFailed ? input.retryFailed.inputs.length : input.total;
+    this.recordsJobsSubmitted = patched('batch-records-jobs-submitted');
   }
 
   async run(): Promise<BatchResult> {
@@ -349,6 +361,9 @@ class BatchRun {
       owner: input.owner,
       batchId,
       plan: { ...item.plan, retry: { ...item.plan.retry, ...input.retry } },
+      // When the batch records the job's JobSubmitted (createdAt, `at`): the batch's clock, so the
+      // job's own record of it is the same event.
+      ...(this.recordsJobsSubmitted ? { submittedAt: new Date().toISOString() } : {}),
       actor: `batch:${batchId}`,
       correlationId: batchId,
       storeAccess: input.storeAccess,
@@ -392,6 +407,7 @@ class BatchRun {
         ...(retry ? { workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE } : {}),
       });
       child.started = true;
+      if (this.recordsJobsSubmitted && !retry) this.recordJobSubmitted(jobInput, handle.firstExecutionRunId);
       handle.result().then(
         (result) => this.finished.push({ jobId, status: result.status }),
         (error) => this.finished.push({ jobId, status: statusOfFailure(error) }),
@@ -401,6 +417,21 @@ class BatchRun {
       // The window runs in a non-cancellable scope, so this is a start that failed (not a cancel).
       this.finished.push({ jobId, status: 'failed' });
     }
+  }
+
+  /** Queues a started job's JobSubmitted; one local activity records those of a workflow task together. */
+  private recordJobSubmitted(jobInput: JobWorkflowInput, runId: string): void {
+    this.submittedToRecord.push({ streamId: jobInput.jobId, events: [jobSubmittedEvent(jobInput, runId)] });
+    if (this.recordingSubmitted) return;
+    this.recordingSubmitted = true;
+    void (async () => {
+      while (this.submittedToRecord.length > 0) {
+        const requests = this.submittedToRecord.splice(0, PAGE);
+        // Only ahead of the job: its workflow records the same event anyway, so a failure loses nothing.
+        await this.store.appendEventsToStreams(requests).catch(() => undefined);
+      }
+      this.recordingSubmitted = false;
+    })();
   }
 
   private onFinished({ jobId, status }: { jobId: string; status: string }): void {

@@ -10,7 +10,7 @@ import { BatchIdKey, JobNameKey, JobPriorityKey, JobStatusKey, JobTypeKey, Owner
 
 // The domain core owns statuses, priority, payloads and error types; re-exported here because this
 // module is the job workflow's public contract for clients.
-import { DEFAULT_POOL } from '../domain/index.js';
+import { DEFAULT_POOL, JobEvents } from '../domain/index.js';
 export {
   DEFAULT_MAX_WORKER_LOSSES,
   DEFAULT_PRIORITY,
@@ -186,6 +186,29 @@ export function jobSubmittedData(input: JobWorkflowInput, createdAt: string): Re
     ...(input.callbackUrl ? { callbackUrl: input.callbackUrl } : {}),
     retry: input.plan.retry as unknown as Record<string, unknown>,
     createdAt,
+  };
+}
+
+/**
+ * The JobSubmitted of a job's first run as its workflow records it (id, data, metadata), for whoever
+ * records it ahead of the workflow once Temporal has started the run (`runId`): the API's command side,
+ * and a batch for the jobs it starts. Computed from the input as the workflow receives it (after the
+ * JSON round trip of its payload), with `submittedAt` set: the workflow's data is then the same.
+ */
+export function jobSubmittedEvent(input: JobWorkflowInput, runId: string) {
+  const wire = JSON.parse(JSON.stringify(input)) as JobWorkflowInput;
+  return {
+    eventId: firstEventId(wire.jobId, runId),
+    type: JobEvents.submitted,
+    data: jobSubmittedData(wire, wire.submittedAt!),
+    // The metadata the workflow's outbox gives its events (eventOutbox.ts).
+    metadata: {
+      actor: wire.actor ?? 'system',
+      correlationId: wire.correlationId ?? wire.batchId ?? wire.jobId,
+      causationId: runId,
+      workflowId: wire.jobId,
+      runId,
+    },
   };
 }
 

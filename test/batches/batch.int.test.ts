@@ -151,6 +151,24 @@ describe('batches', () => {
     expect(jobs.filter((j) => j.id !== first.id).every((j) => j.priority === 4)).toBe(true);
   });
 
+  it("records each job's JobSubmitted once Temporal started it, as the job itself would: one event, no fork", async () => {
+    const id = await create({ type: 'noop', items: Array.from({ length: 6 }, () => ({})), concurrency: 6 });
+    await untilBatch(id, (b) => b.status === 'completed', 'completed');
+    // The batch recorded them (a local activity of its own) …
+    const history = await engine.client.workflow.getHandle(id).fetchHistory();
+    const localActivities = history
+      .events!.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+      .map((e) => Buffer.from(e.markerRecordedEventAttributes!.details!.data!.payloads![0]!.data!).toString());
+    expect(localActivities.some((details) => details.includes('appendEventsToStreams'))).toBe(true);
+    // … and each job's own record of it was the same fact (a no-op), not a second event or a fork.
+    for (const job of await jobsOf(id)) {
+      const stream = engine.eventStore.readStream(job.id);
+      expect(stream.filter((e) => e.type === 'JobSubmitted')).toHaveLength(1);
+      expect(stream.some((e) => e.eventId.endsWith(':fork'))).toBe(false);
+      expect(stream.map((e) => e.type)).toEqual(['JobSubmitted', 'JobQueued', 'JobStarted', 'JobCompleted']);
+    }
+  });
+
   it('continues as new when large (small threshold): every job counted exactly once', async () => {
     const id = await create({ type: 'noop', items: Array.from({ length: 12 }, () => ({})), concurrency: 3, jobs_per_run: 4 });
     const done = await untilBatch(id, (b) => b.status === 'completed', 'completed');

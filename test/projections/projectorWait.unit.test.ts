@@ -30,10 +30,11 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const submitted = (jobId: string) => ({
+const submitted = (jobId: string, extra: Record<string, unknown> = {}) => ({
   eventId: `${jobId}:1`,
   type: 'JobSubmitted',
   data: {
+    ...extra,
     jobId,
     at: new Date().toISOString(),
     name: 'n',
@@ -82,7 +83,7 @@ const started = (jobId: string) => ({
 });
 
 describe('wakePoolsOfQueuedJobs: the read model owner wakes a pool once a job is in its line', () => {
-  it('wakes the pool of each JobQueued and JobResumed into the line applied — after the row is queued, with its position — and nothing else', async () => {
+  it('wakes the pool of each JobSubmitted straight into line, JobQueued and JobResumed into the line applied — after the row is in line, with its position — and nothing else', async () => {
     const jobs = new JobReadModel(db);
     const wakes: { pool: string; jobId: string; position: number; statusThen: string | undefined }[] = [];
     projector.on('applied', (events: RecordedEvent[]) =>
@@ -90,9 +91,16 @@ describe('wakePoolsOfQueuedJobs: the read model owner wakes a pool once a job is
         wake: (pool, jobId, position) => wakes.push({ pool, jobId, position, statusThen: jobs.getJob(jobId)?.status }),
       }),
     );
-    store.appendToStream('job_a', [submitted('job_a')]);
+    // Recorded ahead of its workflow (a batch's job): in line from its JobSubmitted.
+    const aSubmitted = store.appendToStream('job_a', [
+      submitted('job_a', { pool: 'gpu', runAt: null, dependsOn: [] }),
+    ]).lastGlobalPosition;
     const a = store.appendToStream('job_a', [queued('job_a', 'gpu')]).lastGlobalPosition;
-    store.appendToStream('job_b', [submitted('job_b')]);
+    // Waiting for its time or its dependencies first: not in line yet.
+    store.appendToStream('job_b', [submitted('job_b', { pool: 'default', runAt: '2099-01-01T00:00:00.000Z' })]);
+    store.appendToStream('job_c', [
+      submitted('job_c', { pool: 'default', dependsOn: [{ jobId: 'job_a', condition: 'succeeded' }] }),
+    ]);
     const b = store.appendToStream('job_b', [queued('job_b')]).lastGlobalPosition;
     store.appendToStream('job_a', [started('job_a')]);
     // Paused and resumed back into its pool's line: woken again; resumed into another wait: not.
@@ -107,13 +115,13 @@ describe('wakePoolsOfQueuedJobs: the read model owner wakes a pool once a job is
     expect(await projector.waitFor(last, 5_000)).toBe(true);
 
     expect(wakes.map(({ pool, jobId, position }) => ({ pool, jobId, position }))).toEqual([
+      { pool: 'gpu', jobId: 'job_a', position: aSubmitted },
       { pool: 'gpu', jobId: 'job_a', position: a },
       { pool: 'default', jobId: 'job_b', position: b },
       { pool: 'default', jobId: 'job_b', position: resumed },
     ]);
-    // The wake comes after its batch is applied: never a job the pool could not find in its line
-    // yet (no row, or a row still pending).
-    expect(wakes.every((w) => w.statusThen !== undefined && w.statusThen !== 'pending')).toBe(true);
+    // The wake comes after its batch is applied: never a job the pool could not find (no row yet).
+    expect(wakes.every((w) => w.statusThen !== undefined)).toBe(true);
   });
 });
 
@@ -187,5 +195,31 @@ describe('PoolWaker: at most one signal per pool on its way', () => {
       { workflowId: poolWorkflowId('q', 'cpu'), request: { jobId: 'job_4', position: 5 } },
       { workflowId: poolWorkflowId('q', 'gpu'), request: { jobId: 'job_1', position: 12, holdersEnded: true } },
     ]);
+  });
+
+  it('stop() waits for the signal on its way and sends nothing after (the connection closes next)', async () => {
+    let release: () => void = () => undefined;
+    const sent: unknown[] = [];
+    let answered = false;
+    const client = {
+      workflow: {
+        getHandle: () => ({
+          signal: async (_signal: unknown, request: unknown) => {
+            sent.push(request);
+            await new Promise<void>((r) => (release = r));
+            answered = true;
+          },
+        }),
+      },
+    };
+    const waker = new PoolWaker({ client: client as never, taskQueue: 'q' });
+    waker.wake('gpu', 'job_1', 1);
+    waker.wake('gpu', 'job_2', 2); // would follow the first
+    const stopped = waker.stop();
+    waker.wake('cpu', 'job_3', 3);
+    setTimeout(() => release(), 20);
+    await stopped;
+    expect(answered).toBe(true);
+    expect(sent).toEqual([{ jobId: 'job_1', position: 1 }]);
   });
 });

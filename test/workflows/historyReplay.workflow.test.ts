@@ -37,6 +37,12 @@ const histories: { file: string; contains: string[]; signals: string[] }[] = [
     contains: ['WORKFLOW_EXECUTION_UPDATE_COMPLETED', 'WORKFLOW_EXECUTION_COMPLETED'],
     signals: ['poolRequest', 'poolSlotGranted', 'poolRelease'],
   },
+  {
+    // A batch of 8 noop jobs, 3 at a time, before it recorded its jobs' JobSubmitted itself.
+    file: 'batch-before-recording-jobs-submitted.json',
+    contains: ['START_CHILD_WORKFLOW_EXECUTION_INITIATED', 'CHILD_WORKFLOW_EXECUTION_COMPLETED', 'WORKFLOW_EXECUTION_COMPLETED'],
+    signals: [],
+  },
 ];
 
 beforeAll(() => installRuntime());

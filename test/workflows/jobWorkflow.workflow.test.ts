@@ -55,6 +55,7 @@ let store: EventStore;
 let readModelDb: ReadModelDb;
 let projector: Projector;
 let scheduler: Worker;
+let poolWaker: PoolWaker;
 let dir: string;
 const taskQueue = `wf-${randomUUID()}`;
 const registry = new JobTypeRegistry();
@@ -90,7 +91,7 @@ beforeAll(async () => {
   // As in the engine: the read model's owner wakes a job's pool once its JobQueued is applied (a job
   // asks its pool itself only after a second of workflow time, which a query-polling test may not
   // skip) and once it ended (a finished job's slot is freed that way).
-  const poolWaker = new PoolWaker({ client: env.client, taskQueue });
+  poolWaker = new PoolWaker({ client: env.client, taskQueue });
   const readModel = new JobReadModel(readModelDb);
   wakePoolsOnApply(projector, poolWaker, (jobId) => readModel.getJob(jobId)?.pool);
   projector.start();
@@ -119,6 +120,7 @@ afterAll(async () => {
   scheduler?.shutdown();
   await running;
   await projector?.stop();
+  await poolWaker?.stop();
   readModelDb?.close();
   await env?.teardown();
   store?.close();
