@@ -183,6 +183,7 @@ class JobRun {
   /** The JobStatus search attribute as last upserted (or as the run started with). */
   private upsertedStatus: JobStatus;
   private statusUpsertQueued = false;
+  private readonly poolWakeWaitMs: number;
 
   constructor(private readonly input: JobWorkflowInput) {
     const carried = input.carried;
@@ -195,6 +196,7 @@ class JobRun {
     this.dependents = new Set(carried?.dependents ?? []);
     this.runningSince = this.state.status === 'running' ? Date.now() : null;
     this.upsertedStatus = this.state.status;
+    this.poolWakeWaitMs = (input.revision ?? 0) >= 1 ? POOL_WAKE_WAIT_MS : POOL_WAKE_WAIT_BEFORE_REVISION_1_MS;
     // Events are recorded here, appended in order by one flusher (see eventOutbox.ts).
     this.outbox = createEventOutbox({
       streamId: input.jobId,
@@ -531,11 +533,7 @@ class JobRun {
       if (askNow) await this.signalPool(poolRequestSignal);
       const changed = await condition(
         () => this.slot === 'held' || state.status !== 'queued' || this.timedOut,
-        askNow
-          ? POOL_REQUEST_REPEAT_MS
-          : (this.input.revision ?? 0) >= 1
-            ? POOL_WAKE_WAIT_MS
-            : POOL_WAKE_WAIT_BEFORE_REVISION_1_MS,
+        askNow ? POOL_REQUEST_REPEAT_MS : this.poolWakeWaitMs,
       );
       if (changed) break;
     }
