@@ -195,7 +195,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   });
   // A job just queued (after its time, its dependencies, a resume or a retry) or just ended: its pool
   // hears of it from here at once (see wakePoolsOfQueuedJobs, wakePoolsOfEndedJobs).
-  wakePoolsOnApply(projector, poolWaker, (jobId) => readModel.getJob(jobId)?.pool);
+  wakePoolsOnApply(projector, poolWaker, (jobId) => readModel.poolOf(jobId));
   const commands = new JobCommands({
     client,
     files,
@@ -209,7 +209,6 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     maxJobInputBytes: options.limits?.maxJobInputBytes,
     configuredPools: Object.keys(poolLimits),
     eventStore,
-    poolWaker,
   });
   const batchItems = new BatchItemStore(
     options.batchItemsPath ?? path.join(path.dirname(options.eventStorePath), 'batch-items.db'),

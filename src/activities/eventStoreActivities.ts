@@ -24,6 +24,13 @@ const LOUD_FAILURE_ATTEMPT = 3;
 /** Activities of the process that owns the SQLite file. They run on a task queue of their own
  * (`<queue>-store`), so job workers may live on other machines and still reach the one writer. */
 export function createEventStoreActivities(store: EventStore) {
+  /** Grouped: concurrent appends share one transaction and one fsync; resolved once on disk. Same id
+   * and type is the same fact (see appendEvents). */
+  const appendGrouped = (request: AppendEventsRequest) =>
+    store.appendToStreamGrouped(request.streamId, request.events, {
+      expectedVersion: request.expectedVersion ?? 'any',
+      duplicates: 'same-type',
+    });
   return {
     /**
      * Idempotent by event id: a retried or replayed call writes nothing twice. A workflow task that
@@ -33,11 +40,7 @@ export function createEventStoreActivities(store: EventStore) {
      */
     async appendEvents(request: AppendEventsRequest): Promise<AppendResult> {
       try {
-        // Grouped: concurrent appends share one transaction and one fsync; resolved once on disk.
-        return await store.appendToStreamGrouped(request.streamId, request.events, {
-          expectedVersion: request.expectedVersion ?? 'any',
-          duplicates: 'same-type',
-        });
+        return await appendGrouped(request);
       } catch (error) {
         const attempt = Context.current().info.attempt;
         recordAppendFailure(error);
@@ -67,14 +70,7 @@ export function createEventStoreActivities(store: EventStore) {
      * the job's workflow records its event anyway.
      */
     async appendEventsToStreams(requests: AppendEventsRequest[]): Promise<(AppendResult | null)[]> {
-      const settled = await Promise.allSettled(
-        requests.map((request) =>
-          store.appendToStreamGrouped(request.streamId, request.events, {
-            expectedVersion: request.expectedVersion ?? 'any',
-            duplicates: 'same-type',
-          }),
-        ),
-      );
+      const settled = await Promise.allSettled(requests.map(appendGrouped));
       const refused = settled.find((s) => s.status === 'rejected' && !(s.reason instanceof EventIdConflictError));
       if (refused) throw (refused as PromiseRejectedResult).reason; // the store failed: retry them all
       return settled.map((s) => (s.status === 'fulfilled' ? s.value : null));

@@ -89,17 +89,17 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
           return !row || isTerminalJobStatus(row.status) || (row.queued_seq ?? 0) !== holder.queuedSeq;
         })
         .map(([id]) => id);
+      // The holders still holding: slots per owner (fair turns) and, given the limit, the slots in use.
+      const ended = new Set(finished);
       const held: Record<string, number> = {};
-      for (const [id, h] of Object.entries(request.holders)) if (!finished.includes(id)) held[h.owner] = (held[h.owner] ?? 0) + 1;
+      let used = 0;
+      for (const [id, h] of Object.entries(request.holders)) {
+        if (ended.has(id)) continue;
+        held[h.owner] = (held[h.owner] ?? 0) + 1;
+        used += h.weight;
+      }
       const picks: PickPoolWaitersResult['picks'] = [];
-      const capacity =
-        request.limit === undefined
-          ? request.capacity
-          : Math.max(
-              0,
-              request.limit -
-                Object.entries(request.holders).reduce((sum, [id, h]) => sum + (finished.includes(id) ? 0 : h.weight), 0),
-            );
+      const capacity = request.limit === undefined ? request.capacity : Math.max(0, request.limit - used);
       if (capacity > 0) {
         let free = capacity;
         const rows = line().all({

@@ -32,7 +32,6 @@ import { pollUntil } from './pollUntil.js';
 import type { EventStore } from '../eventstore/index.js';
 import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
 import { assertDeliverableUrl } from './webhookCommands.js';
-import type { PoolWaker } from './poolWaker.js';
 
 export interface ReadYourWrites {
   /** Resolves once the read model has applied the log up to `position`. */
@@ -54,9 +53,6 @@ export interface JobCommandsDeps {
   visibilityTimeoutMs?: number;
   /** How job workflows reach the event store (see src/workflows/eventOutbox.ts). */
   storeAccess?: 'local' | 'remote';
-  /** Wakes a job's pool once its JobSubmitted is recorded (the grant then waits for the job's first
-   * task); without it the job asks its pool itself in that task. */
-  poolWaker?: Pick<PoolWaker, 'wake'>;
   /** Temporal's workflow task timeout of job workflows (ms): how soon a task lost with its worker is
    * retried elsewhere. Default: Temporal's (10 s). */
   workflowTaskTimeoutMs?: number;
@@ -137,11 +133,10 @@ export class JobCommands {
       if (!same) throw new IdempotencyConflictError();
       return { jobId, visible: true, existing: true };
     }
-    const position = await this.recordSubmitted(input, runId);
     // A job that goes straight into line (no dependencies, no start time) may get its slot before its
-    // first task runs; the pool picks it from the read model once the position is applied.
-    if (position !== undefined && !input.runAt && (input.dependsOn ?? []).length === 0)
-      this.deps.poolWaker?.wake(input.pool ?? input.plan.pool ?? DEFAULT_POOL, jobId, position);
+    // first task runs: once its JobSubmitted is applied, the read model's owner wakes its pool
+    // (wakePoolsOfQueuedJobs), as for a batch's jobs.
+    const position = await this.recordSubmitted(input, runId);
     const visible =
       position !== undefined
         ? await this.deps.projection.waitFor(position, this.visibilityTimeoutMs)

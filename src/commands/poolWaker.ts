@@ -12,11 +12,11 @@ export interface PoolWakerOptions {
 }
 
 /**
- * Wakes a pool as soon as the command side has recorded a job's JobSubmitted, so the pool can give
- * the job its slot before the job's first workflow task runs: that task then finds the grant waiting
- * and records JobQueued, JobStarted and schedules the step at once, instead of asking and waiting for
- * two more tasks. Only a wake-up: the line stays the read model's, and the job still asks itself if no
- * grant came (so a lost wake-up costs time, never a job).
+ * Wakes a pool when the read model has applied what concerns it (see poolWakes.ts): a job's
+ * JobSubmitted recorded ahead of its workflow, so the pool can give the job its slot before the job's
+ * first workflow task runs (that task then records JobQueued, JobStarted and schedules the step at
+ * once); a JobQueued; a job's end, so the pool frees its slot. Only a wake-up: the line stays the read
+ * model's, and the job still asks itself if no grant came (so a lost wake-up costs time, never a job).
  *
  * At most one signal per pool is on its way; submits meanwhile only raise the position the next one
  * carries, so a burst of 1,000 submits costs the pool a few dozen signals, not 1,000.
@@ -24,8 +24,8 @@ export interface PoolWakerOptions {
 export class PoolWaker {
   /** Per pool, what the next signal carries: the highest position asked for, and whether a holder ended. */
   private readonly pending = new Map<string, { position: number; holdersEnded: boolean }>();
-  private readonly sending = new Set<string>();
-  private readonly loops = new Set<Promise<void>>();
+  /** Per pool, its send loop while one runs (at most one signal per pool on its way). */
+  private readonly sending = new Map<string, Promise<void>>();
   private stopped = false;
 
   constructor(private readonly options: PoolWakerOptions) {}
@@ -41,8 +41,9 @@ export class PoolWaker {
       holdersEnded: options.holdersEnded === true || before?.holdersEnded === true,
     });
     if (this.stopped || this.sending.has(pool)) return;
-    const loop = this.send(pool, jobId).finally(() => this.loops.delete(loop));
-    this.loops.add(loop);
+    // send() is at its first signal before it returns: its own `finally` removes it (in the same turn
+    // as its last look at `pending`, so a wake-up can never slip in between and be left unsent).
+    this.sending.set(pool, this.send(pool, jobId));
   }
 
   /**
@@ -51,11 +52,10 @@ export class PoolWaker {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all(this.loops);
+    await Promise.all(this.sending.values());
   }
 
   private async send(pool: string, jobId: string): Promise<void> {
-    this.sending.add(pool);
     try {
       for (let next = this.pending.get(pool); next !== undefined && !this.stopped; next = this.pending.get(pool)) {
         this.pending.delete(pool);

@@ -26,9 +26,8 @@ export function wakePoolsOfQueuedJobs(events: readonly RecordedEvent[], waker: P
 }
 
 /**
- * A JobSubmitted recorded ahead of the job's workflow (by a batch, or the API) with nothing to wait for
- * first: the job is in its pool's line from this event on (the pool may grant it early). The API wakes
- * the pool itself as soon as it recorded the event; a batch leaves it to this.
+ * A JobSubmitted recorded ahead of the job's workflow (by the API, or a batch) with nothing to wait for
+ * first: the job is in its pool's line from this event on (the pool may grant it early).
  */
 function submittedStraightIntoLine(data: Record<string, unknown> | undefined): boolean {
   const dependsOn = data?.dependsOn;

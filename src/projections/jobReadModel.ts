@@ -120,6 +120,11 @@ export class JobReadModel {
     return this.statement<[string], JobRow>('SELECT * FROM jobs WHERE id = ?').get(id);
   }
 
+  /** A job's pool (undefined: no such job). Asked for every job's end: one column, not the row. */
+  poolOf(id: string): string | null | undefined {
+    return this.statement<[string], string | null>('SELECT pool FROM jobs WHERE id = ?').pluck().get(id);
+  }
+
   listJobs(filter: JobListFilter): JobPage {
     const { where, params } = this.whereOf(filter);
     if (filter.cursor !== undefined) {

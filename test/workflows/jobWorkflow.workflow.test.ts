@@ -93,7 +93,7 @@ beforeAll(async () => {
   // skip) and once it ended (a finished job's slot is freed that way).
   poolWaker = new PoolWaker({ client: env.client, taskQueue });
   const readModel = new JobReadModel(readModelDb);
-  wakePoolsOnApply(projector, poolWaker, (jobId) => readModel.getJob(jobId)?.pool);
+  wakePoolsOnApply(projector, poolWaker, (jobId) => readModel.poolOf(jobId));
   projector.start();
   scheduler = await Worker.create({
     connection: env.nativeConnection,
