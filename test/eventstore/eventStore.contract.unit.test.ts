@@ -434,6 +434,24 @@ describe('scanAll', () => {
     expect([...store.scanAll({ fromPosition: 4 })].map((e) => e.globalPosition)).toEqual([5]);
   });
 
+  it('given thousands of events (many pages), then it reads them all in order, from one snapshot', () => {
+    for (let s = 0; s < 50; s++)
+      store.appendToStream(
+        `bulk_${s}`,
+        Array.from({ length: 100 }, (_, i) => newEvent(deterministicEventId(`bulk_${s}`, i))),
+      );
+    const last = store.lastPosition(); // 4 + 5,000
+    const scan = store.scanAll({ fromPosition: 2 });
+    const first = [scan.next().value!.globalPosition, scan.next().value!.globalPosition];
+    store.appendToStream('late', [newEvent('late1')]);
+    const positions = [...first, ...[...scan].map((e) => e.globalPosition)];
+    expect(positions).toEqual(Array.from({ length: last - 2 }, (_, i) => i + 3));
+    const parts = [0, 1].map((index) => [...store.scanAll({ toPosition: 4500, partition: { index, count: 2 } })]);
+    expect(parts[0]!.length + parts[1]!.length).toBe(4500);
+    for (const part of parts)
+      expect(part.map((e) => e.globalPosition)).toEqual(part.map((e) => e.globalPosition).sort((a, b) => a - b));
+  });
+
   it('given partitions, then every event is in exactly one and a stream never spans two; lazy metadata reads the same', () => {
     for (let i = 0; i < 20; i++) store.appendToStream(`job_${i}`, [newEvent(`j${i}a`), newEvent(`j${i}b`)]);
     const all = [...store.scanAll()];

@@ -39,27 +39,31 @@ class LazyEvent implements ScannedEvent {
  */
 const PARTITION_OF_STREAM = `(coalesce(unicode(substr(stream_id, -1)), 0) + 7 * coalesce(unicode(substr(stream_id, -2, 1)), 0))`;
 
+/** Rows per page of a scan: one call into SQLite each (row by row, each row was a call of its own). */
+const SCAN_PAGE_ROWS = 2048;
+
 /**
- * Streams the log in position order without holding it in memory: one statement, stepped row by row
- * (no page queries: each page would start a new B-tree descent and build a result array). For
- * replays (the read-model rebuild), not for live tailing.
+ * Streams the log in position order without holding it in memory: pages of rows read by position,
+ * each handed out event by event. For replays (the read-model rebuild), not for live tailing.
  *
- * A stepping statement keeps its connection busy (better-sqlite3 refuses any other statement on it
- * until the iteration ends), so a file-backed store scans through a read-only connection of its own:
- * appends and reads go on meanwhile, and the scan sees one snapshot of the log. An in-memory store
- * has no second connection; its scan borrows the store's and must finish before the next append.
- * Lazy metadata is looked up through a third connection (an event's row never changes, so any
- * snapshot that has the event has the same metadata).
+ * A file-backed store scans through a read-only connection of its own, inside one read transaction:
+ * appends and reads go on meanwhile, and the scan sees one snapshot of the log. Lazy metadata is
+ * looked up through that connection while the scan is open (an event's row never changes), and
+ * through a connection of its own after it (slow, but never wrong). An in-memory store has no second
+ * connection: its scan borrows the store's and reads whatever is committed when each page is read.
  */
 export const prepareScanAll = (db: Database.Database, path: string, inMemory: boolean, busyTimeoutMs: number) =>
   function* scanAll(options: ScanAllOptions = {}): IterableIterator<ScannedEvent> {
+    const partition = options.partition;
+    const valid = (p: { index: number; count: number }) =>
+      Number.isInteger(p.count) && Number.isInteger(p.index) && p.index >= 0 && p.index < p.count;
+    if (partition && !valid(partition))
+      throw new RangeError(`partition must be {index, count} with 0 <= index < count, got ${JSON.stringify(partition)}`);
     const open = () => new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
     const connection = inMemory ? db : open();
-    const lookups = options.lazyMetadata && !inMemory ? open() : undefined;
     try {
-      // After the scan a late use opens a connection of its own for the lookup (slow, but never wrong).
-      const lookup = (connection: Database.Database) =>
-        connection.prepare<[number], string>('SELECT metadata FROM events WHERE global_position = ?').pluck();
+      const lookup = (on: Database.Database) =>
+        on.prepare<[number], string>('SELECT metadata FROM events WHERE global_position = ?').pluck();
       const oneOff: MetadataLoader = (position) => {
         const late = open();
         try {
@@ -68,14 +72,9 @@ export const prepareScanAll = (db: Database.Database, path: string, inMemory: bo
           late.close();
         }
       };
-      const statement = lookups && lookup(lookups);
+      const statement = options.lazyMetadata && !inMemory ? lookup(connection) : undefined;
       const loadMetadata: MetadataLoader | undefined =
-        statement && ((position) => (lookups.open ? statement.get(position)! : oneOff(position)));
-      const partition = options.partition;
-      const valid = (p: { index: number; count: number }) =>
-        Number.isInteger(p.count) && Number.isInteger(p.index) && p.index >= 0 && p.index < p.count;
-      if (partition && !valid(partition))
-        throw new RangeError(`partition must be {index, count} with 0 <= index < count, got ${JSON.stringify(partition)}`);
+        statement && ((position) => (connection.open ? statement.get(position)! : oneOff(position)));
       // Lazy metadata still comes with the row for the types named (as SQL string literals).
       const inlineTypes = (options.metadataWithTypes ?? []).map((t) => `'${t.replace(/'/g, "''")}'`);
       const metadataColumn = !loadMetadata
@@ -83,22 +82,26 @@ export const prepareScanAll = (db: Database.Database, path: string, inMemory: bo
         : inlineTypes.length > 0
           ? `CASE WHEN type IN (${inlineTypes.join(', ')}) THEN metadata END`
           : 'NULL';
-      const rows = connection
+      const page = connection
         .prepare<[number, number]>(
           `SELECT global_position, stream_id, stream_version, type, data, ${metadataColumn}, recorded_at
            FROM events
            WHERE global_position > ? AND global_position <= ?
            ${partition ? `AND ${PARTITION_OF_STREAM} % ${partition.count} = ${partition.index}` : ''}
-           ORDER BY global_position`,
+           ORDER BY global_position LIMIT ${SCAN_PAGE_ROWS}`,
         )
-        .raw(true)
-        .iterate(options.fromPosition ?? 0, options.toPosition ?? Number.MAX_SAFE_INTEGER) as IterableIterator<
-        [number, string, number, string, string, string | null, string]
-      >;
-      for (const r of rows) yield new LazyEvent(r[0], r[1], r[2], r[3], JSON.parse(r[4]), r[5] ?? loadMetadata!, r[6]);
+        .raw(true);
+      const to = options.toPosition ?? Number.MAX_SAFE_INTEGER;
+      let after = options.fromPosition ?? 0;
+      if (!inMemory) connection.exec('BEGIN'); // one snapshot for every page (ends with the connection)
+      for (;;) {
+        const rows = page.all(after, to) as [number, string, number, string, string, string | null, string][];
+        for (const r of rows) yield new LazyEvent(r[0], r[1], r[2], r[3], JSON.parse(r[4]), r[5] ?? loadMetadata!, r[6]);
+        if (rows.length < SCAN_PAGE_ROWS) break;
+        after = rows[rows.length - 1]![0];
+      }
     } finally {
-      // Also runs when the caller stops early (return() on the generator ends the statement too).
+      // Also runs when the caller stops early (return() on the generator).
       if (connection !== db) connection.close();
-      lookups?.close();
     }
   };
