@@ -568,12 +568,12 @@ class JobRun {
     }
     if (pool === this.state.pool && this.slot === 'held') return; // a repeated grant
     // We no longer wait (paused, cancelled, finished): hand it straight back.
-    this.outgoing.push(this.signalPool(poolReleaseSignal, pool));
+    this.sendLater(this.signalPool(poolReleaseSignal, pool));
   }
 
   /** Gives the slot back (no-op if none is held). */
   private releaseSlot(): void {
-    if (this.slot === 'held') this.outgoing.push(this.signalPool(poolReleaseSignal));
+    if (this.slot === 'held') this.sendLater(this.signalPool(poolReleaseSignal));
     this.slot = 'none';
   }
 
@@ -655,11 +655,17 @@ class JobRun {
 
   private tellDependent(dependentId: string): void {
     const message = { jobId: this.input.jobId, status: this.state.status };
-    this.outgoing.push(
-      getExternalWorkflowHandle(dependentId)
-        .signal(dependencyFinishedSignal, message)
-        .catch(() => undefined), // the dependent has ended already
-    );
+    this.sendLater(getExternalWorkflowHandle(dependentId).signal(dependencyFinishedSignal, message));
+  }
+
+  /**
+   * A signal nobody waits for now (the run awaits `outgoing` before it closes). Its failure is handled
+   * here: the receiver may have ended (a dependent, a terminated pool), and a scope being cancelled
+   * refuses a send at once (Temporal's cancel while a grant is handed back). An unhandled rejection
+   * fails the workflow task — again at every retry, so the job would never close.
+   */
+  private sendLater(signal: Promise<void>): void {
+    this.outgoing.push(signal.catch(() => undefined));
   }
 
   private stepActivities(): JobStepActivities {

@@ -21,6 +21,7 @@ import { resolveTestServer } from '../../src/temporal/cliBinary.js';
 import { installRuntime } from '../../src/worker/engineWorkers.js';
 import { CUSTOM_SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/searchAttributes.js';
 import { temporal } from '@temporalio/proto';
+import { poolSlotGrantedSignal } from '../../src/workflows/poolContract.js';
 
 const V = temporal.api.enums.v1.IndexedValueType;
 const INDEXED_VALUE_TYPE: Record<string, number> = {
@@ -235,6 +236,22 @@ describe('jobWorkflow under time skipping', () => {
     await handle.signal(cancelSignal, { reason: 'stop retrying' });
     expect((await handle.result()).status).toBe('cancelled');
     expect(types(jobId).filter((t) => t === 'JobAttemptFailed')).toHaveLength(1);
+    expect(types(jobId).at(-1)).toBe('JobCancelled');
+  });
+
+  it('a slot granted while Temporal cancels the job is handed back without failing a workflow task', async () => {
+    // A grant that reaches a job no longer waiting is given back by a signal to the pool. Sent while
+    // the job's root scope is being cancelled, that signal is refused at once (CancelledFailure); the
+    // refusal must not go unhandled: the SDK fails the workflow task on an unhandled rejection.
+    const runAt = new Date((await env.currentTimeMs()) + HOUR);
+    const { jobId, handle } = await start('noop', {}, { runAt: runAt.toISOString() });
+    await waitFor(async () => types(jobId).includes('JobScheduled'));
+    await handle.signal(poolSlotGrantedSignal, { pool: 'default' });
+    await handle.cancel();
+    await expect(handle.result()).rejects.toThrow();
+    const history = await handle.fetchHistory();
+    const failedTasks = (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes != null);
+    expect(failedTasks.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message)).toEqual([]);
     expect(types(jobId).at(-1)).toBe('JobCancelled');
   });
 
