@@ -1,4 +1,4 @@
-import { DEFAULT_POOL, JobEvents } from '../domain/index.js';
+import { DEFAULT_POOL, JOB_END_EVENT_TYPES, JobEvents } from '../domain/index.js';
 import type { RecordedEvent } from '../eventstore/index.js';
 import type { PoolWaker } from './poolWaker.js';
 
@@ -34,14 +34,8 @@ function submittedStraightIntoLine(data: Record<string, unknown> | undefined): b
   return !data?.runAt && (!Array.isArray(dependsOn) || dependsOn.length === 0);
 }
 
-/** The events after which a job holds no slot any more: its run has ended (or it is gone). */
-const ENDING_EVENTS: ReadonlySet<string> = new Set([
-  JobEvents.completed,
-  JobEvents.failed,
-  JobEvents.cancelled,
-  JobEvents.terminated,
-  JobEvents.timedOut,
-]);
+/** The events after which a job holds no slot any more: its run has ended. */
+const ENDING_EVENTS: ReadonlySet<string> = new Set(JOB_END_EVENT_TYPES);
 
 /**
  * Wakes the pool of every job whose end the read model has just applied, to give its slot to the

@@ -50,6 +50,11 @@ const STATUS_AFTER: Partial<Record<string, JobStatus>> = {
   [JobEvents.timedOut]: 'timed_out',
 };
 
+/** The job events after which a job has ended, however it ended (its run holds no slot any more). */
+export const JOB_END_EVENT_TYPES: readonly string[] = Object.entries(STATUS_AFTER)
+  .filter(([, status]) => isTerminalJobStatus(status!))
+  .map(([type]) => type);
+
 const RESUME_TARGETS: readonly string[] = ['pending', 'blocked', 'scheduled', 'queued', 'running'];
 
 /**

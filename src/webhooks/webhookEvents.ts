@@ -3,7 +3,7 @@
  * WebhookCommands (the API's command side); a delivery's stream (its delivery id) only by its
  * webhookDeliveryWorkflow. Pure data: imported by the command side, the workflow and the projection.
  */
-import { BatchEvents, JobEvents } from '../domain/index.js';
+import { BatchEvents, JOB_END_EVENT_TYPES, JobEvents } from '../domain/index.js';
 
 export const WebhookEvents = {
   created: 'WebhookCreated',
@@ -21,13 +21,7 @@ export const WebhookEvents = {
 export const SUBSCRIBABLE_EVENT_TYPES: readonly string[] = [...Object.values(JobEvents), ...Object.values(BatchEvents)];
 
 /** The job events a `callback_url` hears: the job's end, however it ended. */
-export const TERMINAL_JOB_EVENT_TYPES: readonly string[] = [
-  JobEvents.completed,
-  JobEvents.failed,
-  JobEvents.cancelled,
-  JobEvents.terminated,
-  JobEvents.timedOut,
-];
+export const TERMINAL_JOB_EVENT_TYPES: readonly string[] = JOB_END_EVENT_TYPES;
 
 /** The stream of one subscription's changes. */
 export const webhookStreamId = (webhookId: string) => `webhook-${webhookId}`;

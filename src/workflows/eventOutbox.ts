@@ -16,7 +16,7 @@ import {
 import { EVENT_ID_CONFLICT } from '../eventstore/failureTypes.js';
 import type { EventStoreActivities } from '../activities/eventStoreActivities.js';
 import type { SchedulerActivities } from '../activities/schedulerActivities.js';
-import type { NewEvent } from '../eventstore/index.js';
+import type { EventMetadata, NewEvent } from '../eventstore/index.js';
 import type { AppendEventsRequest } from '../activities/eventStoreActivities.js';
 import type { AppendResult } from '../eventstore/index.js';
 
@@ -137,14 +137,7 @@ export function createEventOutbox(options: {
           eventId: `${options.streamId}:${info.runId}:${seq}`,
           type,
           data: { ...options.baseData, at: new Date().toISOString(), ...data },
-          metadata: {
-            actor: who.actor,
-            ...(who.reason !== undefined ? { reason: who.reason } : {}),
-            correlationId: options.correlationId,
-            causationId: info.runId,
-            workflowId: info.workflowId,
-            runId: info.runId,
-          },
+          metadata: outboxMetadata(who, { correlationId: options.correlationId, workflowId: info.workflowId, runId: info.runId }),
         },
       });
       return seq;
@@ -154,6 +147,24 @@ export function createEventOutbox(options: {
     },
     lastPosition: () => position,
     foundStored: (seq) => storedUpTo >= seq,
+  };
+}
+
+/**
+ * The metadata of an event a workflow records (its cause is the run). Also for whoever records one
+ * ahead of the workflow with the same id (jobSubmittedEvent): the same event, the same metadata.
+ */
+export function outboxMetadata(
+  who: { actor: string; reason?: string },
+  ids: { correlationId: string; workflowId: string; runId: string },
+): EventMetadata {
+  return {
+    actor: who.actor,
+    ...(who.reason !== undefined ? { reason: who.reason } : {}),
+    correlationId: ids.correlationId,
+    causationId: ids.runId,
+    workflowId: ids.workflowId,
+    runId: ids.runId,
   };
 }
 

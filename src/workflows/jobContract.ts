@@ -5,6 +5,7 @@
  */
 import { defineQuery } from '@temporalio/workflow';
 import { defineControlContract } from './controlContract.js';
+import { outboxMetadata } from './eventOutbox.js';
 import type { JobPlan } from '../jobs/jobType.js';
 import { BatchIdKey, JobNameKey, JobPriorityKey, JobStatusKey, JobTypeKey, OwnerKey } from '../temporal/searchAttributes.js';
 
@@ -201,14 +202,10 @@ export function jobSubmittedEvent(input: JobWorkflowInput, runId: string) {
     eventId: firstEventId(wire.jobId, runId),
     type: JobEvents.submitted,
     data: jobSubmittedData(wire, wire.submittedAt!),
-    // The metadata the workflow's outbox gives its events (eventOutbox.ts).
-    metadata: {
-      actor: wire.actor ?? 'system',
-      correlationId: wire.correlationId ?? wire.batchId ?? wire.jobId,
-      causationId: runId,
-      workflowId: wire.jobId,
-      runId,
-    },
+    metadata: outboxMetadata(
+      { actor: wire.actor ?? 'system' },
+      { correlationId: wire.correlationId ?? wire.batchId ?? wire.jobId, workflowId: wire.jobId, runId },
+    ),
   };
 }
 
