@@ -14,6 +14,8 @@ import { randomUUID } from 'node:crypto';
 import { startBareWorker } from './bare/worker.js';
 import { startBenchEngine } from './support/benchEngine.js';
 import { Progress, formatTable, summarize, type LatencySummary } from './support/stats.js';
+import { workflowRuns, type WorkflowRun } from '../test/support/workflowRuns.js';
+import { DEFAULT_POOL, poolWorkflowId } from '../src/domain/index.js';
 
 const SUBMITS = Number(process.env.BENCH_SUBMITS ?? 1000);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 100);
@@ -122,12 +124,15 @@ async function engineRound(round: number): Promise<Round['engine']> {
 }
 
 const rounds: Round[] = [];
+/** The default pool's runs (it hands out every job's slot): its continue-as-new under the burst. */
+let poolRuns: WorkflowRun[] | undefined;
 try {
   for (let r = 1; r <= ROUNDS; r++) {
     const bareFigures = await bareRound(r);
     const engineFigures = await engineRound(r);
     rounds.push({ bare: bareFigures, engine: engineFigures });
   }
+  poolRuns = await workflowRuns(engine.client, poolWorkflowId(taskQueue, DEFAULT_POOL));
 } finally {
   await bare.stop();
   await bench.stop();
@@ -168,9 +173,20 @@ for (const r of rounds) {
       .join('; ')}`,
   );
 }
+const pool = {
+  runs: poolRuns.length,
+  continuedAsNew: poolRuns.filter((r) => r.continuedAsNew).length,
+  failedTasks: poolRuns.reduce((n, r) => n + r.failedTasks.length, 0),
+  stallsMs: poolRuns.flatMap((r) => r.stallsMs),
+};
+console.log(
+  `the default pool: ${pool.runs} runs (${pool.continuedAsNew} continued as new); failed workflow tasks ${pool.failedTasks}` +
+    (pool.stallsMs.length > 0 ? `, standing still ${pool.stallsMs.map((x) => `${x} ms`).join(', ')}` : ''),
+);
 console.log(
   `BENCH_JSON ${JSON.stringify({
     bench: 'submit',
+    pool,
     submits: SUBMITS,
     inFlight: IN_FLIGHT,
     cores: os.cpus().length,

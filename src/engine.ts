@@ -325,6 +325,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     storeAccess,
     pickLocally,
     poolPriorityKey: POOL_PRIORITY_KEY,
+    poolWakes: poolWaker,
   };
   workers.push(
     await createSchedulerWorker({ connection: nativeConnection, namespace, logLevel: options.logLevel, files, scheduler }),

@@ -26,6 +26,12 @@ export interface SchedulerDeps {
   pickLocally?: boolean;
   /** Temporal priority key of the pools' workflows (POOL_PRIORITY_KEY in the engine); default none. */
   poolPriorityKey?: number;
+  /** The wake-ups this process sends the pools (PoolWaker): held while a pool continues as new. */
+  poolWakes?: {
+    wake(pool: string, jobId: string, position: number): void;
+    hold(pool: string, ms: number): void;
+    release(pool: string): void;
+  };
 }
 
 export interface PickPoolWaitersRequest {
@@ -41,6 +47,8 @@ export interface PickPoolWaitersRequest {
   served?: Record<string, number>;
   /** The read model must have applied the log up to here (the requesters' JobQueued events). */
   minPosition?: number;
+  /** The first pick of a run whose previous run held the wake-ups (holdPoolWakes): they go out again. */
+  releaseWakes?: boolean;
 }
 
 export interface PickPoolWaitersResult {
@@ -52,6 +60,9 @@ export interface PickPoolWaitersResult {
   /** The free slots the pick filled from (absent in results recorded before `limit` existed). */
   free?: number;
 }
+
+/** The longest a pool's wake-ups are held (a pool asking for more gets this). */
+const MAX_WAKE_HOLD_MS = 10_000;
 
 export function createSchedulerActivities(deps: SchedulerDeps) {
   const readModel = ReadModelHolder.of(deps.readModelDb);
@@ -80,6 +91,8 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
   };
   return {
     async pickPoolWaiters(request: PickPoolWaitersRequest): Promise<PickPoolWaitersResult> {
+      // Before reading the line: a wake-up held until now is then answered by this pick or the next.
+      if (request.releaseWakes === true) deps.poolWakes?.release(request.pool);
       // The requesters' JobQueued must be readable; with no position known, the whole log.
       if ((request.minPosition ?? 0) > 0) await deps.waitFor(request.minPosition!, 10_000);
       else await caughtUp();
@@ -118,6 +131,26 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
         }
       }
       return { picks, finished, free: capacity };
+    },
+
+    /**
+     * A job asks its pool for a slot through this process's wake-ups (PoolWaker: folded with the
+     * others, held while the pool continues as new). False: nobody sends wake-ups here (signal it).
+     */
+    async wakePool(request: { pool: string; jobId: string; position?: number }): Promise<boolean> {
+      if (!deps.poolWakes) return false;
+      deps.poolWakes.wake(request.pool, request.jobId, request.position ?? 0);
+      return true;
+    },
+
+    /**
+     * A pool about to continue as new: no wake-up goes to it for at most `ms` (see PoolWaker.hold).
+     * Answers whether this process sends the wake-ups (false: nothing held here).
+     */
+    async holdPoolWakes(request: { pool: string; ms: number }): Promise<boolean> {
+      if (!deps.poolWakes) return false;
+      deps.poolWakes.hold(request.pool, Math.min(Math.max(0, request.ms), MAX_WAKE_HOLD_MS));
+      return true;
     },
 
     /** The status of each job (null: unknown, e.g. not started yet), after the read model caught up. */

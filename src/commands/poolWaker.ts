@@ -26,6 +26,8 @@ export class PoolWaker {
   private readonly pending = new Map<string, { position: number; holdersEnded: boolean }>();
   /** Per pool, its send loop while one runs (at most one signal per pool on its way). */
   private readonly sending = new Map<string, Promise<void>>();
+  /** Pools whose wake-ups are held (continuing as new), with the timer that ends the hold. */
+  private readonly held = new Map<string, NodeJS.Timeout>();
   private stopped = false;
 
   constructor(private readonly options: PoolWakerOptions) {}
@@ -40,7 +42,34 @@ export class PoolWaker {
       position: Math.max(position, before?.position ?? 0),
       holdersEnded: options.holdersEnded === true || before?.holdersEnded === true,
     });
-    if (this.stopped || this.sending.has(pool)) return;
+    this.startSending(pool, jobId);
+  }
+
+  /**
+   * Sends no wake-up to `pool` for at most `ms` (they are kept and folded as usual): the pool is
+   * about to continue as new, and Temporal refuses to close a run while a signal arrives during its
+   * last workflow task (temporalio/temporal#1289) — under a burst one always does, and the refused
+   * task costs the pool a full replay of its history, seconds without grants. The pool's new run ends
+   * the hold (`release`) when it first reads its line; the timer ends it if the new run never asks.
+   */
+  hold(pool: string, ms: number): void {
+    clearTimeout(this.held.get(pool));
+    const timer = setTimeout(() => this.release(pool), ms);
+    timer.unref();
+    this.held.set(pool, timer);
+  }
+
+  /** Ends a hold (see `hold`): what was kept meanwhile goes out as one wake-up. */
+  release(pool: string): void {
+    const timer = this.held.get(pool);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.held.delete(pool);
+    this.startSending(pool, 'pool-wakes-released');
+  }
+
+  private startSending(pool: string, jobId: string): void {
+    if (this.stopped || this.held.has(pool) || this.sending.has(pool) || !this.pending.has(pool)) return;
     // send() is at its first signal before it returns: its own `finally` removes it (in the same turn
     // as its last look at `pending`, so a wake-up can never slip in between and be left unsent).
     this.sending.set(pool, this.send(pool, jobId));
@@ -52,12 +81,18 @@ export class PoolWaker {
    */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const timer of this.held.values()) clearTimeout(timer);
+    this.held.clear();
     await Promise.all(this.sending.values());
   }
 
   private async send(pool: string, jobId: string): Promise<void> {
     try {
-      for (let next = this.pending.get(pool); next !== undefined && !this.stopped; next = this.pending.get(pool)) {
+      for (
+        let next = this.pending.get(pool);
+        next !== undefined && !this.stopped && !this.held.has(pool);
+        next = this.pending.get(pool)
+      ) {
         this.pending.delete(pool);
         const request = { jobId, position: next.position, ...(next.holdersEnded ? { holdersEnded: true } : {}) };
         try {

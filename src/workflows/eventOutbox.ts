@@ -64,7 +64,23 @@ export function storeActivities<A = EventStoreActivities>(access: StoreAccess | 
  * owns the read model: on `<queue>-scheduler`, or — `local` — as local activities of a worker in that
  * very process (one process runs everything: a pick costs no extra trip through Temporal). Retried
  * without end (they only read). */
-export function schedulerActivities(access: StoreAccess | undefined = 'remote'): SchedulerActivities {
+export function schedulerActivities(
+  access: StoreAccess | undefined = 'remote',
+  options: {
+    /** One try, a few seconds at most: for calls that only help (a failure is the caller's to ignore). */
+    once?: boolean;
+  } = {},
+): SchedulerActivities {
+  if (options.once) {
+    const once = { startToCloseTimeout: '5s', retry: { maximumAttempts: 1 } } as const;
+    return access === 'local'
+      ? proxyLocalActivities<SchedulerActivities>(once)
+      : proxyActivities<SchedulerActivities>({
+          ...once,
+          taskQueue: `${workflowInfo().taskQueue}-scheduler`,
+          scheduleToCloseTimeout: '10s',
+        });
+  }
   const retry = { initialInterval: '200ms', maximumInterval: '5s' };
   return access === 'local'
     ? proxyLocalActivities<SchedulerActivities>({

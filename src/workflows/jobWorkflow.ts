@@ -578,8 +578,18 @@ class JobRun {
   }
 
   private async signalPool(signal: typeof poolRequestSignal, pool = this.state.pool): Promise<void> {
-    const handle = getExternalWorkflowHandle(poolWorkflowId(this.info.taskQueue, pool));
     const message = { jobId: this.input.jobId, position: this.outbox.lastPosition() };
+    // In the process that owns the read model, a request goes out as the pools' other wake-ups do
+    // (PoolWaker): folded with them, and held while the pool continues as new — a signal arriving
+    // during the pool's last task makes Temporal refuse it (a full replay of the pool's run).
+    if (signal === poolRequestSignal && this.input.storeAccess === 'local' && this.since(2, 'pool-ask-through-waker')) {
+      try {
+        if (await schedulerActivities('local', { once: true }).wakePool({ pool, ...message })) return;
+      } catch {
+        // Not served in this process (its workers moved elsewhere): signal the pool.
+      }
+    }
+    const handle = getExternalWorkflowHandle(poolWorkflowId(this.info.taskQueue, pool));
     try {
       await handle.signal(signal, message);
     } catch {

@@ -20,6 +20,8 @@ export interface CarriedPoolState {
   /** Grant counter and when each owner was last served (fair turns between owners). */
   grants?: number;
   served?: Record<string, number>;
+  /** The run before held the pool's wake-ups (see holdPoolWakes): the new run's first pick ends the hold. */
+  wakesHeld?: boolean;
 }
 
 export interface PoolWorkflowInput {

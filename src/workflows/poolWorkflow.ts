@@ -14,6 +14,7 @@ import {
   getExternalWorkflowHandle,
   patched,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import { MAX_POOL_LIMIT, PoolEvents, poolStreamId, INVALID_ARGUMENT, actorOf } from '../domain/index.js';
@@ -34,6 +35,12 @@ export * from './poolContract.js';
 const DEFAULT_CONTINUE_AS_NEW_AFTER = 5000;
 /** While someone holds a slot, look for holders that ended without releasing this often. */
 const SWEEP_INTERVAL_MS = 15_000;
+/**
+ * Before continuing as new: how long the wake-ups are held at most (the new run's first pick ends the
+ * hold), and the pause that lets the signals already on their way arrive before the last task.
+ */
+const WAKE_HOLD_MS = 5_000;
+const QUIET_BEFORE_CONTINUE_AS_NEW_MS = 250;
 /** Owners whose last turn the pool remembers (the most recent ones; others count as long ago). */
 const MAX_OWNERS_REMEMBERED = 1000;
 
@@ -104,6 +111,8 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
    * before it after its last look (finished jobs send no release), and none would come again.
    */
   let holdersEnded = freeAfterFinished && Object.keys(holders).length > 0;
+  /** The run before held the wake-ups while it continued as new: the first pick releases them. */
+  let releaseWakes = input.carried?.wakesHeld === true;
   setHandler(poolRequestSignal, (request) => {
     if (typeof request.position === 'number' && request.position > needPosition) needPosition = request.position;
     wake = true;
@@ -150,7 +159,19 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
     if (now.continueAsNewSuggested || now.historyLength > (input.continueAsNewAfterEvents ?? DEFAULT_CONTINUE_AS_NEW_AFTER)) {
       await Promise.all(inFlight); // a grant to a job gone meanwhile frees its slot before we carry it
       await outbox.flushed();
-      return continueAsNew<typeof poolWorkflow>({ ...input, carried: { limit, holders, grants, served: recentOwners(served) } });
+      // Temporal refuses to close a run while a signal arrives during its last task, and the refused
+      // task costs a full replay of the run (seconds without grants, every continue-as-new under a
+      // burst): the read model's owner holds its wake-ups, those on their way land during a pause,
+      // and the new run's first pick lets the wake-ups go again. Runs begun before this: replay.
+      let wakesHeld = false;
+      if (patched('pool-quiet-continue-as-new')) {
+        wakesHeld = await holdWakes(input.name, pickLocal);
+        if (wakesHeld) await sleep(QUIET_BEFORE_CONTINUE_AS_NEW_MS);
+      }
+      return continueAsNew<typeof poolWorkflow>({
+        ...input,
+        carried: { limit, holders, grants, served: recentOwners(served), ...(wakesHeld ? { wakesHeld } : {}) },
+      });
     }
     wake = false;
     holdersEnded = false;
@@ -162,7 +183,9 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       holders,
       served,
       minPosition: needPosition,
+      ...(releaseWakes ? { releaseWakes } : {}),
     });
+    releaseWakes = false;
     if (pickedLocallyUnavailable) {
       await Promise.all(inFlight);
       await outbox.flushed();
@@ -200,6 +223,15 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       // (a local pick keeps the task, and so the grants' commands, open until it answers).
       if (!grantsInFlight) wake = true;
     } else if ((free ?? capacity) > 0) lineMayHaveMore = false;
+  }
+}
+
+/** Holds the wake-ups the read model's owner sends this pool (one try: it only helps); whether it did. */
+async function holdWakes(pool: string, local: boolean): Promise<boolean> {
+  try {
+    return await schedulerActivities(local ? 'local' : 'remote', { once: true }).holdPoolWakes({ pool, ms: WAKE_HOLD_MS });
+  } catch {
+    return false; // not served there (an older process), or it did not answer in time: continue as new anyway
   }
 }
 

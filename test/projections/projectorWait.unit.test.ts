@@ -197,6 +197,48 @@ describe('PoolWaker: at most one signal per pool on its way', () => {
     ]);
   });
 
+  it('hold() keeps a pool’s wake-ups (folded) until release() or the hold’s end; other pools are not held', async () => {
+    const sent: { workflowId: string; request: unknown }[] = [];
+    const client = {
+      workflow: {
+        getHandle: (workflowId: string) => ({
+          signal: async (_signal: unknown, request: unknown) => void sent.push({ workflowId, request }),
+        }),
+      },
+    };
+    const waker = new PoolWaker({ client: client as never, taskQueue: 'q' });
+    const tick = () => new Promise((r) => setTimeout(r, 10));
+    waker.hold('gpu', 60_000);
+    waker.wake('gpu', 'job_1', 10);
+    waker.wake('gpu', 'job_2', 12, { holdersEnded: true });
+    waker.wake('cpu', 'job_3', 5);
+    await tick();
+    expect(sent).toEqual([{ workflowId: poolWorkflowId('q', 'cpu'), request: { jobId: 'job_3', position: 5 } }]);
+    waker.release('gpu');
+    await tick();
+    expect(sent.slice(1)).toEqual([
+      { workflowId: poolWorkflowId('q', 'gpu'), request: { jobId: 'pool-wakes-released', position: 12, holdersEnded: true } },
+    ]);
+    // Released: wake-ups go out again at once.
+    waker.wake('gpu', 'job_4', 13);
+    await tick();
+    expect(sent.slice(2)).toEqual([{ workflowId: poolWorkflowId('q', 'gpu'), request: { jobId: 'job_4', position: 13 } }]);
+    // A hold nobody releases ends by itself; a release with nothing kept sends nothing.
+    waker.hold('gpu', 30);
+    waker.wake('gpu', 'job_5', 14);
+    await tick();
+    expect(sent).toHaveLength(3);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(sent.slice(3)).toEqual([
+      { workflowId: poolWorkflowId('q', 'gpu'), request: { jobId: 'pool-wakes-released', position: 14 } },
+    ]);
+    waker.hold('cpu', 60_000);
+    waker.release('cpu');
+    await tick();
+    expect(sent).toHaveLength(4);
+    await waker.stop();
+  });
+
   it('stop() waits for the signal on its way and sends nothing after (the connection closes next)', async () => {
     let release: () => void = () => undefined;
     const sent: unknown[] = [];
