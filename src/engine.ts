@@ -205,6 +205,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     projection: projector,
     defaultJobType: options.defaultJobType ?? 'sleep',
     storeAccess,
+    // Jobs run next to the read model exactly when pools pick locally: they ask their pools locally too.
+    askPoolLocally: pickLocally,
     workflowTaskTimeoutMs: options.workflowTaskTimeoutMs,
     maxJobInputBytes: options.limits?.maxJobInputBytes,
     configuredPools: Object.keys(poolLimits),
@@ -224,6 +226,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     projection: projector,
     defaultJobType: options.defaultJobType ?? 'sleep',
     storeAccess,
+    askPoolLocally: pickLocally,
     maxJobInputBytes: options.limits?.maxJobInputBytes,
     configuredPools: Object.keys(poolLimits),
   });

@@ -72,6 +72,8 @@ export class BatchCommands {
       defaultJobType: string;
       visibilityTimeoutMs?: number;
       storeAccess?: 'local' | 'remote';
+      /** Jobs ask their pools by local activity (JobWorkflowInput.askPoolLocally). */
+      askPoolLocally?: boolean;
       /** Largest input of one job as JSON, bytes; default DEFAULT_MAX_JOB_INPUT_BYTES. */
       maxJobInputBytes?: number;
       /** Pools started from the configuration. */
@@ -125,6 +127,7 @@ export class BatchCommands {
           actor: command.actor,
           jobsPerRun: command.jobsPerRun,
           storeAccess: this.deps.storeAccess,
+          ...(this.deps.askPoolLocally ? { askPoolLocally: true } : {}),
         },
       ],
       typedSearchAttributes: [
@@ -247,6 +250,7 @@ export class BatchCommands {
       actor,
       correlationId: row.id,
       storeAccess: this.deps.storeAccess,
+      ...(this.deps.askPoolLocally ? { askPoolLocally: true } : {}),
       retryOf: {
         attempts: job.attempts,
         completedSteps: job.completed_steps,
@@ -283,6 +287,7 @@ export class BatchCommands {
           failurePolicy: JSON.parse(row.failure_policy),
           actor,
           storeAccess: this.deps.storeAccess,
+          ...(this.deps.askPoolLocally ? { askPoolLocally: true } : {}),
           retryFailed: { inputs, previous },
         },
       ],

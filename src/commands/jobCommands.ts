@@ -53,6 +53,9 @@ export interface JobCommandsDeps {
   visibilityTimeoutMs?: number;
   /** How job workflows reach the event store (see src/workflows/eventOutbox.ts). */
   storeAccess?: 'local' | 'remote';
+  /** Job workflows run next to the read model (the engine's own workers): they ask their pools by
+   * local activity (JobWorkflowInput.askPoolLocally). */
+  askPoolLocally?: boolean;
   /** Temporal's workflow task timeout of job workflows (ms): how soon a task lost with its worker is
    * retried elsewhere. Default: Temporal's (10 s). */
   workflowTaskTimeoutMs?: number;
@@ -211,6 +214,7 @@ export class JobCommands {
       actor: command.actor,
       correlationId: command.idempotencyKey ?? null,
       storeAccess: this.deps.storeAccess,
+      ...(this.deps.askPoolLocally ? { askPoolLocally: true } : {}),
     };
   }
 
@@ -342,6 +346,7 @@ export class JobCommands {
       timeoutMs: row.timeout_ms,
       actor,
       storeAccess: this.deps.storeAccess,
+      ...(this.deps.askPoolLocally ? { askPoolLocally: true } : {}),
       ...(row.pool ? { pool: row.pool, weight: row.pool_weight ?? 1 } : {}),
       dependsOn: (JSON.parse(row.depends_on ?? '[]') as { job_id: string; condition: Dependency['condition'] }[]).map((d) => ({
         jobId: d.job_id,

@@ -65,6 +65,8 @@ export interface BatchWorkflowInput {
   actor?: string;
   /** How the workflow and its jobs reach the event store (see eventOutbox.ts). */
   storeAccess?: 'local' | 'remote';
+  /** Its jobs ask their pools by local activity (JobWorkflowInput.askPoolLocally). */
+  askPoolLocally?: boolean;
   /** Continue-as-new after this many jobs have been started in one run (bounded history). */
   jobsPerRun?: number;
   /** Set by continue-as-new. */

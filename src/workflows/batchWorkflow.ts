@@ -367,6 +367,7 @@ class BatchRun {
       actor: `batch:${batchId}`,
       correlationId: batchId,
       storeAccess: input.storeAccess,
+      ...(input.askPoolLocally ? { askPoolLocally: true } : {}),
     };
   }
 

@@ -136,6 +136,10 @@ export interface JobWorkflowInput {
   correlationId?: string | null;
   /** How the workflow reaches the event store (see eventOutbox.ts); default remote. */
   storeAccess?: 'local' | 'remote';
+  /** The workers running this job live in the process that owns the read model (the engine with its
+   * own workers): it asks its pool through that process's wake-ups, by a local activity (revision 2).
+   * Decided when the job starts, so every replay takes the same path. */
+  askPoolLocally?: boolean;
   /** Minimal ms between two JobProgress events (throttle); the last one is never dropped. */
   progressIntervalMs?: number;
   /** Continue-as-new once the history holds this many events. */

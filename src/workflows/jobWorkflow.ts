@@ -582,11 +582,12 @@ class JobRun {
     // In the process that owns the read model, a request goes out as the pools' other wake-ups do
     // (PoolWaker): folded with them, and held while the pool continues as new — a signal arriving
     // during the pool's last task makes Temporal refuse it (a full replay of the pool's run).
-    if (signal === poolRequestSignal && this.input.storeAccess === 'local' && this.since(2, 'pool-ask-through-waker')) {
+    if (signal === poolRequestSignal && this.input.askPoolLocally === true && this.since(2, 'pool-ask-through-waker')) {
       try {
         if (await schedulerActivities('local', { once: true }).wakePool({ pool, ...message })) return;
       } catch {
-        // Not served in this process (its workers moved elsewhere): signal the pool.
+        // Not served here (the workers moved to a process of their own since the job started; the
+        // SDK refuses the local activity): signal the pool after all.
       }
     }
     const handle = getExternalWorkflowHandle(poolWorkflowId(this.info.taskQueue, pool));
