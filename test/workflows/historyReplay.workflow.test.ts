@@ -38,6 +38,27 @@ const histories: { file: string; contains: string[]; signals: string[] }[] = [
     signals: ['poolRequest', 'poolSlotGranted', 'poolRelease'],
   },
   {
+    // The first run of a pool of 2 slots continuing as new every 60 events while 24 jobs of 100 ms
+    // came, closed before the pool held its wake-ups to close quietly.
+    file: 'pool-continued-as-new-before-quiet-close.json',
+    contains: ['WORKFLOW_EXECUTION_CONTINUED_AS_NEW', 'SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED', 'MARKER_RECORDED'],
+    signals: ['poolRequest', 'poolSlotGranted'],
+  },
+  {
+    // A later run of that pool (carried holders), whose continue-as-new Temporal refused once
+    // (UnhandledCommand: a signal came during the task) before it closed.
+    file: 'pool-carried-before-quiet-close.json',
+    contains: ['WORKFLOW_TASK_FAILED', 'WORKFLOW_EXECUTION_CONTINUED_AS_NEW'],
+    signals: ['poolRequest', 'poolSlotGranted'],
+  },
+  {
+    // A job (behaviour revision 1) that waited more than 3 s in a full pool's line and asked the pool
+    // itself by signal, before jobs asked through the read model's owner.
+    file: 'job-asked-pool-by-signal-before-revision-2.json',
+    contains: ['TIMER_FIRED', 'SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED', 'WORKFLOW_EXECUTION_COMPLETED'],
+    signals: ['poolRequest', 'poolSlotGranted'],
+  },
+  {
     // A batch of 8 noop jobs, 3 at a time, before it recorded its jobs' JobSubmitted itself.
     file: 'batch-before-recording-jobs-submitted.json',
     contains: ['START_CHILD_WORKFLOW_EXECUTION_INITIATED', 'CHILD_WORKFLOW_EXECUTION_COMPLETED', 'WORKFLOW_EXECUTION_COMPLETED'],
