@@ -3,7 +3,9 @@
  *   1. baseline: BENCH_SUBMITS (1,000) bare `client.workflow.start` calls with BENCH_IN_FLIGHT (100) in
  *      flight, each workflow running one empty activity on a worker of its own;
  *   2. the engine: the same burst as `POST /api/v1/jobs/submit` of `noop` jobs over HTTP, each followed
- *      by a GET of the job (it must be there: the submit answered only once the job was readable).
+ *      by a GET of the job (it must be there: the submit answered only once the job was readable),
+ *      sent from a worker thread (bench/support/submitBurstWorker.ts): a user's clients are not on the
+ *      server's event loop.
  * Per request: latency p50/p99; for the whole burst: completed jobs/s from the first request to the
  * last completion. Goals (issue 14): submit p99 ≤ 1.5× the bare start's p99, every answer 201, every
  * job visible in GET when its submit returns, completed jobs/s ≥ 0.8× bare. Prints a table and a
@@ -14,6 +16,9 @@ import { randomUUID } from 'node:crypto';
 import { startBareWorker } from './bare/worker.js';
 import { startBenchEngine } from './support/benchEngine.js';
 import { Progress, formatTable, summarize, type LatencySummary } from './support/stats.js';
+import { burst } from './support/burst.js';
+import type { SubmitBurstInput, SubmitBurstOutput } from './support/submitBurstWorker.js';
+import { startTsWorker } from './support/tsWorker.js';
 import { workflowRuns, type WorkflowRun } from '../test/support/workflowRuns.js';
 import { DEFAULT_POOL, poolWorkflowId } from '../src/domain/index.js';
 
@@ -27,26 +32,6 @@ const bench = await startBenchEngine({ name: 'submit', http: true, log, engine: 
 const { engine, server, taskQueue, baseUrl: base } = bench;
 const bareQueue = `${taskQueue}-bare`;
 const bare = await startBareWorker(server.address, bareQueue, 200);
-
-/**
- * Runs `count` calls of `one(i)` with `inFlight` at a time; returns each call's latency (ms): the time
- * until `one` called `done` (what follows it, a check, is not counted), else until it returned.
- */
-async function burst(count: number, inFlight: number, one: (i: number, done: () => void) => Promise<void>): Promise<number[]> {
-  const latencies: number[] = new Array(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      for (let i = next++; i < count; i = next++) {
-        const t0 = performance.now();
-        let t1: number | undefined;
-        await one(i, () => (t1 ??= performance.now()));
-        latencies[i] = (t1 ?? performance.now()) - t0;
-      }
-    }),
-  );
-  return latencies;
-}
 
 async function untilAll(what: string, done: () => Promise<number> | number): Promise<void> {
   for (;;) {
@@ -85,28 +70,37 @@ async function bareRound(round: number): Promise<Round['bare']> {
   return { start: summarize(latencies), jobsPerS: SUBMITS / ((Date.now() - t0) / 1000) };
 }
 
+/** The burst of submits, sent from a worker thread (bench/support/submitBurstWorker.ts). */
+async function inThread(input: SubmitBurstInput): Promise<SubmitBurstOutput> {
+  const worker = startTsWorker(new URL('./support/submitBurstWorker.ts', import.meta.url), { ...input });
+  try {
+    return await new Promise<SubmitBurstOutput>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`submit burst thread exited (code ${code}) before reporting`)));
+    });
+  } finally {
+    await worker.terminate();
+  }
+}
+
 async function engineRound(round: number): Promise<Round['engine']> {
-  const t0 = Date.now();
-  const ids: string[] = [];
-  let non201 = 0;
-  let notVisible = 0;
   // Completed jobs, counted from the read model's per-status tally (one small query per poll; a GET or
   // a row read per job every 100 ms took seconds of the engine's CPU from the burst).
   const completedSoFar = () => engine.readModel.countByStatus().completed ?? 0;
   const completedBefore = completedSoFar();
-  const latencies = await burst(SUBMITS, IN_FLIGHT, async (i, done) => {
-    const response = await fetch(`${base}/jobs/submit`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: `burst ${round}-${i}`, type: 'noop', input: {} }),
-    });
-    const body = (await response.json()) as { job_id?: string };
-    done();
-    if (response.status !== 201) non201++;
-    if (!body.job_id) return;
-    ids.push(body.job_id);
-    // The job must be readable as soon as its submit returned (not counted in the submit's latency).
-    if ((await fetch(`${base}/jobs/${body.job_id}`)).status !== 200) notVisible++;
+  // The HTTP clients run in a thread of their own: a user's clients are not on the server's event loop.
+  const {
+    startedAt: t0,
+    latencies,
+    ids,
+    non201,
+    notVisible,
+  } = await inThread({
+    baseUrl: base,
+    count: SUBMITS,
+    inFlight: IN_FLIGHT,
+    round,
   });
   progress.line(`engine round ${round}: ${SUBMITS} submitted`, true);
   await untilAll(`engine round ${round}`, () => completedSoFar() - completedBefore);
