@@ -1,0 +1,53 @@
+/**
+ * Worker thread of bench:control: `controls` rounds of pause, resume and reprioritize of one job through
+ * the API, each timed from sending the request until a GET of the job shows the change. A thread of
+ * its own, as a user's client is not on the server's event loop. Loopback only.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+
+export interface ControlRoundsInput {
+  /** `http://127.0.0.1:<port>/api/v1` */
+  baseUrl: string;
+  jobId: string;
+  controls: number;
+}
+
+export type ControlRoundsOutput = Record<'pause' | 'resume' | 'reprioritize', number[]>;
+
+const input = workerData as ControlRoundsInput;
+if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(input.baseUrl)) throw new Error(`not a loopback URL: ${input.baseUrl}`);
+
+async function api(method: string, url: string, body?: unknown): Promise<any> {
+  const response = await fetch(`${input.baseUrl}${url}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** Polls GET until `seen(row)`; returns the ms since t0. */
+async function visibleAfter(t0: number, seen: (row: any) => boolean): Promise<number> {
+  for (;;) {
+    if (seen(await api('GET', `/jobs/${input.jobId}`))) return performance.now() - t0;
+    if (performance.now() - t0 > 60_000) throw new Error(`job ${input.jobId}: change not visible after 60 s`);
+  }
+}
+
+const figures: ControlRoundsOutput = { pause: [], resume: [], reprioritize: [] };
+for (let i = 0; i < input.controls; i++) {
+  let t0 = performance.now();
+  await api('POST', `/jobs/${input.jobId}/pause`, { reason: 'bench' });
+  figures.pause.push(await visibleAfter(t0, (row) => row.status === 'paused'));
+  t0 = performance.now();
+  await api('POST', `/jobs/${input.jobId}/resume`, { reason: 'bench' });
+  figures.resume.push(await visibleAfter(t0, (row) => row.status !== 'paused'));
+  const priority = i % 2 === 0 ? 3 : 2; // the probe starts at 2: alternate
+  t0 = performance.now();
+  await api('PUT', `/jobs/${input.jobId}/priority`, { priority, reason: 'bench' });
+  figures.reprioritize.push(await visibleAfter(t0, (row) => row.priority === priority));
+  parentPort!.postMessage({ progress: i + 1 });
+}
+parentPort!.postMessage({ figures });
