@@ -97,8 +97,8 @@ export interface CarriedJobState {
  * 1: wait for the pool's wake before asking; keep an early grant; the resume into the line wakes the
  *    pool; run-at in two timers; a finished job's slot is freed by the read model; one JobStatus
  *    upsert per workflow task; a queued job waits 3 s (not 1 s) for its pool's wake before it asks.
- * 2: with local store access, a job asks its pool through the read model's owner (a local activity
- *    that hands the request to PoolWaker) instead of signalling it.
+ * 2: a job started next to the read model (`askPoolLocally`) asks its pool through the read model's
+ *    owner (a local activity that hands the request to PoolWaker) instead of signalling it.
  */
 export const JOB_WORKFLOW_REVISION = 2;
 

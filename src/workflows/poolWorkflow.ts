@@ -8,6 +8,7 @@
  */
 import {
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
   condition,
   continueAsNew,
@@ -167,6 +168,9 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       if (patched('pool-quiet-continue-as-new')) {
         wakesHeld = await holdWakes(input.name, pickLocal);
         if (wakesHeld) await sleep(QUIET_BEFORE_CONTINUE_AS_NEW_MS);
+        // A setLimit taken during the pause ends in this run: its event recorded, its caller answered.
+        await condition(allHandlersFinished);
+        await outbox.flushed();
       }
       return continueAsNew<typeof poolWorkflow>({
         ...input,

@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
 import { workflowRuns } from '../support/workflowRuns.js';
 import { poolWorkflowId } from '../../src/domain/index.js';
-import { poolWorkflow } from '../../src/workflows/poolWorkflow.js';
+import { poolStateQuery, poolWorkflow } from '../../src/workflows/poolWorkflow.js';
 
 /**
  * A busy pool continues as new without a refused workflow task. Temporal refuses to close a run while a
@@ -37,9 +37,19 @@ describe('a busy pool continuing as new', () => {
       expect(submit.status).toBe(201);
       ids.push(submit.body.job_id);
     };
-    // 16 submits in flight at all times: a wake-up is on its way to the pool nearly all the time.
+    // 16 submits in flight at all times: a wake-up is on its way to the pool nearly all the time. And
+    // its limit changed every 100 ms meanwhile (an Update; one may come while a run closes).
     let next = 0;
     const TOTAL = 320;
+    const limitChanges: { limit: number; status: number }[] = [];
+    let changing = true; // until every job completed
+    const changer = (async () => {
+      for (let i = 0; changing; i++) {
+        const limit = 20 + (i % 2);
+        limitChanges.push({ limit, status: (await engine.api('PUT', `/api/v1/pools/${POOL}`, { limit })).status });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
     await Promise.all(
       Array.from({ length: 16 }, async () => {
         while (next < TOTAL) await submitOne(next++);
@@ -50,11 +60,20 @@ describe('a busy pool continuing as new', () => {
       90_000,
       'every job completed',
     );
+    changing = false;
+    await changer;
     const runs = await workflowRuns(engine.client as Client, poolWorkflowId(engine.taskQueue, POOL));
     // The pool did continue as new several times while the submits came…
     expect(runs.filter((r) => r.continuedAsNew).length).toBeGreaterThanOrEqual(3);
     // …and no run's closing task was refused (nor any other task).
     expect(runs.flatMap((r) => r.failedTasks)).toEqual([]);
+    // Every limit change answered, and the pool has the last one.
+    expect(limitChanges.filter((c) => c.status !== 200)).toEqual([]);
+    expect(limitChanges.length).toBeGreaterThan(5);
+    const state = await (engine.client as Client).workflow
+      .getHandle(poolWorkflowId(engine.taskQueue, POOL))
+      .query(poolStateQuery);
+    expect(state.limit).toBe(limitChanges[limitChanges.length - 1]!.limit);
     // The last run let the wake-ups go again: a job submitted now still gets its slot at once.
     const late = await engine.api('POST', '/api/v1/jobs/submit', { name: 'late', type: 'noop', pool: POOL });
     expect(late.status).toBe(201);
