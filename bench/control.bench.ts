@@ -17,7 +17,7 @@ import { startBareWorker } from './bare/worker.js';
 import { startBenchEngine } from './support/benchEngine.js';
 import { Progress, formatTable, summarize, type LatencySummary } from './support/stats.js';
 import type { ControlRoundsInput, ControlRoundsOutput } from './support/controlWorker.js';
-import { startTsWorker } from './support/tsWorker.js';
+import { runBenchThread } from './support/benchThread.js';
 
 const RUNNING = (process.env.BENCH_RUNNING ?? '0,50,200').split(',').map(Number);
 const CONTROLS = Number(process.env.BENCH_CONTROLS ?? 100);
@@ -47,23 +47,11 @@ async function visibleAfter(jobId: string, t0: number, seen: (row: any) => boole
 }
 
 /** The API's control rounds on `jobId`, sent from a worker thread (bench/support/controlWorker.ts). */
-async function controlRoundsInThread(
-  input: ControlRoundsInput,
-  onProgress: (done: number) => void,
-): Promise<ControlRoundsOutput> {
-  const worker = startTsWorker(new URL('./support/controlWorker.ts', import.meta.url), { ...input });
-  try {
-    return await new Promise<ControlRoundsOutput>((resolve, reject) => {
-      worker.on('message', (m: { progress?: number; figures?: ControlRoundsOutput }) =>
-        m.figures ? resolve(m.figures) : onProgress(m.progress ?? 0),
-      );
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`control thread exited (code ${code}) before reporting`)));
-    });
-  } finally {
-    await worker.terminate();
-  }
-}
+const controlRoundsInThread = (input: ControlRoundsInput, onProgress: (done: number) => void) =>
+  runBenchThread<ControlRoundsInput, ControlRoundsOutput>(new URL('./support/controlWorker.ts', import.meta.url), input, {
+    name: 'control thread',
+    onProgress,
+  });
 
 const longJob = (name: string) => ({ name, type: 'sleep', input: { steps: 100_000, step_ms: STEP_MS } });
 const running = () => engine.readModel.countByStatus().running ?? 0;

@@ -53,8 +53,8 @@ import {
   type GcFigures,
   type LatencySummary,
 } from './support/stats.js';
-import type { PrepareInput, PrepareMessage, PrepareOutput } from './support/prepareWorker.js';
-import { startTsWorker } from './support/tsWorker.js';
+import type { PrepareInput, PrepareOutput } from './support/prepareWorker.js';
+import { runBenchThread } from './support/benchThread.js';
 
 // ---- settings ----------------------------------------------------------------------------------
 
@@ -188,18 +188,9 @@ function explainQueries(db: ReadModelDb, call: (readModel: JobReadModel) => unkn
 
 /** Runs ./support/prepareWorker.ts: fills the event store, rebuilds the read model, closes both. */
 async function prepare(input: PrepareInput): Promise<PrepareOutput> {
-  const worker = startTsWorker(new URL('./support/prepareWorker.ts', import.meta.url), { ...input });
-  try {
-    const message = await new Promise<PrepareMessage>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`prepare worker exited (code ${code}) before reporting`)));
-    });
-    if (!message.ok) throw new Error(`prepare worker: ${message.error}`);
-    return message.output;
-  } finally {
-    await worker.terminate();
-  }
+  return runBenchThread<PrepareInput, PrepareOutput>(new URL('./support/prepareWorker.ts', import.meta.url), input, {
+    name: 'prepare worker',
+  });
 }
 
 // ---- the run -----------------------------------------------------------------------------------

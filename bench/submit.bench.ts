@@ -18,7 +18,7 @@ import { startBenchEngine } from './support/benchEngine.js';
 import { Progress, formatTable, summarize, type LatencySummary } from './support/stats.js';
 import { burst } from './support/burst.js';
 import type { SubmitBurstInput, SubmitBurstOutput } from './support/submitBurstWorker.js';
-import { startTsWorker } from './support/tsWorker.js';
+import { runBenchThread } from './support/benchThread.js';
 import { workflowRuns, type WorkflowRun } from '../test/support/workflowRuns.js';
 import { DEFAULT_POOL, poolWorkflowId } from '../src/domain/index.js';
 
@@ -71,18 +71,10 @@ async function bareRound(round: number): Promise<Round['bare']> {
 }
 
 /** The burst of submits, sent from a worker thread (bench/support/submitBurstWorker.ts). */
-async function inThread(input: SubmitBurstInput): Promise<SubmitBurstOutput> {
-  const worker = startTsWorker(new URL('./support/submitBurstWorker.ts', import.meta.url), { ...input });
-  try {
-    return await new Promise<SubmitBurstOutput>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`submit burst thread exited (code ${code}) before reporting`)));
-    });
-  } finally {
-    await worker.terminate();
-  }
-}
+const inThread = (input: SubmitBurstInput) =>
+  runBenchThread<SubmitBurstInput, SubmitBurstOutput>(new URL('./support/submitBurstWorker.ts', import.meta.url), input, {
+    name: 'submit burst thread',
+  });
 
 async function engineRound(round: number): Promise<Round['engine']> {
   // Completed jobs, counted from the read model's per-status tally (one small query per poll; a GET or

@@ -3,7 +3,8 @@
  * the API, each timed from sending the request until a GET of the job shows the change. A thread of
  * its own, as a user's client is not on the server's event loop. Loopback only.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
+import { reportFromThread, reportProgress } from './benchThread.js';
 
 export interface ControlRoundsInput {
   /** `http://127.0.0.1:<port>/api/v1` */
@@ -36,18 +37,22 @@ async function visibleAfter(t0: number, seen: (row: any) => boolean): Promise<nu
   }
 }
 
-const figures: ControlRoundsOutput = { pause: [], resume: [], reprioritize: [] };
-for (let i = 0; i < input.controls; i++) {
-  let t0 = performance.now();
-  await api('POST', `/jobs/${input.jobId}/pause`, { reason: 'bench' });
-  figures.pause.push(await visibleAfter(t0, (row) => row.status === 'paused'));
-  t0 = performance.now();
-  await api('POST', `/jobs/${input.jobId}/resume`, { reason: 'bench' });
-  figures.resume.push(await visibleAfter(t0, (row) => row.status !== 'paused'));
-  const priority = i % 2 === 0 ? 3 : 2; // the probe starts at 2: alternate
-  t0 = performance.now();
-  await api('PUT', `/jobs/${input.jobId}/priority`, { priority, reason: 'bench' });
-  figures.reprioritize.push(await visibleAfter(t0, (row) => row.priority === priority));
-  parentPort!.postMessage({ progress: i + 1 });
+async function run(): Promise<ControlRoundsOutput> {
+  const figures: ControlRoundsOutput = { pause: [], resume: [], reprioritize: [] };
+  for (let i = 0; i < input.controls; i++) {
+    let t0 = performance.now();
+    await api('POST', `/jobs/${input.jobId}/pause`, { reason: 'bench' });
+    figures.pause.push(await visibleAfter(t0, (row) => row.status === 'paused'));
+    t0 = performance.now();
+    await api('POST', `/jobs/${input.jobId}/resume`, { reason: 'bench' });
+    figures.resume.push(await visibleAfter(t0, (row) => row.status !== 'paused'));
+    const priority = i % 2 === 0 ? 3 : 2; // the probe starts at 2: alternate
+    t0 = performance.now();
+    await api('PUT', `/jobs/${input.jobId}/priority`, { priority, reason: 'bench' });
+    figures.reprioritize.push(await visibleAfter(t0, (row) => row.priority === priority));
+    reportProgress(i + 1);
+  }
+  return figures;
 }
-parentPort!.postMessage({ figures });
+
+reportFromThread(run());

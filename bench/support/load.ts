@@ -7,7 +7,7 @@ import { performance as perfHooks } from 'node:perf_hooks';
 import { serve } from '@hono/node-server';
 import type { LoadClient, LoadWorkerInput, LoadWorkerOutput } from './loadWorker.js';
 import { summarize, type LatencySummary } from './stats.js';
-import { startTsWorker } from './tsWorker.js';
+import { runBenchThread } from './benchThread.js';
 
 export interface LoadOptions {
   client: LoadClient;
@@ -31,8 +31,6 @@ export interface LoadResult {
   byKind: Record<string, LatencySummary & { share: number }>;
 }
 
-type WorkerMessage = { ok: true; output: LoadWorkerOutput } | { ok: false; error: string };
-
 export async function runLoad(
   fetchHandler: (request: Request) => Response | Promise<Response>,
   options: LoadOptions,
@@ -52,7 +50,6 @@ export async function runLoad(
       warmupMs: options.warmupMs,
       requests: options.requests,
     };
-    const worker = startTsWorker(new URL('./loadWorker.ts', import.meta.url), { ...input });
     // The server's event-loop utilization over the measured window (warm-up excluded).
     let loopStart: ReturnType<typeof perfHooks.eventLoopUtilization> | undefined;
     let loopEnd: ReturnType<typeof perfHooks.eventLoopUtilization> | undefined;
@@ -61,25 +58,16 @@ export async function runLoad(
       () => (loopEnd = perfHooks.eventLoopUtilization(loopStart)),
       options.warmupMs + options.durationMs,
     );
-    const hardLimitMs = options.warmupMs + options.durationMs + 30_000;
-    let message: WorkerMessage;
+    let out: LoadWorkerOutput;
     try {
-      message = await new Promise<WorkerMessage>((resolve, reject) => {
-        const limit = setTimeout(() => reject(new Error(`load test did not finish within ${hardLimitMs} ms`)), hardLimitMs);
-        worker.once('message', (m: WorkerMessage) => (clearTimeout(limit), resolve(m)));
-        worker.once('error', (e) => (clearTimeout(limit), reject(e)));
-        worker.once(
-          'exit',
-          (code) => (clearTimeout(limit), reject(new Error(`load worker exited with code ${code} before reporting`))),
-        );
+      out = await runBenchThread<LoadWorkerInput, LoadWorkerOutput>(new URL('./loadWorker.ts', import.meta.url), input, {
+        name: 'load worker',
+        limitMs: options.warmupMs + options.durationMs + 30_000,
       });
     } finally {
       clearTimeout(startTimer);
       clearTimeout(endTimer);
-      await worker.terminate();
     }
-    if (!message.ok) throw new Error(`load worker failed: ${message.error}`);
-    const out = message.output;
     const all = Object.values(out.latencies).flat();
     const byKind: LoadResult['byKind'] = {};
     for (const [kind, latencies] of Object.entries(out.latencies)) {

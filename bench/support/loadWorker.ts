@@ -7,7 +7,8 @@
  * keep-alive Agent of K sockets: a much cheaper client, so the figure says more about the server.
  */
 import http from 'node:http';
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
+import { reportFromThread } from './benchThread.js';
 
 export type LoadClient = 'fetch' | 'http';
 
@@ -105,7 +106,4 @@ async function run(input: LoadWorkerInput): Promise<LoadWorkerOutput> {
   return { latencies, requests: state.requests, errors: state.errors, firstError: state.firstError };
 }
 
-run(workerData as LoadWorkerInput).then(
-  (output) => parentPort!.postMessage({ ok: true, output }),
-  (error: Error) => parentPort!.postMessage({ ok: false, error: error.stack ?? error.message }),
-);
+reportFromThread(run(workerData as LoadWorkerInput));

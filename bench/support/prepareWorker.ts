@@ -4,7 +4,8 @@
  * the main thread, as in production where the rebuild and the API server are separate processes.
  */
 import fs from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
+import { reportFromThread } from './benchThread.js';
 import { rebuildReadModel, type RebuildResult } from '../../src/projections/rebuildReadModel.js';
 import { fillEventStore, type FillOptions, type FillResult } from './fill.js';
 import { GcMonitor, Progress, type GcFigures } from './stats.js';
@@ -30,8 +31,6 @@ export interface PrepareOutput {
   rebuildFloor: RebuildFloor;
   readModelBytes: number;
 }
-
-export type PrepareMessage = { ok: true; output: PrepareOutput } | { ok: false; error: string };
 
 export const fileSize = (file: string): number =>
   ['', '-wal'].reduce((sum, suffix) => sum + (fs.statSync(file + suffix, { throwIfNoEntry: false })?.size ?? 0), 0);
@@ -80,7 +79,4 @@ async function run(input: PrepareInput): Promise<PrepareOutput> {
   }
 }
 
-run(workerData as PrepareInput).then(
-  (output) => parentPort!.postMessage({ ok: true, output } satisfies PrepareMessage),
-  (error: Error) => parentPort!.postMessage({ ok: false, error: error.stack ?? error.message } satisfies PrepareMessage),
-);
+reportFromThread(run(workerData as PrepareInput));
