@@ -9,6 +9,7 @@ import type { EventStore } from '../eventstore/index.js';
 import { ReadModelHolder, type ReadModelSource } from '../projections/readModelHolder.js';
 import { isTerminalJobStatus, poolWorkflowId } from '../domain/index.js';
 import type { PoolHolder, PoolWorkflowInput } from '../workflows/poolContract.js';
+import type { PoolWaker } from '../commands/poolWaker.js';
 
 export interface SchedulerDeps {
   client: Client;
@@ -27,11 +28,7 @@ export interface SchedulerDeps {
   /** Temporal priority key of the pools' workflows (POOL_PRIORITY_KEY in the engine); default none. */
   poolPriorityKey?: number;
   /** The wake-ups this process sends the pools (PoolWaker): held while a pool continues as new. */
-  poolWakes?: {
-    wake(pool: string, jobId: string, position: number): void;
-    hold(pool: string, ms: number): void;
-    release(pool: string): void;
-  };
+  poolWakes?: Pick<PoolWaker, 'wake' | 'hold' | 'release'>;
 }
 
 export interface PickPoolWaitersRequest {

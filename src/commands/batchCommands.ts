@@ -20,7 +20,13 @@ import {
   type FailurePolicy,
   type PreparedBatchItem,
 } from '../workflows/batchWorkflow.js';
-import { INVALID_ARGUMENT, JOB_WORKFLOW_REVISION, toPriorityKey, type JobWorkflowInput } from '../workflows/jobContract.js';
+import {
+  INVALID_ARGUMENT,
+  JOB_WORKFLOW_REVISION,
+  jobPlacement,
+  toPriorityKey,
+  type JobWorkflowInput,
+} from '../workflows/jobContract.js';
 import { BatchIdKey, BatchStatusKey, OwnerKey } from '../temporal/searchAttributes.js';
 import { DomainError } from '../domain/index.js';
 import { badRequest, conflict, forbidden } from './commandErrors.js';
@@ -126,8 +132,7 @@ export class BatchCommands {
           retry: command.retry,
           actor: command.actor,
           jobsPerRun: command.jobsPerRun,
-          storeAccess: this.deps.storeAccess,
-          ...(this.deps.askPoolLocally ? { askPoolLocally: true } : {}),
+          ...jobPlacement(this.deps.storeAccess, this.deps.askPoolLocally),
         },
       ],
       typedSearchAttributes: [
@@ -249,8 +254,7 @@ export class BatchCommands {
       plan: this.deps.registry.prepare(job.type, JSON.parse(job.input)).plan,
       actor,
       correlationId: row.id,
-      storeAccess: this.deps.storeAccess,
-      ...(this.deps.askPoolLocally ? { askPoolLocally: true } : {}),
+      ...jobPlacement(this.deps.storeAccess, this.deps.askPoolLocally),
       retryOf: {
         attempts: job.attempts,
         completedSteps: job.completed_steps,
@@ -286,8 +290,7 @@ export class BatchCommands {
           concurrency: row.concurrency,
           failurePolicy: JSON.parse(row.failure_policy),
           actor,
-          storeAccess: this.deps.storeAccess,
-          ...(this.deps.askPoolLocally ? { askPoolLocally: true } : {}),
+          ...jobPlacement(this.deps.storeAccess, this.deps.askPoolLocally),
           retryFailed: { inputs, previous },
         },
       ],

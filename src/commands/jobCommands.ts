@@ -14,6 +14,7 @@ import {
   cancelUpdate,
   isTerminalJobStatus,
   JOB_WORKFLOW_REVISION,
+  jobPlacement,
   jobSearchAttributes,
   jobSubmittedEvent,
   jobWorkflow,
@@ -213,8 +214,7 @@ export class JobCommands {
       ...(command.callbackUrl !== undefined ? { callbackUrl: command.callbackUrl } : {}),
       actor: command.actor,
       correlationId: command.idempotencyKey ?? null,
-      storeAccess: this.deps.storeAccess,
-      ...(this.deps.askPoolLocally ? { askPoolLocally: true } : {}),
+      ...jobPlacement(this.deps.storeAccess, this.deps.askPoolLocally),
     };
   }
 
@@ -345,8 +345,7 @@ export class JobCommands {
       plan: prepared.plan,
       timeoutMs: row.timeout_ms,
       actor,
-      storeAccess: this.deps.storeAccess,
-      ...(this.deps.askPoolLocally ? { askPoolLocally: true } : {}),
+      ...jobPlacement(this.deps.storeAccess, this.deps.askPoolLocally),
       ...(row.pool ? { pool: row.pool, weight: row.pool_weight ?? 1 } : {}),
       dependsOn: (JSON.parse(row.depends_on ?? '[]') as { job_id: string; condition: Dependency['condition'] }[]).map((d) => ({
         jobId: d.job_id,

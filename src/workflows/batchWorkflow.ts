@@ -50,6 +50,7 @@ import {
 } from './batchContract.js';
 import {
   JOB_WORKFLOW_REVISION,
+  jobPlacement,
   cancelSignal,
   jobSearchAttributes,
   jobSubmittedEvent,
@@ -366,8 +367,7 @@ class BatchRun {
       ...(this.recordsJobsSubmitted ? { submittedAt: new Date().toISOString() } : {}),
       actor: `batch:${batchId}`,
       correlationId: batchId,
-      storeAccess: input.storeAccess,
-      ...(input.askPoolLocally ? { askPoolLocally: true } : {}),
+      ...jobPlacement(input.storeAccess, input.askPoolLocally),
     };
   }
 

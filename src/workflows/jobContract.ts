@@ -102,6 +102,15 @@ export interface CarriedJobState {
  */
 export const JOB_WORKFLOW_REVISION = 2;
 
+/** Where a job's workflow runs, as its input says (and a batch's, for the jobs it starts). */
+export type JobPlacement = Pick<JobWorkflowInput, 'storeAccess' | 'askPoolLocally'>;
+
+/** The placement fields of a job's (or batch's) input: `askPoolLocally` only when set. */
+export const jobPlacement = (storeAccess: JobPlacement['storeAccess'], askPoolLocally?: boolean): JobPlacement => ({
+  storeAccess,
+  ...(askPoolLocally ? { askPoolLocally: true } : {}),
+});
+
 export interface JobWorkflowInput {
   /** The behaviour revision this run was started with (JOB_WORKFLOW_REVISION); absent: before revisions. */
   revision?: number;
