@@ -99,8 +99,11 @@ export interface CarriedJobState {
  *    upsert per workflow task; a queued job waits 3 s (not 1 s) for its pool's wake before it asks.
  * 2: a job started next to the read model (`askPoolLocally`) asks its pool through the read model's
  *    owner (a local activity that hands the request to PoolWaker) instead of signalling it.
+ * 3: a job that holds its slot already (an early grant, a resume before its step let the slot go) goes
+ *    from queued to running without yielding in between, so the task upserts JobStatus once (running)
+ *    instead of twice (queued, then running).
  */
-export const JOB_WORKFLOW_REVISION = 2;
+export const JOB_WORKFLOW_REVISION = 3;
 
 /** Where a job's workflow runs, as its input says (and a batch's, for the jobs it starts). */
 export type JobPlacement = Pick<JobWorkflowInput, 'storeAccess' | 'askPoolLocally'>;

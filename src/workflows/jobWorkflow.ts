@@ -473,7 +473,10 @@ class JobRun {
       const resumedSeq = this.resumedIntoLineSeq;
       this.resumedIntoLineSeq = 0;
       const lineSeq = enteredSeq || (resumedSeq > 0 && this.since(1, 'pool-wake-on-resume') ? resumedSeq : 0);
-      if (!(await this.acquireSlot(lineSeq))) continue;
+      // Holding the slot already (an early grant, a resume while the step still held it): no await, so
+      // the task's one status upsert (a microtask) sees running, not queued. Older runs: replay.
+      const holding = this.slot === 'held' && this.since(3, 'held-slot-runs-at-once');
+      if (!holding && !(await this.acquireSlot(lineSeq))) continue;
       state.startedAt ??= this.iso();
       this.transition(
         JobEvents.started,

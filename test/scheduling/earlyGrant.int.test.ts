@@ -68,6 +68,13 @@ describe('a grant that comes before the job first ran', () => {
     const history = await engine.client.workflow.getHandle(input.jobId).fetchHistory();
     const workflowTasks = history.events!.filter((e) => e.workflowTaskCompletedEventAttributes).length;
     expect(workflowTasks).toBe(2); // start+grant, the step's end (no release to confirm)
+    // One JobStatus upsert per task, with the status the task ended in: queued → running in the first
+    // task is one upsert (running), not two.
+    const statuses = history.events!.flatMap((e) => {
+      const field = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.JobStatus;
+      return field?.data ? [JSON.parse(Buffer.from(field.data).toString('utf8')) as string] : [];
+    });
+    expect(statuses).toEqual(['running', 'completed']);
     // The pool saw the end in the read model and freed the slot (its limit is 2: two more jobs run).
     await eventually(
       async () => {

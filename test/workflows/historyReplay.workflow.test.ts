@@ -59,6 +59,13 @@ const histories: { file: string; contains: string[]; signals: string[] }[] = [
     signals: ['poolRequest', 'poolSlotGranted'],
   },
   {
+    // A noop job (behaviour revision 2) of a submit burst whose pool's grant came before its first
+    // task: that task upserted JobStatus twice (queued, then running), before revision 3.
+    file: 'job-early-grant-before-revision-3.json',
+    contains: ['UPSERT_WORKFLOW_SEARCH_ATTRIBUTES', 'ACTIVITY_TASK_COMPLETED', 'WORKFLOW_EXECUTION_COMPLETED'],
+    signals: ['poolSlotGranted'],
+  },
+  {
     // A batch of 8 noop jobs, 3 at a time, before it recorded its jobs' JobSubmitted itself.
     file: 'batch-before-recording-jobs-submitted.json',
     contains: ['START_CHILD_WORKFLOW_EXECUTION_INITIATED', 'CHILD_WORKFLOW_EXECUTION_COMPLETED', 'WORKFLOW_EXECUTION_COMPLETED'],
