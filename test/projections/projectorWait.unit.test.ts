@@ -7,7 +7,7 @@ import { openReadModelDb, type ReadModelDb } from '../../src/projections/readMod
 import { JobReadModel } from '../../src/projections/jobReadModel.js';
 import { Projector } from '../../src/projections/projector.js';
 import { readModelProjections } from '../../src/projections/readModelProjections.js';
-import { wakePoolsOfEndedJobs, wakePoolsOfQueuedJobs } from '../../src/commands/poolWakes.js';
+import { WokenAtSubmit, wakePoolsOfEndedJobs, wakePoolsOfQueuedJobs } from '../../src/commands/poolWakes.js';
 import { PoolWaker } from '../../src/commands/poolWaker.js';
 import { poolWorkflowId } from '../../src/domain/index.js';
 
@@ -95,7 +95,8 @@ describe('wakePoolsOfQueuedJobs: the read model owner wakes a pool once a job is
     const aSubmitted = store.appendToStream('job_a', [
       submitted('job_a', { pool: 'gpu', runAt: null, dependsOn: [] }),
     ]).lastGlobalPosition;
-    const a = store.appendToStream('job_a', [queued('job_a', 'gpu')]).lastGlobalPosition;
+    // Its first JobQueued: the pool was woken for it at its JobSubmitted already — no second wake.
+    store.appendToStream('job_a', [queued('job_a', 'gpu')]);
     // Waiting for its time or its dependencies first: not in line yet.
     store.appendToStream('job_b', [submitted('job_b', { pool: 'default', runAt: '2099-01-01T00:00:00.000Z' })]);
     store.appendToStream('job_c', [
@@ -103,6 +104,10 @@ describe('wakePoolsOfQueuedJobs: the read model owner wakes a pool once a job is
     ]);
     const b = store.appendToStream('job_b', [queued('job_b')]).lastGlobalPosition;
     store.appendToStream('job_a', [started('job_a')]);
+    // Back into line later (a retry's JobQueued): woken again.
+    const aAgain = store.appendToStream('job_a', [
+      control('job_a', 4, 'JobQueued', { pool: 'gpu', weight: 1, priority: 2 }),
+    ]).lastGlobalPosition;
     // Paused and resumed back into its pool's line: woken again; resumed into another wait: not.
     store.appendToStream('job_b', [control('job_b', 3, 'JobPaused', { from: 'queued' })]);
     const resumed = store.appendToStream('job_b', [
@@ -116,12 +121,41 @@ describe('wakePoolsOfQueuedJobs: the read model owner wakes a pool once a job is
 
     expect(wakes.map(({ pool, jobId, position }) => ({ pool, jobId, position }))).toEqual([
       { pool: 'gpu', jobId: 'job_a', position: aSubmitted },
-      { pool: 'gpu', jobId: 'job_a', position: a },
       { pool: 'default', jobId: 'job_b', position: b },
+      { pool: 'gpu', jobId: 'job_a', position: aAgain },
       { pool: 'default', jobId: 'job_b', position: resumed },
     ]);
     // The wake comes after its batch is applied: never a job the pool could not find (no row yet).
     expect(wakes.every((w) => w.statusThen !== undefined)).toBe(true);
+  });
+
+  it('remembers a job woken at its JobSubmitted only until its first JobQueued or its end, and only so many', () => {
+    let position = 0;
+    const event = (streamId: string, type: string, data: Record<string, unknown> = {}) =>
+      ({ streamId, type, data, globalPosition: ++position }) as unknown as RecordedEvent;
+    const intoLine = { pool: 'default', runAt: null, dependsOn: [] };
+    const woken: string[] = [];
+    const waker = { wake: (_pool: string, jobId: string) => woken.push(jobId) };
+    const wokenAtSubmit = new WokenAtSubmit(2);
+    wakePoolsOfQueuedJobs(
+      [event('job_1', 'JobSubmitted', intoLine), event('job_2', 'JobSubmitted', intoLine), event('job_2', 'JobCancelled')],
+      waker,
+      wokenAtSubmit,
+    );
+    expect(wokenAtSubmit.size).toBe(1); // job_2 ended before it ever queued: forgotten
+    // Two more: past the limit, the oldest (job_1) is forgotten, so its JobQueued wakes as any would.
+    wakePoolsOfQueuedJobs(
+      [event('job_3', 'JobSubmitted', intoLine), event('job_4', 'JobSubmitted', intoLine)],
+      waker,
+      wokenAtSubmit,
+    );
+    wakePoolsOfQueuedJobs(
+      [event('job_1', 'JobQueued'), event('job_3', 'JobQueued'), event('job_4', 'JobQueued'), event('job_4', 'JobQueued')],
+      waker,
+      wokenAtSubmit,
+    );
+    expect(woken).toEqual(['job_1', 'job_2', 'job_3', 'job_4', 'job_1', 'job_4']);
+    expect(wokenAtSubmit.size).toBe(0);
   });
 });
 

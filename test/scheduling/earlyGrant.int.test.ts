@@ -20,7 +20,7 @@ import { poolWorkflowId } from '../../src/domain/index.js';
 let engine: TestEngine;
 
 beforeAll(async () => {
-  engine = await startTestEngine({ pools: { early: 2, carried: 1 } });
+  engine = await startTestEngine({ pools: { early: 2, carried: 1, lone: 1 } });
 });
 afterAll(async () => {
   await engine?.dispose();
@@ -133,6 +133,35 @@ describe('a job submitted through the API', () => {
     expect(upserted).not.toContain('TemporalChangeVersion');
     const tasks = events.filter((e) => e.workflowTaskCompletedEventAttributes).length;
     expect(upserted.filter((key) => key === 'JobStatus').length).toBeLessThanOrEqual(tasks);
+  });
+});
+
+describe('a job submitted through the API, on its own', () => {
+  it('wakes its pool twice, into its line and at its end: its first JobQueued wakes nobody (its JobSubmitted did)', async () => {
+    const pool = engine.client.workflow.getHandle(poolWorkflowId(engine.taskQueue, 'lone'));
+    const jobIds: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await engine.api('POST', '/api/v1/jobs/submit', { name: `lone ${i}`, type: 'noop', pool: 'lone' });
+      expect(r.status).toBe(201);
+      jobIds.push(r.body.job_id as string);
+      await engine.client.workflow.getHandle(r.body.job_id as string).result();
+      // One at a time: the next comes once this one's end has freed the slot (no wake-ups folded).
+      await eventually(async () => Object.keys((await pool.query(poolStateQuery)).holders).length === 0, 10_000, 'slot freed');
+    }
+    const requests = (await pool.fetchHistory()).events!.flatMap((e) => {
+      const signal = e.workflowExecutionSignaledEventAttributes;
+      if (signal?.signalName !== 'poolRequest') return [];
+      const data = signal.input?.payloads?.[0]?.data;
+      return data ? [JSON.parse(Buffer.from(data).toString('utf8')) as { jobId: string; holdersEnded?: boolean }] : [];
+    });
+    for (const jobId of jobIds) {
+      // A job asks its pool itself only after waiting 3 s without a grant (a slow machine): its timer fired.
+      const history = await engine.client.workflow.getHandle(jobId).fetchHistory();
+      const askedItself = history.events!.some((e) => e.timerFiredEventAttributes) ? 1 : 0;
+      const mine = requests.filter((r) => r.jobId === jobId);
+      expect(mine.filter((r) => r.holdersEnded !== true)).toHaveLength(1 + askedItself);
+      expect(mine.filter((r) => r.holdersEnded === true)).toHaveLength(1);
+    }
   });
 });
 
