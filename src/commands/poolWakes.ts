@@ -8,7 +8,8 @@ const ENDING_EVENTS: ReadonlySet<string> = new Set(JOB_END_EVENT_TYPES);
 /**
  * Wakes the pool of every job that the read model has just put into its pool's line: a `JobSubmitted`
  * recorded ahead of the job's workflow with nothing to wait for first, a `JobQueued` (not the first
- * one of such a job: see below), a `JobResumed` back into the line. A job could ask its pool itself, but that request is a signal from one workflow
+ * one of such a job: see below), a `JobResumed` back into the line. A job could ask its pool itself,
+ * but that request is a signal from one workflow
  * to another: Temporal delivers it through history's transfer queue and, when the pool's workflow was
  * busy a moment before, only after a back-off (~500 ms seen in the histories; every job of a pool
  * signals the same pool workflow), and a request that crosses the pool's grant to the same job waits
