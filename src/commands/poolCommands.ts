@@ -19,6 +19,9 @@ export interface PoolCommandsDeps {
   visibilityTimeoutMs?: number;
 }
 
+/** Temporal's failure type for an Update accepted by a run that closed before it completed. */
+const UPDATE_OUTLIVED_RUN = 'AcceptedUpdateCompletedWorkflow';
+
 /** Pools change through their workflow (which records PoolCreated / PoolLimitChanged); reads are the
  * read model's. */
 export class PoolCommands {
@@ -31,21 +34,30 @@ export class PoolCommands {
       await startPoolWorkflow(this.deps, name, limit, actor);
       await this.deps.projection.waitUntil(() => this.deps.readModel.getPool(name) !== undefined, timeout);
     }
-    if (this.deps.readModel.getPool(name)?.limit !== limit) {
-      let result;
-      try {
-        result = await this.deps.client.workflow
-          .getHandle(poolWorkflowId(this.deps.taskQueue, name))
-          .executeUpdate(setPoolLimitUpdate, { args: [{ limit, actor, reason }] });
-      } catch (error) {
-        if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure)
-          throw new DomainError('invalid', error.cause.message);
-        throw error;
-      }
-      await this.deps.projection.waitFor(result.position, timeout);
-    }
+    if (this.deps.readModel.getPool(name)?.limit !== limit) await this.changeLimit(name, limit, actor, reason, timeout);
     const pool = this.deps.readModel.getPool(name);
     if (!pool) throw new DomainError('unavailable', `Pool ${name} is not recorded yet (is a worker running?)`);
     return pool;
+  }
+
+  /** The pool's Update; resolves once the read model shows the change. */
+  private async changeLimit(name: string, limit: number, actor: string, reason: string | undefined, timeout: number) {
+    let position: number;
+    try {
+      ({ position } = await this.deps.client.workflow
+        .getHandle(poolWorkflowId(this.deps.taskQueue, name))
+        .executeUpdate(setPoolLimitUpdate, { args: [{ limit, actor, reason }] }));
+    } catch (error) {
+      if (!(error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure)) throw error;
+      if (error.cause.type !== UPDATE_OUTLIVED_RUN) throw new DomainError('invalid', error.cause.message);
+      // Accepted, then the pool's run closed (continued as new) before it answered. A pool flushes its
+      // events before it closes a run and the new run carries the limit, so the change is in the log:
+      // wait for it in the read model rather than call a valid request invalid. Not there: the run was
+      // ended from outside (terminated) before it wrote the change.
+      const recorded = await this.deps.projection.waitUntil(() => this.deps.readModel.getPool(name)?.limit === limit, timeout);
+      if (!recorded) throw new DomainError('unavailable', `Pool ${name} closed before it recorded the new limit; try again`);
+      return;
+    }
+    await this.deps.projection.waitFor(position, timeout);
   }
 }

@@ -1,5 +1,5 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { PoolParam, PoolResource, PutPoolBody } from '../schemas.js';
+import { ErrorResponse, PoolParam, PoolResource, PutPoolBody } from '../schemas.js';
 import { actorOf, type AppEnv } from '../context.js';
 import { ApiError, notFound } from '../errors.js';
 import { validationHook } from '../validation.js';
@@ -59,7 +59,14 @@ export function poolRoutes(deps: { readModel: JobReadModel; pools: PoolCommands 
       tags: ['pools'],
       summary: 'Create a pool or change its limit (admins); recorded as PoolCreated / PoolLimitChanged',
       request: { params: PoolParam, body: { content: { 'application/json': { schema: PutPoolBody } }, required: true } },
-      responses: { 200: json(PoolResource, 'The pool with its new limit'), ...errors },
+      responses: {
+        200: json(PoolResource, 'The pool with its new limit'),
+        ...errors,
+        503: json(
+          ErrorResponse,
+          'The pool has not recorded the change (no worker running, or its run was ended meanwhile): try again',
+        ),
+      },
     }),
     async (c) => {
       const user = c.get('user');

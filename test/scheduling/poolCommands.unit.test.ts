@@ -1,0 +1,108 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openEventStore, type EventStore } from '../../src/eventstore/index.js';
+import { openReadModelDb, type ReadModelDb } from '../../src/projections/readModelDb.js';
+import { JobReadModel } from '../../src/projections/jobReadModel.js';
+import { Projector } from '../../src/projections/projector.js';
+import { readModelProjections } from '../../src/projections/readModelProjections.js';
+import { PoolCommands } from '../../src/commands/poolCommands.js';
+import { DomainError, PoolEvents, poolStreamId } from '../../src/domain/index.js';
+
+/**
+ * PUT /pools/{name} when the pool's Update does not answer: the error it maps to. The pool's workflow
+ * is stood in for by what Temporal answers (the failure the server writes for an Update accepted by a
+ * run that closed first), and by the events that run recorded; the read model is the real one.
+ */
+let dir: string;
+let store: EventStore;
+let db: ReadModelDb;
+let projector: Projector;
+
+beforeEach(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pool-commands-'));
+  store = openEventStore(path.join(dir, 'events.db'));
+  db = openReadModelDb(path.join(dir, 'rm.db'));
+  projector = new Projector(store, db, readModelProjections(), { idleWaitMs: 20 });
+  projector.start();
+  const at = new Date().toISOString();
+  const created = store.appendToStream(poolStreamId('gpu'), [
+    { eventId: 'pool:gpu:created', type: PoolEvents.created, data: { pool: 'gpu', limit: 2, at } },
+  ]).lastGlobalPosition;
+  await projector.waitFor(created, 5_000);
+});
+afterEach(async () => {
+  await projector.stop();
+  db.close();
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** PoolCommands whose pool answers every Update with `failure`, after `recordFirst` (what its run did). */
+function poolCommandsAnswering(failure: ApplicationFailure, recordFirst: () => void = () => undefined): PoolCommands {
+  const client = {
+    workflow: {
+      getHandle: () => ({
+        executeUpdate: async () => {
+          recordFirst();
+          throw new WorkflowUpdateFailedError('Workflow Update failed', failure);
+        },
+      }),
+    },
+  } as unknown as Client;
+  return new PoolCommands({
+    client,
+    taskQueue: 'q',
+    readModel: new JobReadModel(db),
+    projection: projector,
+    storeAccess: 'local',
+    visibilityTimeoutMs: 2_000,
+  });
+}
+
+describe('PoolCommands.setLimit', () => {
+  it('answers with the new limit when the pool recorded it and then continued as new before answering', async () => {
+    const outlived = ApplicationFailure.create({
+      type: 'AcceptedUpdateCompletedWorkflow',
+      message: 'Workflow Update failed because the Workflow completed before the Update completed.',
+      nonRetryable: true,
+    });
+    const commands = poolCommandsAnswering(outlived, () =>
+      store.appendToStream(poolStreamId('gpu'), [
+        {
+          eventId: 'pool:gpu:limit-5',
+          type: PoolEvents.limitChanged,
+          data: { pool: 'gpu', limit: 5, from: 2, at: new Date().toISOString() },
+        },
+      ]),
+    );
+    const pool = await commands.setLimit('gpu', 5, 'user:test');
+    expect(pool.limit).toBe(5);
+  });
+
+  it('answers 503 (try again), not 400, when the run that accepted the change closed without recording it', async () => {
+    const outlived = ApplicationFailure.create({ type: 'AcceptedUpdateCompletedWorkflow', nonRetryable: true });
+    const error = await poolCommandsAnswering(outlived)
+      .setLimit('gpu', 5, 'user:test')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).kind).toBe('unavailable');
+  });
+
+  it('still answers a limit the pool refused as invalid input (400)', async () => {
+    const refused = ApplicationFailure.create({
+      type: 'InvalidArgument',
+      message: 'limit must be an integer from 0 to 10000',
+      nonRetryable: true,
+    });
+    const error = await poolCommandsAnswering(refused)
+      .setLimit('gpu', 5, 'user:test')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).kind).toBe('invalid');
+    expect((error as DomainError).message).toContain('limit must be');
+  });
+});
