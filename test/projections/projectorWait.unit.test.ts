@@ -1,34 +1,23 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openEventStore, type EventStore, type RecordedEvent } from '../../src/eventstore/index.js';
-import { openReadModelDb, type ReadModelDb } from '../../src/projections/readModelDb.js';
+import type { EventStore, RecordedEvent } from '../../src/eventstore/index.js';
+import type { ReadModelDb } from '../../src/projections/readModelDb.js';
 import { JobReadModel } from '../../src/projections/jobReadModel.js';
-import { Projector } from '../../src/projections/projector.js';
-import { readModelProjections } from '../../src/projections/readModelProjections.js';
+import type { Projector } from '../../src/projections/projector.js';
 import { WokenAtSubmit, wakePoolsOfEndedJobs, wakePoolsOfQueuedJobs } from '../../src/commands/poolWakes.js';
 import { PoolWaker } from '../../src/commands/poolWaker.js';
 import { poolWorkflowId } from '../../src/domain/index.js';
+import { openProjectedStore, type ProjectedStore } from '../support/projectedStore.js';
 
-let dir: string;
+let projected: ProjectedStore;
 let store: EventStore;
 let db: ReadModelDb;
 let projector: Projector;
 
 beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'projector-wait-'));
-  store = openEventStore(path.join(dir, 'events.db'));
-  db = openReadModelDb(path.join(dir, 'rm.db'));
-  projector = new Projector(store, db, readModelProjections(), { idleWaitMs: 20 });
-  projector.start();
+  projected = openProjectedStore('projector-wait');
+  ({ store, db, projector } = projected);
 });
-afterEach(async () => {
-  await projector.stop();
-  db.close();
-  store.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => projected.dispose());
 
 const submitted = (jobId: string, extra: Record<string, unknown> = {}) => ({
   eventId: `${jobId}:1`,

@@ -1,45 +1,34 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openEventStore, type EventStore } from '../../src/eventstore/index.js';
-import { openReadModelDb, type ReadModelDb } from '../../src/projections/readModelDb.js';
+import type { EventStore } from '../../src/eventstore/index.js';
+import type { ReadModelDb } from '../../src/projections/readModelDb.js';
 import { JobReadModel } from '../../src/projections/jobReadModel.js';
-import { Projector } from '../../src/projections/projector.js';
-import { readModelProjections } from '../../src/projections/readModelProjections.js';
+import type { Projector } from '../../src/projections/projector.js';
 import { PoolCommands } from '../../src/commands/poolCommands.js';
 import { DomainError, PoolEvents, poolStreamId } from '../../src/domain/index.js';
+import { openProjectedStore, type ProjectedStore } from '../support/projectedStore.js';
 
 /**
  * PUT /pools/{name} when the pool's Update does not answer: the error it maps to. The pool's workflow
  * is stood in for by what Temporal answers (the failure the server writes for an Update accepted by a
  * run that closed first), and by the events that run recorded; the read model is the real one.
  */
-let dir: string;
+let projected: ProjectedStore;
 let store: EventStore;
 let db: ReadModelDb;
 let projector: Projector;
 
 beforeEach(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pool-commands-'));
-  store = openEventStore(path.join(dir, 'events.db'));
-  db = openReadModelDb(path.join(dir, 'rm.db'));
-  projector = new Projector(store, db, readModelProjections(), { idleWaitMs: 20 });
-  projector.start();
+  projected = openProjectedStore('pool-commands');
+  ({ store, db, projector } = projected);
   const at = new Date().toISOString();
   const created = store.appendToStream(poolStreamId('gpu'), [
     { eventId: 'pool:gpu:created', type: PoolEvents.created, data: { pool: 'gpu', limit: 2, at } },
   ]).lastGlobalPosition;
   await projector.waitFor(created, 5_000);
 });
-afterEach(async () => {
-  await projector.stop();
-  db.close();
-  store.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => projected.dispose());
 
 /** PoolCommands whose pool answers every Update with `failure`, after `recordFirst` (what its run did). */
 function poolCommandsAnswering(failure: ApplicationFailure, recordFirst: () => void = () => undefined): PoolCommands {
