@@ -8,7 +8,8 @@ const ENDING_EVENTS: ReadonlySet<string> = new Set(JOB_END_EVENT_TYPES);
 /**
  * Wakes the pool of every job that the read model has just put into its pool's line: a `JobSubmitted`
  * recorded ahead of the job's workflow with nothing to wait for first, a `JobQueued` (not the first
- * one of such a job: see below), a `JobResumed` back into the line. A job could ask its pool itself,
+ * one of such a job: see below), a `JobResumed` back into the line (unless the job still holds its
+ * slot: resumed before its paused step let it go). A job could ask its pool itself,
  * but that request is a signal from one workflow
  * to another: Temporal delivers it through history's transfer queue and, when the pool's workflow was
  * busy a moment before, only after a back-off (~500 ms seen in the histories; every job of a pool
@@ -27,7 +28,9 @@ export function wakePoolsOfQueuedJobs(
     if (ENDING_EVENTS.has(event.type)) wokenAtSubmit.take(event.streamId);
     const straightIntoLine = event.type === JobEvents.submitted && submittedStraightIntoLine(event.data);
     const intoLine =
-      straightIntoLine || event.type === JobEvents.queued || (event.type === JobEvents.resumed && event.data?.to === 'queued');
+      straightIntoLine ||
+      event.type === JobEvents.queued ||
+      (event.type === JobEvents.resumed && event.data?.to === 'queued' && event.data?.holdingSlot !== true);
     if (!intoLine) continue;
     // A job in line from its JobSubmitted joins it again with its first JobQueued: its pool has been
     // woken for it already and reads its line in order from then on (a grant, or a place in line that

@@ -361,7 +361,11 @@ class JobRun {
     const to: ResumeTarget = this.nextWaitingStatus();
     this.state.pausedFrom = null;
     this.state.pausedAt = null;
-    const data = { to, from, ...(to === 'queued' ? this.queuedData() : {}) };
+    // Back in line still holding the slot (resumed before the paused step let it go): it runs on as soon
+    // as its step has stopped, with no grant to wait for — said in the event, so that its pool is not
+    // woken for it (wakePoolsOfQueuedJobs).
+    const holdingSlot = to === 'queued' && this.slot === 'held';
+    const data = { to, from, ...(to === 'queued' ? this.queuedData() : {}), ...(holdingSlot ? { holdingSlot } : {}) };
     const seq = this.transition(JobEvents.resumed, data, who);
     // Back in line: like a JobQueued, this event wakes the pool (wakePoolsOfQueuedJobs).
     if (to === 'queued') this.resumedIntoLineSeq = seq;

@@ -4,6 +4,7 @@ import { statusQuery } from '../../src/workflows/jobWorkflow.js';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
 import { countingJobType } from '../support/counterJobType.js';
 import { cliSignal, temporalCli } from '../support/temporalCli.js';
+import { poolWorkflowId } from '../../src/domain/index.js';
 
 const counting = countingJobType();
 let engine: TestEngine;
@@ -62,6 +63,34 @@ async function pauseResumeScenario(control: (id: string, op: 'pause' | 'resume' 
 }
 
 describe('job control', () => {
+  it('a job resumed before its paused step stopped keeps its slot: it runs on without its pool being woken for it', async () => {
+    const id = await submit({ steps: 1, step_ms: 5000 });
+    await until(id, (j) => j.status === 'running', 'running');
+    // Resumed at once, the step (which hears of the pause at its next heartbeat, within 2 s) is
+    // nearly always still running; should it have stopped first, the job let its slot go: try again.
+    let resumedHolding: { globalPosition: number } | undefined;
+    for (let attempt = 0; attempt < 5 && !resumedHolding; attempt++) {
+      expect((await engine.api('POST', `/api/v1/jobs/${id}/pause`, { reason: 'test' })).status).toBe(200);
+      expect((await engine.api('POST', `/api/v1/jobs/${id}/resume`, { reason: 'test' })).status).toBe(200);
+      const resumed = engine.eventStore.readStream(id).filter((e) => e.type === 'JobResumed');
+      const last = resumed[resumed.length - 1]!;
+      if (last.data.holdingSlot === true) resumedHolding = last;
+      else await until(id, (j) => j.status === 'running', 'running again');
+    }
+    expect(resumedHolding).toBeDefined();
+    await until(id, (j) => j.status === 'completed', 'completed');
+    // Its pool heard of it only when it first joined the line and at its end: no wake-up carried the
+    // position of that JobResumed.
+    const pool = engine.client.workflow.getHandle(poolWorkflowId(engine.taskQueue, 'default'));
+    const wakePositions = (await pool.fetchHistory()).events!.flatMap((e) => {
+      const signal = e.workflowExecutionSignaledEventAttributes;
+      const data = signal?.signalName === 'poolRequest' ? signal.input?.payloads?.[0]?.data : undefined;
+      return data ? [(JSON.parse(Buffer.from(data).toString('utf8')) as { position: number }).position] : [];
+    });
+    expect(wakePositions.length).toBeGreaterThan(0);
+    expect(wakePositions).not.toContain(resumedHolding!.globalPosition);
+  });
+
   it('pause → reprioritize → resume through the API and through the temporal CLI end alike (actor differs)', async () => {
     const viaApi = await pauseResumeScenario(async (id, op, arg) => {
       const r =

@@ -118,6 +118,21 @@ describe('wakePoolsOfQueuedJobs: the read model owner wakes a pool once a job is
     expect(wakes.every((w) => w.statusThen !== undefined)).toBe(true);
   });
 
+  it('does not wake the pool of a job resumed into its line while it still holds its slot', () => {
+    const resumed = (streamId: string, globalPosition: number, data: Record<string, unknown>) =>
+      ({
+        streamId,
+        type: 'JobResumed',
+        data: { from: 'running', to: 'queued', pool: 'gpu', ...data },
+        globalPosition,
+      }) as unknown as RecordedEvent;
+    const woken: string[] = [];
+    wakePoolsOfQueuedJobs([resumed('job_held', 1, { holdingSlot: true }), resumed('job_let_go', 2, {})], {
+      wake: (_pool, jobId) => woken.push(jobId),
+    });
+    expect(woken).toEqual(['job_let_go']);
+  });
+
   it('remembers a job woken at its JobSubmitted only until its first JobQueued or its end, and only so many', () => {
     let position = 0;
     const event = (streamId: string, type: string, data: Record<string, unknown> = {}) =>
