@@ -5,6 +5,7 @@ import { eventually, startTestEngine, type TestEngine } from '../support/testEng
 import { countingJobType } from '../support/counterJobType.js';
 import { cliSignal, temporalCli } from '../support/temporalCli.js';
 import { poolWorkflowId } from '../../src/domain/index.js';
+import { poolRequestsOf } from '../support/poolRequests.js';
 
 const counting = countingJobType();
 let engine: TestEngine;
@@ -82,11 +83,7 @@ describe('job control', () => {
     // Its pool heard of it only when it first joined the line and at its end: no wake-up carried the
     // position of that JobResumed.
     const pool = engine.client.workflow.getHandle(poolWorkflowId(engine.taskQueue, 'default'));
-    const wakePositions = (await pool.fetchHistory()).events!.flatMap((e) => {
-      const signal = e.workflowExecutionSignaledEventAttributes;
-      const data = signal?.signalName === 'poolRequest' ? signal.input?.payloads?.[0]?.data : undefined;
-      return data ? [(JSON.parse(Buffer.from(data).toString('utf8')) as { position: number }).position] : [];
-    });
+    const wakePositions = (await poolRequestsOf(pool)).map((r) => r.position);
     expect(wakePositions.length).toBeGreaterThan(0);
     expect(wakePositions).not.toContain(resumedHolding!.globalPosition);
   });

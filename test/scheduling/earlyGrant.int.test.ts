@@ -9,6 +9,7 @@ import { poolSlotGrantedSignal, poolStateQuery } from '../../src/workflows/poolC
 import { poolWorkflow } from '../../src/workflows/poolWorkflow.js';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { poolWorkflowId } from '../../src/domain/index.js';
+import { poolRequestsOf } from '../support/poolRequests.js';
 
 /**
  * Early grants: the command side wakes a job's pool as soon as it recorded the job's JobSubmitted, so
@@ -148,12 +149,7 @@ describe('a job submitted through the API, on its own', () => {
       // One at a time: the next comes once this one's end has freed the slot (no wake-ups folded).
       await eventually(async () => Object.keys((await pool.query(poolStateQuery)).holders).length === 0, 10_000, 'slot freed');
     }
-    const requests = (await pool.fetchHistory()).events!.flatMap((e) => {
-      const signal = e.workflowExecutionSignaledEventAttributes;
-      if (signal?.signalName !== 'poolRequest') return [];
-      const data = signal.input?.payloads?.[0]?.data;
-      return data ? [JSON.parse(Buffer.from(data).toString('utf8')) as { jobId: string; holdersEnded?: boolean }] : [];
-    });
+    const requests = await poolRequestsOf(pool);
     for (const jobId of jobIds) {
       // A job asks its pool itself only after waiting 3 s without a grant (a slow machine): its timer fired.
       const history = await engine.client.workflow.getHandle(jobId).fetchHistory();
