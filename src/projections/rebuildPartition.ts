@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import { openEventStore, type ScannedEvent } from '../eventstore/index.js';
 import type { JobRow } from './jobReadModel.js';
-import { JOB_COLUMNS, JOB_EVENTS_READING_METADATA, evolveJob, type Projection } from './jobProjection.js';
+import { JOB_COLUMNS, JOB_EVENTS_READING_METADATA, evolveJob, jobRowValues, type Projection } from './jobProjection.js';
 import { openReadModelDb, type ReadModelDb } from './readModelDb.js';
 import { readModelProjections } from './readModelProjections.js';
 import { THROUGHPUT_PROJECTION, ThroughputTally, addThroughputFrom } from './throughput.js';
@@ -20,8 +20,10 @@ export interface PartitionInput {
   toPosition: number;
   index: number;
   count: number;
-  /** Where the rows go: partition 0 writes into the new read model itself, the others into a scratch file. */
+  /** The scratch file this partition writes its rows into (removed by the merge). */
   file: string;
+  /** The new read model: partition 0 merges every partition's rows into it. */
+  target: string;
   /** Events between two progress reports. */
   progressEvery: number;
 }
@@ -42,7 +44,7 @@ export interface PartitionResult {
 }
 
 export interface MergeInput {
-  /** Scratch files of the other partitions, copied into the read model and removed. */
+  /** Every partition's scratch file, copied into the read model in this order and removed. */
   parts: string[];
   counts: CountEntry[];
   batchCounts: CountEntry[];
@@ -97,14 +99,20 @@ export function indexPragmas(db: Database.Database): void {
   db.pragma('threads = 2');
 }
 
-/** Folds partition `input.index` and writes its rows; partition 0 then `merge`s the others into its file. */
+/** Folds partition `input.index` and writes its rows; partition 0 then `merge`s every partition's into the read model. */
 export function foldPartition(
   input: PartitionInput,
   onProgress?: (position: number) => void,
-): { result: PartitionResult; merge(merge: MergeInput): MergeResult; close(): void } {
+): { result: PartitionResult; merge(merge: MergeInput): MergeResult } {
   const started = performance.now();
   const { prefixes } = otherProjections();
-  const forwards = (type: string) => prefixes === null || prefixes.some((p) => type.startsWith(p));
+  // Asked for every event of the log: answered once per event type.
+  const forwardsType = new Map<string, boolean>();
+  const forwards = (type: string): boolean => {
+    let yes = forwardsType.get(type);
+    if (yes === undefined) forwardsType.set(type, (yes = prefixes === null || prefixes.some((p) => type.startsWith(p))));
+    return yes;
+  };
   const rows = new Map<string, JobRow>();
   const throughput = new ThroughputTally();
   const forwarded: ScannedEvent[] = [];
@@ -138,40 +146,29 @@ export function foldPartition(
   onProgress?.(input.toPosition);
   const folded = performance.now();
 
-  // The rows, in one transaction; positional parameters bind faster than named ones. Partition 0
-  // writes into the read model (its jobs indexes dropped: built once after the load, one sort per
-  // index instead of keeping them up to date row by row), the others into a bare table.
-  const target = input.index === 0;
+  // The rows, in one transaction, into a bare table of this partition's own scratch file (no primary
+  // key: the merge copies every partition's rows into the read model, where SQLite alone keeps the key).
+  // Positional parameters bind faster than named ones.
   removeDbFiles(input.file);
-  const db: ReadModelDb = target ? openReadModelDb(input.file) : new Database(input.file);
+  const db = new Database(input.file);
   throwawayPragmas(db);
-  const indexes = target
-    ? db
-        .prepare<[], { name: string; sql: string }>(
-          "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL",
-        )
-        .all()
-    : [];
-  for (const index of indexes) db.exec(`DROP INDEX ${index.name}`);
-  if (!target) db.exec(`CREATE TABLE jobs (${JOB_COLUMNS.join(', ')})`);
+  db.exec(`CREATE TABLE jobs (${JOB_COLUMNS.join(', ')})`);
   const insert = db.prepare(`INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${JOB_COLUMNS.map(() => '?').join(', ')})`);
   const counts = new Map<string, CountEntry>();
   const batchCounts = new Map<string, CountEntry>();
   db.transaction(() => {
-    const values: unknown[] = new Array(JOB_COLUMNS.length);
     for (const row of rows.values()) {
-      for (let c = 0; c < JOB_COLUMNS.length; c++) values[c] = row[JOB_COLUMNS[c]!] ?? null;
-      insert.run(values);
+      insert.run(jobRowValues(row));
       bump(counts, row.owner, row.status);
       if (row.batch_id) bump(batchCounts, row.batch_id, row.status);
     }
-    // This partition's job_throughput (the merge adds the others' up in SQLite).
-    throughput.write(db, { create: !target });
+    // This partition's job_throughput (the merge adds the partitions' up in SQLite).
+    throughput.write(db, { create: true });
   })();
   const jobs = rows.size;
   rows.clear();
   const written = performance.now();
-  if (!target) db.close();
+  db.close();
 
   return {
     result: {
@@ -183,10 +180,7 @@ export function foldPartition(
       foldMs: Math.round(folded - started),
       writeMs: Math.round(written - folded),
     },
-    merge: (merge) => mergeInto(db, indexes, merge),
-    close: () => {
-      if (db.open) db.close();
-    },
+    merge: (merge) => mergeInto(input.target, merge),
   };
 }
 
@@ -204,9 +198,31 @@ export function sumCounts(lists: CountEntry[][]): CountEntry[] {
   return [...total.values()];
 }
 
-/** Copies the other partitions' rows in, applies the other projections, builds the indexes, hands over in WAL. */
-function mergeInto(db: ReadModelDb, indexes: { name: string; sql: string }[], merge: MergeInput): MergeResult {
+/**
+ * Creates the read model, copies the partitions' rows in (SQLite alone keeps the primary key; the
+ * jobs indexes are dropped and built once after the load, one sort per index instead of keeping them
+ * up to date row by row), applies the other projections, builds the indexes, hands over in WAL.
+ */
+function mergeInto(target: string, merge: MergeInput): MergeResult {
   const started = performance.now();
+  removeDbFiles(target);
+  const db: ReadModelDb = openReadModelDb(target);
+  try {
+    return loadInto(db, merge, started);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function loadInto(db: ReadModelDb, merge: MergeInput, started: number): MergeResult {
+  throwawayPragmas(db);
+  const indexes = db
+    .prepare<[], { name: string; sql: string }>(
+      "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL",
+    )
+    .all();
+  for (const index of indexes) db.exec(`DROP INDEX ${index.name}`);
   const columns = JOB_COLUMNS.join(', ');
   for (const part of merge.parts) {
     db.prepare('ATTACH ? AS part').run(part);

@@ -51,8 +51,8 @@ const MAX_DEFAULT_THREADS = 8;
  * Builds a read model from the log into `targetPath` (a fresh file). The read model is derived only
  * from events, so this must equal the live one. The job streams are split into partitions by a hash
  * of their id and folded in parallel, each in a worker thread of its own with the same `evolveJob`
- * the live projection uses (a job's row depends on its stream alone); partition 0 writes into the
- * target, the others into scratch files that are then copied in by SQLite alone. The indexes are
+ * the live projection uses (a job's row depends on its stream alone); each writes its rows into a
+ * scratch file of its own, which partition 0 then copies into the target by SQLite alone. The indexes are
  * built after the load, counters are counted from the rows, and the few events of other projections
  * (batches, pools, schedules) are applied through their live projections in log order.
  */
@@ -72,7 +72,8 @@ export async function rebuildReadModel(
     toPosition: last,
     index,
     count,
-    file: index === 0 ? targetPath : `${targetPath}.part-${index}`,
+    file: `${targetPath}.part-${index}`,
+    target: targetPath,
     progressEvery: PROGRESS_EVERY,
   }));
   const positions = new Array<number>(count).fill(0);
@@ -87,18 +88,15 @@ export async function rebuildReadModel(
   try {
     if (threads === 0) {
       const partition = foldPartition(inputs[0]!, (position) => progress(0, position));
-      try {
-        results = [partition.result];
-        folded = performance.now() - results[0]!.writeMs;
-        merged = partition.merge(mergeInput(results, [], last));
-      } finally {
-        partition.close();
-      }
+      results = [partition.result];
+      folded = performance.now() - results[0]!.writeMs;
+      merged = partition.merge(mergeInput(results, [inputs[0]!.file], last));
     } else {
       ({ results, merged, folded } = await foldInWorkers(inputs, progress, last, options.signal));
     }
   } catch (error) {
     for (const input of inputs) removeDbFiles(input.file);
+    removeDbFiles(targetPath);
     throw error;
   }
   const ms = performance.now() - started;
@@ -162,7 +160,7 @@ async function foldInWorkers(
           workers[0]!.postMessage(
             mergeInput(
               results,
-              inputs.slice(1).map((i) => i.file),
+              inputs.map((i) => i.file),
               position,
             ),
           );

@@ -31,7 +31,6 @@ try {
       try {
         post({ kind: 'merged', result: partition.merge(merge) });
       } catch (error) {
-        partition.close();
         fail(error);
       }
     });

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ConcurrencyError,
@@ -473,6 +474,26 @@ describe('scanAll', () => {
     const mixed = [...store.scanAll({ lazyMetadata: true, metadataWithTypes: [all[0]!.type, "it's"] })];
     expect(mixed.map((e) => ({ ...e, metadata: e.metadata }))).toEqual(all.map((e) => ({ ...e, metadata: e.metadata })));
     expect(() => [...store.scanAll({ partition: { index: 3, count: 3 } })]).toThrow(RangeError);
+  });
+
+  it('given two partitions (the hash of the last character), then job ids with random or counting endings split about evenly', () => {
+    const ids = [
+      ...Array.from({ length: 200 }, () => `job_${randomUUID()}`),
+      ...Array.from({ length: 100 }, (_, i) => `counted_${i}`),
+    ];
+    for (const id of ids) store.appendToStream(id, [newEvent(`${id}-1`)]);
+    const ours = new Set(ids); // (the fixture's own events besides)
+    const parts = [0, 1].map((index) =>
+      [...store.scanAll({ partition: { index, count: 2 } })].map((e) => e.streamId).filter((id) => ours.has(id)),
+    );
+    expect(parts[0]!.length + parts[1]!.length).toBe(ids.length);
+    expect(new Set([...parts[0]!, ...parts[1]!])).toEqual(ours);
+    for (const part of parts) {
+      const random = part.filter((id) => id.startsWith('job_')).length;
+      const counted = part.filter((id) => id.startsWith('counted_')).length;
+      expect(random).toBeGreaterThan(60); // of 200: a fair split is 100 ± ~14 (1σ)
+      expect(counted).toBe(50); // 0..99: every last digit 10 times, 5 of the 10 digits in each
+    }
   });
 });
 
