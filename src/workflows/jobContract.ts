@@ -102,8 +102,10 @@ export interface CarriedJobState {
  * 3: a job that holds its slot already (an early grant, a resume before its step let the slot go) goes
  *    from queued to running without yielding in between, so the task upserts JobStatus once (running)
  *    instead of twice (queued, then running).
+ * 4: a job resumed while its paused step is still in flight (it holds its slot) is running again at
+ *    once (`JobResumed` to `running`), and the step after the stopped one starts without a JobStarted.
  */
-export const JOB_WORKFLOW_REVISION = 3;
+export const JOB_WORKFLOW_REVISION = 4;
 
 /** Where a job's workflow runs, as its input says (and a batch's, for the jobs it starts). */
 export type JobPlacement = Pick<JobWorkflowInput, 'storeAccess' | 'askPoolLocally'>;

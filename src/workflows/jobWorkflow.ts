@@ -358,12 +358,18 @@ class JobRun {
   /** A resumed job goes back into line: for its dependencies, its time, or a pool slot. */
   private resume(who: Actor): number {
     const from = this.state.pausedFrom;
-    const to: ResumeTarget = this.nextWaitingStatus();
+    let to: ResumeTarget = this.nextWaitingStatus();
     this.state.pausedFrom = null;
     this.state.pausedAt = null;
-    // Back in line still holding the slot (resumed before the paused step let it go): it runs on as soon
-    // as its step has stopped, with no grant to wait for — said in the event, so that its pool is not
-    // woken for it (wakePoolsOfQueuedJobs).
+    // Resumed before its paused step stopped: the job still holds its slot and its step is still in
+    // flight, so it is running again at once. When that step has wound down (it heard of the pause),
+    // the next one starts from its checkpoint with nothing to record: no JobStarted, no status change,
+    // no local activity in that task. Runs from before this went back in line until then (replay).
+    if (to === 'queued' && this.slot === 'held' && this.state.stepInFlight && this.since(4, 'resumed-step-runs-on'))
+      to = 'running';
+    // Back in line still holding the slot (resumed as its paused step let it go): it runs on at once,
+    // with no grant to wait for — said in the event, so that its pool is not woken for it
+    // (wakePoolsOfQueuedJobs).
     const holdingSlot = to === 'queued' && this.slot === 'held';
     const data = { to, from, ...(to === 'queued' ? this.queuedData() : {}), ...(holdingSlot ? { holdingSlot } : {}) };
     const seq = this.transition(JobEvents.resumed, data, who);

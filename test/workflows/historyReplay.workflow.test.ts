@@ -66,6 +66,13 @@ const histories: { file: string; contains: string[]; signals: string[] }[] = [
     signals: ['poolSlotGranted'],
   },
   {
+    // A sleep job (behaviour revision 3) paused while its step ran and resumed before the step
+    // stopped: back in line holding its slot, then a JobStarted when the next step began.
+    file: 'job-resumed-holding-slot-before-revision-4.json',
+    contains: ['ACTIVITY_TASK_CANCEL_REQUESTED', 'WORKFLOW_EXECUTION_UPDATE_COMPLETED', 'WORKFLOW_EXECUTION_COMPLETED'],
+    signals: ['poolSlotGranted'],
+  },
+  {
     // A batch of 8 noop jobs, 3 at a time, before it recorded its jobs' JobSubmitted itself.
     file: 'batch-before-recording-jobs-submitted.json',
     contains: ['START_CHILD_WORKFLOW_EXECUTION_INITIATED', 'CHILD_WORKFLOW_EXECUTION_COMPLETED', 'WORKFLOW_EXECUTION_COMPLETED'],
