@@ -208,48 +208,42 @@ function mergeInto(target: string, merge: MergeInput): MergeResult {
   removeDbFiles(target);
   const db: ReadModelDb = openReadModelDb(target);
   try {
-    return loadInto(db, merge, started);
-  } catch (error) {
+    throwawayPragmas(db);
+    const indexes = db
+      .prepare<[], { name: string; sql: string }>(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL",
+      )
+      .all();
+    for (const index of indexes) db.exec(`DROP INDEX ${index.name}`);
+    const columns = JOB_COLUMNS.join(', ');
+    for (const part of merge.parts) {
+      db.prepare('ATTACH ? AS part').run(part);
+      db.exec(`INSERT INTO jobs (${columns}) SELECT ${columns} FROM part.jobs`);
+      addThroughputFrom(db, 'part');
+      db.exec('DETACH part');
+      removeDbFiles(part);
+    }
+    const { projections } = otherProjections();
+    db.transaction(() => {
+      const insertCount = db.prepare('INSERT INTO job_counts (owner, status, count) VALUES (?, ?, ?)');
+      for (const entry of merge.counts) insertCount.run(entry);
+      const insertBatchCount = db.prepare('INSERT INTO batch_job_counts (batch_id, status, count) VALUES (?, ?, ?)');
+      for (const entry of merge.batchCounts) insertBatchCount.run(entry);
+      for (const event of merge.forwarded) for (const projection of projections) projection.apply(db, event);
+      db.prepare('INSERT OR REPLACE INTO projection_checkpoints (name, position) VALUES (?, ?)').run(
+        REBUILD_CHECKPOINT,
+        merge.position,
+      );
+    })();
+    const copied = performance.now();
+    indexPragmas(db);
+    for (const index of indexes) db.exec(index.sql);
+    const indexed = performance.now();
+    // Back to the settings every other connection expects.
+    db.pragma('locking_mode = NORMAL');
+    db.pragma('journal_mode = WAL'); // also releases the exclusive lock
+    return { copyMs: Math.round(copied - started), indexMs: Math.round(indexed - copied) };
+  } finally {
     db.close();
-    throw error;
   }
-}
-
-function loadInto(db: ReadModelDb, merge: MergeInput, started: number): MergeResult {
-  throwawayPragmas(db);
-  const indexes = db
-    .prepare<[], { name: string; sql: string }>(
-      "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL",
-    )
-    .all();
-  for (const index of indexes) db.exec(`DROP INDEX ${index.name}`);
-  const columns = JOB_COLUMNS.join(', ');
-  for (const part of merge.parts) {
-    db.prepare('ATTACH ? AS part').run(part);
-    db.exec(`INSERT INTO jobs (${columns}) SELECT ${columns} FROM part.jobs`);
-    addThroughputFrom(db, 'part');
-    db.exec('DETACH part');
-    removeDbFiles(part);
-  }
-  const { projections } = otherProjections();
-  db.transaction(() => {
-    const insertCount = db.prepare('INSERT INTO job_counts (owner, status, count) VALUES (?, ?, ?)');
-    for (const entry of merge.counts) insertCount.run(entry);
-    const insertBatchCount = db.prepare('INSERT INTO batch_job_counts (batch_id, status, count) VALUES (?, ?, ?)');
-    for (const entry of merge.batchCounts) insertBatchCount.run(entry);
-    for (const event of merge.forwarded) for (const projection of projections) projection.apply(db, event);
-    db.prepare('INSERT OR REPLACE INTO projection_checkpoints (name, position) VALUES (?, ?)').run(
-      REBUILD_CHECKPOINT,
-      merge.position,
-    );
-  })();
-  const copied = performance.now();
-  indexPragmas(db);
-  for (const index of indexes) db.exec(index.sql);
-  const indexed = performance.now();
-  // Back to the settings every other connection expects.
-  db.pragma('locking_mode = NORMAL');
-  db.pragma('journal_mode = WAL'); // also releases the exclusive lock
-  db.close();
-  return { copyMs: Math.round(copied - started), indexMs: Math.round(indexed - copied) };
 }
