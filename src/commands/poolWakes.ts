@@ -9,15 +9,14 @@ const ENDING_EVENTS: ReadonlySet<string> = new Set(JOB_END_EVENT_TYPES);
  * Wakes the pool of every job that the read model has just put into its pool's line: a `JobSubmitted`
  * recorded ahead of the job's workflow with nothing to wait for first, a `JobQueued` (not the first
  * one of such a job: see below), a `JobResumed` back into the line (unless the job still holds its
- * slot: resumed before its paused step let it go). A job could ask its pool itself,
- * but that request is a signal from one workflow
- * to another: Temporal delivers it through history's transfer queue and, when the pool's workflow was
- * busy a moment before, only after a back-off (~500 ms seen in the histories; every job of a pool
- * signals the same pool workflow), and a request that crosses the pool's grant to the same job waits
- * for a lock timeout (500 ms). This wake is a client signal, sent by the process that owns the read
- * model as soon as the job is in the line the pool reads, at most one per pool on its way
- * (PoolWaker). Only a wake-up: the job still asks itself if no grant came within jobWorkflow's
- * POOL_WAKE_WAIT_MS (3 s), so a lost wake costs time, never a job.
+ * slot: resumed before its paused step let it go). A job could ask its pool itself, but that request
+ * is a signal from one workflow to another: Temporal delivers it through history's transfer queue and,
+ * when the pool's workflow was busy a moment before, only after a back-off (~500 ms seen in the
+ * histories; every job of a pool signals the same pool workflow), and a request that crosses the
+ * pool's grant to the same job waits for a lock timeout (500 ms). This wake is a client signal, sent
+ * by the process that owns the read model as soon as the job is in the line the pool reads, at most
+ * one per pool on its way (PoolWaker). Only a wake-up: the job still asks itself if no grant came
+ * within jobWorkflow's POOL_WAKE_WAIT_MS (3 s), so a lost wake costs time, never a job.
  */
 export function wakePoolsOfQueuedJobs(
   events: readonly RecordedEvent[],

@@ -483,8 +483,9 @@ class JobRun {
       const resumedSeq = this.resumedIntoLineSeq;
       this.resumedIntoLineSeq = 0;
       const lineSeq = enteredSeq || (resumedSeq > 0 && this.since(1, 'pool-wake-on-resume') ? resumedSeq : 0);
-      // Holding the slot already (an early grant, a resume while the step still held it): no await, so
-      // the task's one status upsert (a microtask) sees running, not queued. Older runs: replay.
+      // Holding the slot already (an early grant; a resume as the paused step let it go — one while
+      // the step was still in flight goes straight to running since revision 4): no await, so the
+      // task's one status upsert (a microtask) sees running, not queued. Older runs: replay.
       const holding = this.slot === 'held' && this.since(3, 'held-slot-runs-at-once');
       if (!holding && !(await this.acquireSlot(lineSeq))) continue;
       state.startedAt ??= this.iso();
