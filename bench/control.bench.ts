@@ -25,6 +25,9 @@ const CLI_CONTROLS = Number(process.env.BENCH_CLI_CONTROLS ?? 10);
 /** Step length of the running jobs: a running job costs a workflow task per step (its in-step progress
  * is recorded by the step itself, about once a second, without one). */
 const STEP_MS = Number(process.env.BENCH_STEP_MS ?? 10_000);
+/** Spread the background jobs' submits over this many ms (default 0: all at once, so their steps end in
+ * the same second — the worst case for a control landing in that burst). */
+const START_SPREAD_MS = Number(process.env.BENCH_START_SPREAD_MS ?? 0);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const progress = new Progress();
 const run = promisify(execFile);
@@ -96,8 +99,11 @@ try {
 
   for (const target of RUNNING) {
     // Top up the background load to `target` running jobs.
-    while (background.length < target)
+    const adding = target - background.length;
+    while (background.length < target) {
       background.push((await api('POST', '/jobs/submit', longJob(`load ${background.length}`))).job_id);
+      if (START_SPREAD_MS > 0) await new Promise((r) => setTimeout(r, START_SPREAD_MS / adding));
+    }
     while (running() < target) {
       progress.line(`waiting for ${target} running (${running()})`);
       await new Promise((r) => setTimeout(r, 200));
@@ -113,7 +119,7 @@ try {
     for (const [action, values] of Object.entries(figures))
       rows.push({ running: target, via: 'API', action, s: summarize(values) });
 
-    if (cli) {
+    if (cli && CLI_CONTROLS > 0) {
       const cliFigures: Record<string, number[]> = { pause: [], resume: [] };
       const signal = (name: string) =>
         run(cli, ['workflow', 'signal', '--workflow-id', probe, '--name', name, '--address', server.address]);

@@ -36,6 +36,8 @@ export interface EngineConfig {
   defaultJobType: string;
   /** Concurrent job steps per worker. */
   maxConcurrentSteps: number;
+  /** Threads that run workflow code per worker process (WORKFLOW_THREADS, at least 1). */
+  workflowThreads: number;
   /** Resource pools and their limits (POOLS=`gpu:2,default:50`); `default` defaults to MAX_CONCURRENT_STEPS. */
   pools: Record<string, number>;
   /** Reconciler scan period (ms): how soon a terminated or timed-out job shows as such. */
@@ -92,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     host: env.HOST || '127.0.0.1',
     defaultJobType: env.DEFAULT_JOB_TYPE || 'sleep',
     maxConcurrentSteps: intOf(env.MAX_CONCURRENT_STEPS, 100),
+    workflowThreads: atLeastOne('WORKFLOW_THREADS', intOf(env.WORKFLOW_THREADS, 1)),
     pools: parsePoolLimits(env.POOLS),
     reconcileIntervalMs: intOf(env.RECONCILE_INTERVAL_MS, 1000),
     jwtSecret: env.JWT_SECRET || undefined,
@@ -149,6 +152,11 @@ function retentionOf(env: NodeJS.ProcessEnv): RetentionOptions | undefined {
     ? duration('RETENTION_INTERVAL', env.RETENTION_INTERVAL)
     : DEFAULT_RETENTION_INTERVAL_MS;
   return { maxAgeMs, intervalMs };
+}
+
+function atLeastOne(name: string, n: number): number {
+  if (n < 1) throw new Error(`${name} must be at least 1, got ${n}`);
+  return n;
 }
 
 function intOf(value: string | undefined, fallback: number): number {

@@ -77,6 +77,8 @@ export interface EngineOptions {
   workflowBundle?: { codePath: string };
   /** Concurrent job steps per worker; default 100. */
   maxConcurrentSteps?: number;
+  /** Threads that run workflow code (WORKFLOW_THREADS); default 1. See EngineWorkerOptions. */
+  workflowThreads?: number;
   /** Resource pools and their limits (POOLS, e.g. `{gpu: 2, default: 50}`), started with the engine.
    * The `default` pool's limit defaults to maxConcurrentSteps; other unnamed pools get that too. */
   pools?: Record<string, number>;
@@ -128,6 +130,7 @@ export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOption
     storeAccess: config.storeAccess,
     workflowBundle: config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined,
     maxConcurrentSteps: config.maxConcurrentSteps,
+    workflowThreads: config.workflowThreads,
     pools: config.pools,
     reconcileIntervalMs: config.reconcileIntervalMs,
     logLevel: config.logLevel,
@@ -356,6 +359,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       batchItems,
       workflowBundle: options.workflowBundle,
       maxConcurrentSteps: options.maxConcurrentSteps,
+      workflowThreads: options.workflowThreads,
       logLevel: options.logLevel,
       scheduler,
     });

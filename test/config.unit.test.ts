@@ -15,6 +15,7 @@ describe('loadConfig: the one reader of the environment', () => {
       host: '127.0.0.1',
       defaultJobType: 'sleep',
       maxConcurrentSteps: 100,
+      workflowThreads: 1,
       reconcileIntervalMs: 1000,
       storeAccess: 'local',
       temporalPort: 7233,
@@ -41,6 +42,7 @@ describe('loadConfig: the one reader of the environment', () => {
       EVENTSTORE_ACCESS: 'remote',
       WORKFLOW_BUNDLE: '/b/bundle.js',
       SHUTDOWN_TIMEOUT_MS: '5000',
+      WORKFLOW_THREADS: '2',
     });
     expect(c).toMatchObject({
       temporalPort: 7300,
@@ -56,6 +58,7 @@ describe('loadConfig: the one reader of the environment', () => {
       workflowBundle: { codePath: '/b/bundle.js' },
       storeAccess: 'remote',
       logLevel: 'DEBUG',
+      workflowThreads: 2,
     });
   });
 
@@ -72,5 +75,6 @@ describe('loadConfig: the one reader of the environment', () => {
 
   it('refuses a number that is not one', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/non-negative integer/);
+    expect(() => loadConfig({ WORKFLOW_THREADS: '0' })).toThrow(/WORKFLOW_THREADS must be at least 1/);
   });
 });

@@ -32,6 +32,8 @@ export async function startBenchEngine(options: BenchEngineOptions) {
     eventStorePath: path.join(dir, 'events.db'),
     readModelPath: path.join(dir, 'readmodel.db'),
     resultsDir: path.join(dir, 'results'),
+    // As with `npm start`: WORKFLOW_THREADS=2 npm run bench:control measures a second workflow thread.
+    ...(process.env.WORKFLOW_THREADS ? { workflowThreads: Number(process.env.WORKFLOW_THREADS) } : {}),
     ...options.engine,
   });
   const http = options.http ? serve({ fetch: engine.app.fetch, port: 0, hostname: '127.0.0.1' }) : undefined;

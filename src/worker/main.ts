@@ -39,6 +39,7 @@ const workers = await createEngineWorkers({
   workflowBundle: config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined,
   logLevel: config.logLevel,
   maxConcurrentSteps: config.maxConcurrentSteps,
+  workflowThreads: config.workflowThreads,
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => workers.forEach((w) => w.shutdown()));
