@@ -78,6 +78,22 @@ export interface EngineConfig {
   retention?: RetentionOptions;
 }
 
+/**
+ * loadConfig for a program's start: a variable that cannot be read stops it with one line naming the
+ * variable (exit code 2), not a stack trace.
+ */
+export function loadConfigOrExit(
+  env: NodeJS.ProcessEnv = process.env,
+  stop: { error(line: string): void; exit(code: number): never } = { error: console.error, exit: process.exit },
+): EngineConfig {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    stop.error(`Configuration: ${(error as Error).message}`);
+    return stop.exit(2);
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
   const dataDir = path.resolve(env.DATA_DIR ?? 'data');
   return {
@@ -90,26 +106,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     readModelPath: path.resolve(env.READMODEL_PATH ?? path.join(dataDir, 'readmodel.db')),
     resultsDir: path.resolve(env.RESULTS_DIR ?? path.join(dataDir, 'results')),
     filesDir: path.resolve(env.FILES_DIR ?? path.join(dataDir, 'files')),
-    port: intOf(env.PORT, 3000),
+    port: intOf(env, 'PORT', 3000),
     host: env.HOST || '127.0.0.1',
     defaultJobType: env.DEFAULT_JOB_TYPE || 'sleep',
-    maxConcurrentSteps: intOf(env.MAX_CONCURRENT_STEPS, 100),
-    workflowThreads: atLeastOne('WORKFLOW_THREADS', intOf(env.WORKFLOW_THREADS, 1)),
+    maxConcurrentSteps: intOf(env, 'MAX_CONCURRENT_STEPS', 100),
+    workflowThreads: atLeastOne('WORKFLOW_THREADS', intOf(env, 'WORKFLOW_THREADS', 1)),
     pools: parsePoolLimits(env.POOLS),
-    reconcileIntervalMs: intOf(env.RECONCILE_INTERVAL_MS, 1000),
+    reconcileIntervalMs: intOf(env, 'RECONCILE_INTERVAL_MS', 1000),
     jwtSecret: env.JWT_SECRET || undefined,
     limits: {
-      ...(env.MAX_REQUEST_BYTES ? { maxRequestBytes: intOf(env.MAX_REQUEST_BYTES, 0) } : {}),
-      ...(env.MAX_BATCH_REQUEST_BYTES ? { maxBatchRequestBytes: intOf(env.MAX_BATCH_REQUEST_BYTES, 0) } : {}),
-      ...(env.MAX_JOB_INPUT_BYTES ? { maxJobInputBytes: intOf(env.MAX_JOB_INPUT_BYTES, 0) } : {}),
-      ...(env.MAX_JSON_DEPTH ? { maxJsonDepth: intOf(env.MAX_JSON_DEPTH, 0) } : {}),
-      ...(env.MAX_UPLOAD_BYTES ? { maxUploadBytes: intOf(env.MAX_UPLOAD_BYTES, 0) } : {}),
+      ...(env.MAX_REQUEST_BYTES ? { maxRequestBytes: intOf(env, 'MAX_REQUEST_BYTES', 0) } : {}),
+      ...(env.MAX_BATCH_REQUEST_BYTES ? { maxBatchRequestBytes: intOf(env, 'MAX_BATCH_REQUEST_BYTES', 0) } : {}),
+      ...(env.MAX_JOB_INPUT_BYTES ? { maxJobInputBytes: intOf(env, 'MAX_JOB_INPUT_BYTES', 0) } : {}),
+      ...(env.MAX_JSON_DEPTH ? { maxJsonDepth: intOf(env, 'MAX_JSON_DEPTH', 0) } : {}),
+      ...(env.MAX_UPLOAD_BYTES ? { maxUploadBytes: intOf(env, 'MAX_UPLOAD_BYTES', 0) } : {}),
     },
-    jwtMaxTtlSeconds: intOf(env.JWT_MAX_TTL_SECONDS, 7 * 24 * 3600),
+    jwtMaxTtlSeconds: intOf(env, 'JWT_MAX_TTL_SECONDS', 7 * 24 * 3600),
     storeAccess: env.EVENTSTORE_ACCESS === 'remote' ? 'remote' : 'local',
     production: env.NODE_ENV === 'production',
-    temporalPort: intOf(env.TEMPORAL_PORT, 7233),
-    temporalUiPort: env.TEMPORAL_UI_PORT ? intOf(env.TEMPORAL_UI_PORT, 0) : undefined,
+    temporalPort: intOf(env, 'TEMPORAL_PORT', 7233),
+    temporalUiPort: env.TEMPORAL_UI_PORT ? intOf(env, 'TEMPORAL_UI_PORT', 0) : undefined,
     temporalUiUrl: env.TEMPORAL_UI_URL || undefined,
     logLevel: env.LOG_LEVEL || 'WARN',
     storeOwner: env.STORE_OWNER !== 'false',
@@ -119,16 +135,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
       .map((m) => m.trim())
       .filter(Boolean),
     workflowBundlePath: env.WORKFLOW_BUNDLE ? path.resolve(env.WORKFLOW_BUNDLE) : undefined,
-    shutdownTimeoutMs: intOf(env.SHUTDOWN_TIMEOUT_MS, 20_000),
+    shutdownTimeoutMs: intOf(env, 'SHUTDOWN_TIMEOUT_MS', 20_000),
     webhooks: {
       callbackSecret: env.WEBHOOK_CALLBACK_SECRET || undefined,
       retry: {
         ...DEFAULT_WEBHOOK_RETRY,
-        maxDurationMs: intOf(env.WEBHOOK_RETRY_HOURS, DEFAULT_WEBHOOK_RETRY.maxDurationMs / 3_600_000) * 3_600_000,
-        initialIntervalMs: intOf(env.WEBHOOK_RETRY_INITIAL_MS, DEFAULT_WEBHOOK_RETRY.initialIntervalMs),
-        maxIntervalMs: intOf(env.WEBHOOK_RETRY_MAX_INTERVAL_MS, DEFAULT_WEBHOOK_RETRY.maxIntervalMs),
+        maxDurationMs: intOf(env, 'WEBHOOK_RETRY_HOURS', DEFAULT_WEBHOOK_RETRY.maxDurationMs / 3_600_000) * 3_600_000,
+        initialIntervalMs: intOf(env, 'WEBHOOK_RETRY_INITIAL_MS', DEFAULT_WEBHOOK_RETRY.initialIntervalMs),
+        maxIntervalMs: intOf(env, 'WEBHOOK_RETRY_MAX_INTERVAL_MS', DEFAULT_WEBHOOK_RETRY.maxIntervalMs),
       },
-      requestTimeoutMs: intOf(env.WEBHOOK_TIMEOUT_MS, 10_000),
+      requestTimeoutMs: intOf(env, 'WEBHOOK_TIMEOUT_MS', 10_000),
     },
     retention: retentionOf(env),
   };
@@ -145,7 +161,7 @@ function retentionOf(env: NodeJS.ProcessEnv): RetentionOptions | undefined {
   const maxAgeMs = env.RETENTION_MAX_AGE
     ? duration('RETENTION_MAX_AGE', env.RETENTION_MAX_AGE)
     : env.RETENTION_DAYS
-      ? intOf(env.RETENTION_DAYS, 0) * 86_400_000
+      ? intOf(env, 'RETENTION_DAYS', 0) * 86_400_000
       : 0;
   if (!maxAgeMs) return undefined;
   const intervalMs = env.RETENTION_INTERVAL
@@ -159,9 +175,10 @@ function atLeastOne(name: string, n: number): number {
   return n;
 }
 
-function intOf(value: string | undefined, fallback: number): number {
+function intOf(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = env[name];
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`Expected a non-negative integer, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: expected a non-negative integer, got ${JSON.stringify(value)}`);
   return n;
 }

@@ -5,14 +5,14 @@
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { serve } from '@hono/node-server';
-import { loadConfig } from './config.js';
+import { loadConfigOrExit } from './config.js';
 import { connectOrStartTemporal } from './temporal/devServer.js';
 import { engineOptionsFromConfig, startEngine } from './engine.js';
 import { loadJobTypeRegistry } from './jobs/loadJobTypes.js';
 import { jwtAuthenticator } from './api/auth.js';
 import { installClientErrorHandler } from './api/clientErrors.js';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 if (config.production && !config.jwtSecret) {
   console.error('NODE_ENV=production needs JWT_SECRET: refusing to start an API without authentication.');
   process.exit(2);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { loadConfig, loadConfigOrExit } from '../src/config.js';
 import { engineOptionsFromConfig } from '../src/engine.js';
 
 describe('loadConfig: the one reader of the environment', () => {
@@ -74,7 +74,21 @@ describe('loadConfig: the one reader of the environment', () => {
   });
 
   it('refuses a number that is not one', () => {
-    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/non-negative integer/);
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/^PORT: expected a non-negative integer/);
+    expect(() => loadConfig({ WEBHOOK_TIMEOUT_MS: '-5' })).toThrow(/^WEBHOOK_TIMEOUT_MS: /);
     expect(() => loadConfig({ WORKFLOW_THREADS: '0' })).toThrow(/WORKFLOW_THREADS must be at least 1/);
+  });
+
+  it('stops a program with one line naming the variable, exit code 2', () => {
+    const lines: string[] = [];
+    const stop = {
+      error: (line: string) => void lines.push(line),
+      exit: (code: number): never => {
+        throw new Error(`exit ${code}`);
+      },
+    };
+    expect(() => loadConfigOrExit({ PORT: 'eighty' }, stop)).toThrow('exit 2');
+    expect(lines).toEqual(['Configuration: PORT: expected a non-negative integer, got "eighty"']);
+    expect(loadConfigOrExit({ PORT: '8080' }, stop).port).toBe(8080);
   });
 });

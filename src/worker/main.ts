@@ -4,7 +4,7 @@
  * production stack's worker service.
  */
 import { NativeConnection } from '@temporalio/worker';
-import { loadConfig } from '../config.js';
+import { loadConfigOrExit } from '../config.js';
 import { openEventStore } from '../eventstore/index.js';
 import { loadJobTypeRegistry } from '../jobs/loadJobTypes.js';
 import { configureHttpEgress } from '../jobs/egressGuard.js';
@@ -13,7 +13,7 @@ import { createEngineWorkers, installRuntime, runWorkers } from './engineWorkers
 import { FileStore } from '../files/fileStore.js';
 import { createMatchJobType } from '../jobs/match/matchJobType.js';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 if (!config.temporalAddress) {
   console.error('TEMPORAL_ADDRESS is required for a standalone worker');
   process.exit(2);
