@@ -22,6 +22,8 @@ import { runBenchThread } from './support/benchThread.js';
 const RUNNING = (process.env.BENCH_RUNNING ?? '0,50,200').split(',').map(Number);
 const CONTROLS = Number(process.env.BENCH_CONTROLS ?? 100);
 const CLI_CONTROLS = Number(process.env.BENCH_CLI_CONTROLS ?? 10);
+/** Pause between two API controls of the probe job (ms); default 0, back to back. */
+const CONTROL_GAP_MS = Number(process.env.BENCH_CONTROL_GAP_MS ?? 0);
 /** Step length of the running jobs: a running job costs a workflow task per step (its in-step progress
  * is recorded by the step itself, about once a second, without one). */
 const STEP_MS = Number(process.env.BENCH_STEP_MS ?? 10_000);
@@ -113,8 +115,9 @@ try {
     const probe: string = (await api('POST', '/jobs/submit', longJob(`probe ${target}`))).job_id;
     await visibleAfter(probe, performance.now(), (row) => row.status === 'running');
     // The API rounds run in a thread of their own: a user's client is not on the server's event loop.
-    const figures = await controlRoundsInThread({ baseUrl: bench.baseUrl, jobId: probe, controls: CONTROLS }, (done) =>
-      progress.line(`${target} running: ${done}/${CONTROLS} control rounds (API)`),
+    const figures = await controlRoundsInThread(
+      { baseUrl: bench.baseUrl, jobId: probe, controls: CONTROLS, gapMs: CONTROL_GAP_MS },
+      (done) => progress.line(`${target} running: ${done}/${CONTROLS} control rounds (API)`),
     );
     for (const [action, values] of Object.entries(figures))
       rows.push({ running: target, via: 'API', action, s: summarize(values) });

@@ -11,6 +11,9 @@ export interface ControlRoundsInput {
   baseUrl: string;
   jobId: string;
   controls: number;
+  /** Pause between two controls (ms; 0: back to back, each control queued behind the work the one
+   * before left on the job — its step winding down, the rest of its workflow task). */
+  gapMs: number;
 }
 
 export type ControlRoundsOutput = Record<'pause' | 'resume' | 'reprioritize', number[]>;
@@ -37,16 +40,21 @@ async function visibleAfter(t0: number, seen: (row: any) => boolean): Promise<nu
   }
 }
 
+const gap = () => (input.gapMs > 0 ? new Promise((r) => setTimeout(r, input.gapMs)) : Promise.resolve());
+
 async function run(): Promise<ControlRoundsOutput> {
   const figures: ControlRoundsOutput = { pause: [], resume: [], reprioritize: [] };
   for (let i = 0; i < input.controls; i++) {
+    await gap();
     let t0 = performance.now();
     await api('POST', `/jobs/${input.jobId}/pause`, { reason: 'bench' });
     figures.pause.push(await visibleAfter(t0, (row) => row.status === 'paused'));
+    await gap();
     t0 = performance.now();
     await api('POST', `/jobs/${input.jobId}/resume`, { reason: 'bench' });
     figures.resume.push(await visibleAfter(t0, (row) => row.status !== 'paused'));
     const priority = i % 2 === 0 ? 3 : 2; // the probe starts at 2: alternate
+    await gap();
     t0 = performance.now();
     await api('PUT', `/jobs/${input.jobId}/priority`, { priority, reason: 'bench' });
     figures.reprioritize.push(await visibleAfter(t0, (row) => row.priority === priority));

@@ -30,6 +30,9 @@ export interface ReprioritizePayload extends ControlPayload {
 export interface Actor {
   actor: string;
   reason?: string;
+  /** The Temporal Update that asked for the change, if one did: in the event's metadata, so whoever
+   * sent it can tell when its event is in the read model (before the Update's answer comes back). */
+  updateId?: string;
 }
 
 export type ControlAction = 'pause' | 'resume' | 'cancel' | 'reprioritize';

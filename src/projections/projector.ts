@@ -108,6 +108,32 @@ export class Projector extends EventEmitter {
   }
 
   /**
+   * The first event `match` accepts among those applied from now on (undefined after `timeoutMs` or
+   * cancel()): register before the event can be in the log, e.g. before sending the request that
+   * writes it. Resolves once the event's batch is committed to the read model.
+   */
+  whenApplied(
+    match: (event: RecordedEvent) => boolean,
+    timeoutMs = 10_000,
+  ): { promise: Promise<RecordedEvent | undefined>; cancel(): void } {
+    let finish: (event: RecordedEvent | undefined) => void = () => undefined;
+    const promise = new Promise<RecordedEvent | undefined>((resolve) => {
+      const check = (events: RecordedEvent[]) => {
+        const found = events.find(match);
+        if (found) finish(found);
+      };
+      const timer = setTimeout(() => finish(undefined), timeoutMs);
+      finish = (event) => {
+        clearTimeout(timer);
+        this.off('applied', check);
+        resolve(event);
+      };
+      this.on('applied', check);
+    });
+    return { promise, cancel: () => finish(undefined) };
+  }
+
+  /**
    * Resolves true once `predicate` holds on the read model, false after `timeoutMs`. The predicate is
    * checked now and after every batch the projector applies — the one way commands wait for their
    * effect, whether they know its log position or only what the row must show.

@@ -236,7 +236,8 @@ class BatchRun {
   }
 
   private cancel(who: Actor): number {
-    this.cancelRequested = who;
+    // Kept for the batch's last event: who asked, not the Update that asked (its id names one event).
+    this.cancelRequested = { actor: who.actor, ...(who.reason !== undefined ? { reason: who.reason } : {}) };
     const data = { batchId: this.batchId, inFlight: this.children.size, notStarted: this.remaining() };
     const seq = this.outbox.record(BatchEvents.cancelRequested, data, who);
     this.syncChildren(who);

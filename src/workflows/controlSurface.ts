@@ -4,7 +4,7 @@
  * rules refuse changes nothing and is recorded as ignored (a signal cannot answer); an update that
  * they refuse is rejected by its validator before anything is written.
  */
-import { ApplicationFailure, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, currentUpdateInfo, setHandler } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import {
   actorOf,
@@ -72,7 +72,12 @@ export function installControlSurface<R>(definitions: ControlDefinitions<R>, tar
     });
     setHandler(
       definitions.updates[action] as UpdateDefinition<R, [AnyPayload]>,
-      async (payload: AnyPayload) => target.answer(perform(action, payload, who(payload))),
+      // The Update's id goes into the event's metadata: the API answers as soon as the event is in the
+      // read model, without waiting for this task to complete and its answer to travel back.
+      async (payload: AnyPayload) => {
+        const updateId = currentUpdateInfo()?.id;
+        return target.answer(perform(action, payload, { ...who(payload), ...(updateId ? { updateId } : {}) }));
+      },
       {
         validator: (payload: AnyPayload) => {
           const refusal = target.refuse(action, argument(action, payload));

@@ -22,7 +22,7 @@ import type { AppendResult } from '../eventstore/index.js';
 
 export interface EventOutbox {
   /** Queues an event; returns its sequence number (see flushed). */
-  record(type: string, data: Record<string, unknown>, who: { actor: string; reason?: string }): number;
+  record(type: string, data: Record<string, unknown>, who: { actor: string; reason?: string; updateId?: string }): number;
   /** Resolves once every event up to `seq` (default: all recorded) is in the store. */
   flushed(seq?: number): Promise<void>;
   /** Global position of the last appended event (read-your-writes for callers). */
@@ -171,12 +171,13 @@ export function createEventOutbox(options: {
  * ahead of the workflow with the same id (jobSubmittedEvent): the same event, the same metadata.
  */
 export function outboxMetadata(
-  who: { actor: string; reason?: string },
+  who: { actor: string; reason?: string; updateId?: string },
   ids: { correlationId: string; workflowId: string; runId: string },
 ): EventMetadata {
   return {
     actor: who.actor,
     ...(who.reason !== undefined ? { reason: who.reason } : {}),
+    ...(who.updateId !== undefined ? { updateId: who.updateId } : {}),
     correlationId: ids.correlationId,
     causationId: ids.runId,
     workflowId: ids.workflowId,

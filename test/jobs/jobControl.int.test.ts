@@ -138,6 +138,18 @@ describe('job control', () => {
         .map((e) => e.metadata.actor);
     expect(new Set(actors(viaApi.id))).toEqual(new Set(['user:local']));
     expect(new Set(actors(viaCli.id))).toEqual(new Set(['external']));
+    // The API's controls are Updates: each event names its Update (the API answers once that event is
+    // in the read model); the CLI's signals name none.
+    const updateIds = (id: string) =>
+      engine.eventStore
+        .readStream(id)
+        .filter((e) => ['JobPaused', 'JobResumed', 'JobReprioritized'].includes(e.type))
+        .map((e) => e.metadata.updateId);
+    const apiUpdateIds = updateIds(viaApi.id);
+    expect(apiUpdateIds.length).toBeGreaterThanOrEqual(3);
+    expect(apiUpdateIds.every((u) => typeof u === 'string' && /^[0-9a-f-]{36}$/.test(u))).toBe(true);
+    expect(new Set(apiUpdateIds).size).toBe(apiUpdateIds.length);
+    expect(updateIds(viaCli.id).every((u) => u === undefined)).toBe(true);
     const reprioritized = engine.eventStore.readStream(viaApi.id).find((e) => e.type === 'JobReprioritized')!;
     expect(reprioritized.data).toMatchObject({ from: 2, to: 4 });
   });

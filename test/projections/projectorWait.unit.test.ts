@@ -47,6 +47,26 @@ describe('Projector.waitUntil / waitFor: how commands wait for their effect', ()
     expect(jobs.getJob('job_x')).toBeDefined();
   });
 
+  it('whenApplied: hands over the first applied event it matches once its batch is in the read model; nothing after cancel', async () => {
+    const jobs = new JobReadModel(db);
+    const paused = projector.whenApplied((e) => e.metadata?.updateId === 'u-1', 5_000);
+    store.appendToStream('job_p', [submitted('job_p')]);
+    setTimeout(
+      () =>
+        store.appendToStream('job_p', [
+          { ...control('job_p', 2, 'JobPaused', { from: 'queued' }), metadata: { updateId: 'u-1' } },
+        ]),
+      30,
+    );
+    const event = await paused.promise;
+    expect(event?.type).toBe('JobPaused');
+    expect(jobs.getJob('job_p')?.status).toBe('paused');
+    const never = projector.whenApplied(() => true, 5_000);
+    never.cancel();
+    expect(await never.promise).toBeUndefined();
+    expect(projector.listenerCount('applied')).toBe(0); // nothing left behind
+  });
+
   it('answers false after the timeout when the effect never shows', async () => {
     const started = Date.now();
     expect(await projector.waitUntil(() => false, 100)).toBe(false);

@@ -1,0 +1,119 @@
+/**
+ * When the API answers a pause, resume or reprioritize: as soon as the event that carries its Update's
+ * id is in the read model — it does not wait for the Update's own answer to travel back through
+ * Temporal — and a refused Update still answers with its refusal. Fakes stand in for Temporal and the
+ * projector: what is tested is the order of the waits (the real path runs in jobControl.int.test.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { JobCommands, type JobCommandsDeps } from '../../src/commands/jobCommands.js';
+import { JobTypeRegistry } from '../../src/jobs/registry.js';
+import { DomainError } from '../../src/domain/index.js';
+import type { RecordedEvent } from '../../src/eventstore/index.js';
+import type { JobRow } from '../../src/projections/jobReadModel.js';
+
+/** The row before and after the control, the Update's calls, and a projector applying by hand. */
+function harness(update: (updateId: string) => Promise<unknown>, options: { withWhenApplied?: boolean } = {}) {
+  const row = { id: 'job_c', status: 'running', priority: 2 } as JobRow;
+  let current = row;
+  const sentUpdateIds: string[] = [];
+  const matchers: ((e: RecordedEvent) => boolean)[] = [];
+  const waitedFor: number[] = [];
+  const projection: JobCommandsDeps['projection'] = {
+    waitFor: async (position) => {
+      waitedFor.push(position);
+      return true;
+    },
+    waitUntil: async () => true,
+    ...(options.withWhenApplied === false
+      ? {}
+      : {
+          whenApplied: (match: (e: RecordedEvent) => boolean) => {
+            let resolve: (e: RecordedEvent | undefined) => void = () => undefined;
+            const promise = new Promise<RecordedEvent | undefined>((r) => (resolve = r));
+            matchers.push((e) => {
+              if (!match(e)) return false;
+              resolve(e);
+              return true;
+            });
+            return { promise, cancel: () => resolve(undefined) };
+          },
+        }),
+  };
+  const client = {
+    workflow: {
+      getHandle: () => ({
+        executeUpdate: (_definition: unknown, opts: { updateId: string }) => {
+          sentUpdateIds.push(opts.updateId);
+          return update(opts.updateId);
+        },
+      }),
+    },
+  };
+  const commands = new JobCommands({
+    client: client as unknown as JobCommandsDeps['client'],
+    taskQueue: 'q',
+    registry: new JobTypeRegistry(),
+    readModel: { getJob: () => current } as unknown as JobCommandsDeps['readModel'],
+    projection,
+    defaultJobType: 'noop',
+    visibilityTimeoutMs: 2_000,
+  });
+  /** The projector applies an event (the row changes with it). */
+  const apply = (metadata: Record<string, unknown>, after: Partial<JobRow>) => {
+    current = { ...current, ...after };
+    const event = { type: 'JobPaused', metadata, data: {}, globalPosition: 7 } as unknown as RecordedEvent;
+    return matchers.some((m) => m(event));
+  };
+  return { row, commands, sentUpdateIds, apply, waitedFor, matchers };
+}
+
+const never = () => new Promise<never>(() => undefined);
+
+describe('JobCommands: a control answers once its event is in the read model', () => {
+  it('answers a pause when the event carrying its Update id is applied, though the Update has not answered', async () => {
+    const h = harness(never);
+    const answer = h.commands.control(h.row, 'pause', 'alice', 'lunch');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(h.sentUpdateIds).toHaveLength(1);
+    expect(h.apply({ updateId: 'another update' }, {})).toBe(false); // not ours: still waiting
+    expect(h.apply({ updateId: h.sentUpdateIds[0] }, { status: 'paused' })).toBe(true);
+    expect((await answer).status).toBe('paused');
+    expect(h.waitedFor).toEqual([]); // no wait for the Update's answer or its position
+  });
+
+  it('does the same for reprioritize', async () => {
+    const h = harness(never);
+    const answer = h.commands.reprioritize(h.row, 4, 'alice');
+    await new Promise((r) => setTimeout(r, 10));
+    h.apply({ updateId: h.sentUpdateIds[0] }, { priority: 4 });
+    expect((await answer).priority).toBe(4);
+  });
+
+  it('answers from the Update when its answer comes first, after the read model has caught up with its position', async () => {
+    const h = harness(async () => ({ state: {}, position: 42 }));
+    expect((await h.commands.control(h.row, 'resume', 'alice')).id).toBe('job_c');
+    expect(h.waitedFor).toEqual([42]);
+    expect(h.matchers).toHaveLength(1); // the event waiter was set up, and then given up (cancelled)
+  });
+
+  it('a refused Update still answers with its refusal (nothing was recorded)', async () => {
+    const refused = () =>
+      Promise.reject(
+        new WorkflowUpdateFailedError(
+          'refused',
+          ApplicationFailure.create({ type: 'JobNotPaused', message: 'Job is running; only a paused job can be resumed' }),
+        ),
+      );
+    const h = harness(refused);
+    await expect(h.commands.control(h.row, 'resume', 'alice')).rejects.toThrow(DomainError);
+    await expect(h.commands.control(h.row, 'resume', 'alice')).rejects.toThrow(/only a paused job can be resumed/);
+  });
+
+  it('without a projector that reports applied events, waits for the Update as before', async () => {
+    const h = harness(async () => ({ state: {}, position: 9 }), { withWhenApplied: false });
+    await h.commands.control(h.row, 'pause', 'alice');
+    expect(h.waitedFor).toEqual([9]);
+  });
+});
