@@ -31,6 +31,7 @@ import { BatchIdKey, BatchStatusKey, OwnerKey } from '../temporal/searchAttribut
 import { DomainError } from '../domain/index.js';
 import { badRequest, conflict, forbidden } from './commandErrors.js';
 import type { ReadYourWrites } from './jobCommands.js';
+import { updateUntilVisible } from './updateUntilVisible.js';
 import { assertDeliverableUrl } from './webhookCommands.js';
 import { pollUntil } from './pollUntil.js';
 
@@ -220,19 +221,19 @@ export class BatchCommands {
   async control(row: BatchRow, action: 'pause' | 'resume' | 'cancel', actor: string, reason?: string): Promise<BatchRow> {
     if (isTerminalBatchStatus(row.status)) throw conflict(`Batch is already ${row.status}`);
     const update = { pause: batchPauseUpdate, resume: batchResumeUpdate, cancel: batchCancelUpdate }[action];
-    const result = await this.update(() =>
-      this.deps.client.workflow.getHandle(row.id).executeUpdate(update, { args: [{ actor, reason }] }),
+    const handle = this.deps.client.workflow.getHandle(row.id);
+    await updateUntilVisible(this.deps.projection, this.deps.visibilityTimeoutMs ?? 15_000, (updateId) =>
+      this.update(() => handle.executeUpdate(update, { args: [{ actor, reason }], updateId })),
     );
-    await this.deps.projection.waitFor(result.position, this.deps.visibilityTimeoutMs ?? 15_000);
     return this.deps.batches.getBatch(row.id) ?? row;
   }
 
   async reprioritize(row: BatchRow, priority: number, actor: string, reason?: string): Promise<BatchRow> {
     if (isTerminalBatchStatus(row.status)) throw conflict(`Batch is already ${row.status}; its priority cannot change`);
-    const result = await this.update(() =>
-      this.deps.client.workflow.getHandle(row.id).executeUpdate(batchReprioritizeUpdate, { args: [{ priority, actor, reason }] }),
+    const handle = this.deps.client.workflow.getHandle(row.id);
+    await updateUntilVisible(this.deps.projection, this.deps.visibilityTimeoutMs ?? 15_000, (updateId) =>
+      this.update(() => handle.executeUpdate(batchReprioritizeUpdate, { args: [{ priority, actor, reason }], updateId })),
     );
-    await this.deps.projection.waitFor(result.position, this.deps.visibilityTimeoutMs ?? 15_000);
     return this.deps.batches.getBatch(row.id) ?? row;
   }
 

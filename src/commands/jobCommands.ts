@@ -30,6 +30,7 @@ import { DEFAULT_POOL, DomainError, type Dependency } from '../domain/index.js';
 import { IdempotencyConflictError, badRequest, conflict, forbidden } from './commandErrors.js';
 import { InputAccessDeniedError } from '../jobs/jobType.js';
 import { pollUntil } from './pollUntil.js';
+import { updateUntilVisible } from './updateUntilVisible.js';
 import type { EventStore, RecordedEvent } from '../eventstore/index.js';
 import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
 import { assertDeliverableUrl } from './webhookCommands.js';
@@ -289,8 +290,8 @@ export class JobCommands {
       await handle.cancel().catch(() => undefined);
       await this.deps.projection.waitFor(result.position, this.visibilityTimeoutMs);
     } else {
-      await this.updateUntilVisible(row.id, (updateId) =>
-        handle.executeUpdate(updates[action], { args: [{ actor, reason }], updateId }),
+      await updateUntilVisible(this.deps.projection, this.visibilityTimeoutMs, (updateId) =>
+        this.update(row.id, () => handle.executeUpdate(updates[action], { args: [{ actor, reason }], updateId })),
       );
     }
     return this.deps.readModel.getJob(row.id) ?? row;
@@ -298,10 +299,9 @@ export class JobCommands {
 
   async reprioritize(row: JobRow, priority: number, actor: string, reason?: string): Promise<JobRow> {
     if (isTerminalJobStatus(row.status)) throw conflict(`Job is already ${row.status}; its priority cannot change`);
-    await this.updateUntilVisible(row.id, (updateId) =>
-      this.deps.client.workflow
-        .getHandle(row.id)
-        .executeUpdate(reprioritizeUpdate, { args: [{ priority, actor, reason }], updateId }),
+    const handle = this.deps.client.workflow.getHandle(row.id);
+    await updateUntilVisible(this.deps.projection, this.visibilityTimeoutMs, (updateId) =>
+      this.update(row.id, () => handle.executeUpdate(reprioritizeUpdate, { args: [{ priority, actor, reason }], updateId })),
     );
     return this.deps.readModel.getJob(row.id) ?? row;
   }
@@ -418,31 +418,6 @@ export class JobCommands {
       if (/already completed|workflow execution.*(completed|closed)/i.test(message))
         throw conflict(`Job ${jobId} is no longer running`);
       throw error;
-    }
-  }
-
-  /**
-   * Sends an Update and returns once its effect is in the read model: as soon as the projector applies
-   * the event that carries the Update's id (the workflow records it in the event's metadata) — the
-   * event is in the log then, before the workflow's task has completed and the Update's answer has
-   * travelled back through Temporal (20–45 ms of a slow control's time under load) — or once the
-   * answer is back and the read model has caught up with its position, whichever comes first. A
-   * refused Update (its validator) writes nothing and throws, as before.
-   */
-  private async updateUntilVisible(jobId: string, call: (updateId: string) => Promise<ControlResult>): Promise<void> {
-    const updateId = randomUUID();
-    const applied = this.deps.projection.whenApplied?.((e) => e.metadata?.updateId === updateId, this.visibilityTimeoutMs);
-    const answered = this.update(jobId, () => call(updateId));
-    try {
-      const first = await Promise.race([answered, ...(applied ? [applied.promise.then((e) => e && 'applied')] : [])]);
-      if (first === 'applied') {
-        answered.catch(() => undefined); // recorded: what the answer says later changes nothing
-        return;
-      }
-      const result = first === undefined ? await answered : first;
-      await this.deps.projection.waitFor(result.position, this.visibilityTimeoutMs);
-    } finally {
-      applied?.cancel();
     }
   }
 

@@ -103,10 +103,15 @@ describe('batches', () => {
     expect((await jobsOf(id)).filter((j) => j.status === 'running')).toEqual([]);
     const resumed = await engine.api('POST', `/api/v1/batches/${id}/resume`);
     expect(resumed.status).toBe(200);
+    // The API answered once its resume was in the read model (the event names its Update).
+    expect(resumed.body.batch.status).not.toBe('paused');
     const done = await untilBatch(id, (b) => b.status === 'completed', 'completed');
     expect(done.progress.completed).toBe(5);
     const paused = engine.eventStore.readStream(id).find((e) => e.type === 'BatchPaused')!;
     expect(paused.metadata).toMatchObject({ actor: 'external', reason: 'maintenance' });
+    expect(paused.metadata.updateId).toBeUndefined(); // a signal: no Update
+    const resumedEvent = engine.eventStore.readStream(id).find((e) => e.type === 'BatchResumed')!;
+    expect(resumedEvent.metadata.updateId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('cancel (API and temporal CLI): every unfinished job ends cancelled', async () => {
