@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { startDevServer } from '../../src/temporal/devServer.js';
+import { loadConfig } from '../../src/config.js';
 import { startEngine, type EngineOptions } from '../../src/engine.js';
 import { installRuntime } from '../../src/worker/engineWorkers.js';
 
@@ -33,7 +34,7 @@ export async function startBenchEngine(options: BenchEngineOptions) {
     readModelPath: path.join(dir, 'readmodel.db'),
     resultsDir: path.join(dir, 'results'),
     // As with `npm start`: WORKFLOW_THREADS=2 npm run bench:control measures a second workflow thread.
-    ...(process.env.WORKFLOW_THREADS ? { workflowThreads: Number(process.env.WORKFLOW_THREADS) } : {}),
+    ...(process.env.WORKFLOW_THREADS ? { workflowThreads: loadConfig().workflowThreads } : {}),
     ...options.engine,
   });
   const http = options.http ? serve({ fetch: engine.app.fetch, port: 0, hostname: '127.0.0.1' }) : undefined;

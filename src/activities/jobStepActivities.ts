@@ -74,6 +74,7 @@ export function createJobStepActivities(deps: JobStepActivityDeps) {
       let trailingHeartbeat: NodeJS.Timeout | undefined;
       let latestDetails: { fraction: number; checkpoint: unknown; at: number } | undefined;
       const heartbeatNow = () => {
+        clearTimeout(trailingHeartbeat); // one sender: a late trailing timer must not send again
         trailingHeartbeat = undefined;
         if (!latestDetails) return;
         lastHeartbeatAt = Date.now();

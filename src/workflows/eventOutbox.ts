@@ -19,10 +19,11 @@ import type { SchedulerActivities } from '../activities/schedulerActivities.js';
 import type { EventMetadata, NewEvent } from '../eventstore/index.js';
 import type { AppendEventsRequest } from '../activities/eventStoreActivities.js';
 import type { AppendResult } from '../eventstore/index.js';
+import type { Actor } from '../domain/index.js';
 
 export interface EventOutbox {
   /** Queues an event; returns its sequence number (see flushed). */
-  record(type: string, data: Record<string, unknown>, who: { actor: string; reason?: string; updateId?: string }): number;
+  record(type: string, data: Record<string, unknown>, who: Actor): number;
   /** Resolves once every event up to `seq` (default: all recorded) is in the store. */
   flushed(seq?: number): Promise<void>;
   /** Global position of the last appended event (read-your-writes for callers). */
@@ -170,10 +171,7 @@ export function createEventOutbox(options: {
  * The metadata of an event a workflow records (its cause is the run). Also for whoever records one
  * ahead of the workflow with the same id (jobSubmittedEvent): the same event, the same metadata.
  */
-export function outboxMetadata(
-  who: { actor: string; reason?: string; updateId?: string },
-  ids: { correlationId: string; workflowId: string; runId: string },
-): EventMetadata {
+export function outboxMetadata(who: Actor, ids: { correlationId: string; workflowId: string; runId: string }): EventMetadata {
   return {
     actor: who.actor,
     ...(who.reason !== undefined ? { reason: who.reason } : {}),
