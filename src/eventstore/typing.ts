@@ -41,12 +41,6 @@ export interface ScanAllOptions {
   /** Inclusive upper bound. Default: the end of the log. */
   toPosition?: number;
   /**
-   * Only the streams of one partition: streams are split into `count` partitions by a hash of their
-   * id (computed by SQLite, so the other partitions' rows never reach JavaScript), every event of a
-   * stream in the same partition. For replays folded in parallel, one partition per thread.
-   */
-  partition?: { index: number; count: number };
-  /**
    * Read an event's metadata only when its `metadata` is used (a point lookup by position), not with
    * every row: a replay whose projections rarely look at it skips a third of each row. Only for
    * file-backed stores (an in-memory store reads it with the row). Cheapest while the scan is open.

@@ -56,6 +56,12 @@ export const THROUGHPUT_PROJECTION = 'job_throughput';
 
 const COLUMNS = ['minute', 'owner', ...THROUGHPUT_COUNTERS, 'last_position'] as const;
 
+/** An owner's minute already there: the counts are added up. */
+const ADD_ON_CONFLICT = `
+    ON CONFLICT (minute, owner) DO UPDATE SET
+      ${THROUGHPUT_COUNTERS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')},
+      last_position = max(last_position, excluded.last_position)`;
+
 /**
  * job_throughput, live. Runs after the job projection, whose row gives the owner (events of a job the
  * read model does not know — deleted, or never submitted — are not counted, in the rebuild neither).
@@ -113,11 +119,14 @@ export class ThroughputTally {
 
   /**
    * Writes the tally into `job_throughput` (created bare first when `create`: a partition's scratch
-   * file), in key order so the table's primary key grows at its end.
+   * file; added to the rows there when `add`), in key order so the table's primary key grows at its end.
    */
-  write(db: Database, options: { create?: boolean } = {}): void {
+  write(db: Database, options: { create?: boolean; add?: boolean } = {}): void {
     if (options.create) db.exec(`CREATE TABLE job_throughput (${COLUMNS.join(', ')})`);
-    const insert = db.prepare(`INSERT INTO job_throughput (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
+    const insert = db.prepare(
+      `INSERT INTO job_throughput (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})` +
+        (options.add ? ADD_ON_CONFLICT : ''),
+    );
     const rows: ThroughputRow[] = [];
     for (const minutes of this.byOwner.values()) for (const row of minutes.values()) rows.push(row);
     rows.sort((a, b) => a.minute - b.minute || (a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : 0));
@@ -158,10 +167,7 @@ const newThroughputRow = (minute: number, owner: string): ThroughputRow => ({
  */
 export function addThroughputFrom(db: Database, schema: string): void {
   db.exec(`INSERT INTO job_throughput (${COLUMNS.join(', ')})
-    SELECT ${COLUMNS.join(', ')} FROM ${schema}.job_throughput WHERE true
-    ON CONFLICT (minute, owner) DO UPDATE SET
-      ${THROUGHPUT_COUNTERS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')},
-      last_position = max(last_position, excluded.last_position)`);
+    SELECT ${COLUMNS.join(', ')} FROM ${schema}.job_throughput WHERE true${ADD_ON_CONFLICT}`);
 }
 
 export interface ThroughputBucket extends Record<ThroughputCounter, number> {
