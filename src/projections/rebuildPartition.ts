@@ -145,14 +145,13 @@ export function foldPartition(
         if (before === undefined && mayCarry && (event.streamVersion > 1 || carriedStreams.has(event.streamId))) {
           carriedStreams.add(event.streamId);
           carried.push(plainEvent(event));
-          if (++events % input.progressEvery === 0) onProgress?.(event.globalPosition);
-          continue;
+        } else {
+          // In place: the rows are this function's own, never shared.
+          const after = evolveJob(before, event, true);
+          if (after === null) rows.delete(event.streamId);
+          else if (after && after !== before) rows.set(event.streamId, after);
+          throughput.add(event, after ? after.owner : undefined); // the row after the event, as live
         }
-        // In place: the rows are this function's own, never shared.
-        const after = evolveJob(before, event, true);
-        if (after === null) rows.delete(event.streamId);
-        else if (after && after !== before) rows.set(event.streamId, after);
-        throughput.add(event, after ? after.owner : undefined); // the row after the event, as live
       }
       if (forwards(type)) forwarded.push(plainEvent(event));
       if (++events % input.progressEvery === 0) onProgress?.(event.globalPosition);

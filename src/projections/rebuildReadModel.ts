@@ -33,8 +33,8 @@ export interface RebuildResult {
 
 export interface RebuildOptions {
   /**
-   * Worker threads, each folding a range of the log's positions (as many events each); default one
-   * per core (at most 8). 0: one partition, folded in the calling thread (it blocks that thread).
+   * Worker threads, each folding a range of the log's positions (partition 0's a little shorter, see
+   * FIRST_RANGE_WEIGHT); default one per core (at most 8). 0: one partition, folded in the calling thread (it blocks that thread).
    */
   threads?: number;
   /** Last position applied (inclusive); default the end of the log when the rebuild starts. */
@@ -62,9 +62,9 @@ const FIRST_RANGE_WEIGHT = 0.88;
  * from events, so this must equal the live one. The log is split into ranges of positions folded in
  * parallel, each in a worker thread of its own with the same `evolveJob` the live projection uses (a
  * job's row depends on its stream alone): the streams that begin in a range are folded there, the few
- * that began in an earlier one are carried to the merge. Each partition writes its rows into a scratch
- * file of its own, which partition 0 then copies into the target by SQLite alone before it applies the
- * carried events. The indexes are built after the load, counters are counted from the rows, and the
+ * that began in an earlier one are carried to the merge. Partition 0 writes its rows straight into the
+ * target, the others into scratch files of their own, which partition 0 then copies in by SQLite alone
+ * before it applies the carried events. The indexes are built after the load, counters are counted from the rows, and the
  * few events of other projections (batches, pools, schedules) are applied through their live
  * projections in log order.
  */
@@ -80,7 +80,7 @@ export async function rebuildReadModel(
   const last = options.toPosition ?? store.lastPosition();
   const count = Math.max(1, threads);
   // Range ends: partition 0's range is the shorter (see FIRST_RANGE_WEIGHT), the others share the rest.
-  const weight = (index: number) => (index === 0 ? 0 : count === 1 ? 1 : FIRST_RANGE_WEIGHT + (index - 1));
+  const weight = (index: number) => (index === 0 ? 0 : FIRST_RANGE_WEIGHT + (index - 1));
   const bound = (index: number) =>
     index === count ? last : Math.round((last * weight(index)) / (FIRST_RANGE_WEIGHT + (count - 1)));
   const inputs: PartitionInput[] = Array.from({ length: count }, (_, index) => ({
