@@ -554,7 +554,8 @@ function printReport(
         ],
       ],
     ),
-    `  phases: read + fold the log ${fmtInt(r.rebuild.phases.foldMs)} ms, write the rows ${fmtInt(r.rebuild.phases.writeMs)} ms, build ${r.rebuildFloor.indexes} indexes ${fmtInt(r.rebuild.phases.indexMs)} ms` +
+    `  phases: read + fold the log into ${r.rebuild.partitions} ranges ${fmtInt(r.rebuild.phases.foldMs)} ms, then the writer's last copies and the rest ${fmtInt(r.rebuild.phases.mergeMs)} ms;` +
+      ` the writer copied rows + ${r.rebuildFloor.indexes} indexes for ${fmtInt(r.rebuild.phases.copyMs)} ms in all, mostly during the folds` +
       ` (GC of the bench's thread: ${fmtInt(r.rebuildGc.totalMs)} ms in ${fmtInt(r.rebuildGc.pauses)} pauses)`,
     `  floor (SQLite alone, no JavaScript, one thread): scan the log ${fmtInt(r.rebuildFloor.scanMs)} ms + copy the rows ${fmtInt(r.rebuildFloor.writeMs)} ms + ` +
       `build the indexes ${fmtInt(r.rebuildFloor.indexMs)} ms = ${fmtInt(r.floorMs)} ms`,

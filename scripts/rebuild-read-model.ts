@@ -17,6 +17,6 @@ const result = await rebuildReadModelInPlace(store, config.readModelPath, {
 });
 process.stderr.write('\n');
 console.log(
-  `rebuilt ${result.jobs} jobs from ${result.events} events in ${result.ms} ms (${result.threads} threads) → ${config.readModelPath}`,
+  `rebuilt ${result.jobs} jobs from ${result.events} events in ${result.ms} ms (${result.threads} folding threads and a writer, ${result.partitions} ranges) → ${config.readModelPath}`,
 );
 store.close();

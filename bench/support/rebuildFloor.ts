@@ -5,7 +5,6 @@
  */
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
-import { indexPragmas } from '../../src/projections/rebuildPartition.js';
 
 export interface RebuildFloor {
   /** One pass over the events table reading each event's stream, type, data and metadata. */
@@ -20,6 +19,17 @@ export interface RebuildFloor {
    * its data (JSON.parse), no fold — work a rebuild cannot avoid and the floor leaves out.
    */
   decodeMs: number;
+}
+
+/**
+ * For CREATE INDEX after the load: a small page cache. SQLite's sorter then sorts runs that fit in it
+ * and merges them, instead of one sort of every key in memory: the nine indexes of 1,000,000 jobs took
+ * 6.4 s with 8 MiB against 9.1 s with a 256 MiB cache (2–64 MiB all gave 6.2–7.1 s). Helper threads
+ * for the sorter gave ~3 % more. SQLite's best at this work, so the floor uses it.
+ */
+function indexPragmas(db: Database.Database): void {
+  db.pragma('cache_size = -8192');
+  db.pragma('threads = 2');
 }
 
 export function measureRebuildFloor(eventsFile: string, readModelFile: string, scratchFile: string): RebuildFloor {

@@ -3,38 +3,35 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { EventStore } from '../eventstore/index.js';
 import { startTsWorker } from '../tsWorker.js';
-import {
-  foldPartition,
-  removeDbFiles,
-  sumCounts,
-  type MergeInput,
-  type MergeResult,
-  type PartitionInput,
-  type PartitionResult,
-} from './rebuildPartition.js';
-import type { RebuildWorkerMessage } from './rebuildWorker.js';
+import { foldPartition, removeDbFiles, sumCounts, type PartitionInput, type PartitionResult } from './rebuildPartition.js';
+import type { RebuildWorkerMessage, RebuildWorkerOrder, RebuildWorkerRole } from './rebuildWorker.js';
+import { ReadModelWriter, type FinishInput } from './rebuildWriter.js';
 
 export interface RebuildResult {
   events: number;
   jobs: number;
-  /** Job events of streams that began in an earlier range than the one that read them (applied by the merge). */
+  /** Job events of streams that began in an earlier range than the one that read them (applied by the writer). */
   carried: number;
   ms: number;
-  /** Threads that folded the log (0: folded in the calling thread). */
+  /** Threads that folded the log (0: folded in the calling thread); the writer has one more. */
   threads: number;
+  /** Ranges the log was split into. */
+  partitions: number;
   /** The log position the new read model is at (its checkpoint). */
   position: number;
   /**
-   * Where the time went (ms): reading + folding the log (until the last partition is folded),
-   * writing the rows (partitions' own writes, then the copy into one file), building the indexes.
+   * Where the time went (ms): until every range was folded and in its scratch file (the writer
+   * copying the first ones meanwhile); then until the read model was complete (the last copies, the
+   * carried events, counters, other projections). `copyMs`: the writer's time copying rows in (their
+   * primary key and indexes with them), most of it during the folds.
    */
-  phases: { foldMs: number; writeMs: number; indexMs: number };
+  phases: { foldMs: number; mergeMs: number; copyMs: number };
 }
 
 export interface RebuildOptions {
   /**
-   * Worker threads, each folding a range of the log's positions (partition 0's a little shorter, see
-   * FIRST_RANGE_WEIGHT); default one per core (at most 8). 0: one partition, folded in the calling thread (it blocks that thread).
+   * Worker threads folding ranges of the log's positions, besides the one that writes the read model;
+   * default one per core (at most 8). 0: everything in the calling thread (it blocks that thread).
    */
   threads?: number;
   /** Last position applied (inclusive); default the end of the log when the rebuild starts. */
@@ -49,24 +46,20 @@ export interface RebuildOptions {
 const PROGRESS_EVERY = 50_000;
 const MAX_DEFAULT_THREADS = 8;
 /**
- * Partition 0's share of the log next to another partition's: it writes its rows straight into the
- * read model, keeping the primary key's index row by row, while the others write bare scratch tables
- * (which the merge then copies in). Measured per job of the bench's log (2 cores): fold 26 µs, write
- * 14 µs into the read model against 9 µs into a scratch table, so partition 0 finishes with the
- * others when its range is (26 + 9) / (26 + 14) ≈ 0.88 of theirs.
+ * Ranges per folding thread. More, smaller ranges let the writer start sooner and leave less to copy
+ * after the last fold; each range boundary may carry a few streams (their later events) to the end.
  */
-const FIRST_RANGE_WEIGHT = 0.88;
+const RANGES_PER_THREAD = 4;
 
 /**
  * Builds a read model from the log into `targetPath` (a fresh file). The read model is derived only
- * from events, so this must equal the live one. The log is split into ranges of positions folded in
- * parallel, each in a worker thread of its own with the same `evolveJob` the live projection uses (a
- * job's row depends on its stream alone): the streams that begin in a range are folded there, the few
- * that began in an earlier one are carried to the merge. Partition 0 writes its rows straight into the
- * target, the others into scratch files of their own, which partition 0 then copies in by SQLite alone
- * before it applies the carried events. The indexes are built after the load, counters are counted from the rows, and the
- * few events of other projections (batches, pools, schedules) are applied through their live
- * projections in log order.
+ * from events, so this must equal the live one. The log is split into ranges of positions, folded in
+ * worker threads with the same `evolveJob` the live projection uses (a job's row depends on its stream
+ * alone): the streams that begin in a range are folded there, the few that began in an earlier one are
+ * carried to the end. Each range's rows go into a scratch file, which one more thread, the writer,
+ * copies into the new read model as soon as it is there (newest range first, see ReadModelWriter);
+ * once all are in, the writer applies the carried events, the counters and the few events of other
+ * projections (batches, pools, schedules, through their live projections, in log order).
  */
 export async function rebuildReadModel(
   store: EventStore,
@@ -78,18 +71,14 @@ export async function rebuildReadModel(
   const threads = options.threads ?? Math.min(MAX_DEFAULT_THREADS, availableParallelism());
   if (!(Number.isInteger(threads) && threads >= 0)) throw new RangeError(`threads must be an integer >= 0, got ${threads}`);
   const last = options.toPosition ?? store.lastPosition();
-  const count = Math.max(1, threads);
-  // Range ends: partition 0's range is the shorter (see FIRST_RANGE_WEIGHT), the others share the rest.
-  const weight = (index: number) => (index === 0 ? 0 : FIRST_RANGE_WEIGHT + (index - 1));
-  const bound = (index: number) =>
-    index === count ? last : Math.round((last * weight(index)) / (FIRST_RANGE_WEIGHT + (count - 1)));
+  const count = threads === 0 ? 1 : threads * RANGES_PER_THREAD;
+  const bound = (index: number) => Math.round((last * index) / count);
   const inputs: PartitionInput[] = Array.from({ length: count }, (_, index) => ({
     eventsFile: store.path,
     fromPosition: bound(index),
     toPosition: bound(index + 1),
     index,
     file: `${targetPath}.part-${index}`,
-    target: targetPath,
     progressEvery: PROGRESS_EVERY,
   }));
   const read = new Array<number>(count).fill(0);
@@ -101,99 +90,148 @@ export async function rebuildReadModel(
     );
   };
 
-  let folded: number;
-  let merged: MergeResult;
-  let results: PartitionResult[];
+  let run: PipelineRun;
   try {
-    if (threads === 0) {
-      const partition = foldPartition(inputs[0]!, (position) => progress(0, position));
-      results = [partition.result];
-      folded = performance.now() - results[0]!.writeMs;
-      merged = partition.merge(mergeInput(results, [], last));
-    } else {
-      ({ results, merged, folded } = await foldInWorkers(inputs, progress, last, options.signal));
-    }
+    run =
+      threads === 0
+        ? inThisThread(targetPath, inputs, progress, last)
+        : await inWorkers(targetPath, inputs, threads, progress, last, options.signal);
   } catch (error) {
     for (const input of inputs) removeDbFiles(input.file);
     removeDbFiles(targetPath);
     throw error;
   }
   const ms = performance.now() - started;
+  const { results } = run;
   return {
     events: results.reduce((n, r) => n + r.events, 0),
-    jobs: results.reduce((n, r) => n + r.jobs, 0),
+    jobs: run.jobs,
     carried: results.reduce((n, r) => n + r.carried.length, 0),
     ms: Math.round(ms),
     threads,
+    partitions: count,
     position: last,
     phases: {
-      foldMs: Math.round(folded - started),
-      writeMs: Math.round(ms - merged.indexMs - (folded - started)),
-      indexMs: merged.indexMs,
+      foldMs: Math.round(run.foldedAt - started),
+      mergeMs: Math.round(ms - (run.foldedAt - started)),
+      copyMs: run.copyMs,
     },
   };
 }
 
-function mergeInput(results: PartitionResult[], parts: string[], position: number): MergeInput {
+interface PipelineRun {
+  results: PartitionResult[];
+  /** performance.now() when the last range was folded. */
+  foldedAt: number;
+  /** Jobs in the new read model. */
+  jobs: number;
+  copyMs: number;
+}
+
+/** What the writer needs at the end, from every range's result (in range order: position order). */
+function finishInput(results: PartitionResult[], position: number): FinishInput {
   return {
-    parts,
     counts: sumCounts(results.map((r) => r.counts)),
     batchCounts: sumCounts(results.map((r) => r.batchCounts)),
     forwarded: results.flatMap((r) => r.forwarded).sort((a, b) => a.globalPosition - b.globalPosition),
-    // Partitions are ranges in position order.
     carried: results.flatMap((r) => r.carried),
     position,
   };
 }
 
-/** One worker per partition; when all have folded, worker 0 merges. Returns when it has. */
-async function foldInWorkers(
+function inThisThread(
+  target: string,
   inputs: PartitionInput[],
   progress: (index: number, position: number) => void,
   position: number,
+): PipelineRun {
+  const writer = new ReadModelWriter(target);
+  try {
+    const results = inputs.map((input) => foldPartition(input, (p) => progress(input.index, p)));
+    const foldedAt = performance.now();
+    for (const input of [...inputs].reverse()) writer.copy(input.file);
+    const { jobs } = writer.finish(finishInput(results, position));
+    return { results, foldedAt, jobs, copyMs: Math.round(writer.copyMs) };
+  } catch (error) {
+    writer.abandon();
+    throw error;
+  }
+}
+
+/**
+ * `threads` folding workers take the ranges newest first, one at a time; the writer worker copies
+ * each range as soon as it and every newer one are folded, then finishes once all are in.
+ */
+async function inWorkers(
+  target: string,
+  inputs: PartitionInput[],
+  threads: number,
+  progress: (index: number, position: number) => void,
+  position: number,
   signal: AbortSignal | undefined,
-): Promise<{ results: PartitionResult[]; merged: MergeResult; folded: number }> {
+): Promise<PipelineRun> {
   const workers: Worker[] = [];
   let onAbort: (() => void) | undefined;
   try {
-    const results: PartitionResult[] = new Array(inputs.length);
-    let foldedAt = 0;
-    const merged = await new Promise<MergeResult>((resolve, reject) => {
+    return await new Promise<PipelineRun>((resolve, reject) => {
       onAbort = () => reject(new Error('rebuild aborted'));
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort);
-      let pending = inputs.length;
-      for (const input of inputs) {
-        const worker = startTsWorker(new URL('./rebuildWorker.ts', import.meta.url), { ...input });
+      const results: PartitionResult[] = new Array(inputs.length);
+      const order = [...inputs].reverse(); // newest range first
+      let nextFold = 0;
+      let nextCopy = 0;
+      let copied = 0;
+      let foldedAt = 0;
+      let settled = false;
+      const fail = (error: Error) => {
+        settled = true;
+        reject(error);
+      };
+      const start = (role: RebuildWorkerRole, name: string) => {
+        const worker = startTsWorker(new URL('./rebuildWorker.ts', import.meta.url), { ...role });
         workers.push(worker);
-        let done = false;
-        worker.on('message', (message: RebuildWorkerMessage | { ok: false; error: string }) => {
-          if (!('kind' in message) || message.kind === 'failed')
-            return reject(new Error(`rebuild partition ${input.index}: ${message.error}`));
-          if (message.kind === 'progress') return progress(input.index, message.position);
-          if (message.kind === 'merged') {
-            done = true;
-            return resolve(message.result);
-          }
-          results[input.index] = message.result;
-          if (input.index !== 0) done = true;
-          if (--pending > 0) return;
-          foldedAt = performance.now() - Math.max(...results.map((r) => r.writeMs));
-          workers[0]!.postMessage(
-            mergeInput(
-              results,
-              inputs.slice(1).map((i) => i.file),
-              position,
-            ),
-          );
-        });
-        worker.on('error', reject);
+        worker.on('error', fail);
         worker.on('exit', (code) => {
-          if (!done) reject(new Error(`rebuild partition ${input.index}: its thread exited (code ${code}) before it finished`));
+          if (!settled) fail(new Error(`rebuild ${name}: its thread exited (code ${code}) before the rebuild finished`));
         });
-      }
+        return worker;
+      };
+      const send = (worker: Worker, order: RebuildWorkerOrder) => worker.postMessage(order);
+
+      const writer = start({ role: 'write', target }, 'writer');
+      writer.on('message', (message: RebuildWorkerMessage | { ok: false; error: string }) => {
+        if (!('kind' in message) || message.kind === 'failed') return fail(new Error(`rebuild writer: ${message.error}`));
+        if (message.kind === 'copied') {
+          if (++copied === inputs.length) send(writer, { kind: 'finish', input: finishInput(results, position) });
+        } else if (message.kind === 'finished') {
+          settled = true;
+          resolve({ results, foldedAt, jobs: message.jobs, copyMs: message.copyMs });
+        }
+      });
+      // Copies in `order`: a range goes once it and every range before it in that order are folded.
+      const copyReady = () => {
+        while (nextCopy < order.length && results[order[nextCopy]!.index])
+          send(writer, { kind: 'copy', file: order[nextCopy++]!.file });
+      };
+      const folder = (n: number) => {
+        const worker = start({ role: 'fold' }, `folder ${n}`);
+        const next = () => {
+          if (nextFold < order.length) send(worker, { kind: 'fold', input: order[nextFold++]! });
+        };
+        worker.on('message', (message: RebuildWorkerMessage | { ok: false; error: string }) => {
+          if (!('kind' in message) || message.kind === 'failed') return fail(new Error(`rebuild folder ${n}: ${message.error}`));
+          if (message.kind === 'progress') return progress(message.index, message.position);
+          if (message.kind !== 'folded') return;
+          results[message.index] = message.result;
+          if (results.filter(Boolean).length === inputs.length) foldedAt = performance.now();
+          next();
+          copyReady();
+        });
+        next();
+      };
+      for (let n = 0; n < Math.min(threads, inputs.length); n++) folder(n);
     });
-    return { results, merged, folded: foldedAt };
   } finally {
     if (onAbort) signal?.removeEventListener('abort', onAbort);
     await Promise.all(workers.map((w) => w.terminate()));

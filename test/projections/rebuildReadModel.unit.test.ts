@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -218,6 +219,34 @@ describe('rebuildReadModel', () => {
       } finally {
         rebuilt.close();
       }
+    }
+  });
+
+  it('given a rebuild that fails or is aborted, then it rejects and leaves no file behind', async () => {
+    for (let i = 0; i < 40; i++) append(`job_f${i}`, submitted('alice'), event('JobStarted', { attempt: 1 }));
+    const leftovers = () => fs.readdirSync(dir).filter((f) => f.startsWith('broken') || f.startsWith('aborted'));
+
+    const controller = new AbortController();
+    const aborted = rebuildReadModel(store, path.join(dir, 'aborted.db'), {
+      threads: 2,
+      onProgress: () => controller.abort(), // at the first range folded
+      signal: controller.signal,
+    });
+    await expect(aborted).rejects.toThrow('rebuild aborted');
+    expect(leftovers()).toEqual([]);
+
+    // A row no fold can read (written behind the store's back): the folding thread fails, the rest stop.
+    const raw = new Database(path.join(dir, 'events.db'));
+    raw
+      .prepare(
+        `INSERT INTO events (stream_id, stream_version, event_id, type, data, metadata, recorded_at)
+         VALUES ('job_f3', 3, 'broken-1', 'JobPaused', 'not json', '{}', '2026-01-01T00:00:00.000Z')`,
+      )
+      .run();
+    raw.close();
+    for (const threads of [0, 2]) {
+      await expect(rebuildReadModel(store, path.join(dir, 'broken.db'), { threads })).rejects.toThrow(/JSON/);
+      expect(leftovers()).toEqual([]);
     }
   });
 
