@@ -7,6 +7,7 @@ const config = loadConfig();
 const store = openEventStore(config.eventStorePath);
 let lastPrint = 0;
 const result = await rebuildReadModelInPlace(store, config.readModelPath, {
+  threads: config.rebuildThreads,
   onProgress(position, last) {
     if (Date.now() - lastPrint > 500 || position === last) {
       lastPrint = Date.now();

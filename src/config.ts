@@ -38,6 +38,9 @@ export interface EngineConfig {
   maxConcurrentSteps: number;
   /** Threads that run workflow code per worker process (WORKFLOW_THREADS, at least 1). */
   workflowThreads: number;
+  /** Threads that fold the log in a read-model rebuild, besides its writer (REBUILD_THREADS, at least
+   * 1); undefined: one per core. */
+  rebuildThreads?: number;
   /** Resource pools and their limits (POOLS=`gpu:2,default:50`); `default` defaults to MAX_CONCURRENT_STEPS. */
   pools: Record<string, number>;
   /** Reconciler scan period (ms): how soon a terminated or timed-out job shows as such. */
@@ -111,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     defaultJobType: env.DEFAULT_JOB_TYPE || 'sleep',
     maxConcurrentSteps: intOf(env, 'MAX_CONCURRENT_STEPS', 100),
     workflowThreads: atLeastOne('WORKFLOW_THREADS', intOf(env, 'WORKFLOW_THREADS', 1)),
+    rebuildThreads: env.REBUILD_THREADS ? atLeastOne('REBUILD_THREADS', intOf(env, 'REBUILD_THREADS', 1)) : undefined,
     pools: parsePoolLimits(env.POOLS),
     reconcileIntervalMs: intOf(env, 'RECONCILE_INTERVAL_MS', 1000),
     jwtSecret: env.JWT_SECRET || undefined,

@@ -79,6 +79,9 @@ export interface EngineOptions {
   maxConcurrentSteps?: number;
   /** Threads that run workflow code (WORKFLOW_THREADS); default 1. See EngineWorkerOptions. */
   workflowThreads?: number;
+  /** Threads that fold the log in an online read-model rebuild, besides its writer (REBUILD_THREADS);
+   * default one per core. Fewer leave more of the cores to the API while it runs. */
+  rebuildThreads?: number;
   /** Resource pools and their limits (POOLS, e.g. `{gpu: 2, default: 50}`), started with the engine.
    * The `default` pool's limit defaults to maxConcurrentSteps; other unnamed pools get that too. */
   pools?: Record<string, number>;
@@ -131,6 +134,7 @@ export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOption
     workflowBundle: config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined,
     maxConcurrentSteps: config.maxConcurrentSteps,
     workflowThreads: config.workflowThreads,
+    rebuildThreads: config.rebuildThreads,
     pools: config.pools,
     reconcileIntervalMs: config.reconcileIntervalMs,
     logLevel: config.logLevel,
@@ -268,6 +272,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     holder: readModelHolder,
     projector,
     readModelPath: options.readModelPath,
+    threads: options.rebuildThreads,
     log,
   });
   const storeProbe = new Database(options.eventStorePath, { timeout: 1000 });

@@ -43,6 +43,7 @@ describe('loadConfig: the one reader of the environment', () => {
       WORKFLOW_BUNDLE: '/b/bundle.js',
       SHUTDOWN_TIMEOUT_MS: '5000',
       WORKFLOW_THREADS: '2',
+      REBUILD_THREADS: '1',
     });
     expect(c).toMatchObject({
       temporalPort: 7300,
@@ -59,7 +60,9 @@ describe('loadConfig: the one reader of the environment', () => {
       storeAccess: 'remote',
       logLevel: 'DEBUG',
       workflowThreads: 2,
+      rebuildThreads: 1,
     });
+    expect(loadConfig({}).rebuildThreads).toBeUndefined(); // one per core
   });
 
   it('retention: off by default; an age as a duration or in days, and how often', () => {
@@ -77,6 +80,7 @@ describe('loadConfig: the one reader of the environment', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/^PORT: expected a non-negative integer/);
     expect(() => loadConfig({ WEBHOOK_TIMEOUT_MS: '-5' })).toThrow(/^WEBHOOK_TIMEOUT_MS: /);
     expect(() => loadConfig({ WORKFLOW_THREADS: '0' })).toThrow(/WORKFLOW_THREADS must be at least 1/);
+    expect(() => loadConfig({ REBUILD_THREADS: '0' })).toThrow(/REBUILD_THREADS must be at least 1/);
   });
 
   it('stops a program with one line naming the variable, exit code 2', () => {
