@@ -1,9 +1,9 @@
 /** `npm run projections:rebuild`: rebuilds the read model from the event log (stop the engine first). */
-import { loadConfig } from '../src/config.js';
+import { loadConfigOrExit } from '../src/config.js';
 import { openEventStore } from '../src/eventstore/index.js';
 import { rebuildReadModelInPlace } from '../src/projections/rebuildReadModel.js';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const store = openEventStore(config.eventStorePath);
 let lastPrint = 0;
 const result = await rebuildReadModelInPlace(store, config.readModelPath, {
@@ -18,6 +18,6 @@ const result = await rebuildReadModelInPlace(store, config.readModelPath, {
 });
 process.stderr.write('\n');
 console.log(
-  `rebuilt ${result.jobs} jobs from ${result.events} events in ${result.ms} ms (${result.threads} folding threads and a writer, ${result.partitions} ranges) → ${config.readModelPath}`,
+  `rebuilt ${result.jobs} jobs from ${result.events} events in ${result.ms} ms (${result.threads} folding thread${result.threads === 1 ? '' : 's'} and a writer, ${result.partitions} ranges) → ${config.readModelPath}`,
 );
 store.close();
