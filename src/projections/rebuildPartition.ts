@@ -37,15 +37,12 @@ export type CountEntry = [string, string, number];
 export interface PartitionResult {
   /** Events of this partition read. */
   events: number;
-  jobs: number;
   counts: CountEntry[];
   batchCounts: CountEntry[];
   /** Events of the other projections, as plain objects (they cross threads), in position order. */
   forwarded: ScannedEvent[];
   /** Job events of streams that began before this range, as plain objects, in position order. */
   carried: ScannedEvent[];
-  foldMs: number;
-  writeMs: number;
 }
 
 /** Same checkpoint name as the live Projector, so the rebuilt file can take over. */
@@ -78,7 +75,6 @@ export function throwawayPragmas(db: Database.Database): void {
 
 /** Folds the range of `input` and writes its rows into `input.file`. */
 export function foldPartition(input: PartitionInput, onProgress?: (position: number) => void): PartitionResult {
-  const started = performance.now();
   const { prefixes } = otherProjections();
   // Asked for every event of the log: answered once per event type.
   const forwardsType = new Map<string, boolean>();
@@ -126,7 +122,6 @@ export function foldPartition(input: PartitionInput, onProgress?: (position: num
     store.close();
   }
   onProgress?.(input.toPosition);
-  const folded = performance.now();
 
   // The rows, in one transaction, into a bare table of a scratch file of this partition's own (no
   // primary key: the writer copies them into the read model, where SQLite alone keeps the key and the
@@ -147,20 +142,15 @@ export function foldPartition(input: PartitionInput, onProgress?: (position: num
     // This partition's job_throughput (the writer adds the partitions' up in SQLite).
     throughput.write(db, { create: true });
   })();
-  const jobs = rows.size;
   rows.clear();
-  const written = performance.now();
   db.close();
 
   return {
     events,
-    jobs,
     counts: [...counts.values()],
     batchCounts: [...batchCounts.values()],
     forwarded,
     carried,
-    foldMs: Math.round(folded - started),
-    writeMs: Math.round(written - folded),
   };
 }
 
@@ -170,7 +160,7 @@ function plainEvent(event: ScannedEvent): ScannedEvent {
   return { globalPosition, streamId, streamVersion, type, data, metadata, recordedAt };
 }
 
-export function bump(map: Map<string, CountEntry>, key: string, status: string, n = 1): void {
+function bump(map: Map<string, CountEntry>, key: string, status: string, n = 1): void {
   const id = `${key}\u0000${status}`;
   const entry = map.get(id);
   if (entry) entry[2] += n;

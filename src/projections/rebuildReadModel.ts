@@ -150,7 +150,7 @@ function inThisThread(
     const results = inputs.map((input) => foldPartition(input, (p) => progress(input.index, p)));
     const foldedAt = performance.now();
     for (const input of [...inputs].reverse()) writer.copy(input.file);
-    const { jobs } = writer.finish(finishInput(results, position));
+    const jobs = writer.finish(finishInput(results, position));
     return { results, foldedAt, jobs, copyMs: Math.round(writer.copyMs) };
   } catch (error) {
     writer.abandon();
@@ -182,6 +182,7 @@ async function inWorkers(
       let nextFold = 0;
       let nextCopy = 0;
       let copied = 0;
+      let folded = 0;
       let foldedAt = 0;
       let settled = false;
       const fail = (error: Error) => {
@@ -224,7 +225,7 @@ async function inWorkers(
           if (message.kind === 'progress') return progress(message.index, message.position);
           if (message.kind !== 'folded') return;
           results[message.index] = message.result;
-          if (results.filter(Boolean).length === inputs.length) foldedAt = performance.now();
+          if (++folded === inputs.length) foldedAt = performance.now();
           next();
           copyReady();
         });

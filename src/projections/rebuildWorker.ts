@@ -19,7 +19,7 @@ export type RebuildWorkerMessage =
   | { kind: 'progress'; index: number; position: number }
   | { kind: 'folded'; index: number; result: PartitionResult }
   | { kind: 'copied'; file: string }
-  | { kind: 'finished'; finishMs: number; jobs: number; copyMs: number }
+  | { kind: 'finished'; jobs: number; copyMs: number }
   | { kind: 'failed'; error: string };
 
 const port = parentPort!;
@@ -39,8 +39,8 @@ try {
         writer!.copy(order.file);
         post({ kind: 'copied', file: order.file });
       } else {
-        const { ms, jobs } = writer!.finish(order.input);
-        post({ kind: 'finished', finishMs: ms, jobs, copyMs: Math.round(writer!.copyMs) });
+        const jobs = writer!.finish(order.input);
+        post({ kind: 'finished', jobs, copyMs: Math.round(writer!.copyMs) });
       }
     } catch (error) {
       fail(error);

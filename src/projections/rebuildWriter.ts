@@ -1,15 +1,7 @@
 import type { ScannedEvent } from '../eventstore/index.js';
-import type { JobRow } from './jobReadModel.js';
-import { JOB_COLUMNS, evolveJob, jobRowValues } from './jobProjection.js';
+import { JOB_COLUMNS, jobProjection } from './jobProjection.js';
 import { openReadModelDb, type ReadModelDb } from './readModelDb.js';
-import {
-  REBUILD_CHECKPOINT,
-  bump,
-  otherProjections,
-  removeDbFiles,
-  throwawayPragmas,
-  type CountEntry,
-} from './rebuildPartition.js';
+import { REBUILD_CHECKPOINT, otherProjections, removeDbFiles, throwawayPragmas, type CountEntry } from './rebuildPartition.js';
 import { ThroughputTally, addThroughputFrom } from './throughput.js';
 
 /** What the writer needs once every partition's rows are in. */
@@ -65,21 +57,18 @@ export class ReadModelWriter {
     this.copyMs += performance.now() - started;
   }
 
-  /** Applies what needs every row, hands the file over in WAL and closes it. Returns its time (ms) and the jobs in it. */
-  finish(input: FinishInput): { ms: number; jobs: number } {
-    const started = performance.now();
+  /** Applies what needs every row, hands the file over in WAL and closes it. Returns the jobs in it. */
+  finish(input: FinishInput): number {
     const db = this.db;
     try {
       const { projections } = otherProjections();
       db.transaction(() => {
-        const counts = new Map(input.counts.map((e) => [`${e[0]}\u0000${e[1]}`, [...e] as CountEntry]));
-        const batchCounts = new Map(input.batchCounts.map((e) => [`${e[0]}\u0000${e[1]}`, [...e] as CountEntry]));
-        applyCarried(db, input.carried, counts, batchCounts);
-        // Rows at zero are absent, as live.
         const insertCount = db.prepare('INSERT INTO job_counts (owner, status, count) VALUES (?, ?, ?)');
-        for (const entry of counts.values()) if (entry[2] !== 0) insertCount.run(entry);
+        for (const entry of input.counts) insertCount.run(entry);
         const insertBatchCount = db.prepare('INSERT INTO batch_job_counts (batch_id, status, count) VALUES (?, ?, ?)');
-        for (const entry of batchCounts.values()) if (entry[2] !== 0) insertBatchCount.run(entry);
+        for (const entry of input.batchCounts) insertBatchCount.run(entry);
+        // After the counters: the live projection moves a carried job between them.
+        applyCarried(db, input.carried);
         for (const event of input.forwarded) for (const projection of projections) projection.apply(db, event);
         db.prepare('INSERT OR REPLACE INTO projection_checkpoints (name, position) VALUES (?, ?)').run(
           REBUILD_CHECKPOINT,
@@ -90,7 +79,7 @@ export class ReadModelWriter {
       // Back to the settings every other connection expects.
       db.pragma('locking_mode = NORMAL');
       db.pragma('journal_mode = WAL'); // also releases the exclusive lock
-      return { ms: Math.round(performance.now() - started), jobs };
+      return jobs;
     } finally {
       db.close();
     }
@@ -105,45 +94,20 @@ export class ReadModelWriter {
 
 /**
  * The carried events (streams that began before the range that read them), in log order, applied to
- * the rows the ranges before left: each stream's row is read from the copied rows, folded on with the
- * same `evolveJob`, and written back; its counters move from its old row to its new one, and the
- * events are counted in job_throughput as the partitions count theirs (with the row after each event).
+ * the rows the ranges before left by the live job projection itself (read the row, `evolveJob`, write
+ * it back, move its counters; idempotent by the row's last position). job_throughput is tallied here
+ * as the partitions tally theirs, with the owner of the row after each event: the live throughput
+ * projection would skip an event older than its bucket's newest, which ranges folded out of order
+ * have already counted.
  */
-function applyCarried(
-  db: ReadModelDb,
-  carried: ScannedEvent[],
-  counts: Map<string, CountEntry>,
-  batchCounts: Map<string, CountEntry>,
-): void {
+function applyCarried(db: ReadModelDb, carried: ScannedEvent[]): void {
   if (carried.length === 0) return;
-  const byStream = new Map<string, ScannedEvent[]>();
-  for (const event of carried) {
-    const list = byStream.get(event.streamId);
-    if (list) list.push(event);
-    else byStream.set(event.streamId, [event]);
-  }
-  const read = db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?');
-  const remove = db.prepare('DELETE FROM jobs WHERE id = ?');
-  const insert = db.prepare(`INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${JOB_COLUMNS.map(() => '?').join(', ')})`);
+  const jobs = jobProjection();
+  const ownerOf = db.prepare<[string], string>('SELECT owner FROM jobs WHERE id = ?').pluck();
   const throughput = new ThroughputTally();
-  for (const [id, events] of byStream) {
-    const original = read.get(id);
-    let row: JobRow | undefined = original && { ...original };
-    for (const event of events) {
-      const after = evolveJob(row, event, true);
-      row = after === null ? undefined : after;
-      throughput.add(event, row ? row.owner : undefined);
-    }
-    if (original) {
-      remove.run(id);
-      bump(counts, original.owner, original.status, -1);
-      if (original.batch_id) bump(batchCounts, original.batch_id, original.status, -1);
-    }
-    if (row) {
-      insert.run(jobRowValues(row));
-      bump(counts, row.owner, row.status);
-      if (row.batch_id) bump(batchCounts, row.batch_id, row.status);
-    }
+  for (const event of carried) {
+    jobs.apply(db, event);
+    throughput.add(event, ownerOf.get(event.streamId));
   }
   throughput.write(db, { add: true });
 }
