@@ -256,7 +256,11 @@ describe('jobWorkflow under time skipping', () => {
   });
 
   it('the timeout counts running time only: an hour paused does not count', async () => {
-    const { jobId, handle } = await start('sleep', { steps: 20, step_ms: 500 }, { timeoutMs: 2000 });
+    // One long step: the pause and the timeout both cancel it mid-step. A cancel sent in the very task
+    // in which its step completes is fine on a real server, but the time-skipping test server refuses
+    // that task (ACTIVITY_UNKNOWN, temporalio/sdk-java#2391) and the run hangs; with 500 ms steps the
+    // 2 s timeout fell on a step's end often enough to hang a CI run.
+    const { jobId, handle } = await start('sleep', { steps: 2, step_ms: 10_000 }, { timeoutMs: 2000 });
     const log = (m: string) => process.env.WF_DEBUG && console.log(`[timeout-test] ${m}`);
     await waitFor(async () => (await handle.query(statusQuery)).status === 'running');
     log('running');
