@@ -68,6 +68,8 @@ interface Row {
   s: LatencySummary;
 }
 const rows: Row[] = [];
+/** What the engine's process (API, projector, workers, the SDK's threads) spent during each load's API rounds. */
+const engineLoad: { running: number; cores: number; mainThreadBusy: number }[] = [];
 let cliStartup: LatencySummary | undefined;
 let baseline: LatencySummary | undefined;
 const background: string[] = [];
@@ -115,10 +117,20 @@ try {
     const probe: string = (await api('POST', '/jobs/submit', longJob(`probe ${target}`))).job_id;
     await visibleAfter(probe, performance.now(), (row) => row.status === 'running');
     // The API rounds run in a thread of their own: a user's client is not on the server's event loop.
+    // Its own CPU is in the process's figure too (small next to 200 jobs' workflow tasks).
+    const cpu0 = process.cpuUsage();
+    const loop0 = performance.eventLoopUtilization();
+    const wall0 = performance.now();
     const figures = await controlRoundsInThread(
       { baseUrl: bench.baseUrl, jobId: probe, controls: CONTROLS, gapMs: CONTROL_GAP_MS },
       (done) => progress.line(`${target} running: ${done}/${CONTROLS} control rounds (API)`),
     );
+    const cpu = process.cpuUsage(cpu0);
+    engineLoad.push({
+      running: target,
+      cores: (cpu.user + cpu.system) / 1000 / (performance.now() - wall0),
+      mainThreadBusy: performance.eventLoopUtilization(loop0).utilization,
+    });
     for (const [action, values] of Object.entries(figures))
       rows.push({ running: target, via: 'API', action, s: summarize(values) });
 
@@ -168,6 +180,10 @@ console.log(
     ]),
   ),
 );
+for (const l of engineLoad)
+  console.log(
+    `engine process during the API rounds at ${l.running} running: ${l.cores.toFixed(2)} cores, main thread busy ${(100 * l.mainThreadBusy).toFixed(0)} %`,
+  );
 console.log(
   `BENCH_JSON ${JSON.stringify({
     bench: 'control',
@@ -175,6 +191,7 @@ console.log(
     stepMs: STEP_MS,
     baseline,
     cliStartup,
+    engineLoad,
     results: rows.map((r) => ({
       running: r.running,
       via: r.via,

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { PermanentJobError, stepReportOf, type StepContext, type StepOutput } from '../jobs/jobType.js';
 import type { JobTypeRegistry } from '../jobs/registry.js';
 import { resultDirOf } from '../jobs/resultDir.js';
-import type { EventStore } from '../eventstore/index.js';
-import { JobEvents } from '../domain/index.js';
+import type { EventMetadata, EventStore } from '../eventstore/index.js';
+import { JobEvents, progressAfterStep, withResultFiles, withStepDuration, type JobProgressData } from '../domain/index.js';
 
 export interface RunJobStepInput {
   jobId: string;
@@ -16,10 +16,29 @@ export interface RunJobStepInput {
   totalSteps: number;
   attempt: number;
   checkpoint: unknown;
+  /** Set by the workflow (behaviour revision 5): the JobProgress this step records as it completes. */
+  endProgress?: StepEndProgress;
+}
+
+/**
+ * What the step needs to record the job's JobProgress for its own end, as the workflow would have: the
+ * workflow then records nothing when it sees the step end (no append in that workflow task).
+ */
+export interface StepEndProgress {
+  /** The event's id (one per run and count of completed steps: a step run again after a lost completion adds nothing). */
+  eventId: string;
+  /** Recorded only if the step completes at or after this time (ms since the epoch): one per interval. */
+  dueAt: number;
+  /** The durations of the steps before (the remaining-time estimate's window). */
+  stepDurationsMs: number[];
+  /** The job's result files before this step. */
+  resultFiles: string[];
+  metadata: EventMetadata;
 }
 
 export type RunJobStepOutput =
-  | { outcome: 'completed'; output: StepOutput }
+  /** `progress`: the JobProgress this step recorded for its end (absent: none, the workflow's to record). */
+  | { outcome: 'completed'; output: StepOutput; progress?: JobProgressData }
   /** The step saw cancellation (pause, cancel, timeout) and stopped at `checkpoint`. */
   | { outcome: 'interrupted'; checkpoint: unknown };
 
@@ -50,11 +69,45 @@ import { PERMANENT_ERROR_TYPE } from '../domain/index.js';
 export { resultDirOf };
 
 export function createJobStepActivities(deps: JobStepActivityDeps) {
+  /**
+   * Records the job's JobProgress for the end of the step that just completed, if the workflow asked
+   * and one is due. Returns what it recorded; nothing when it did not (no store in this process, not
+   * due, or the append failed): the workflow then records it itself, as before revision 5.
+   */
+  const recordEndProgress = async (
+    request: RunJobStepInput,
+    output: StepOutput,
+    durationMs: number,
+  ): Promise<JobProgressData | undefined> => {
+    const asked = request.endProgress;
+    const store = deps.eventStore;
+    if (!asked || !store || Date.now() < asked.dueAt) return undefined;
+    const progress = progressAfterStep({
+      step: request.step,
+      totalSteps: request.totalSteps,
+      durationsMs: withStepDuration(asked.stepDurationsMs, durationMs),
+      resultFiles: withResultFiles(asked.resultFiles, output.resultFiles),
+    });
+    const event = {
+      eventId: asked.eventId,
+      type: JobEvents.progress,
+      data: { jobId: request.jobId, at: new Date().toISOString(), ...progress },
+      metadata: asked.metadata,
+    };
+    try {
+      await store.appendToStreamGrouped(request.jobId, [event], { expectedVersion: 'any', duplicates: 'same-type' });
+      return progress;
+    } catch {
+      return undefined; // the workflow records it (a failed group commit wrote nothing)
+    }
+  };
+
   return {
     /** Runs one step of a job with its type's handler. Failures carry the last checkpoint in their
      * details so the retry resumes the step instead of starting it again. */
     async runJobStep(request: RunJobStepInput): Promise<RunJobStepOutput> {
       const ctx = Context.current();
+      const startedAt = Date.now();
       const type = deps.registry.get(request.type);
       let checkpoint = request.checkpoint;
       // In-step progress events: the step alone sees them, so it records them itself (ids derived
@@ -139,7 +192,8 @@ export function createJobStepActivities(deps: JobStepActivityDeps) {
         clearTimeout(trailingHeartbeat);
         recordProgress(true);
         await appending; // in the log before the workflow records the step's end
-        return { outcome: 'completed', output: output ?? {} };
+        const progress = await recordEndProgress(request, output ?? {}, Date.now() - startedAt);
+        return { outcome: 'completed', output: output ?? {}, ...(progress ? { progress } : {}) };
       } catch (error) {
         clearTimeout(trailingHeartbeat);
         recordProgress(true);

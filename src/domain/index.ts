@@ -13,3 +13,4 @@ export * from './batchStatus.js';
 export * from './batchRules.js';
 export * from './dependencies.js';
 export * from './pools.js';
+export * from './jobProgress.js';

@@ -115,15 +115,21 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
     next_retry_at: null,
     message: `waiting for a slot in pool ${d.pool}`,
   }),
-  [JobEvents.progress]: (row, d) => ({
-    completed_steps: d.completedSteps,
-    total_steps: d.totalSteps,
-    // In-step progress of the same step may already show more.
-    progress: d.completedSteps === row.completed_steps ? Math.max(row.progress, d.progress) : d.progress,
-    current_step: d.currentStep,
-    estimated_remaining: d.estimatedRemainingS,
-    result_files: JSON.stringify(d.resultFiles ?? []),
-  }),
+  // Never backwards: a job's completed steps only grow (a retry goes on from them), but two writers
+  // record JobProgress (the workflow, and since revision 5 the step at its end), so a pause's progress
+  // and the end of the step it met can land in either order.
+  [JobEvents.progress]: (row, d) =>
+    d.completedSteps < row.completed_steps
+      ? {}
+      : {
+          completed_steps: d.completedSteps,
+          total_steps: d.totalSteps,
+          // In-step progress of the same step may already show more.
+          progress: d.completedSteps === row.completed_steps ? Math.max(row.progress, d.progress) : d.progress,
+          current_step: d.currentStep,
+          estimated_remaining: d.estimatedRemainingS,
+          result_files: JSON.stringify(d.resultFiles ?? []),
+        },
   // In-step progress (the step activity's own report): the job's progress moves within the step and
   // its message says what the step is doing. Never backwards, never to 100 (the workflow ends it).
   [JobEvents.stepProgress]: (row, d) =>

@@ -22,8 +22,11 @@ import type { AppendResult } from '../eventstore/index.js';
 import type { Actor } from '../domain/index.js';
 
 export interface EventOutbox {
-  /** Queues an event; returns its sequence number (see flushed). */
-  record(type: string, data: Record<string, unknown>, who: Actor): number;
+  /**
+   * Queues an event; returns its sequence number (see flushed). Its id is derived from the run and that
+   * number, unless `eventId` names it: for a fact another writer may record under the same id.
+   */
+  record(type: string, data: Record<string, unknown>, who: Actor, eventId?: string): number;
   /** Resolves once every event up to `seq` (default: all recorded) is in the store. */
   flushed(seq?: number): Promise<void>;
   /** Global position of the last appended event (read-your-writes for callers). */
@@ -146,12 +149,12 @@ export function createEventOutbox(options: {
   });
 
   return {
-    record(type, data, who) {
+    record(type, data, who, eventId) {
       const seq = ++recordedSeq;
       outbox.push({
         seq,
         event: {
-          eventId: `${options.streamId}:${info.runId}:${seq}`,
+          eventId: eventId ?? `${options.streamId}:${info.runId}:${seq}`,
           type,
           data: { ...options.baseData, at: new Date().toISOString(), ...data },
           metadata: outboxMetadata(who, { correlationId: options.correlationId, workflowId: info.workflowId, runId: info.runId }),

@@ -104,8 +104,10 @@ export interface CarriedJobState {
  *    instead of twice (queued, then running).
  * 4: a job resumed while its paused step is still in flight (it holds its slot) is running again at
  *    once (`JobResumed` to `running`), and the step after the stopped one starts without a JobStarted.
+ * 5: a step that completes records the job's `JobProgress` for its own end (when one is due) in its
+ *    activity, where the process owns the event store: the task that sees the step end appends nothing.
  */
-export const JOB_WORKFLOW_REVISION = 4;
+export const JOB_WORKFLOW_REVISION = 5;
 
 /** Where a job's workflow runs, as its input says (and a batch's, for the jobs it starts). */
 export type JobPlacement = Pick<JobWorkflowInput, 'storeAccess' | 'askPoolLocally'>;

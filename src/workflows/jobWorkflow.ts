@@ -36,11 +36,16 @@ import {
   WORKER_LOST,
   isTerminalJobStatus,
   jobStatusAfter,
+  progressAfterStep,
+  progressPercent,
+  withResultFiles,
+  withStepDuration,
   refuseJobControl,
   toPriorityKey,
   type Actor,
   type ControlAction,
   type ControlPayload,
+  type JobProgressData,
   type JobStatus,
   type ResumeTarget,
 } from '../domain/index.js';
@@ -51,10 +56,10 @@ import {
   poolSlotGrantedSignal,
   watchDependencySignal,
 } from './poolContract.js';
-import type { JobStepActivities, RunJobStepOutput } from '../activities/jobStepActivities.js';
+import type { JobStepActivities, RunJobStepInput, RunJobStepOutput } from '../activities/jobStepActivities.js';
 import { JobPriorityKey, JobStatusKey } from '../temporal/searchAttributes.js';
 import { installControlSurface } from './controlSurface.js';
-import { createEventOutbox, schedulerActivities, storeActivities, type EventOutbox } from './eventOutbox.js';
+import { createEventOutbox, outboxMetadata, schedulerActivities, storeActivities, type EventOutbox } from './eventOutbox.js';
 import {
   jobControl,
   jobSubmittedData,
@@ -69,8 +74,6 @@ export * from './jobContract.js';
 
 const DEFAULT_PROGRESS_INTERVAL_MS = 1000;
 const DEFAULT_CONTINUE_AS_NEW_AFTER = 8000;
-/** Step durations kept for the remaining-time estimate. */
-const DURATION_WINDOW = 20;
 /** How long a job cancelled with `closeAsCanceled` waits for the Temporal cancel request that follows. */
 const CANCEL_REQUEST_WAIT_MS = 30_000;
 const TEMPORAL_CANCEL: Actor = { actor: 'external', reason: 'cancellation requested through Temporal' };
@@ -126,7 +129,7 @@ function initialJobState(input: JobWorkflowInput, createdAt: string): JobState {
     priority: input.priority,
     completedSteps,
     totalSteps: input.plan.totalSteps,
-    progress: progressOf(completedSteps, input.plan.totalSteps),
+    progress: progressPercent(completedSteps, input.plan.totalSteps),
     currentStep: completedSteps,
     message: null,
     stepInFlight: false,
@@ -151,9 +154,10 @@ class JobRun {
   private readonly info = workflowInfo();
   private readonly plan: JobWorkflowInput['plan'];
   private readonly outbox: EventOutbox;
+  private readonly correlationId: string;
   private readonly state: JobState;
   private checkpoint: unknown;
-  private readonly stepDurationsMs: number[];
+  private stepDurationsMs: number[];
   private lastProgressAt: number;
   private progressDirty = false;
   /** When the current running stretch began (for activeMs, which excludes paused time). */
@@ -198,9 +202,10 @@ class JobRun {
     this.upsertedStatus = this.state.status;
     this.poolWakeWaitMs = (input.revision ?? 0) >= 1 ? POOL_WAKE_WAIT_MS : POOL_WAKE_WAIT_BEFORE_REVISION_1_MS;
     // Events are recorded here, appended in order by one flusher (see eventOutbox.ts).
+    this.correlationId = input.correlationId ?? input.batchId ?? input.jobId;
     this.outbox = createEventOutbox({
       streamId: input.jobId,
-      correlationId: input.correlationId ?? input.batchId ?? input.jobId,
+      correlationId: this.correlationId,
       baseData: { jobId: input.jobId },
       appendEvents: storeActivities(input.storeAccess).appendEvents,
     });
@@ -247,9 +252,9 @@ class JobRun {
   }
 
   /** Records an event and moves the live status the way the projection will (domain jobStatusAfter). */
-  private transition(type: string, data: Record<string, unknown>, who: Actor): number {
+  private transition(type: string, data: Record<string, unknown>, who: Actor, eventId?: string): number {
     this.setStatus(jobStatusAfter(type, data, this.state.status));
-    return this.outbox.record(type, data, who);
+    return this.outbox.record(type, data, who, eventId);
   }
 
   /**
@@ -715,7 +720,7 @@ class JobRun {
     const startedAt = Date.now();
     let outcome: RunJobStepOutput;
     try {
-      const request = {
+      const request: RunJobStepInput = {
         jobId: this.input.jobId,
         type: this.input.type,
         input: this.input.input,
@@ -723,6 +728,7 @@ class JobRun {
         totalSteps: state.totalSteps,
         attempt: state.attempt,
         checkpoint: this.checkpoint,
+        ...this.endProgressRequest(step),
       };
       outcome = await scope.run(() => this.stepActivities().runJobStep(request));
     } catch (error) {
@@ -742,27 +748,83 @@ class JobRun {
       return;
     }
     // A step that finished as it was being paused still counts as done: it is never run again.
-    this.onStepDone(step, outcome.output, Date.now() - startedAt);
+    this.onStepDone(step, outcome.output, Date.now() - startedAt, outcome.progress);
+  }
+
+  /**
+   * Behaviour revision 5: the step records the job's JobProgress for its own end (when one is due by
+   * then), so the task that sees a step end holds no append — with many jobs running, those tasks come
+   * in bursts, and a control waits behind them. The event has an id of its own per run and step: a
+   * step run again after its completion was lost (a worker gone after the append) writes nothing new.
+   * Not for the last step (JobCompleted says it all), nor where the step has no store to write to (it
+   * then returns no progress, and the workflow records it as before).
+   */
+  private endProgressRequest(step: number): Pick<RunJobStepInput, 'endProgress'> {
+    if (step + 1 >= this.state.totalSteps || !this.stepsRecordProgress()) return {};
+    const { info } = this;
+    return {
+      endProgress: {
+        eventId: this.progressEventId(step + 1),
+        dueAt: this.lastProgressAt + this.progressIntervalMs(),
+        stepDurationsMs: [...this.stepDurationsMs],
+        resultFiles: [...this.state.resultFiles],
+        metadata: outboxMetadata(
+          { actor: 'system' },
+          { correlationId: this.correlationId, workflowId: info.workflowId, runId: info.runId },
+        ),
+      },
+    };
+  }
+
+  private stepsRecordProgress(): boolean {
+    return this.since(5, 'step-records-its-end-progress');
+  }
+
+  /**
+   * Since revision 5, one JobProgress per run and number of completed steps, whoever records it (the
+   * step, or the workflow when the step did not): a step whose completion was lost after it recorded
+   * its progress, then run again, can never add a second one for the same steps.
+   */
+  private progressEventId(completedSteps: number): string {
+    return `${this.input.jobId}:${this.info.runId}:progress:${completedSteps}`;
+  }
+
+  private progressIntervalMs(): number {
+    return this.input.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
   }
 
   private onStepDone(
     step: number,
     output: Extract<RunJobStepOutput, { outcome: 'completed' }>['output'],
     durationMs: number,
+    recorded: JobProgressData | undefined,
   ): void {
     const { state } = this;
     this.checkpoint = undefined;
-    this.stepDurationsMs.push(durationMs);
-    if (this.stepDurationsMs.length > DURATION_WINDOW) this.stepDurationsMs.shift();
-    state.completedSteps = step + 1;
-    state.currentStep = state.completedSteps < state.totalSteps ? state.completedSteps : null;
-    state.progress = progressOf(state.completedSteps, state.totalSteps);
-    state.estimatedRemainingS = this.estimateRemainingS();
-    for (const f of output.resultFiles ?? []) if (!state.resultFiles.includes(f)) state.resultFiles.push(f);
+    this.stepDurationsMs = withStepDuration(this.stepDurationsMs, durationMs);
+    const after = progressAfterStep({
+      step,
+      totalSteps: state.totalSteps,
+      durationsMs: this.stepDurationsMs,
+      resultFiles: withResultFiles(state.resultFiles, output.resultFiles),
+    });
+    state.completedSteps = after.completedSteps;
+    state.currentStep = after.currentStep;
+    state.progress = after.progress;
+    state.estimatedRemainingS = after.estimatedRemainingS;
+    state.resultFiles = after.resultFiles;
     if (output.result !== undefined) this.lastResult = output.result;
+    if (recorded) {
+      // The step recorded this progress itself (endProgressRequest); its estimate, timed by the step,
+      // is the one the record shows.
+      state.estimatedRemainingS = recorded.estimatedRemainingS;
+      this.progressDirty = false;
+      this.lastProgressAt = Date.now();
+      return;
+    }
     this.progressDirty = true;
-    const interval = this.input.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
-    if (state.completedSteps < state.totalSteps && Date.now() - this.lastProgressAt >= interval) this.flushProgress();
+    if (state.completedSteps < state.totalSteps && Date.now() - this.lastProgressAt >= this.progressIntervalMs())
+      this.flushProgress();
   }
 
   private async onStepFailure(error: unknown, stepStartedAt: number): Promise<void> {
@@ -898,15 +960,9 @@ class JobRun {
       currentStep: state.currentStep,
       estimatedRemainingS: state.estimatedRemainingS,
       resultFiles: state.resultFiles,
-    };
-    this.transition(JobEvents.progress, data, { actor: 'system' });
-  }
-
-  private estimateRemainingS(): number | null {
-    const durations = this.stepDurationsMs;
-    if (durations.length === 0) return null;
-    const avg = durations.reduce((a, b) => a + b, 0) / durations.length;
-    return Math.round(((this.state.totalSteps - this.state.completedSteps) * avg) / 100) / 10;
+    } satisfies JobProgressData;
+    const eventId = this.stepsRecordProgress() ? this.progressEventId(state.completedSteps) : undefined;
+    this.transition(JobEvents.progress, data, { actor: 'system' }, eventId);
   }
 
   private timeoutMessage(): string {
@@ -949,8 +1005,4 @@ class JobRun {
   private snapshot(): JobState {
     return { ...this.state, activeMs: this.activeMsNow(), resultFiles: [...this.state.resultFiles] };
   }
-}
-
-function progressOf(done: number, total: number): number {
-  return total <= 0 ? 0 : Math.floor((done * 100) / total);
 }

@@ -61,6 +61,28 @@ describe('jobProjection', () => {
     expect(readModel.countByStatus()).toEqual({ pending: 1 });
   });
 
+  it('a JobProgress saying fewer completed steps than the row shows changes nothing (two writers, either order)', () => {
+    const progress = (completedSteps: number) => ({
+      type: 'JobProgress',
+      data: {
+        completedSteps,
+        totalSteps: 4,
+        progress: completedSteps * 25,
+        currentStep: completedSteps,
+        estimatedRemainingS: 1,
+        resultFiles: [],
+      },
+    });
+    const { readModel } = given(
+      submitted(),
+      { type: 'JobStarted', data: { attempt: 1, startedAt: '2026-01-01T00:00:01.000Z' } },
+      progress(3), // the step's own, at its end
+      progress(2), // the workflow's, at a pause that met that end
+      { type: 'JobPaused', data: { from: 'running' } },
+    );
+    expect(readModel.getJob('job_1')).toMatchObject({ status: 'paused', completed_steps: 3, progress: 75, current_step: 3 });
+  });
+
   it('follows started → progress → paused → resumed → reprioritized → completed', () => {
     const { readModel } = given(
       submitted(),

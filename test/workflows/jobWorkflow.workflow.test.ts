@@ -255,6 +255,20 @@ describe('jobWorkflow under time skipping', () => {
     expect(types(jobId).at(-1)).toBe('JobCancelled');
   });
 
+  it('where the step has no store, the workflow records the JobProgress of each step end itself, under the same ids', async () => {
+    // This harness's step activity has no event store (as on a worker that does not own it): the step
+    // returns no progress, and the workflow appends it as before revision 5 — under the id the step
+    // would have used (one per run and completed steps), so a lost step's record is never doubled.
+    const { jobId, handle } = await start('sleep', { steps: 3, step_ms: 1_050 });
+    expect((await handle.result()).status).toBe('completed');
+    const runId = (await handle.describe()).runId;
+    const progress = events(jobId).filter((e) => e.type === 'JobProgress');
+    expect(progress.map((e) => [e.eventId, e.data.completedSteps])).toEqual([
+      [`${jobId}:${runId}:progress:1`, 1],
+      [`${jobId}:${runId}:progress:2`, 2],
+    ]);
+  });
+
   it('the timeout counts running time only: an hour paused does not count', async () => {
     // One long step: the pause and the timeout both cancel it mid-step. A cancel sent in the very task
     // in which its step completes is fine on a real server, but the time-skipping test server refuses
