@@ -73,6 +73,13 @@ const histories: { file: string; contains: string[]; signals: string[] }[] = [
     signals: ['poolSlotGranted'],
   },
   {
+    // A sleep job of 3 steps of 1.1 s (behaviour revision 4): the task that saw each of the first two
+    // steps end appended its JobProgress by local activity, before the step recorded it (revision 5).
+    file: 'job-steps-before-revision-5.json',
+    contains: ['ACTIVITY_TASK_COMPLETED', 'MARKER_RECORDED', 'WORKFLOW_EXECUTION_COMPLETED'],
+    signals: ['poolSlotGranted'],
+  },
+  {
     // A batch of 8 noop jobs, 3 at a time, before it recorded its jobs' JobSubmitted itself.
     file: 'batch-before-recording-jobs-submitted.json',
     contains: ['START_CHILD_WORKFLOW_EXECUTION_INITIATED', 'CHILD_WORKFLOW_EXECUTION_COMPLETED', 'WORKFLOW_EXECUTION_COMPLETED'],
