@@ -74,6 +74,12 @@ export * from './jobContract.js';
 
 const DEFAULT_PROGRESS_INTERVAL_MS = 1000;
 const DEFAULT_CONTINUE_AS_NEW_AFTER = 8000;
+/**
+ * A step records its end's progress only while the job has at most this many result files: the list
+ * goes into the step's input, which Temporal keeps in the history of every step (a job writing a file
+ * per step would grow its history by the whole list each step). Beyond it the workflow records it.
+ */
+const MAX_RESULT_FILES_IN_STEP_INPUT = 50;
 /** How long a job cancelled with `closeAsCanceled` waits for the Temporal cancel request that follows. */
 const CANCEL_REQUEST_WAIT_MS = 30_000;
 const TEMPORAL_CANCEL: Actor = { actor: 'external', reason: 'cancellation requested through Temporal' };
@@ -756,11 +762,13 @@ class JobRun {
    * then), so the task that sees a step end holds no append — with many jobs running, those tasks come
    * in bursts, and a control waits behind them. The event has an id of its own per run and step: a
    * step run again after its completion was lost (a worker gone after the append) writes nothing new.
-   * Not for the last step (JobCompleted says it all), nor where the step has no store to write to (it
-   * then returns no progress, and the workflow records it as before).
+   * Not for the last step (JobCompleted says it all), nor for a job with many result files (see
+   * MAX_RESULT_FILES_IN_STEP_INPUT), nor where the step has no store to write to (it then returns no
+   * progress, and the workflow records it as before).
    */
   private endProgressRequest(step: number): Pick<RunJobStepInput, 'endProgress'> {
-    if (step + 1 >= this.state.totalSteps || !this.stepsRecordProgress()) return {};
+    if (step + 1 >= this.state.totalSteps || this.state.resultFiles.length > MAX_RESULT_FILES_IN_STEP_INPUT) return {};
+    if (!this.stepsRecordProgress()) return {};
     const { info } = this;
     return {
       endProgress: {

@@ -9,10 +9,24 @@ import { eventually, startTestEngine, type TestEngine } from '../support/testEng
 import path from 'node:path';
 import { rebuildReadModel } from '../../src/projections/rebuildReadModel.js';
 import { openReadModelDb } from '../../src/projections/readModelDb.js';
+import { z } from 'zod';
+import { defineJobType } from '../../src/jobs/jobType.js';
+import { JobTypeRegistry } from '../../src/jobs/registry.js';
+
+/** Writes one result file per step: its list grows past what a step's input carries. */
+const filePerStep = defineJobType<{ steps: number }>({
+  name: 'file_per_step',
+  description: 'one result file per step',
+  inputSchema: z.object({ steps: z.number() }),
+  steps: (input) => input.steps,
+  async runStep(ctx) {
+    return { resultFiles: [await ctx.writeResultFile(`part-${ctx.step}.txt`, 'x')] };
+  },
+});
 
 let engine: TestEngine;
 beforeAll(async () => {
-  engine = await startTestEngine();
+  engine = await startTestEngine({ registry: new JobTypeRegistry().register(filePerStep) });
 });
 afterAll(async () => {
   await engine?.dispose();
@@ -83,4 +97,28 @@ describe('a step records the progress of its own end', () => {
     expect(row(rebuilt)).toEqual(row(engine.readModelDb));
     rebuilt.close();
   }, 60_000);
+
+  it('a job with more than 50 result files: its later steps are not handed the list (the workflow records their progress)', async () => {
+    const submit = await engine.api('POST', '/api/v1/jobs/submit', {
+      name: 'files',
+      type: 'file_per_step',
+      input: { steps: 54 },
+    });
+    expect(submit.status).toBe(201);
+    const id: string = submit.body.job_id;
+    await eventually(async () => (await engine.api('GET', `/api/v1/jobs/${id}`)).body.status === 'completed', 60_000);
+    const history = (await engine.client.workflow.getHandle(id).fetchHistory()).events ?? [];
+    const stepInputs = history
+      .map((e) => e.activityTaskScheduledEventAttributes)
+      .filter((a) => a?.activityType?.name === 'runJobStep')
+      .map((a) => JSON.parse(Buffer.from(a!.input!.payloads![0]!.data!).toString()));
+    expect(stepInputs).toHaveLength(54);
+    // Steps 0–50 are asked (files 0–50 before them), 51–53 not (51+ files); the last never is.
+    const asked = stepInputs.map((input) => input.endProgress !== undefined);
+    expect(asked.slice(0, 51).every(Boolean)).toBe(true);
+    expect(asked.slice(51)).toEqual([false, false, false]);
+    expect(stepInputs[50].endProgress.resultFiles).toHaveLength(50);
+    const last = engine.eventStore.readStream(id).at(-1)!;
+    expect([last.type, last.data.resultFiles.length]).toEqual(['JobCompleted', 54]);
+  }, 90_000);
 });
