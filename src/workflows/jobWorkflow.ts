@@ -760,8 +760,9 @@ class JobRun {
   /**
    * Behaviour revision 5: the step records the job's JobProgress for its own end (when one is due by
    * then), so the task that sees a step end holds no append — with many jobs running, those tasks come
-   * in bursts, and a control waits behind them. The event has an id of its own per run and step: a
-   * step run again after its completion was lost (a worker gone after the append) writes nothing new.
+   * in bursts, and a control waits behind them. Its id is the one the workflow would use
+   * (progressEventId): a step run again after its completion was lost (a worker gone after the
+   * append) writes nothing new.
    * Not for the last step (JobCompleted says it all), nor for a job with many result files (see
    * MAX_RESULT_FILES_IN_STEP_INPUT), nor where the step has no store to write to (it then returns no
    * progress, and the workflow records it as before).
