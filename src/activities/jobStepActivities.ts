@@ -188,12 +188,12 @@ export function createJobStepActivities(deps: JobStepActivityDeps) {
         },
       };
       try {
-        const output = await type.runStep(stepContext, request.input);
+        const output = (await type.runStep(stepContext, request.input)) ?? {};
         clearTimeout(trailingHeartbeat);
         recordProgress(true);
         await appending; // in the log before the workflow records the step's end
-        const progress = await recordEndProgress(request, output ?? {}, Date.now() - startedAt);
-        return { outcome: 'completed', output: output ?? {}, ...(progress ? { progress } : {}) };
+        const progress = await recordEndProgress(request, output, Date.now() - startedAt);
+        return { outcome: 'completed', output, ...(progress ? { progress } : {}) };
       } catch (error) {
         clearTimeout(trailingHeartbeat);
         recordProgress(true);

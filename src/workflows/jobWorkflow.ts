@@ -820,13 +820,12 @@ class JobRun {
     state.completedSteps = after.completedSteps;
     state.currentStep = after.currentStep;
     state.progress = after.progress;
-    state.estimatedRemainingS = after.estimatedRemainingS;
+    // When the step recorded this progress itself (endProgressRequest), its estimate, timed by the
+    // step, is the one the record shows.
+    state.estimatedRemainingS = recorded ? recorded.estimatedRemainingS : after.estimatedRemainingS;
     state.resultFiles = after.resultFiles;
     if (output.result !== undefined) this.lastResult = output.result;
     if (recorded) {
-      // The step recorded this progress itself (endProgressRequest); its estimate, timed by the step,
-      // is the one the record shows.
-      state.estimatedRemainingS = recorded.estimatedRemainingS;
       this.progressDirty = false;
       this.lastProgressAt = Date.now();
       return;
