@@ -105,6 +105,15 @@ export function createEventOutbox(options: {
   /** Fields put into every event's data (e.g. the job id). */
   baseData?: Record<string, unknown>;
   appendEvents: (request: AppendEventsRequest) => Promise<AppendResult>;
+  /**
+   * `flushed()` waits on a plain promise the flusher settles after each append, instead of a
+   * `condition` in a non-cancellable scope of its own. Every promise workflow code creates costs the
+   * SDK a captured, source-mapped stack (its stack-trace query; about 40 % of a busy workflow thread,
+   * see sdk-typescript#1587), and a wait that is already over costs none. Awaiting code then resumes
+   * in a different order relative to other coroutines of the same activation, so only runs started
+   * with this behaviour take it (jobWorkflow: revision 6); replayed older runs keep the conditions.
+   */
+  plainWaits?: boolean;
 }): EventOutbox {
   const info = workflowInfo();
   const outbox: { seq: number; event: NewEvent }[] = [];
@@ -135,6 +144,16 @@ export function createEventOutbox(options: {
     }
   };
 
+  /** flushed() callers with plainWaits, in no particular order (each settles once its seq is in). */
+  let waiters: { seq: number; resolve: () => void }[] = [];
+  const releaseWaiters = () => {
+    if (waiters.length === 0) return;
+    const due = waiters.filter((w) => w.seq <= appendedSeq);
+    if (due.length === 0) return;
+    waiters = waiters.filter((w) => w.seq > appendedSeq);
+    for (const w of due) w.resolve();
+  };
+
   void CancellationScope.nonCancellable(async () => {
     for (;;) {
       await condition(() => outbox.length > 0);
@@ -145,6 +164,7 @@ export function createEventOutbox(options: {
       // the batch mixed both; an older store's result, in a replayed history, tells only "some").
       if (result.appended < batch.length) storedUpTo = batch[result.lastDuplicateIndex ?? batch.length - 1]!.seq;
       position = Math.max(position, result.lastGlobalPosition);
+      releaseWaiters();
     }
   });
 
@@ -163,7 +183,10 @@ export function createEventOutbox(options: {
       return seq;
     },
     flushed(seq = recordedSeq) {
-      return CancellationScope.nonCancellable(() => condition(() => appendedSeq >= seq));
+      if (!options.plainWaits) return CancellationScope.nonCancellable(() => condition(() => appendedSeq >= seq));
+      // Not cancellable either: nothing but the flusher settles it.
+      if (appendedSeq >= seq) return Promise.resolve();
+      return new Promise<void>((resolve) => waiters.push({ seq, resolve }));
     },
     lastPosition: () => position,
     foundStored: (seq) => storedUpTo >= seq,

@@ -106,8 +106,12 @@ export interface CarriedJobState {
  *    once (`JobResumed` to `running`), and the step after the stopped one starts without a JobStarted.
  * 5: a step that completes records the job's `JobProgress` for its own end (when one is due) in its
  *    activity, where the process owns the event store: the task that sees the step end appends nothing.
+ * 6: fewer promises in workflow code (each costs the SDK a captured stack): a wait for the record that
+ *    is over already costs none, the others wait on a promise the outbox's flusher settles; the run's
+ *    end waits in one non-cancellable scope instead of three; a running job goes to its next step
+ *    without a call to the wait-until-runnable loop. Same commands, resumed in another order.
  */
-export const JOB_WORKFLOW_REVISION = 5;
+export const JOB_WORKFLOW_REVISION = 6;
 
 /** Where a job's workflow runs, as its input says (and a batch's, for the jobs it starts). */
 export type JobPlacement = Pick<JobWorkflowInput, 'storeAccess' | 'askPoolLocally'>;

@@ -194,6 +194,13 @@ class JobRun {
   private upsertedStatus: JobStatus;
   private statusUpsertQueued = false;
   private readonly poolWakeWaitMs: number;
+  /**
+   * Revision 6: waits that are over cost no promise, and the waits of the run's end share one scope
+   * (see eventOutbox's `plainWaits`: each promise costs the SDK a captured stack). Runs started
+   * before keep their waits as they were for their whole life: the order in which coroutines resume
+   * within a task decides the order of their commands, which a replay must find again.
+   */
+  private readonly plainWaits: boolean;
 
   constructor(private readonly input: JobWorkflowInput) {
     const carried = input.carried;
@@ -207,6 +214,7 @@ class JobRun {
     this.runningSince = this.state.status === 'running' ? Date.now() : null;
     this.upsertedStatus = this.state.status;
     this.poolWakeWaitMs = (input.revision ?? 0) >= 1 ? POOL_WAKE_WAIT_MS : POOL_WAKE_WAIT_BEFORE_REVISION_1_MS;
+    this.plainWaits = (input.revision ?? 0) >= 6;
     // Events are recorded here, appended in order by one flusher (see eventOutbox.ts).
     this.correlationId = input.correlationId ?? input.batchId ?? input.jobId;
     this.outbox = createEventOutbox({
@@ -214,6 +222,7 @@ class JobRun {
       correlationId: this.correlationId,
       baseData: { jobId: input.jobId },
       appendEvents: storeActivities(input.storeAccess).appendEvents,
+      plainWaits: this.plainWaits,
     });
   }
 
@@ -236,9 +245,17 @@ class JobRun {
     }
     if (this.state.status === 'cancelled') await this.cleanupAfterCancel('cancelled');
     await this.outbox.flushed();
-    await CancellationScope.nonCancellable(() => this.announceEnd());
-    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
-    await CancellationScope.nonCancellable(() => Promise.all(this.outgoing));
+    if (this.plainWaits) {
+      await CancellationScope.nonCancellable(async () => {
+        await this.announceEnd();
+        if (!allHandlersFinished()) await condition(allHandlersFinished);
+        if (this.outgoing.length > 0) await Promise.all(this.outgoing);
+      });
+    } else {
+      await CancellationScope.nonCancellable(() => this.announceEnd());
+      await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+      await CancellationScope.nonCancellable(() => Promise.all(this.outgoing));
+    }
     if (this.state.status === 'cancelled') await this.closeAsCanceledIfRequested();
     if (this.state.status === 'failed') {
       throw ApplicationFailure.create({
@@ -424,7 +441,8 @@ class JobRun {
   private async runSteps(): Promise<void> {
     const { state } = this;
     while (!isTerminalJobStatus(state.status)) {
-      await this.untilRunnable();
+      // Running already (the step before ended): nothing to wait for, so no wait (revision 6).
+      if (!(this.plainWaits && state.status === 'running')) await this.untilRunnable();
       if (isTerminalJobStatus(state.status)) return;
       if (this.timedOut) return this.failJob(JOB_TIMEOUT, this.timeoutMessage());
       if (state.completedSteps >= state.totalSteps) return this.completeJob();
@@ -686,6 +704,7 @@ class JobRun {
     if (!isTerminalJobStatus(this.state.status)) return;
     this.endAnnounced = true;
     for (const dependentId of this.dependents) this.tellDependent(dependentId);
+    if (this.plainWaits && this.outgoing.length === 0) return;
     await Promise.all(this.outgoing);
   }
 

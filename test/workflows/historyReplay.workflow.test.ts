@@ -80,6 +80,14 @@ const histories: { file: string; contains: string[]; signals: string[] }[] = [
     signals: ['poolSlotGranted'],
   },
   {
+    // A sleep job of 3 steps of 300 ms (behaviour revision 5): its waits for the record were
+    // conditions in scopes of their own, and the run's end waited in three scopes (revision 6: plain
+    // promises, one scope).
+    file: 'job-steps-before-revision-6.json',
+    contains: ['ACTIVITY_TASK_COMPLETED', 'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES', 'WORKFLOW_EXECUTION_COMPLETED'],
+    signals: ['poolSlotGranted'],
+  },
+  {
     // A batch of 8 noop jobs, 3 at a time, before it recorded its jobs' JobSubmitted itself.
     file: 'batch-before-recording-jobs-submitted.json',
     contains: ['START_CHILD_WORKFLOW_EXECUTION_INITIATED', 'CHILD_WORKFLOW_EXECUTION_COMPLETED', 'WORKFLOW_EXECUTION_COMPLETED'],
