@@ -44,6 +44,7 @@ describe('devServerArgs', () => {
     expect(valuesOf(args, '--dynamic-config-value')).toEqual([
       'matching.useNewMatcher=true',
       'frontend.enableUpdateWorkflowExecution=true',
+      'system.enableActivityEagerExecution=true',
       'history.transferProcessorMaxPollRPS=100',
       'history.timerProcessorMaxPollRPS=100',
       'history.visibilityProcessorMaxPollRPS=100',
