@@ -109,9 +109,10 @@ export function createEventOutbox(options: {
    * `flushed()` waits on a plain promise the flusher settles after each append, instead of a
    * `condition` in a non-cancellable scope of its own. Every promise workflow code creates costs the
    * SDK a captured, source-mapped stack (its stack-trace query; about 40 % of a busy workflow thread,
-   * see sdk-typescript#1587), and a wait that is already over costs none. Awaiting code then resumes
-   * in a different order relative to other coroutines of the same activation, so only runs started
-   * with this behaviour take it (jobWorkflow: revision 6); replayed older runs keep the conditions.
+   * see sdk-typescript#1587): a scope and a condition are several each, and a wait that is already
+   * over is one resolved promise. Awaiting code then resumes in a different order relative to other
+   * coroutines of the same activation, so only runs started with this behaviour take it (jobWorkflow:
+   * revision 6); replayed older runs keep the conditions.
    */
   plainWaits?: boolean;
 }): EventOutbox {

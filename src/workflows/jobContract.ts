@@ -107,9 +107,10 @@ export interface CarriedJobState {
  * 5: a step that completes records the job's `JobProgress` for its own end (when one is due) in its
  *    activity, where the process owns the event store: the task that sees the step end appends nothing.
  * 6: fewer promises in workflow code (each costs the SDK a captured stack): a wait for the record that
- *    is over already costs none, the others wait on a promise the outbox's flusher settles; the run's
- *    end waits in one non-cancellable scope instead of three; a running job goes to its next step
- *    without a call to the wait-until-runnable loop. Same commands, resumed in another order.
+ *    is over already is one resolved promise (no scope, no condition), the others wait on a promise
+ *    the outbox's flusher settles; the run's end waits in one non-cancellable scope instead of three;
+ *    a running job goes to its next step without a call to the wait-until-runnable loop. Same
+ *    commands, resumed in another order.
  */
 export const JOB_WORKFLOW_REVISION = 6;
 

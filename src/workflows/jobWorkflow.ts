@@ -195,10 +195,11 @@ class JobRun {
   private statusUpsertQueued = false;
   private readonly poolWakeWaitMs: number;
   /**
-   * Revision 6: waits that are over cost no promise, and the waits of the run's end share one scope
-   * (see eventOutbox's `plainWaits`: each promise costs the SDK a captured stack). Runs started
-   * before keep their waits as they were for their whole life: the order in which coroutines resume
-   * within a task decides the order of their commands, which a replay must find again.
+   * Revision 6: a wait that is over is one resolved promise (no scope, no condition), and the waits
+   * of the run's end share one scope (see eventOutbox's `plainWaits`: each promise costs the SDK a
+   * captured stack). Runs started before keep their waits as they were for their whole life: the
+   * order in which coroutines resume within a task decides the order of their commands, which a
+   * replay must find again.
    */
   private readonly plainWaits: boolean;
 
