@@ -7,7 +7,8 @@
  * with `temporal --version`, is reported on its own line and is part of the CLI figures).
  * Baseline in the same run: a signal from the client to a bare workflow answered by a query (the
  * Temporal round trip any control is made of). Goals (issue 14): API p50 ≤ 30 ms, p99 ≤ 100 ms with
- * 200 running. Prints a table and a BENCH_JSON line.
+ * 200 running. Each API round is also split by the times its event records (sent → its workflow task
+ * → in the log → visible), with the slowest rounds. Prints a table and a BENCH_JSON line.
  */
 import os from 'node:os';
 import { execFile } from 'node:child_process';
@@ -16,7 +17,7 @@ import { resolveTemporalCli } from '../src/temporal/cliBinary.js';
 import { startBareWorker } from './bare/worker.js';
 import { startBenchEngine } from './support/benchEngine.js';
 import { Progress, formatTable, summarize, type LatencySummary } from './support/stats.js';
-import type { ControlRoundsInput, ControlRoundsOutput } from './support/controlWorker.js';
+import type { ControlAction, ControlRoundsInput, ControlRoundsOutput } from './support/controlWorker.js';
 import { runBenchThread } from './support/benchThread.js';
 
 const RUNNING = (process.env.BENCH_RUNNING ?? '0,50,200').split(',').map(Number);
@@ -58,6 +59,45 @@ const controlRoundsInThread = (input: ControlRoundsInput, onProgress: (done: num
     onProgress,
   });
 
+const CONTROL_ACTIONS: readonly ControlAction[] = ['pause', 'resume', 'reprioritize'];
+const EVENT_OF: Record<ControlAction, string> = { pause: 'JobPaused', resume: 'JobResumed', reprioritize: 'JobReprioritized' };
+
+/**
+ * Splits each API round by the times its event records (one clock: the dev server, the engine and the
+ * client thread share the machine): request sent → the workflow task that handled it began (the
+ * event's `at`, the task's time: HTTP, the API, Temporal's Update and the wait for a workflow task) →
+ * the event in the log (its `recordedAt`: the task's work and the append) → visible in GET (the
+ * projector, the API's answer and the client's GET). The n-th round of an action is the n-th event of
+ * its type in the probe's stream (each round waits until the one before is visible).
+ */
+function whereTheTimeWent(probe: string, figures: ControlRoundsOutput) {
+  const events = engine.eventStore.readStream(probe);
+  const parts = { toTask: [] as number[], toLog: [] as number[], toVisible: [] as number[] };
+  const slowest: { action: ControlAction; ms: number; toTask: number; toLog: number; toVisible: number }[] = [];
+  for (const action of CONTROL_ACTIONS) {
+    const mine = events.filter((e) => e.type === EVENT_OF[action]);
+    figures[action].forEach((ms, i) => {
+      const event = mine[i];
+      if (!event) return;
+      const sent = figures.sentAt[action][i]!;
+      const taskAt = Date.parse(String((event.data as { at?: string }).at));
+      const loggedAt = Date.parse(event.recordedAt);
+      const split = { toTask: taskAt - sent, toLog: loggedAt - taskAt, toVisible: sent + ms - loggedAt };
+      parts.toTask.push(split.toTask);
+      parts.toLog.push(split.toLog);
+      parts.toVisible.push(split.toVisible);
+      slowest.push({ action, ms, ...split });
+    });
+  }
+  slowest.sort((a, b) => b.ms - a.ms);
+  return {
+    toTask: summarize(parts.toTask),
+    toLog: summarize(parts.toLog),
+    toVisible: summarize(parts.toVisible),
+    slowest: slowest.slice(0, 5),
+  };
+}
+
 const longJob = (name: string) => ({ name, type: 'sleep', input: { steps: 100_000, step_ms: STEP_MS } });
 const running = () => engine.readModel.countByStatus().running ?? 0;
 
@@ -70,6 +110,8 @@ interface Row {
 const rows: Row[] = [];
 /** What the engine's process (API, projector, workers, the SDK's threads) spent during each load's API rounds. */
 const engineLoad: { running: number; cores: number; mainThreadBusy: number }[] = [];
+/** Where a control's time went, per load (see whereTheTimeWent). */
+const breakdowns: ({ running: number } & ReturnType<typeof whereTheTimeWent>)[] = [];
 let cliStartup: LatencySummary | undefined;
 let baseline: LatencySummary | undefined;
 const background: string[] = [];
@@ -131,8 +173,8 @@ try {
       cores: (cpu.user + cpu.system) / 1000 / (performance.now() - wall0),
       mainThreadBusy: performance.eventLoopUtilization(loop0).utilization,
     });
-    for (const [action, values] of Object.entries(figures))
-      rows.push({ running: target, via: 'API', action, s: summarize(values) });
+    for (const action of CONTROL_ACTIONS) rows.push({ running: target, via: 'API', action, s: summarize(figures[action]) });
+    breakdowns.push({ running: target, ...whereTheTimeWent(probe, figures) });
 
     if (cli && CLI_CONTROLS > 0) {
       const cliFigures: Record<string, number[]> = { pause: [], resume: [] };
@@ -180,6 +222,16 @@ console.log(
     ]),
   ),
 );
+for (const b of breakdowns) {
+  const part = (s: LatencySummary) => `${ms(s.p50Ms)} / ${ms(s.p99Ms)}`;
+  console.log(
+    `where a control's time went at ${b.running} running (p50 / p99 ms): sent → its workflow task ${part(b.toTask)}; ` +
+      `task → in the log ${part(b.toLog)}; log → visible in GET ${part(b.toVisible)}`,
+  );
+  console.log(
+    `  slowest rounds: ${b.slowest.map((r) => `${r.action} ${ms(r.ms)} (${r.toTask} + ${r.toLog} + ${r.toVisible.toFixed(0)})`).join('; ')}`,
+  );
+}
 for (const l of engineLoad)
   console.log(
     `engine process during the API rounds at ${l.running} running: ${l.cores.toFixed(2)} cores, main thread busy ${(100 * l.mainThreadBusy).toFixed(0)} %`,
@@ -192,6 +244,7 @@ console.log(
     baseline,
     cliStartup,
     engineLoad,
+    breakdowns,
     results: rows.map((r) => ({
       running: r.running,
       via: r.via,

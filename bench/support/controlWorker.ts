@@ -16,7 +16,11 @@ export interface ControlRoundsInput {
   gapMs: number;
 }
 
-export type ControlRoundsOutput = Record<'pause' | 'resume' | 'reprioritize', number[]>;
+export type ControlAction = 'pause' | 'resume' | 'reprioritize';
+
+/** Per action, each round's latency (ms) and when its request was sent (epoch ms, to line it up with
+ * the times its event records). */
+export type ControlRoundsOutput = Record<ControlAction, number[]> & { sentAt: Record<ControlAction, number[]> };
 
 const input = workerData as ControlRoundsInput;
 if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(input.baseUrl)) throw new Error(`not a loopback URL: ${input.baseUrl}`);
@@ -43,21 +47,36 @@ async function visibleAfter(t0: number, seen: (row: any) => boolean): Promise<nu
 const gap = () => (input.gapMs > 0 ? new Promise((r) => setTimeout(r, input.gapMs)) : Promise.resolve());
 
 async function run(): Promise<ControlRoundsOutput> {
-  const figures: ControlRoundsOutput = { pause: [], resume: [], reprioritize: [] };
+  const figures: ControlRoundsOutput = {
+    pause: [],
+    resume: [],
+    reprioritize: [],
+    sentAt: { pause: [], resume: [], reprioritize: [] },
+  };
+  const round = async (action: ControlAction, send: () => Promise<unknown>, seen: (row: any) => boolean) => {
+    await gap();
+    figures.sentAt[action].push(Date.now());
+    const t0 = performance.now();
+    await send();
+    figures[action].push(await visibleAfter(t0, seen));
+  };
   for (let i = 0; i < input.controls; i++) {
-    await gap();
-    let t0 = performance.now();
-    await api('POST', `/jobs/${input.jobId}/pause`, { reason: 'bench' });
-    figures.pause.push(await visibleAfter(t0, (row) => row.status === 'paused'));
-    await gap();
-    t0 = performance.now();
-    await api('POST', `/jobs/${input.jobId}/resume`, { reason: 'bench' });
-    figures.resume.push(await visibleAfter(t0, (row) => row.status !== 'paused'));
+    await round(
+      'pause',
+      () => api('POST', `/jobs/${input.jobId}/pause`, { reason: 'bench' }),
+      (row) => row.status === 'paused',
+    );
+    await round(
+      'resume',
+      () => api('POST', `/jobs/${input.jobId}/resume`, { reason: 'bench' }),
+      (row) => row.status !== 'paused',
+    );
     const priority = i % 2 === 0 ? 3 : 2; // the probe starts at 2: alternate
-    await gap();
-    t0 = performance.now();
-    await api('PUT', `/jobs/${input.jobId}/priority`, { priority, reason: 'bench' });
-    figures.reprioritize.push(await visibleAfter(t0, (row) => row.priority === priority));
+    await round(
+      'reprioritize',
+      () => api('PUT', `/jobs/${input.jobId}/priority`, { priority, reason: 'bench' }),
+      (row) => row.priority === priority,
+    );
     reportProgress(i + 1);
   }
   return figures;
