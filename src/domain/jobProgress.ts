@@ -52,8 +52,8 @@ export function progressAfterStep(args: {
   totalSteps: number;
   /** Step durations including this step's (the window). */
   durationsMs: readonly number[];
-  /** Result files including this step's. */
-  resultFiles: readonly string[];
+  /** Result files including this step's (a list of the caller's own: withResultFiles gives a new one). */
+  resultFiles: string[];
 }): JobProgressData {
   const completedSteps = args.step + 1;
   return {
@@ -62,6 +62,6 @@ export function progressAfterStep(args: {
     progress: progressPercent(completedSteps, args.totalSteps),
     currentStep: completedSteps < args.totalSteps ? completedSteps : null,
     estimatedRemainingS: estimateRemainingS(args.durationsMs, completedSteps, args.totalSteps),
-    resultFiles: [...args.resultFiles],
+    resultFiles: args.resultFiles,
   };
 }

@@ -795,8 +795,9 @@ class JobRun {
       endProgress: {
         eventId: this.progressEventId(step + 1),
         dueAt: this.lastProgressAt + this.progressIntervalMs(),
-        stepDurationsMs: [...this.stepDurationsMs],
-        resultFiles: [...this.state.resultFiles],
+        // Never changed in place (withStepDuration and withResultFiles give new lists): no copies.
+        stepDurationsMs: this.stepDurationsMs,
+        resultFiles: this.state.resultFiles,
         metadata: outboxMetadata(
           { actor: 'system' },
           { correlationId: this.correlationId, workflowId: info.workflowId, runId: info.runId },
