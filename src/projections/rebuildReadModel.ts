@@ -17,6 +17,11 @@ export interface RebuildResult {
   threads: number;
   /** Ranges the log was split into. */
   partitions: number;
+  /**
+   * The nice value the folding threads ran at (they run below the writer and the API; see
+   * rebuildWorker.ts); undefined when folded in the calling thread or where threads have none.
+   */
+  foldPriority: number | undefined;
   /** The log position the new read model is at (its checkpoint). */
   position: number;
   /**
@@ -52,6 +57,19 @@ const MAX_DEFAULT_THREADS = 8;
 const RANGES_PER_THREAD = 4;
 
 /**
+ * The share of the log each range reads, oldest range first. The folders take the ranges newest
+ * first, so the oldest are folded last, and whatever the writer still has to copy once they are
+ * folded it copies with the other core idle: those ranges are smaller (the last `threads` a quarter,
+ * the `threads` before them half the size of the others). On 2 cores that cut the time after the last
+ * fold from 4.1–5.1 s to 1.2–2.7 s of a 1M-job rebuild.
+ */
+export function rangeWeights(count: number, threads: number): number[] {
+  return Array.from({ length: count }, (_, index) =>
+    count < 3 * threads ? 1 : index < threads ? 0.25 : index < 2 * threads ? 0.5 : 1,
+  );
+}
+
+/**
  * Builds a read model from the log into `targetPath` (a fresh file). The read model is derived only
  * from events, so this must equal the live one. The log is split into ranges of positions, folded in
  * worker threads with the same `evolveJob` the live projection uses (a job's row depends on its stream
@@ -72,7 +90,10 @@ export async function rebuildReadModel(
   if (!(Number.isInteger(threads) && threads >= 0)) throw new RangeError(`threads must be an integer >= 0, got ${threads}`);
   const last = options.toPosition ?? store.lastPosition();
   const count = threads === 0 ? 1 : threads * RANGES_PER_THREAD;
-  const bound = (index: number) => Math.round((last * index) / count);
+  const weights = rangeWeights(count, threads);
+  const upTo = [0];
+  for (const weight of weights) upTo.push(upTo[upTo.length - 1]! + weight);
+  const bound = (index: number) => Math.round((last * upTo[index]!) / upTo[count]!);
   const inputs: PartitionInput[] = Array.from({ length: count }, (_, index) => ({
     eventsFile: store.path,
     fromPosition: bound(index),
@@ -110,6 +131,7 @@ export async function rebuildReadModel(
     ms: Math.round(ms),
     threads,
     partitions: count,
+    foldPriority: run.foldPriority,
     position: last,
     phases: {
       foldMs: Math.round(run.foldedAt - started),
@@ -126,6 +148,7 @@ interface PipelineRun {
   /** Jobs in the new read model. */
   jobs: number;
   copyMs: number;
+  foldPriority?: number;
 }
 
 /** What the writer needs at the end, from every range's result (in range order: position order). */
@@ -184,6 +207,7 @@ async function inWorkers(
       let copied = 0;
       let folded = 0;
       let foldedAt = 0;
+      let foldPriority: number | undefined;
       let settled = false;
       const fail = (error: Error) => {
         settled = true;
@@ -207,7 +231,7 @@ async function inWorkers(
           if (++copied === inputs.length) send(writer, { kind: 'finish', input: finishInput(results, position) });
         } else if (message.kind === 'finished') {
           settled = true;
-          resolve({ results, foldedAt, jobs: message.jobs, copyMs: message.copyMs });
+          resolve({ results, foldedAt, jobs: message.jobs, copyMs: message.copyMs, foldPriority });
         }
       });
       // Copies in `order`: a range goes once it and every range before it in that order are folded.
@@ -225,6 +249,7 @@ async function inWorkers(
           if (message.kind === 'progress') return progress(message.index, message.position);
           if (message.kind !== 'folded') return;
           results[message.index] = message.result;
+          foldPriority = message.priority;
           if (++folded === inputs.length) foldedAt = performance.now();
           next();
           copyReady();

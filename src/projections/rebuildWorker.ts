@@ -6,6 +6,7 @@
  *   sent, in the order sent, then finishes the file when told.
  * Messages in: `RebuildWorkerOrder`; out: `RebuildWorkerMessage`.
  */
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { foldPartition, type PartitionInput, type PartitionResult } from './rebuildPartition.js';
 import { ReadModelWriter, type FinishInput } from './rebuildWriter.js';
@@ -17,7 +18,7 @@ export type RebuildWorkerOrder =
 
 export type RebuildWorkerMessage =
   | { kind: 'progress'; index: number; position: number }
-  | { kind: 'folded'; index: number; result: PartitionResult }
+  | { kind: 'folded'; index: number; result: PartitionResult; priority: number | undefined }
   | { kind: 'copied'; file: string }
   | { kind: 'finished'; jobs: number; copyMs: number }
   | { kind: 'failed'; error: string };
@@ -26,15 +27,25 @@ const port = parentPort!;
 const post = (message: RebuildWorkerMessage) => port.postMessage(message);
 const fail = (error: unknown) => post({ kind: 'failed', error: (error as Error)?.stack ?? String(error) });
 
+/**
+ * How much lower than its creator a folding thread runs (its nice value; Linux keeps one per thread).
+ * The folds use every core they are given, the writer is one thread whose copies every range waits
+ * for, and an online rebuild shares the cores with the API: both should go first. On 2 cores the
+ * writer's copies of a 1M-job rebuild took 16.0–18.2 s instead of 21.0–26.8 s, and during an online
+ * rebuild the API kept 89 % of its requests/s instead of about half.
+ */
+const FOLD_THREAD_NICE_STEP = 10;
+
 try {
   const role = workerData as RebuildWorkerRole;
+  if (role.role === 'fold') lowerThisThreadsPriority(FOLD_THREAD_NICE_STEP);
   const writer = role.role === 'write' ? new ReadModelWriter(role.target) : undefined;
   port.on('message', (order: RebuildWorkerOrder) => {
     try {
       if (order.kind === 'fold') {
         const { index } = order.input;
         const result = foldPartition(order.input, (position) => post({ kind: 'progress', index, position }));
-        post({ kind: 'folded', index, result });
+        post({ kind: 'folded', index, result, priority: threadPriority() });
       } else if (order.kind === 'copy') {
         writer!.copy(order.file);
         post({ kind: 'copied', file: order.file });
@@ -48,4 +59,22 @@ try {
   });
 } catch (error) {
   fail(error);
+}
+
+/** This thread's nice value, undefined where there is none to read. */
+function threadPriority(): number | undefined {
+  try {
+    return getPriority();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Raises this thread's nice value by `step` (at most 19). Where that is not possible, it runs as it is. */
+function lowerThisThreadsPriority(step: number): void {
+  try {
+    setPriority(Math.min(19, getPriority() + step));
+  } catch {
+    // No such thing on this platform, or not allowed: only slower, never wrong.
+  }
 }

@@ -7,7 +7,7 @@ import { openEventStore, type EventStore, type NewEvent } from '../../src/events
 import { openReadModelDb, type ReadModelDb } from '../../src/projections/readModelDb.js';
 import { Projector } from '../../src/projections/projector.js';
 import { readModelProjections } from '../../src/projections/readModelProjections.js';
-import { rebuildReadModel } from '../../src/projections/rebuildReadModel.js';
+import { rangeWeights, rebuildReadModel } from '../../src/projections/rebuildReadModel.js';
 
 let dir: string;
 let store: EventStore;
@@ -159,6 +159,8 @@ describe('rebuildReadModel', () => {
       let lastProgress = 0;
       const result = await rebuildReadModel(store, target, { threads, onProgress: (position) => (lastProgress = position) });
       expect(result).toMatchObject({ events: store.lastPosition(), jobs: 34, threads, position: store.lastPosition() });
+      // Folding threads run below the thread that started them (the writer, the API); none in this thread.
+      expect(result.foldPriority).toBe(threads === 0 ? undefined : Math.min(19, os.getPriority() + 10));
       expect(lastProgress).toBe(store.lastPosition());
       expect(fs.readdirSync(dir).filter((f) => f.includes('.part-'))).toEqual([]); // scratch files removed
 
@@ -220,6 +222,12 @@ describe('rebuildReadModel', () => {
         rebuilt.close();
       }
     }
+  });
+
+  it('given threads, then the ranges folded last (the oldest) are the smallest, so little is left to copy after the last fold', () => {
+    expect(rangeWeights(8, 2)).toEqual([0.25, 0.25, 0.5, 0.5, 1, 1, 1, 1]);
+    expect(rangeWeights(4, 1)).toEqual([0.25, 0.5, 1, 1]);
+    expect(rangeWeights(1, 0)).toEqual([1]); // one range, in this thread
   });
 
   it('given a rebuild that fails or is aborted, then it rejects and leaves no file behind', async () => {
