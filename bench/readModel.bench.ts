@@ -237,7 +237,7 @@ async function main(): Promise<void> {
       rebuildThreads: REBUILD_THREADS,
       fill: { jobs: JOBS, mode: FILL_MODE, apiBudgetS: FILL_API_BUDGET_S, apiSampleJobs: 20_000, apiSampleS: 3, sampleIds: 5000 },
     });
-    const { fill, eventsBytes, rebuild, rebuildEventsPerSec, rebuildGc, rebuildFloor, readModelBytes } = prepared;
+    const { fill, eventsBytes, rebuild, rebuildEventsPerSec, rebuildGc, cpuMs, rebuildFloor, readModelBytes } = prepared;
 
     store = openEventStore(eventsFile);
     db = openReadModelDb(readModelFile);
@@ -422,6 +422,7 @@ async function main(): Promise<void> {
       rebuild,
       rebuildEventsPerSec,
       rebuildGc,
+      cpuMs,
       rebuildFloor,
       readModelBytes,
       queries,
@@ -457,7 +458,8 @@ async function main(): Promise<void> {
         ...rebuild,
         eventsPerSec: rebuildEventsPerSec,
         gc: rebuildGc,
-        floor: { ...rebuildFloor, totalMs: floorMs },
+        cpuMs: cpuMs.rebuild,
+        floor: { ...rebuildFloor, totalMs: floorMs, cpuMs: cpuMs.floor },
         ratioToFloor: rebuildRatio,
         readModelBytes,
         targetRatio: TARGETS.rebuildRatio,
@@ -560,6 +562,8 @@ function printReport(
     `  floor (SQLite alone, no JavaScript, one thread): scan the log ${fmtInt(r.rebuildFloor.scanMs)} ms + copy the rows ${fmtInt(r.rebuildFloor.writeMs)} ms + ` +
       `build the indexes ${fmtInt(r.rebuildFloor.indexMs)} ms = ${fmtInt(r.floorMs)} ms`,
     `  not in the floor: reading + JSON-decoding every event's data in one JS thread takes ${fmtInt(r.rebuildFloor.decodeMs)} ms alone`,
+    `  CPU (every thread): the rebuild ${fmtInt(r.cpuMs.rebuild)} ms (${(r.cpuMs.rebuild / r.rebuild.ms).toFixed(2)} cores on average, folding threads at nice ${r.rebuild.foldPriority ?? '—'}), ` +
+      `the floor ${fmtInt(r.cpuMs.floor)} ms (with its decode)`,
     '',
   );
   const o = r.online;

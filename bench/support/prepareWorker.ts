@@ -27,6 +27,12 @@ export interface PrepareOutput {
   rebuild: RebuildResult;
   rebuildEventsPerSec: number;
   rebuildGc: GcFigures;
+  /**
+   * CPU time of the whole process (every thread) during the rebuild and during the floor, ms. The same
+   * work has taken 50–68 core-seconds minutes apart on a shared machine: this tells a busy moment
+   * from a slower rebuild.
+   */
+  cpuMs: { rebuild: number; floor: number };
   /** SQLite alone on the same files: the part of the rebuild no code change can remove. */
   rebuildFloor: RebuildFloor;
   readModelBytes: number;
@@ -34,6 +40,12 @@ export interface PrepareOutput {
 
 export const fileSize = (file: string): number =>
   ['', '-wal'].reduce((sum, suffix) => sum + (fs.statSync(file + suffix, { throwIfNoEntry: false })?.size ?? 0), 0);
+
+/** User + system CPU time of this process since `since`, ms. */
+function cpuMsSince(since: NodeJS.CpuUsage): number {
+  const { user, system } = process.cpuUsage(since);
+  return Math.round((user + system) / 1000);
+}
 
 async function run(input: PrepareInput): Promise<PrepareOutput> {
   const progress = new Progress(input.startedAt);
@@ -48,6 +60,7 @@ async function run(input: PrepareInput): Promise<PrepareOutput> {
     );
 
     const rebuildStarted = performance.now();
+    const rebuildCpu = process.cpuUsage();
     const rebuild = await rebuildReadModel(store, input.readModelFile, {
       threads: input.rebuildThreads,
       onProgress: (position, last) =>
@@ -56,13 +69,16 @@ async function run(input: PrepareInput): Promise<PrepareOutput> {
             `${Math.round(position / ((performance.now() - rebuildStarted) / 1000)).toLocaleString('en-US')} events/s`,
         ),
     });
+    const rebuildCpuMs = cpuMsSince(rebuildCpu);
     const rebuildGc = await gc.between(rebuildStarted, performance.now());
     progress.line(
       `rebuild: ${rebuild.events.toLocaleString('en-US')} events in ${rebuild.ms} ms ${JSON.stringify(rebuild.phases)}`,
       true,
     );
     progress.line('rebuild floor: SQLite alone scanning the log, writing the rows, building the indexes', true);
+    const floorCpu = process.cpuUsage();
     const rebuildFloor = measureRebuildFloor(input.eventsFile, input.readModelFile, `${input.readModelFile}.floor`);
+    const floorCpuMs = cpuMsSince(floorCpu);
     progress.line(`rebuild floor: ${JSON.stringify(rebuildFloor)}`, true);
     return {
       fill,
@@ -70,6 +86,7 @@ async function run(input: PrepareInput): Promise<PrepareOutput> {
       rebuild,
       rebuildEventsPerSec: Math.round(rebuild.events / (rebuild.ms / 1000)),
       rebuildGc,
+      cpuMs: { rebuild: rebuildCpuMs, floor: floorCpuMs },
       rebuildFloor,
       readModelBytes: fileSize(input.readModelFile),
     };

@@ -75,7 +75,10 @@ export class ReadModelWriter {
           input.position,
         );
       })();
-      const jobs = db.prepare<[], number>('SELECT count(*) FROM jobs').pluck().get()!;
+      // Every row is in exactly one owner/status counter (kept as rows move; the rebuild tests compare
+      // both tables with live): their sum is the row count without reading an index of every job
+      // (`count(*)` took 0.4 s of a 1M-job rebuild's tail, with the other core idle).
+      const jobs = db.prepare<[], number>('SELECT coalesce(sum(count), 0) FROM job_counts').pluck().get()!;
       // Back to the settings every other connection expects.
       db.pragma('locking_mode = NORMAL');
       db.pragma('journal_mode = WAL'); // also releases the exclusive lock
