@@ -32,7 +32,7 @@ const fail = (error: unknown) => post({ kind: 'failed', error: (error as Error)?
  * The folds use every core they are given, the writer is one thread whose copies every range waits
  * for, and an online rebuild shares the cores with the API: both should go first. On 2 cores the
  * writer's copies of a 1M-job rebuild took 16.0–18.2 s instead of 21.0–26.8 s, and during an online
- * rebuild the API kept 89 % of its requests/s instead of about half.
+ * rebuild the API kept 88–89 % of its requests/s instead of about half.
  */
 const FOLD_THREAD_NICE_STEP = 10;
 
