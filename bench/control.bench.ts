@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { resolveTemporalCli } from '../src/temporal/cliBinary.js';
 import { startBareWorker } from './bare/worker.js';
 import { startBenchEngine } from './support/benchEngine.js';
-import { Progress, formatTable, summarize, type LatencySummary } from './support/stats.js';
+import { Progress, cpuMsSince, formatTable, summarize, type LatencySummary } from './support/stats.js';
 import type { ControlAction, ControlRoundsInput, ControlRoundsOutput } from './support/controlWorker.js';
 import { runBenchThread } from './support/benchThread.js';
 
@@ -167,10 +167,9 @@ try {
       { baseUrl: bench.baseUrl, jobId: probe, controls: CONTROLS, gapMs: CONTROL_GAP_MS },
       (done) => progress.line(`${target} running: ${done}/${CONTROLS} control rounds (API)`),
     );
-    const cpu = process.cpuUsage(cpu0);
     engineLoad.push({
       running: target,
-      cores: (cpu.user + cpu.system) / 1000 / (performance.now() - wall0),
+      cores: cpuMsSince(cpu0) / (performance.now() - wall0),
       mainThreadBusy: performance.eventLoopUtilization(loop0).utilization,
     });
     for (const action of CONTROL_ACTIONS) rows.push({ running: target, via: 'API', action, s: summarize(figures[action]) });

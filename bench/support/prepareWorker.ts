@@ -8,7 +8,7 @@ import { workerData } from 'node:worker_threads';
 import { reportFromThread } from './benchThread.js';
 import { rebuildReadModel, type RebuildResult } from '../../src/projections/rebuildReadModel.js';
 import { fillEventStore, type FillOptions, type FillResult } from './fill.js';
-import { GcMonitor, Progress, type GcFigures } from './stats.js';
+import { GcMonitor, Progress, cpuMsSince, type GcFigures } from './stats.js';
 import { measureRebuildFloor, type RebuildFloor } from './rebuildFloor.js';
 
 export interface PrepareInput {
@@ -41,12 +41,6 @@ export interface PrepareOutput {
 export const fileSize = (file: string): number =>
   ['', '-wal'].reduce((sum, suffix) => sum + (fs.statSync(file + suffix, { throwIfNoEntry: false })?.size ?? 0), 0);
 
-/** User + system CPU time of this process since `since`, ms. */
-function cpuMsSince(since: NodeJS.CpuUsage): number {
-  const { user, system } = process.cpuUsage(since);
-  return Math.round((user + system) / 1000);
-}
-
 async function run(input: PrepareInput): Promise<PrepareOutput> {
   const progress = new Progress(input.startedAt);
   const gc = new GcMonitor();
@@ -69,7 +63,7 @@ async function run(input: PrepareInput): Promise<PrepareOutput> {
             `${Math.round(position / ((performance.now() - rebuildStarted) / 1000)).toLocaleString('en-US')} events/s`,
         ),
     });
-    const rebuildCpuMs = cpuMsSince(rebuildCpu);
+    const rebuildCpuMs = Math.round(cpuMsSince(rebuildCpu));
     const rebuildGc = await gc.between(rebuildStarted, performance.now());
     progress.line(
       `rebuild: ${rebuild.events.toLocaleString('en-US')} events in ${rebuild.ms} ms ${JSON.stringify(rebuild.phases)}`,
@@ -78,7 +72,7 @@ async function run(input: PrepareInput): Promise<PrepareOutput> {
     progress.line('rebuild floor: SQLite alone scanning the log, writing the rows, building the indexes', true);
     const floorCpu = process.cpuUsage();
     const rebuildFloor = measureRebuildFloor(input.eventsFile, input.readModelFile, `${input.readModelFile}.floor`);
-    const floorCpuMs = cpuMsSince(floorCpu);
+    const floorCpuMs = Math.round(cpuMsSince(floorCpu));
     progress.line(`rebuild floor: ${JSON.stringify(rebuildFloor)}`, true);
     return {
       fill,

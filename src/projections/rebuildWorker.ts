@@ -72,8 +72,10 @@ function threadPriority(): number | undefined {
 
 /** Raises this thread's nice value by `step` (at most 19). Where that is not possible, it runs as it is. */
 function lowerThisThreadsPriority(step: number): void {
+  const now = threadPriority();
+  if (now === undefined) return;
   try {
-    setPriority(Math.min(19, getPriority() + step));
+    setPriority(Math.min(19, now + step));
   } catch {
     // No such thing on this platform, or not allowed: only slower, never wrong.
   }
