@@ -111,8 +111,11 @@ export interface CarriedJobState {
  *    the outbox's flusher settles; the run's end waits in one non-cancellable scope instead of three;
  *    a running job goes to its next step without a call to the wait-until-runnable loop. Same
  *    commands, resumed in another order.
+ * 7: a pool's grant that arrives while the job's JobQueued is still being flushed (the pool was woken by
+ *    its commit before the append's completion reached the job) is kept; before, the job overwrote it,
+ *    asked again and waited forever (the pool counted it a holder).
  */
-export const JOB_WORKFLOW_REVISION = 6;
+export const JOB_WORKFLOW_REVISION = 7;
 
 /** Where a job's workflow runs, as its input says (and a batch's, for the jobs it starts). */
 export type JobPlacement = Pick<JobWorkflowInput, 'storeAccess' | 'askPoolLocally'>;

@@ -567,12 +567,16 @@ class JobRun {
     if (waitForWake) this.slot = 'waiting';
     // The pool reads its line from the read model: our JobQueued must be in the log before we ask.
     await this.outbox.flushed();
-    this.slot = 'waiting';
+    // The grant itself may have come while the flush was on its way: the pool, woken once our JobQueued
+    // was committed, can answer before the append's completion reaches us. Kept since revision 7;
+    // before, it was overwritten here and the pool, which counts us a holder, never granted again.
+    const grantedDuringFlush = this.holdsSlot() && this.since(7, 'grant-during-flush-kept');
+    if (!grantedDuringFlush) this.slot = 'waiting';
     // Our JobQueued was in the store already (a task lost after its append): its wake-up went out then,
     // and its grant may have been handed back meanwhile. Ask at once.
     if (waitForWake && this.outbox.foundStored(queuedSeq)) waitForWake = false;
     for (let round = 0; ; round++) {
-      if (state.status !== 'queued' || this.timedOut) break;
+      if (state.status !== 'queued' || this.timedOut || grantedDuringFlush) break;
       const askNow = round > 0 || !waitForWake;
       if (askNow) await this.signalPool(poolRequestSignal);
       const changed = await condition(

@@ -255,6 +255,85 @@ describe('jobWorkflow under time skipping', () => {
     expect(types(jobId).at(-1)).toBe('JobCancelled');
   });
 
+  it('a grant that arrives while the JobQueued is still being flushed is kept: the job runs without asking its pool again', async () => {
+    // The pool is woken once the JobQueued is committed, so its grant can reach the job before the
+    // append's completion does (an append thread, a store activity on another process). Here the
+    // append of the JobQueued waits until the grant has been taken by a workflow task.
+    const queue = `wf-gate-${randomUUID()}`;
+    let appendReached!: () => void;
+    const reached = new Promise<void>((resolve) => (appendReached = resolve));
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const storeActivities = createEventStoreActivities(store);
+    const gatedStoreActivities = {
+      ...storeActivities,
+      async appendEvents(request: Parameters<typeof storeActivities.appendEvents>[0]) {
+        if (request.events.some((e) => e.type === 'JobQueued')) {
+          appendReached();
+          await gate;
+        }
+        return storeActivities.appendEvents(request);
+      },
+    };
+    const jobWorker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: queue,
+      workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
+      activities: createJobStepActivities({ registry, resultsDir: path.join(dir, 'results') }),
+    });
+    // The job's appends go to `<queue>-store` (storeAccess remote), served here with the gate.
+    const storeWorker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: `${queue}-store`,
+      activities: gatedStoreActivities,
+    });
+    await jobWorker.runUntil(
+      storeWorker.runUntil(async () => {
+        const jobId = `job_${randomUUID()}`;
+        const prepared = registry.prepare('noop', {});
+        const handle = await env.client.workflow.start(jobWorkflow, {
+          workflowId: jobId,
+          taskQueue: queue,
+          args: [
+            {
+              revision: JOB_WORKFLOW_REVISION,
+              jobId,
+              name: 'grant during flush',
+              type: 'noop',
+              input: prepared.input,
+              priority: 2,
+              owner: 'tester',
+              plan: prepared.plan,
+              storeAccess: 'remote',
+              // A pool no workflow serves: the file's own pool, which reads the same read model, must
+              // not grant it instead.
+              pool: 'gated',
+            },
+          ],
+        });
+        await reached;
+        await handle.signal(poolSlotGrantedSignal, { pool: 'gated' });
+        // The grant is taken once a workflow task after the signal has completed.
+        await waitFor(async () => {
+          const history = (await handle.fetchHistory()).events ?? [];
+          const signalled = history.findIndex((e) => e.workflowExecutionSignaledEventAttributes != null);
+          return signalled >= 0 && history.slice(signalled).some((e) => e.workflowTaskCompletedEventAttributes != null);
+        });
+        openGate();
+        // Without the grant the job would wait for its pool (none serves this queue) for ever.
+        const result = await Promise.race([
+          handle.result(),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the job did not complete')), 20_000)),
+        ]);
+        expect(result.status).toBe('completed');
+        const history = (await handle.fetchHistory()).events ?? [];
+        // It never asked its pool: the grant it got was the one it kept.
+        expect(history.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes != null)).toEqual([]);
+        expect(types(jobId)).toEqual(['JobSubmitted', 'JobQueued', 'JobStarted', 'JobCompleted']);
+      }),
+    );
+  });
+
   it('where the step has no store, the workflow records the JobProgress of each step end itself, under the same ids', async () => {
     // This harness's step activity has no event store (as on a worker that does not own it): the step
     // returns no progress, and the workflow appends it as before revision 5 — under the id the step
