@@ -7,13 +7,17 @@
  * scenarios run next to the same scenarios on a store opened with synchronous = NORMAL, in the same
  * run, as the baseline: 1 writer appending one event per call, and 64 concurrent writers (as many
  * append activities awaiting at once) through appendToStreamGrouped (group commit) and, to show what
- * grouping buys, through the plain appendToStream (one commit and one fsync each).
+ * grouping buys, through the plain appendToStream (one commit and one fsync each). The grouped
+ * scenarios run once more on a durable store that commits in its append thread (the engine's setting),
+ * and every concurrent scenario reports how busy the calling thread's event loop was (a commit on that
+ * thread blocks it for the inserts and the fsync; in the append thread it does not).
  *
  * Prints a table, then one `BENCH_JSON {...}` line for machines. Progress goes to stderr.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import {
   openEventStore,
   type AppendResult,
@@ -41,6 +45,8 @@ interface ScenarioResult {
   medianMs: number;
   p99Ms: number;
   maxMs: number;
+  /** Median over rounds of the calling thread's event-loop utilization (0–1); concurrent scenarios only. */
+  callerBusy?: number;
 }
 
 const percentile = (sorted: Float64Array, p: number): number =>
@@ -107,10 +113,12 @@ const summarize = (
   scenario: Pick<ScenarioResult, 'name' | 'synchronous' | 'writers' | 'eventsPerCall' | 'callsPerRound'>,
   throughputs: number[],
   latencies: Float64Array,
+  callerBusy?: number[],
 ): ScenarioResult => {
   latencies.sort();
   return {
     ...scenario,
+    ...(callerBusy ? { callerBusy: round3(median(callerBusy)) } : {}),
     rounds,
     eventsPerSec: Math.round(median(throughputs)),
     medianMs: round3(percentile(latencies, 50)),
@@ -133,11 +141,13 @@ const runConcurrentScenario = async (
 ): Promise<ScenarioResult> => {
   const latencies = new Float64Array(rounds * callsPerRound);
   const throughputs: number[] = [];
+  const callerBusy: number[] = [];
   let n = 0;
   for (let round = 0; round < rounds; round++) {
     let events = 0;
     let nextCall = 0;
     const roundStart = process.hrtime.bigint();
+    const loopAtStart = performance.eventLoopUtilization();
     const writer = async () => {
       while (nextCall < callsPerRound) {
         const call = nextCall++;
@@ -151,10 +161,11 @@ const runConcurrentScenario = async (
     };
     await Promise.all(Array.from({ length: writers }, writer));
     const seconds = Number(process.hrtime.bigint() - roundStart) / 1e9;
+    callerBusy.push(performance.eventLoopUtilization(loopAtStart).utilization);
     throughputs.push(events / seconds);
     progress(`${name}: round ${round + 1}/${rounds} done, ${Math.round(events / seconds)} events/s`, true);
   }
-  return summarize({ name, synchronous, writers, eventsPerCall, callsPerRound }, throughputs, latencies);
+  return summarize({ name, synchronous, writers, eventsPerCall, callsPerRound }, throughputs, latencies, callerBusy);
 };
 
 const batch = (prefix: string, size: number, first: number): NewEvent[] =>
@@ -172,9 +183,11 @@ const main = async () => {
   const durablePath = path.join(dir, 'events.db');
   let store: EventStore | undefined;
   let normal: EventStore | undefined;
+  let threaded: EventStore | undefined;
   try {
     store = openEventStore(durablePath);
     normal = openEventStore(path.join(dir, 'events-normal.db'), { synchronous: 'NORMAL' });
+    threaded = openEventStore(path.join(dir, 'events-thread.db'), { appendThread: true });
     const s = store;
     const results: ScenarioResult[] = [];
 
@@ -223,6 +236,24 @@ const main = async () => {
         ),
       );
     }
+
+    // The grouped scenarios again, committed in the append thread (the engine's setting).
+    const t = threaded;
+    results.push(
+      await runConcurrentScenario(`1 event / call, 1 writer, grouped, append thread`, 'FULL', 1, 1, singleCalls, (round, call) =>
+        t.appendToStreamGrouped(`alone-${call % 500}`, batch(`alone:${round}`, 1, call)),
+      ),
+    );
+    results.push(
+      await runConcurrentScenario(
+        `1 event / call, ${concurrentWriters} writers, grouped, append thread`,
+        'FULL',
+        concurrentWriters,
+        1,
+        concurrentCalls,
+        (round, call) => t.appendToStreamGrouped(`grouped-${call % 500}`, batch(`grouped:${round}`, 1, call)),
+      ),
+    );
 
     // (2) Batches, as a workflow flushing several step events at once (durable store).
     for (const size of [10, 100]) {
@@ -274,12 +305,16 @@ const main = async () => {
       fullGrouped64: eventsPerSec(grouped, 'FULL'),
       normalGrouped64: eventsPerSec(grouped, 'NORMAL'),
       fullUngrouped64: eventsPerSec(`1 event / call, ${concurrentWriters} writers, one commit each`, 'FULL'),
+      fullGrouped64AppendThread: eventsPerSec(`${grouped}, append thread`, 'FULL'),
     };
+    const busy = (name: string) => results.find((r) => r.name === name && r.synchronous === 'FULL')!.callerBusy ?? 0;
     process.stdout.write(
       `durable (FULL) appends/s: ${durability.fullOneWriter.toLocaleString('en-US')} with 1 writer ` +
         `(NORMAL ${durability.normalOneWriter.toLocaleString('en-US')}), ` +
         `${durability.fullGrouped64.toLocaleString('en-US')} with ${concurrentWriters} writers grouped ` +
-        `(NORMAL ${durability.normalGrouped64.toLocaleString('en-US')}; ungrouped FULL ${durability.fullUngrouped64.toLocaleString('en-US')})\n\n`,
+        `(NORMAL ${durability.normalGrouped64.toLocaleString('en-US')}; ungrouped FULL ${durability.fullUngrouped64.toLocaleString('en-US')}); ` +
+        `in the append thread ${durability.fullGrouped64AppendThread.toLocaleString('en-US')}, the calling thread busy ` +
+        `${(100 * busy(`${grouped}, append thread`)).toFixed(0)} % of the time against ${(100 * busy(grouped)).toFixed(0)} %\n\n`,
     );
     const summary = {
       scale,
@@ -296,6 +331,7 @@ const main = async () => {
   } finally {
     store?.close();
     normal?.close();
+    threaded?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 };
@@ -310,6 +346,7 @@ const printTable = (results: ScenarioResult[]) => {
     'median ms/call',
     'p99 ms/call',
     'max ms/call',
+    'caller busy',
   ];
   const rows = results.map((r) => [
     r.name,
@@ -320,6 +357,7 @@ const printTable = (results: ScenarioResult[]) => {
     r.medianMs.toFixed(3),
     r.p99Ms.toFixed(3),
     r.maxMs.toFixed(3),
+    r.callerBusy === undefined ? '—' : `${(100 * r.callerBusy).toFixed(0)} %`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');

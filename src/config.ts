@@ -41,6 +41,9 @@ export interface EngineConfig {
   /** Threads that fold the log in a read-model rebuild, besides its writer (REBUILD_THREADS, at least
    * 1); undefined: one per core. */
   rebuildThreads?: number;
+  /** Commit the event store's grouped appends in a thread of their own (EVENTSTORE_APPEND_THREAD, default
+   * on; `0` commits on the main thread). */
+  eventStoreAppendThread: boolean;
   /** Resource pools and their limits (POOLS=`gpu:2,default:50`); `default` defaults to MAX_CONCURRENT_STEPS. */
   pools: Record<string, number>;
   /** Reconciler scan period (ms): how soon a terminated or timed-out job shows as such. */
@@ -115,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     maxConcurrentSteps: intOf(env, 'MAX_CONCURRENT_STEPS', 100),
     workflowThreads: atLeastOne('WORKFLOW_THREADS', intOf(env, 'WORKFLOW_THREADS', 1)),
     rebuildThreads: env.REBUILD_THREADS ? atLeastOne('REBUILD_THREADS', intOf(env, 'REBUILD_THREADS', 1)) : undefined,
+    eventStoreAppendThread: onOff(env, 'EVENTSTORE_APPEND_THREAD', true),
     pools: parsePoolLimits(env.POOLS),
     reconcileIntervalMs: intOf(env, 'RECONCILE_INTERVAL_MS', 1000),
     jwtSecret: env.JWT_SECRET || undefined,
@@ -177,6 +181,14 @@ function retentionOf(env: NodeJS.ProcessEnv): RetentionOptions | undefined {
 function atLeastOne(name: string, n: number): number {
   if (n < 1) throw new Error(`${name} must be at least 1, got ${n}`);
   return n;
+}
+
+function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  if (value === '1' || value === 'true') return true;
+  if (value === '0' || value === 'false') return false;
+  throw new Error(`${name}: expected 1 or 0, got ${JSON.stringify(value)}`);
 }
 
 function intOf(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -82,6 +82,10 @@ export interface EngineOptions {
   /** Threads that fold the log in an online read-model rebuild, besides its writer (REBUILD_THREADS);
    * default one per core. Fewer leave more of the cores to the API while it runs. */
   rebuildThreads?: number;
+  /** Commit the event store's grouped appends (every workflow's and step's events, the API's
+   * JobSubmitted) in a thread of their own, so the API's thread never waits for their fsync
+   * (EVENTSTORE_APPEND_THREAD); default true. */
+  eventStoreAppendThread?: boolean;
   /** Resource pools and their limits (POOLS, e.g. `{gpu: 2, default: 50}`), started with the engine.
    * The `default` pool's limit defaults to maxConcurrentSteps; other unnamed pools get that too. */
   pools?: Record<string, number>;
@@ -135,6 +139,7 @@ export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOption
     maxConcurrentSteps: config.maxConcurrentSteps,
     workflowThreads: config.workflowThreads,
     rebuildThreads: config.rebuildThreads,
+    eventStoreAppendThread: config.eventStoreAppendThread,
     pools: config.pools,
     reconcileIntervalMs: config.reconcileIntervalMs,
     logLevel: config.logLevel,
@@ -174,7 +179,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const registry = options.registry ?? new JobTypeRegistry();
   const files = new FileStore(options.filesDir ?? path.join(path.dirname(options.eventStorePath), 'files'));
   if (!registry.has('match')) registry.register(createMatchJobType({ files }));
-  const eventStore = openEventStore(options.eventStorePath);
+  const eventStore = openEventStore(options.eventStorePath, { appendThread: options.eventStoreAppendThread ?? true });
   // Every reader and the projector hold the read model through this, so a rebuild can swap it.
   const readModelHolder = new ReadModelHolder(openReadModelDb(options.readModelPath));
   const projector = new Projector(eventStore, readModelHolder, readModelProjections());

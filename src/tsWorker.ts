@@ -3,7 +3,7 @@
  * to a worker's entry module, so the worker starts from a plain-JS stub that registers tsx in its own
  * thread, then imports the entry. The entry reads its input from `workerData`.
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type Transferable } from 'node:worker_threads';
 
 const BOOTSTRAP = `
 const { workerData, parentPort } = require('node:worker_threads');
@@ -12,9 +12,11 @@ import(workerData.__tsxApi)
   .catch((error) => parentPort.postMessage({ ok: false, error: String((error && error.stack) || error) }));
 `;
 
-export function startTsWorker(entry: URL, workerData: Record<string, unknown>): Worker {
+/** `transferList`: ports (or buffers) in `workerData` that move to the worker instead of being copied. */
+export function startTsWorker(entry: URL, workerData: Record<string, unknown>, transferList?: Transferable[]): Worker {
   return new Worker(BOOTSTRAP, {
     eval: true,
+    ...(transferList ? { transferList } : {}),
     workerData: { ...workerData, __tsxApi: import.meta.resolve('tsx/esm/api'), __entry: entry.href },
   });
 }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { announceAppend } from './appendNotifier.js';
+import { createAppendThreadCommitter } from './appendThread.js';
 import { createGroupCommitter } from './groupCommit.js';
 import { NewEventsWatcher } from './newEventsWatcher.js';
 import { prepareAppendToStream } from './schema/appendToStream.js';
@@ -65,12 +66,22 @@ const createSQLiteEventStore = (db: Database.Database, path: string, options: Ev
   const maxCallsPerGroup = options.maxCallsPerGroup ?? defaultMaxCallsPerGroup;
   if (!(Number.isSafeInteger(maxCallsPerGroup) && maxCallsPerGroup >= 1))
     throw new RangeError(`maxCallsPerGroup must be a positive integer, got ${String(maxCallsPerGroup)}`);
-  const groupCommitter = createGroupCommitter(
-    db,
-    appendToStream,
-    (lastGlobalPosition) => announceAppend(storeKey, lastGlobalPosition),
-    maxCallsPerGroup,
-  );
+  const onCommitted = (lastGlobalPosition: number) => announceAppend(storeKey, lastGlobalPosition);
+  const groupCommitterInThisThread = createGroupCommitter(db, appendToStream, onCommitted, maxCallsPerGroup);
+  // A thread needs a file to share; an in-memory database is private to its connection.
+  const groupCommitter =
+    options.appendThread === true && options.readonly !== true && !isInMemory(path)
+      ? createAppendThreadCommitter({
+          setup: {
+            path,
+            busyTimeoutMs: options.busyTimeoutMs ?? defaultBusyTimeoutMs,
+            synchronous: options.synchronous ?? 'FULL',
+          },
+          maxCallsPerGroup,
+          onCommitted,
+          inThisThread: groupCommitterInThisThread,
+        })
+      : groupCommitterInThisThread;
   const readSynchronous = prepareReadSynchronous(db);
 
   return {

@@ -11,16 +11,22 @@ export type AppendCall = (
   duplicates: DuplicatePolicy,
 ) => AppendResult;
 
-interface QueuedAppend {
+/** One call of a group: what `AppendCall` takes. */
+export interface GroupedAppend {
   streamId: string;
   events: SerializedEvent[];
   expectedVersion: ExpectedVersion;
   duplicates: DuplicatePolicy;
+}
+
+/** A call waiting for its group, with its caller's promise. */
+export interface QueuedAppend extends GroupedAppend {
   resolve: (result: AppendResult) => void;
   reject: (error: unknown) => void;
 }
 
-type Outcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
+/** What one call of a committed group got: its result, or the error that rolled back only its savepoint. */
+export type Outcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
 
 /**
  * Errors that belong to one call (its own arguments, its own stream): the call's savepoint is rolled
@@ -42,6 +48,46 @@ export interface GroupCommitter {
 }
 
 /**
+ * Commits a group in one transaction (BEGIN IMMEDIATE … COMMIT), each call in a savepoint of its own.
+ * Returns each call's outcome; throws (and commits nothing) on an error that is not one call's own.
+ * Used by the group committer on the store's connection and by the append thread on its own.
+ */
+export const prepareCommitGroup = (db: Database.Database, appendCall: AppendCall): ((group: GroupedAppend[]) => Outcome[]) => {
+  const commitGroup = db.transaction((group: GroupedAppend[]): Outcome[] =>
+    group.map((call): Outcome => {
+      try {
+        return { ok: true, result: appendCall(call.streamId, call.events, call.expectedVersion, call.duplicates) };
+      } catch (error) {
+        if (isErrorOfTheCall(error)) return { ok: false, error };
+        throw error;
+      }
+    }),
+  );
+  return (group) => commitGroup.immediate(group);
+};
+
+/**
+ * Answers the callers of a committed group: first wakes the readers (`onCommitted`, with the last
+ * position the group wrote, if it wrote anything: after the commit, so a woken reader sees the rows),
+ * then settles each call with its own outcome.
+ */
+export const settleCommittedGroup = (
+  group: QueuedAppend[],
+  outcomes: Outcome[],
+  onCommitted: (lastGlobalPosition: number) => void,
+): void => {
+  let lastPosition = 0;
+  for (const outcome of outcomes)
+    if (outcome.ok && outcome.result.appended > 0) lastPosition = Math.max(lastPosition, outcome.result.lastGlobalPosition);
+  if (lastPosition > 0) onCommitted(lastPosition);
+  outcomes.forEach((outcome, index) => {
+    const call = group[index]!;
+    if (outcome.ok) call.resolve(outcome.result);
+    else call.reject(outcome.error);
+  });
+};
+
+/**
  * Group commit. With synchronous = FULL each commit waits for an fsync of the WAL (~0.25 ms here, far
  * more on many disks), longer than the append itself; callers that arrive in the same turn of the
  * event loop — concurrent append activities — are therefore queued and committed together: one
@@ -61,16 +107,7 @@ export const createGroupCommitter = (
   let queue: QueuedAppend[] = [];
   let scheduled: NodeJS.Immediate | undefined;
 
-  const commitGroup = db.transaction((group: QueuedAppend[]): Outcome[] =>
-    group.map((call): Outcome => {
-      try {
-        return { ok: true, result: appendCall(call.streamId, call.events, call.expectedVersion, call.duplicates) };
-      } catch (error) {
-        if (isErrorOfTheCall(error)) return { ok: false, error };
-        throw error;
-      }
-    }),
-  );
+  const commitGroup = prepareCommitGroup(db, appendCall);
 
   const schedule = () => {
     scheduled ??= setImmediate(commitNextGroup);
@@ -86,23 +123,13 @@ export const createGroupCommitter = (
 
     let outcomes: Outcome[];
     try {
-      outcomes = commitGroup.immediate(group);
+      outcomes = commitGroup(group);
     } catch (error) {
       // Nothing of the group was committed: every caller sees the failure, as a lone append would.
       for (const call of group) call.reject(error);
       return;
     }
-    // After the commit: a woken reader must be able to see the rows.
-    let lastAppendedPosition = 0;
-    for (const outcome of outcomes)
-      if (outcome.ok && outcome.result.appended > 0)
-        lastAppendedPosition = Math.max(lastAppendedPosition, outcome.result.lastGlobalPosition);
-    if (lastAppendedPosition > 0) onCommitted(lastAppendedPosition);
-    outcomes.forEach((outcome, index) => {
-      const call = group[index]!;
-      if (outcome.ok) call.resolve(outcome.result);
-      else call.reject(outcome.error);
-    });
+    settleCommittedGroup(group, outcomes, onCommitted);
   }
 
   return {

@@ -95,6 +95,12 @@ export interface EventStoreOptions {
   busyTimeoutMs?: number;
   /** Default 'FULL'. */
   synchronous?: SynchronousMode;
+  /**
+   * Commit `appendToStreamGrouped` calls in a worker thread on a connection of its own, so the calling
+   * thread never blocks on the inserts and the WAL's fsync (same groups, same durability). Default
+   * false; ignored for an in-memory or read-only store. The engine turns it on (EVENTSTORE_APPEND_THREAD).
+   */
+  appendThread?: boolean;
   /** Most appendToStreamGrouped calls committed in one transaction (bounds how long one commit blocks); default 256. */
   maxCallsPerGroup?: number;
   /** poll interval of waitForEvents for commits made by other processes, default 50 */

@@ -19,7 +19,7 @@ if (!config.temporalAddress) {
   process.exit(2);
 }
 const ownsStore = config.storeOwner;
-const eventStore = ownsStore ? openEventStore(config.eventStorePath) : undefined;
+const eventStore = ownsStore ? openEventStore(config.eventStorePath, { appendThread: config.eventStoreAppendThread }) : undefined;
 const batchItems = ownsStore ? new BatchItemStore(config.batchItemsPath) : undefined;
 installRuntime(config.logLevel);
 configureHttpEgress(config.httpJobAllowedHosts);
