@@ -8,7 +8,7 @@
  * run, as the baseline: 1 writer appending one event per call, and 64 concurrent writers (as many
  * append activities awaiting at once) through appendToStreamGrouped (group commit) and, to show what
  * grouping buys, through the plain appendToStream (one commit and one fsync each). The grouped
- * scenarios run once more on a durable store that commits in its append thread (the engine's setting),
+ * scenarios run once more on a durable store that commits in its append thread (EVENTSTORE_APPEND_THREAD=1),
  * and every concurrent scenario reports how busy the calling thread's event loop was (a commit on that
  * thread blocks it for the inserts and the fsync; in the append thread it does not).
  *
@@ -237,7 +237,7 @@ const main = async () => {
       );
     }
 
-    // The grouped scenarios again, committed in the append thread (the engine's setting).
+    // The grouped scenarios again, committed in the append thread (EVENTSTORE_APPEND_THREAD=1).
     const t = threaded;
     results.push(
       await runConcurrentScenario(`1 event / call, 1 writer, grouped, append thread`, 'FULL', 1, 1, singleCalls, (round, call) =>

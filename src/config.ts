@@ -41,8 +41,8 @@ export interface EngineConfig {
   /** Threads that fold the log in a read-model rebuild, besides its writer (REBUILD_THREADS, at least
    * 1); undefined: one per core. */
   rebuildThreads?: number;
-  /** Commit the event store's grouped appends in a thread of their own (EVENTSTORE_APPEND_THREAD, default
-   * on; `0` commits on the main thread). */
+  /** Commit the event store's grouped appends in a thread of their own (EVENTSTORE_APPEND_THREAD=1;
+   * default off: on 2 cores it cost bench:submit about a sixth of its jobs/s, see the README). */
   eventStoreAppendThread: boolean;
   /** Resource pools and their limits (POOLS=`gpu:2,default:50`); `default` defaults to MAX_CONCURRENT_STEPS. */
   pools: Record<string, number>;
@@ -118,7 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     maxConcurrentSteps: intOf(env, 'MAX_CONCURRENT_STEPS', 100),
     workflowThreads: atLeastOne('WORKFLOW_THREADS', intOf(env, 'WORKFLOW_THREADS', 1)),
     rebuildThreads: env.REBUILD_THREADS ? atLeastOne('REBUILD_THREADS', intOf(env, 'REBUILD_THREADS', 1)) : undefined,
-    eventStoreAppendThread: onOff(env, 'EVENTSTORE_APPEND_THREAD', true),
+    eventStoreAppendThread: onOff(env, 'EVENTSTORE_APPEND_THREAD', false),
     pools: parsePoolLimits(env.POOLS),
     reconcileIntervalMs: intOf(env, 'RECONCILE_INTERVAL_MS', 1000),
     jwtSecret: env.JWT_SECRET || undefined,

@@ -84,7 +84,7 @@ export interface EngineOptions {
   rebuildThreads?: number;
   /** Commit the event store's grouped appends (every workflow's and step's events, the API's
    * JobSubmitted) in a thread of their own, so the API's thread never waits for their fsync
-   * (EVENTSTORE_APPEND_THREAD); default true. */
+   * (EVENTSTORE_APPEND_THREAD); default false (see the README's bench:eventstore and bench:submit). */
   eventStoreAppendThread?: boolean;
   /** Resource pools and their limits (POOLS, e.g. `{gpu: 2, default: 50}`), started with the engine.
    * The `default` pool's limit defaults to maxConcurrentSteps; other unnamed pools get that too. */
@@ -179,7 +179,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const registry = options.registry ?? new JobTypeRegistry();
   const files = new FileStore(options.filesDir ?? path.join(path.dirname(options.eventStorePath), 'files'));
   if (!registry.has('match')) registry.register(createMatchJobType({ files }));
-  const eventStore = openEventStore(options.eventStorePath, { appendThread: options.eventStoreAppendThread ?? true });
+  const eventStore = openEventStore(options.eventStorePath, { appendThread: options.eventStoreAppendThread ?? false });
   // Every reader and the projector hold the read model through this, so a rebuild can swap it.
   const readModelHolder = new ReadModelHolder(openReadModelDb(options.readModelPath));
   const projector = new Projector(eventStore, readModelHolder, readModelProjections());

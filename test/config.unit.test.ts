@@ -16,7 +16,7 @@ describe('loadConfig: the one reader of the environment', () => {
       defaultJobType: 'sleep',
       maxConcurrentSteps: 100,
       workflowThreads: 1,
-      eventStoreAppendThread: true,
+      eventStoreAppendThread: false,
       reconcileIntervalMs: 1000,
       storeAccess: 'local',
       temporalPort: 7233,
@@ -45,7 +45,7 @@ describe('loadConfig: the one reader of the environment', () => {
       SHUTDOWN_TIMEOUT_MS: '5000',
       WORKFLOW_THREADS: '2',
       REBUILD_THREADS: '1',
-      EVENTSTORE_APPEND_THREAD: '0',
+      EVENTSTORE_APPEND_THREAD: '1',
     });
     expect(c).toMatchObject({
       temporalPort: 7300,
@@ -63,9 +63,9 @@ describe('loadConfig: the one reader of the environment', () => {
       logLevel: 'DEBUG',
       workflowThreads: 2,
       rebuildThreads: 1,
-      eventStoreAppendThread: false,
+      eventStoreAppendThread: true,
     });
-    expect(loadConfig({ EVENTSTORE_APPEND_THREAD: 'true' }).eventStoreAppendThread).toBe(true);
+    expect(loadConfig({ EVENTSTORE_APPEND_THREAD: 'false' }).eventStoreAppendThread).toBe(false);
     expect(() => loadConfig({ EVENTSTORE_APPEND_THREAD: 'yes' })).toThrow(/^EVENTSTORE_APPEND_THREAD: expected 1 or 0/);
     expect(loadConfig({}).rebuildThreads).toBeUndefined(); // one per core
   });

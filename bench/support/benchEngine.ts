@@ -35,7 +35,7 @@ export async function startBenchEngine(options: BenchEngineOptions) {
     resultsDir: path.join(dir, 'results'),
     // As with `npm start`: WORKFLOW_THREADS=2 npm run bench:control measures a second workflow thread.
     ...(process.env.WORKFLOW_THREADS ? { workflowThreads: loadConfig().workflowThreads } : {}),
-    // EVENTSTORE_APPEND_THREAD=0 measures the appends committed on the main thread (the engine's default is on).
+    // EVENTSTORE_APPEND_THREAD=1 measures the appends committed in the append thread (the engine's default is off).
     ...(process.env.EVENTSTORE_APPEND_THREAD ? { eventStoreAppendThread: loadConfig().eventStoreAppendThread } : {}),
     ...options.engine,
   });

@@ -98,7 +98,7 @@ export interface EventStoreOptions {
   /**
    * Commit `appendToStreamGrouped` calls in a worker thread on a connection of its own, so the calling
    * thread never blocks on the inserts and the WAL's fsync (same groups, same durability). Default
-   * false; ignored for an in-memory or read-only store. The engine turns it on (EVENTSTORE_APPEND_THREAD).
+   * false; ignored for an in-memory or read-only store. The engine's EVENTSTORE_APPEND_THREAD=1.
    */
   appendThread?: boolean;
   /** Most appendToStreamGrouped calls committed in one transaction (bounds how long one commit blocks); default 256. */

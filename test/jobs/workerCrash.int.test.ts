@@ -19,6 +19,8 @@ function startWorkerProcess(): Promise<ChildProcess> {
       EVENTSTORE_PATH: path.join(engine.dir, 'events.db'),
       RESULTS_DIR: path.join(engine.dir, 'results'),
       WORKFLOW_BUNDLE: engine.workflowBundlePath,
+      // Its appends committed in the append thread: a group may be in flight when the process dies.
+      EVENTSTORE_APPEND_THREAD: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
