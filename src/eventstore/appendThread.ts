@@ -1,6 +1,13 @@
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import { startTsWorker } from '../tsWorker.js';
-import { settleCommittedGroup, type GroupCommitter, type GroupedAppend, type Outcome, type QueuedAppend } from './groupCommit.js';
+import {
+  nextGroup,
+  settleCommittedGroup,
+  type GroupCommitter,
+  type GroupedAppend,
+  type Outcome,
+  type QueuedAppend,
+} from './groupCommit.js';
 import type { AppendResult, SynchronousMode } from './typing.js';
 import { fromWireError, type WireError } from './wireErrors.js';
 
@@ -145,8 +152,8 @@ export const createAppendThreadCommitter = (options: AppendThreadCommitterOption
   function sendNextGroup(): void {
     scheduled = undefined;
     if (inFlight !== undefined || closing || queue.length === 0) return;
-    const group = queue.length <= maxCallsPerGroup ? queue : queue.slice(0, maxCallsPerGroup);
-    queue = queue.length <= maxCallsPerGroup ? [] : queue.slice(maxCallsPerGroup);
+    let group: QueuedAppend[];
+    [group, queue] = nextGroup(queue, maxCallsPerGroup);
     thread ??= startThread();
     inFlight = { id: ++lastId, group, thread };
     thread.port.ref();

@@ -66,6 +66,10 @@ export const prepareCommitGroup = (db: Database.Database, appendCall: AppendCall
   return (group) => commitGroup.immediate(group);
 };
 
+/** The next group of a queue (its first `maxCallsPerGroup` calls, in call order) and the calls left. */
+export const nextGroup = (queue: QueuedAppend[], maxCallsPerGroup: number): [QueuedAppend[], QueuedAppend[]] =>
+  queue.length <= maxCallsPerGroup ? [queue, []] : [queue.slice(0, maxCallsPerGroup), queue.slice(maxCallsPerGroup)];
+
 /**
  * Answers the callers of a committed group: first wakes the readers (`onCommitted`, with the last
  * position the group wrote, if it wrote anything: after the commit, so a woken reader sees the rows),
@@ -115,8 +119,8 @@ export const createGroupCommitter = (
 
   function commitNextGroup(): void {
     scheduled = undefined;
-    const group = queue.length <= maxCallsPerGroup ? queue : queue.slice(0, maxCallsPerGroup);
-    queue = queue.length <= maxCallsPerGroup ? [] : queue.slice(maxCallsPerGroup);
+    let group: QueuedAppend[];
+    [group, queue] = nextGroup(queue, maxCallsPerGroup);
     // The rest goes in a later turn, so the event loop breathes between groups.
     if (queue.length > 0) schedule();
     if (group.length === 0) return;
