@@ -10,8 +10,13 @@
  * last completion. Goals (issue 14): submit p99 ≤ 1.5× the bare start's p99, every answer 201, every
  * job visible in GET when its submit returns, completed jobs/s ≥ 0.8× bare. Prints a table and a
  * BENCH_JSON line. BENCH_ROUNDS (1) repeats both parts, alternating, and reports each round.
+ * BENCH_TEMPORAL_DB_DIR: keep the dev server's database in a file there, as `npm start` does (default:
+ * in memory). BENCH_MAX_CONCURRENT_STEPS (200): the engine's steps at once, and so its default pool's
+ * limit (`npm start`: 100).
  */
 import os from 'node:os';
+import path from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { startBareWorker } from './bare/worker.js';
 import { startBenchEngine } from './support/benchEngine.js';
@@ -28,7 +33,17 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const progress = new Progress();
 
-const bench = await startBenchEngine({ name: 'submit', http: true, log, engine: { maxConcurrentSteps: 200 } });
+const MAX_CONCURRENT_STEPS = Number(process.env.BENCH_MAX_CONCURRENT_STEPS ?? 200);
+const temporalDbDir = process.env.BENCH_TEMPORAL_DB_DIR
+  ? mkdtempSync(path.join(process.env.BENCH_TEMPORAL_DB_DIR, 'bench-temporal-'))
+  : undefined;
+const bench = await startBenchEngine({
+  name: 'submit',
+  http: true,
+  log,
+  engine: { maxConcurrentSteps: MAX_CONCURRENT_STEPS },
+  ...(temporalDbDir ? { temporalDbFile: path.join(temporalDbDir, 'temporal.db') } : {}),
+});
 const { engine, server, taskQueue, baseUrl: base } = bench;
 const bareQueue = `${taskQueue}-bare`;
 const bare = await startBareWorker(server.address, bareQueue, 200);
@@ -122,6 +137,7 @@ try {
 } finally {
   await bare.stop();
   await bench.stop();
+  if (temporalDbDir) rmSync(temporalDbDir, { recursive: true, force: true });
 }
 
 const ms = (x: number) => x.toFixed(1);
@@ -149,7 +165,9 @@ const rows = rounds.flatMap((r, i) => {
     ],
   ];
 });
-console.log(`${SUBMITS} submits, ${IN_FLIGHT} in flight, ${os.cpus().length} cores`);
+console.log(
+  `${SUBMITS} submits, ${IN_FLIGHT} in flight, ${os.cpus().length} cores, dev server ${temporalDbDir ? 'in a file' : 'in memory'}, default pool limit ${MAX_CONCURRENT_STEPS}`,
+);
 console.log(formatTable(['round', 'measure', 'p50 ms', 'p99 ms', 'completed/s', 'p99 ratio', 'rate ratio'], rows));
 for (const r of rounds) {
   console.log(`answers other than 201: ${r.engine.non201}; jobs not readable when their submit returned: ${r.engine.notVisible}`);
@@ -175,6 +193,8 @@ console.log(
     pool,
     submits: SUBMITS,
     inFlight: IN_FLIGHT,
+    temporalDb: temporalDbDir ? 'file' : 'memory',
+    poolLimit: MAX_CONCURRENT_STEPS,
     cores: os.cpus().length,
     rounds: rounds.map((r) => ({
       ...r,

@@ -4,17 +4,18 @@
  * has caught up with the log, so they never miss a job whose event was appended before the call.
  */
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { EventStore } from '../eventstore/index.js';
 import { ReadModelHolder, type ReadModelSource } from '../projections/readModelHolder.js';
-import { isTerminalJobStatus, poolWorkflowId } from '../domain/index.js';
-import type { PoolHolder, PoolWorkflowInput } from '../workflows/poolContract.js';
+import { PoolEvents, isTerminalJobStatus, poolStreamId, poolWorkflowId } from '../domain/index.js';
+import { poolSlotGrantedSignal, type PoolHolder, type PoolWorkflowInput } from '../workflows/poolContract.js';
 import type { PoolWaker } from '../commands/poolWaker.js';
 
 export interface SchedulerDeps {
   client: Client;
   taskQueue: string;
-  eventStore: Pick<EventStore, 'lastPosition'>;
+  /** The log: its head; and the pools' grants, recorded before the jobs are told (see `grantId`). */
+  eventStore: Pick<EventStore, 'lastPosition' | 'appendToStreamGrouped' | 'readEvent'>;
   /** The read model (its holder: the activities follow an online rebuild's swap). */
   readModelDb: ReadModelSource;
   /** Resolves once the read model has applied the log up to `position`. */
@@ -46,17 +47,38 @@ export interface PickPoolWaitersRequest {
   minPosition?: number;
   /** The first pick of a run whose previous run held the wake-ups (holdPoolWakes): they go out again. */
   releaseWakes?: boolean;
+  /**
+   * The pick tells the jobs itself (a signal from this process to each job), after recording its picks
+   * as `PoolSlotsGranted` under this id (the pool's run and the pick's number: the same pick on every
+   * retry or replay). A pick whose event is there already answers what it recorded, so a task of the
+   * pool retried after its jobs were told books exactly those. Without it (pool runs from before this)
+   * the pool signals each job itself.
+   */
+  grantId?: string;
+}
+
+export interface PoolPick {
+  jobId: string;
+  owner: string;
+  weight: number;
+  queuedSeq: number;
 }
 
 export interface PickPoolWaitersResult {
   /** Jobs to grant, in order; their weights fit the capacity. */
-  picks: { jobId: string; owner: string; weight: number; queuedSeq: number }[];
+  picks: PoolPick[];
   /** Holders whose bookings are stale: their jobs ended without giving the slot back (terminated,
    * deleted) or queued again since (a new run of a job whose old run never released). */
   finished: string[];
   /** The free slots the pick filled from (absent in results recorded before `limit` existed). */
   free?: number;
+  /** With `grantId`: picked jobs that could not be told because their workflow is gone (closed, never
+   * started): their slots are free again. */
+  undelivered?: string[];
 }
+
+/** How often a grant is tried before the pick fails (and is retried as a whole, answering its record). */
+const GRANT_SIGNAL_TRIES = 3;
 
 /** The longest a pool's wake-ups are held (a pool asking for more gets this). */
 const MAX_WAKE_HOLD_MS = 10_000;
@@ -86,6 +108,34 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
   const caughtUp = async () => {
     await deps.waitFor(deps.eventStore.lastPosition(), 10_000);
   };
+  /**
+   * Tells each picked job it holds a slot, straight from this process: no SignalExternal command per job
+   * in the pool's history, no transfer task on the pool, no task of the pool's per confirmation (on a
+   * file-backed dev server those queued behind the burst: grants took seconds to arrive while the pool
+   * counted their slots used). Returns the jobs that are gone; throws if another failure outlasts the
+   * tries (the pick is retried and answers its record; a job told twice takes the second as a repeat).
+   */
+  const tellPicked = async (pool: string, picks: PoolPick[]): Promise<string[]> => {
+    const gone: string[] = [];
+    await Promise.all(
+      picks.map(async ({ jobId }) => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await deps.client.workflow.getHandle(jobId).signal(poolSlotGrantedSignal, { pool });
+            return;
+          } catch (error) {
+            if (error instanceof WorkflowNotFoundError) {
+              gone.push(jobId);
+              return;
+            }
+            if (attempt >= GRANT_SIGNAL_TRIES) throw error;
+            await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+          }
+        }
+      }),
+    );
+    return gone;
+  };
   return {
     async pickPoolWaiters(request: PickPoolWaitersRequest): Promise<PickPoolWaitersResult> {
       // Before reading the line: a wake-up held until now is then answered by this pick or the next.
@@ -108,8 +158,13 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
         held[h.owner] = (held[h.owner] ?? 0) + 1;
         used += h.weight;
       }
-      const picks: PickPoolWaitersResult['picks'] = [];
       const capacity = request.limit === undefined ? request.capacity : Math.max(0, request.limit - used);
+      const recorded = request.grantId === undefined ? undefined : deps.eventStore.readEvent(request.grantId);
+      if (recorded) {
+        const picks = (recorded.data as { picks: PoolPick[] }).picks;
+        return { picks, finished, free: capacity, undelivered: await tellPicked(request.pool, picks) };
+      }
+      const picks: PoolPick[] = [];
       if (capacity > 0) {
         let free = capacity;
         const rows = line().all({
@@ -127,7 +182,26 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
           free -= weight;
         }
       }
-      return { picks, finished, free: capacity };
+      if (request.grantId === undefined) return { picks, finished, free: capacity };
+      if (picks.length > 0) {
+        // Recorded first (the first write wins): told jobs are exactly what every retry of this pick books.
+        await deps.eventStore.appendToStreamGrouped(
+          poolStreamId(request.pool),
+          [
+            {
+              eventId: request.grantId,
+              type: PoolEvents.slotsGranted,
+              data: { pool: request.pool, picks },
+              metadata: { actor: 'system', correlationId: poolStreamId(request.pool) },
+            },
+          ],
+          { duplicates: 'same-type' },
+        );
+        const stored = deps.eventStore.readEvent(request.grantId)!;
+        const storedPicks = (stored.data as { picks: PoolPick[] }).picks;
+        return { picks: storedPicks, finished, free: capacity, undelivered: await tellPicked(request.pool, storedPicks) };
+      }
+      return { picks, finished, free: capacity, undelivered: [] };
     },
 
     /**

@@ -10,6 +10,8 @@ export const MAX_POOL_WEIGHT = 1_000;
 export const PoolEvents = {
   created: 'PoolCreated',
   limitChanged: 'PoolLimitChanged',
+  /** Slots the pool's pick gave out, recorded by the pick before it tells the jobs (see pickPoolWaiters). */
+  slotsGranted: 'PoolSlotsGranted',
 } as const;
 
 export const poolStreamId = (name: string): string => `pool:${name}`;

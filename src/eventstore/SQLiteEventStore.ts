@@ -14,6 +14,7 @@ import { prepareReadDataVersion } from './schema/readDataVersion.js';
 import { prepareReadLastGlobalPosition } from './schema/readLastGlobalPosition.js';
 import { prepareReadStream } from './schema/readStream.js';
 import { prepareReadStreamVersion } from './schema/readStreamVersion.js';
+import { prepareReadEventById } from './schema/readEventById.js';
 import { prepareReadSynchronous } from './schema/readSynchronous.js';
 import { createEventStoreSchema } from './schema/tables.js';
 import type { EventStore, EventStoreOptions } from './typing.js';
@@ -51,6 +52,7 @@ const createSQLiteEventStore = (db: Database.Database, path: string, options: Ev
   const readAll = prepareReadAll(db);
   const scanAll = prepareScanAll(db, path, isInMemory(path), options.busyTimeoutMs ?? defaultBusyTimeoutMs);
   const readStreamVersion = prepareReadStreamVersion(db);
+  const readEventById = prepareReadEventById(db);
   const readLastGlobalPosition = prepareReadLastGlobalPosition(db);
 
   // Two handles on one file must share the in-process notifier, whatever relative path or symlink
@@ -104,6 +106,7 @@ const createSQLiteEventStore = (db: Database.Database, path: string, options: Ev
     readAll: (readOptions) => readAll(readOptions),
     scanAll: (scanOptions) => scanAll(scanOptions),
     streamVersion: (streamId) => readStreamVersion(streamId),
+    readEvent: (eventId) => readEventById(eventId),
     lastPosition: () => readLastGlobalPosition(),
     waitForEvents: (afterPosition, waitOptions) => watcher.wait(afterPosition, waitOptions),
     synchronousLevel: () => readSynchronous(),

@@ -146,6 +146,8 @@ export interface EventStore {
   scanAll(options?: ScanAllOptions): IterableIterator<ScannedEvent>;
   /** 0 if the stream has no events. */
   streamVersion(streamId: string): number;
+  /** The event recorded under `eventId`, if any (a writer finding a fact it may have recorded before). */
+  readEvent(eventId: string): RecordedEvent | undefined;
   /** 0 if the store is empty. */
   lastPosition(): number;
   /**

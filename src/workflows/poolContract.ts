@@ -77,7 +77,8 @@ export const poolReleaseSignal = defineSignal<[{ jobId: string }]>('poolRelease'
 /** `temporal workflow update execute --name setLimit --input '{"limit": 4}'`. */
 export const setPoolLimitUpdate = defineUpdate<{ state: PoolState; position: number }, [SetPoolLimitPayload]>('setLimit');
 export const poolStateQuery = defineQuery<PoolState>('state');
-/** Sent by the pool to a job: it holds a slot now (a job that no longer waits hands it straight back). */
+/** Sent to a job by its pool (by the pool's pick, in the process that owns the read model, for pool runs
+ * since `pool-grants-by-pick`): it holds a slot now (a job that no longer waits hands it straight back). */
 export const poolSlotGrantedSignal = defineSignal<[{ pool: string }]>('poolSlotGranted');
 
 /** Dependencies: a dependent asks to be told when this job ends; the job tells it at its end. */

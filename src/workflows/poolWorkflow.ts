@@ -69,6 +69,13 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
   // owner wakes the pool when a holder ends: finished jobs no longer signal their release). Runs begun
   // before this freed them first and picked again in a second go (replay).
   const freeAfterFinished = patched('pool-free-after-finished');
+  // The pick tells the jobs itself, from the process that owns the read model, once it has recorded its
+  // picks (PoolSlotsGranted, under an id that is the same on every retry of this pick): no signal
+  // command per job here, nor the pool task each one's confirmation cost. On a file-backed dev server
+  // these signals queued behind a burst's work for seconds while the pool counted their slots used.
+  // Runs begun before this keep signalling (replay).
+  const grantsByPick = patched('pool-grants-by-pick');
+  let pickNumber = 0;
   const inFlight = new Set<Promise<void>>();
   const scheduler = schedulerActivities(pickLocal ? 'local' : 'remote');
   let pickedLocallyUnavailable = false;
@@ -180,7 +187,7 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
     wake = false;
     holdersEnded = false;
     const capacity = woke ? Math.max(0, limit - used()) : 0;
-    const { picks, finished, free } = await pickPoolWaiters({
+    const { picks, finished, free, undelivered } = await pickPoolWaiters({
       pool: input.name,
       capacity,
       ...(freeAfterFinished ? { limit } : {}),
@@ -188,6 +195,7 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       served,
       minPosition: needPosition,
       ...(releaseWakes ? { releaseWakes } : {}),
+      ...(grantsByPick ? { grantId: `${poolStreamId(input.name)}:${now.runId}:grant:${++pickNumber}` } : {}),
     });
     releaseWakes = false;
     if (pickedLocallyUnavailable) {
@@ -201,13 +209,19 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
     }
     for (const jobId of finished) delete holders[jobId];
     if (finished.length > 0 && !freeAfterFinished) wake = true;
-    // Book first, then tell: a release that overtakes its grant still finds the booking to undo.
+    // Book first, then tell: a release that overtakes its grant still finds the booking to undo. (A pick
+    // that tells the jobs itself has recorded them first, and their releases reach a later task.)
     for (const p of picks) {
       holders[p.jobId] = { weight: p.weight, owner: p.owner, queuedSeq: p.queuedSeq };
       served[p.owner] = ++grants;
     }
     if (Object.keys(served).length > 2 * MAX_OWNERS_REMEMBERED) served = recentOwners(served);
-    const sent = picks.map((p) => {
+    // Told by the pick already (grantsByPick); a job that was gone frees its slot again.
+    for (const jobId of undelivered ?? []) {
+      delete holders[jobId];
+      wake = true;
+    }
+    const sent = (grantsByPick ? [] : picks).map((p) => {
       const grant: Promise<void> = getExternalWorkflowHandle(p.jobId)
         .signal(poolSlotGrantedSignal, { pool: input.name })
         .catch(() => {

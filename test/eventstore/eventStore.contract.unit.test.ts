@@ -361,6 +361,30 @@ describe('validation', () => {
   });
 });
 
+describe('readEvent', () => {
+  it('finds an event by its id with its stream, version and data; undefined for an id never recorded', () => {
+    store.appendToStream('a', [newEvent('a1'), newEvent('a2', { n: 2 })]);
+    store.appendToStream('b', [newEvent('b1')]);
+    expect(store.readEvent('a2')).toMatchObject({
+      streamId: 'a',
+      streamVersion: 2,
+      eventId: 'a2',
+      type: 'TestEvent',
+      data: { n: 2 },
+    });
+    expect(store.readEvent('a2')).toEqual(store.readStream('a')[1]);
+    expect(store.readEvent('b1')!.globalPosition).toBe(3);
+    expect(store.readEvent('nothing')).toBeUndefined();
+  });
+
+  it('answers the first write of an id re-sent with other data under the same-type policy', async () => {
+    store.appendToStream('a', [newEvent('x', { first: true })]);
+    const again = await store.appendToStreamGrouped('a', [newEvent('x', { first: false })], { duplicates: 'same-type' });
+    expect(again.appended).toBe(0);
+    expect(store.readEvent('x')!.data).toEqual({ first: true });
+  });
+});
+
 describe('readAll', () => {
   beforeEach(() => {
     store.appendToStream('a', [newEvent('a1'), newEvent('a2')]);

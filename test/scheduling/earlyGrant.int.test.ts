@@ -21,7 +21,7 @@ import { poolRequestsOf } from '../support/poolRequests.js';
 let engine: TestEngine;
 
 beforeAll(async () => {
-  engine = await startTestEngine({ pools: { early: 2, carried: 1, lone: 1 } });
+  engine = await startTestEngine({ pools: { early: 2, carried: 1, lone: 1, shut: 0 } });
 });
 afterAll(async () => {
   await engine?.dispose();
@@ -193,41 +193,47 @@ describe('a new run of a pool (continued as new)', () => {
   });
 });
 
+/** The scheduler's activities as the engine serves them, called directly. */
+const schedulerOfEngine = () =>
+  createSchedulerActivities({
+    client: engine.client,
+    taskQueue: engine.taskQueue,
+    eventStore: engine.eventStore,
+    readModelDb: engine.readModelDb,
+    waitFor: (position, timeoutMs) => engine.projector.waitFor(position, timeoutMs),
+    poolLimits: {},
+    defaultPoolLimit: 1,
+    storeAccess: 'local',
+  });
+
+/** A job's JobSubmitted in `pool`, recorded as the API would, with no workflow started for it. */
+const recordSubmitted = (jobId: string, pool: string, data: Record<string, unknown> = {}) =>
+  engine.eventStore.appendToStream(jobId, [
+    {
+      eventId: `${jobId}:submitted`,
+      type: 'JobSubmitted',
+      data: {
+        jobId,
+        name: jobId,
+        type: 'noop',
+        priority: 5,
+        owner: 'local',
+        totalSteps: 1,
+        maxAttempts: 1,
+        pool,
+        weight: 1,
+        ...data,
+      },
+    },
+  ]);
+
 describe("a pool's line", () => {
   it('holds jobs submitted straight into line before their workflow ran, not those waiting for time or dependencies', async () => {
-    const scheduler = createSchedulerActivities({
-      client: engine.client,
-      taskQueue: engine.taskQueue,
-      eventStore: engine.eventStore,
-      readModelDb: engine.readModelDb,
-      waitFor: (position, timeoutMs) => engine.projector.waitFor(position, timeoutMs),
-      poolLimits: {},
-      defaultPoolLimit: 1,
-      storeAccess: 'local',
-    });
+    const scheduler = schedulerOfEngine();
     const pool = `line-${randomUUID()}`;
-    const submitted = (jobId: string, data: Record<string, unknown>) =>
-      engine.eventStore.appendToStream(jobId, [
-        {
-          eventId: `${jobId}:submitted`,
-          type: 'JobSubmitted',
-          data: {
-            jobId,
-            name: jobId,
-            type: 'noop',
-            priority: 5,
-            owner: 'local',
-            totalSteps: 1,
-            maxAttempts: 1,
-            pool,
-            weight: 1,
-            ...data,
-          },
-        },
-      ]);
-    submitted('job_plain', {});
-    submitted('job_later', { runAt: '2099-01-01T00:00:00.000Z' });
-    submitted('job_after', { dependsOn: [{ jobId: 'job_plain', condition: 'succeeded' }] });
+    recordSubmitted('job_plain', pool);
+    recordSubmitted('job_later', pool, { runAt: '2099-01-01T00:00:00.000Z' });
+    recordSubmitted('job_after', pool, { dependsOn: [{ jobId: 'job_plain', condition: 'succeeded' }] });
     const { picks } = await scheduler.pickPoolWaiters({
       pool,
       capacity: 3,
@@ -250,5 +256,47 @@ describe("a pool's line", () => {
       minPosition: engine.eventStore.lastPosition(),
     });
     expect(again.finished).toEqual([]);
+  });
+
+  it('a pick that tells the jobs records its picks first, answers that record when retried, and reports a job that is gone', async () => {
+    const scheduler = schedulerOfEngine();
+    // A real job in a pool that never grants (limit 0): only the pick below can let it run.
+    const submitted = await engine.api('POST', '/api/v1/jobs/submit', { name: 'told', type: 'noop', pool: 'shut', priority: 1 });
+    expect(submitted.status, JSON.stringify(submitted.body)).toBe(201);
+    const waiting: string = submitted.body.job_id;
+    // In line ahead of it (a higher priority), a job whose workflow was never started.
+    const gone = `job_${randomUUID()}`;
+    recordSubmitted(gone, 'shut');
+    const grantId = `pool:shut:test-run:grant:${randomUUID()}`;
+    const request = {
+      pool: 'shut',
+      capacity: 0,
+      limit: 2,
+      holders: {},
+      served: {},
+      minPosition: engine.eventStore.lastPosition(),
+      grantId,
+    };
+    const first = await scheduler.pickPoolWaiters(request);
+    expect(first.picks.map((p) => p.jobId)).toEqual([gone, waiting]);
+    expect(first.undelivered).toEqual([gone]);
+    // Recorded once, under the pick's id, before anyone was told.
+    const recorded = engine.eventStore.readEvent(grantId);
+    expect(recorded).toMatchObject({ streamId: 'pool:shut', type: 'PoolSlotsGranted' });
+    expect(recorded!.data.picks).toEqual(first.picks);
+    // The told job took the slot and ran.
+    await eventually(async () => (await engine.api('GET', `/api/v1/jobs/${waiting}`)).body?.status === 'completed', 20_000);
+
+    // The same pick again (the pool's task retried after its jobs were told): the line has changed
+    // (the job ran; a newer urgent job waits), yet it answers exactly what it recorded.
+    const newer = `job_${randomUUID()}`;
+    recordSubmitted(newer, 'shut', { priority: 9 });
+    const retried = await scheduler.pickPoolWaiters({ ...request, minPosition: engine.eventStore.lastPosition() });
+    expect(retried.picks).toEqual(first.picks);
+    expect(retried.undelivered!.sort()).toEqual([gone, waiting].sort()); // the job has ended since
+    expect(engine.eventStore.readStream('pool:shut').filter((e) => e.type === 'PoolSlotsGranted')).toHaveLength(1);
+    // A new pick reads the line again.
+    const next = await scheduler.pickPoolWaiters({ ...request, grantId: `${grantId}:next`, limit: 1 });
+    expect(next.picks.map((p) => p.jobId)).toEqual([newer]);
   });
 });

@@ -107,10 +107,16 @@ describe('resource pools', () => {
     expect(raised.status).toBe(200);
     // The waiting jobs get the new slots at once.
     await eventually(async () => (await Promise.all(jobs.map(job))).filter((j) => j.status === 'running').length === 3, 5_000);
-    const events = engine.eventStore.readStream('pool:gpu');
+    const stream = engine.eventStore.readStream('pool:gpu');
+    const events = stream.filter((e) => e.type !== 'PoolSlotsGranted');
     expect(events.map((e) => e.type)).toEqual(['PoolCreated', 'PoolLimitChanged']);
     expect(events[1]!.data).toMatchObject({ limit: 3, from: 1 });
     expect(events[1]!.metadata).toMatchObject({ actor: 'user:root', reason: 'more cards' });
+    // Each grant is recorded once, by the pick that gave it: one slot before the limit was raised, two after.
+    const granted = stream.filter((e) => e.type === 'PoolSlotsGranted');
+    const grantedJobs = granted.flatMap((e) => (e.data as { picks: { jobId: string }[] }).picks.map((p) => p.jobId));
+    expect(grantedJobs.sort()).toEqual([...jobs].sort());
+    expect(stream.findIndex((e) => e.type === 'PoolSlotsGranted')).toBeLessThan(stream.indexOf(events[1]!));
 
     expect((await engine.api('PUT', '/api/v1/pools/gpu', { limit: -1 }, admin)).status).toBe(400);
     expect((await engine.api('PUT', '/api/v1/pools/Bad%20Name', { limit: 1 }, admin)).status).toBe(400);

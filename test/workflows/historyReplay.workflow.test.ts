@@ -13,6 +13,13 @@ import { installRuntime } from '../../src/worker/engineWorkers.js';
  */
 const histories: { file: string; contains: string[]; signals: string[] }[] = [
   {
+    // A pool of 2 slots, 6 jobs of two 300 ms steps, one paused and resumed: the pool signalled each
+    // grant itself, before its pick told the jobs (pool-grants-by-pick).
+    file: 'pool-before-grants-by-pick.json',
+    contains: ['SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED', 'EXTERNAL_WORKFLOW_EXECUTION_SIGNALED'],
+    signals: ['poolSlotGranted', 'poolRequest'],
+  },
+  {
     // A pool of 2 slots, 6 jobs of 300 ms, its limit raised to 3 by PUT.
     file: 'pool-before-grants-in-flight.json',
     contains: ['SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED', 'WORKFLOW_EXECUTION_UPDATE_COMPLETED'],
