@@ -73,8 +73,11 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
   // picks (PoolSlotsGranted, under an id that is the same on every retry of this pick): no signal
   // command per job here, nor the pool task each one's confirmation cost. On a file-backed dev server
   // these signals queued behind a burst's work for seconds while the pool counted their slots used.
-  // Runs begun before this keep signalling (replay).
-  const grantsByPick = patched('pool-grants-by-pick');
+  // Runs begun before this keep signalling (replay). Only where the pick is a local activity (one
+  // process runs the workflows and owns the read model, as `npm start`): that is where it was measured;
+  // in the production topology's test (remote pick, PostgreSQL-backed server) its one run stalled the
+  // grants for minutes under the submit burst, cause not proven, so that topology keeps the signals.
+  const grantsByPick = pickLocal && patched('pool-grants-by-pick');
   let pickNumber = 0;
   const inFlight = new Set<Promise<void>>();
   const scheduler = schedulerActivities(pickLocal ? 'local' : 'remote');
