@@ -48,11 +48,12 @@ if (!config.jwtSecret)
   );
 
 const server = serve({ fetch: engine.app.fetch, port: config.port, hostname: config.host });
-installClientErrorHandler(server as unknown as import('node:http').Server);
+const httpServer = server as unknown as import('node:http').Server;
+installClientErrorHandler(httpServer);
 // The API line below tells users (and scripts) the API answers: print it once the port is bound. With
 // a host name, Node binds after a lookup on libuv's thread pool, which a busy start can delay.
 await new Promise<void>((resolve, reject) => {
-  if ((server as unknown as import('node:http').Server).listening) return resolve();
+  if (httpServer.listening) return resolve();
   server.once('listening', () => resolve());
   server.once('error', (error: Error) =>
     reject(new Error(`API: cannot listen on ${config.host}:${config.port}: ${error.message}`)),

@@ -115,6 +115,9 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
    * counted their slots used). Returns the jobs that are gone; throws if another failure outlasts the
    * tries (the pick is retried and answers its record; a job told twice takes the second as a repeat).
    */
+  /** The picks recorded under a grant id, if that pick was recorded. */
+  const recordedPicks = (grantId: string): PoolPick[] | undefined =>
+    (deps.eventStore.readEvent(grantId)?.data as { picks: PoolPick[] } | undefined)?.picks;
   const tellPicked = async (pool: string, picks: PoolPick[]): Promise<string[]> => {
     const gone: string[] = [];
     await Promise.all(
@@ -159,11 +162,6 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
         used += h.weight;
       }
       const capacity = request.limit === undefined ? request.capacity : Math.max(0, request.limit - used);
-      const recorded = request.grantId === undefined ? undefined : deps.eventStore.readEvent(request.grantId);
-      if (recorded) {
-        const picks = (recorded.data as { picks: PoolPick[] }).picks;
-        return { picks, finished, free: capacity, undelivered: await tellPicked(request.pool, picks) };
-      }
       const picks: PoolPick[] = [];
       if (capacity > 0) {
         let free = capacity;
@@ -183,8 +181,9 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
         }
       }
       if (request.grantId === undefined) return { picks, finished, free: capacity };
-      if (picks.length > 0) {
-        // Recorded first (the first write wins): told jobs are exactly what every retry of this pick books.
+      // A retry of a pick that told its jobs answers exactly those (recorded first, the first write wins).
+      const told = recordedPicks(request.grantId);
+      if (told === undefined && picks.length > 0)
         await deps.eventStore.appendToStreamGrouped(
           poolStreamId(request.pool),
           [
@@ -197,11 +196,8 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
           ],
           { duplicates: 'same-type' },
         );
-        const stored = deps.eventStore.readEvent(request.grantId)!;
-        const storedPicks = (stored.data as { picks: PoolPick[] }).picks;
-        return { picks: storedPicks, finished, free: capacity, undelivered: await tellPicked(request.pool, storedPicks) };
-      }
-      return { picks, finished, free: capacity, undelivered: [] };
+      const granted = told ?? (picks.length > 0 ? recordedPicks(request.grantId)! : []);
+      return { picks: granted, finished, free: capacity, undelivered: await tellPicked(request.pool, granted) };
     },
 
     /**
