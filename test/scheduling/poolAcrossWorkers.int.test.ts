@@ -110,7 +110,20 @@ describe('a pool of 2 across two worker processes', () => {
       return p.used === 0 ? p : undefined;
     });
     expect(pool).toMatchObject({ used: 0, running: 0, queued: 0 });
-    const state = await engine.client.workflow.getHandle(`${engine.taskQueue}/pool:gpu`).query('state');
+    // The pool's own count follows: the read model's owner wakes it when a holder's end is applied, and
+    // its pick then frees the slot (a moment after the read model shows the end; a slot that stayed
+    // held would never come back here: with a free slot and an empty line the pool does not sweep).
+    const pools = engine.client.workflow.getHandle(`${engine.taskQueue}/pool:gpu`);
+    const freedAt = Date.now();
+    const state = await eventually(
+      async () => {
+        const s = await pools.query<{ used: number }>('state');
+        return s.used === 0 ? s : undefined;
+      },
+      20_000,
+      'the pool to free every slot',
+    );
+    console.log(`[pool across workers] the pool's own count reached 0 ${Date.now() - freedAt} ms after the read model's`);
     expect(state).toMatchObject({ used: 0 });
   });
 });
