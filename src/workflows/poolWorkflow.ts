@@ -72,12 +72,12 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
   // The pick tells the jobs itself, from the process that owns the read model, once it has recorded its
   // picks (PoolSlotsGranted, under an id that is the same on every retry of this pick): no signal
   // command per job here, nor the pool task each one's confirmation cost. On a file-backed dev server
-  // these signals queued behind a burst's work for seconds while the pool counted their slots used.
-  // Runs begun before this keep signalling (replay). Only where the pick is a local activity (one
-  // process runs the workflows and owns the read model, as `npm start`): that is where it was measured;
-  // in the production topology's test (remote pick, PostgreSQL-backed server) its one run stalled the
-  // grants for minutes under the submit burst, cause not proven, so that topology keeps the signals.
-  const grantsByPick = pickLocal && patched('pool-grants-by-pick');
+  // these signals queued behind a burst's work for seconds while the pool counted their slots used; on
+  // the PostgreSQL-backed server of the production topology's test, for up to 335 s (a history shard's
+  // transfer tasks lagging under the submit burst). Runs begun before this keep signalling (replay);
+  // so do remote picks of runs begun while it was kept to local picks (it had been blamed for that
+  // stall, which the code before shows as well).
+  const grantsByPick = patched('pool-grants-by-pick');
   let pickNumber = 0;
   const inFlight = new Set<Promise<void>>();
   const scheduler = schedulerActivities(pickLocal ? 'local' : 'remote');

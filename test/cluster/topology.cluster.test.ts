@@ -123,12 +123,15 @@ async function run() {
     outcomes[action][status] = (outcomes[action][status] ?? 0) + 1;
   };
   const cancelled = new Set<string>();
+  /** Cancels not answered in CONTROL_TIMEOUT_MS: taken or not, only the job's end state tells. */
+  const cancelUnanswered = new Set<string>();
   const control = async (id: string, i: number) => {
     await sleep(200 + (i % 7) * 150);
     if (i % 20 === 0) {
       const r = await controlCall('POST', `/jobs/${id}/cancel`, { reason: 'topology test' });
       count('cancel', r.status);
       if (r.status === 200) cancelled.add(id);
+      if (r.status === 0) cancelUnanswered.add(id);
     } else if (i % 20 === 7) {
       const p = await controlCall('POST', `/jobs/${id}/pause`, { reason: 'topology test' });
       count('pause', p.status);
@@ -287,9 +290,19 @@ async function run() {
     );
     log(`read model: ${JSON.stringify(byStatus)}`);
     expect(Object.values(byStatus).reduce((a, b) => a + b, 0)).toBe(TOTAL);
-    expect(byStatus).toEqual({ completed: TOTAL - cancelled.size, ...(cancelled.size ? { cancelled: cancelled.size } : {}) });
+    // Every job completed but those cancelled: each cancel answered 200, and any unanswered one that
+    // took effect all the same; no other job.
     const single = live.prepare<[string], { status: string }>('SELECT status FROM jobs WHERE id = ?');
-    for (const id of ids) expect(single.get(id)?.status, id).toBe(cancelled.has(id) ? 'cancelled' : 'completed');
+    const lateCancels = [...cancelUnanswered].filter((id) => single.get(id)?.status === 'cancelled').length;
+    log(`cancels: ${cancelled.size} answered 200, ${cancelUnanswered.size} unanswered (${lateCancels} of them took effect)`);
+    expect(byStatus).toEqual({
+      completed: TOTAL - cancelled.size - lateCancels,
+      ...(cancelled.size + lateCancels ? { cancelled: cancelled.size + lateCancels } : {}),
+    });
+    for (const id of ids) {
+      const expected = cancelled.has(id) ? ['cancelled'] : cancelUnanswered.has(id) ? ['cancelled', 'completed'] : ['completed'];
+      expect(expected, id).toContain(single.get(id)?.status);
+    }
     expect(batchRow.status).toBe('completed');
     expect(live.prepare('SELECT COUNT(*) FROM jobs WHERE batch_id = ? AND status = ?').pluck().get(batchId, 'completed')).toBe(
       BATCH,

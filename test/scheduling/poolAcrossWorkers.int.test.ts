@@ -125,5 +125,10 @@ describe('a pool of 2 across two worker processes', () => {
     );
     console.log(`[pool across workers] the pool's own count reached 0 ${Date.now() - freedAt} ms after the read model's`);
     expect(state).toMatchObject({ used: 0 });
+    // The pick here is remote (the API process runs no workers): it told the jobs itself, the pool's
+    // workflow sent no grant of its own.
+    const history = (await pools.fetchHistory()).events!;
+    expect(history.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
+    expect(history.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pickPoolWaiters')).toBe(true);
   });
 });

@@ -20,6 +20,14 @@ const histories: { file: string; contains: string[]; signals: string[] }[] = [
     signals: ['poolSlotGranted', 'poolRequest'],
   },
   {
+    // A pool of 2 slots whose pick is remote (its workers in other processes, as the production
+    // topology), 11 jobs, one paused, one cancelled, one failed, a worker killed: the pool signalled
+    // each grant itself, as remote picks did until pool-grants-by-pick covered them too.
+    file: 'pool-remote-before-grants-by-pick.json',
+    contains: ['SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED', 'ACTIVITY_TASK_COMPLETED'],
+    signals: ['poolSlotGranted', 'poolRequest'],
+  },
+  {
     // A pool of 2 slots, 6 jobs of 300 ms, its limit raised to 3 by PUT.
     file: 'pool-before-grants-in-flight.json',
     contains: ['SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED', 'WORKFLOW_EXECUTION_UPDATE_COMPLETED'],
