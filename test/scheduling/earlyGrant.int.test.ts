@@ -286,6 +286,8 @@ describe("a pool's line", () => {
     expect(recorded!.data.picks).toEqual(first.picks);
     // The told job took the slot and ran.
     await eventually(async () => (await engine.api('GET', `/api/v1/jobs/${waiting}`)).body?.status === 'completed', 20_000);
+    // Its workflow closes a moment after its JobCompleted is readable: only then is a grant to it undeliverable.
+    await engine.client.workflow.getHandle(waiting).result();
 
     // The same pick again (the pool's task retried after its jobs were told): the line has changed
     // (the job ran; a newer urgent job waits), yet it answers exactly what it recorded.
