@@ -1,3 +1,4 @@
+import { isGrpcServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { DomainError } from '../domain/index.js';
@@ -60,6 +61,32 @@ export function onError(err: Error, c: Context) {
     return c.json(errorBody(status, err.message || reasonPhrase(status)), status);
   }
   if (err instanceof SyntaxError) return c.json(errorBody(400, `Malformed JSON body: ${err.message}`), 400);
+  if (temporalNotAnswering(err)) {
+    c.header('Retry-After', '1');
+    return c.json(errorBody(503, TEMPORAL_NOT_ANSWERING), 503);
+  }
   console.error('[api] unexpected error', err);
   return c.json(errorBody(500, 'Unexpected error; see the server log'), 500);
+}
+
+const TEMPORAL_NOT_ANSWERING =
+  'Temporal did not answer (restarting or overloaded); try again. A control sent meanwhile may still take effect: GET the job to see.';
+
+/** gRPC codes of a Temporal server that is down, restarting or overloaded: DEADLINE_EXCEEDED,
+ * RESOURCE_EXHAUSTED, UNAVAILABLE. */
+const NOT_ANSWERING_CODES = new Set([4, 8, 14]);
+
+/**
+ * The Temporal server did not take the request (down, restarting, or too busy to answer in time): a
+ * 503 the caller can retry, not a 500 — nothing is wrong with the request or the engine. (Seen in the
+ * production topology's test while its Temporal server restarted under load.)
+ */
+export function temporalNotAnswering(err: unknown): boolean {
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 5; depth++) {
+    if (isGrpcServiceError(e) && NOT_ANSWERING_CODES.has(e.code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }

@@ -29,6 +29,7 @@ export function withGlobalResponses<T extends { paths?: object }>(doc: T, option
             }
           : {}),
         ...response(500, 'Unexpected error (see the server log)'),
+        ...response(503, 'Temporal did not answer (restarting or overloaded); try again after Retry-After'),
         ...operation.responses,
       };
     }
