@@ -78,8 +78,8 @@ const NOT_ANSWERING_CODES = new Set([4, 8, 14]);
 
 /**
  * The Temporal server did not take the request (down, restarting, or too busy to answer in time): a
- * 503 the caller can retry, not a 500 — nothing is wrong with the request or the engine. (Seen in the
- * production topology's test while its Temporal server restarted under load.)
+ * 503 the caller can retry, not a 500 — nothing is wrong with the request or the engine. The client has
+ * retried UNAVAILABLE for about 20 s before it gives up, so this is an outage, not a blip.
  */
 export function temporalNotAnswering(err: unknown): boolean {
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
