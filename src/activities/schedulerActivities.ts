@@ -108,6 +108,9 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
   const caughtUp = async () => {
     await deps.waitFor(deps.eventStore.lastPosition(), 10_000);
   };
+  /** The picks recorded under a grant id, if that pick was recorded. */
+  const recordedPicks = (grantId: string): PoolPick[] | undefined =>
+    (deps.eventStore.readEvent(grantId)?.data as { picks: PoolPick[] } | undefined)?.picks;
   /**
    * Tells each picked job it holds a slot, straight from this process: no SignalExternal command per job
    * in the pool's history, no transfer task on the pool, no task of the pool's per confirmation (on a
@@ -115,9 +118,6 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
    * counted their slots used). Returns the jobs that are gone; throws if another failure outlasts the
    * tries (the pick is retried and answers its record; a job told twice takes the second as a repeat).
    */
-  /** The picks recorded under a grant id, if that pick was recorded. */
-  const recordedPicks = (grantId: string): PoolPick[] | undefined =>
-    (deps.eventStore.readEvent(grantId)?.data as { picks: PoolPick[] } | undefined)?.picks;
   const tellPicked = async (pool: string, picks: PoolPick[]): Promise<string[]> => {
     const gone: string[] = [];
     await Promise.all(
@@ -183,8 +183,9 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
       if (request.grantId === undefined) return { picks, finished, free: capacity };
       // A retry of a pick that told its jobs answers exactly those (recorded first, the first write wins).
       const told = recordedPicks(request.grantId);
-      if (told === undefined && picks.length > 0)
-        await deps.eventStore.appendToStreamGrouped(
+      let granted = told ?? picks;
+      if (told === undefined && picks.length > 0) {
+        const { appended } = await deps.eventStore.appendToStreamGrouped(
           poolStreamId(request.pool),
           [
             {
@@ -196,7 +197,9 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
           ],
           { duplicates: 'same-type' },
         );
-      const granted = told ?? (picks.length > 0 ? recordedPicks(request.grantId)! : []);
+        // Another attempt of this pick recorded first (two racing): its record is the answer.
+        if (appended === 0) granted = recordedPicks(request.grantId) ?? [];
+      }
       return { picks: granted, finished, free: capacity, undelivered: await tellPicked(request.pool, granted) };
     },
 
