@@ -48,6 +48,9 @@ export interface EngineConfig {
   pools: Record<string, number>;
   /** Reconciler scan period (ms): how soon a terminated or timed-out job shows as such. */
   reconcileIntervalMs: number;
+  /** How long a control waits for its job's or batch's workflow to take it before the API answers 202
+   * (sent, not taken yet) (CONTROL_WAIT_MS, ms). */
+  controlWaitMs: number;
   /** How workflows reach the event store: local activities (one process owns the store and runs all
    * workflows: `npm start`) or the `<queue>-store` task queue (several worker processes). */
   storeAccess: 'local' | 'remote';
@@ -121,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     eventStoreAppendThread: onOff(env, 'EVENTSTORE_APPEND_THREAD', false),
     pools: parsePoolLimits(env.POOLS),
     reconcileIntervalMs: intOf(env, 'RECONCILE_INTERVAL_MS', 1000),
+    controlWaitMs: positiveIntOf(env, 'CONTROL_WAIT_MS', 10_000),
     jwtSecret: env.JWT_SECRET || undefined,
     limits: {
       ...(env.MAX_REQUEST_BYTES ? { maxRequestBytes: intOf(env, 'MAX_REQUEST_BYTES', 0) } : {}),
@@ -189,6 +193,13 @@ function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean
   if (value === '1' || value === 'true') return true;
   if (value === '0' || value === 'false') return false;
   throw new Error(`${name}: expected 1 or 0, got ${JSON.stringify(value)}`);
+}
+
+/** As intOf, and 0 is refused too (a wait of 0 would answer every control before it could be taken). */
+function positiveIntOf(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const n = intOf(env, name, fallback);
+  if (n === 0) throw new Error(`${name}: expected a positive integer, got 0`);
+  return n;
 }
 
 function intOf(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

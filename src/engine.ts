@@ -93,6 +93,9 @@ export interface EngineOptions {
   reconcileIntervalMs?: number;
   /** Workflow task timeout of job workflows (ms); default Temporal's 10 s. */
   workflowTaskTimeoutMs?: number;
+  /** How long a control waits for its job's or batch's workflow to take it before the API answers 202
+   * (sent, not taken yet) (CONTROL_WAIT_MS); default 10 000. */
+  controlWaitMs?: number;
   /** Temporal worker log level; default WARN. */
   logLevel?: string;
   /** Where the `http` job type may connect besides public addresses (HTTP_JOB_ALLOWED_HOSTS); default nowhere. */
@@ -142,6 +145,7 @@ export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOption
     eventStoreAppendThread: config.eventStoreAppendThread,
     pools: config.pools,
     reconcileIntervalMs: config.reconcileIntervalMs,
+    controlWaitMs: config.controlWaitMs,
     logLevel: config.logLevel,
     limits: config.limits,
     httpJobAllowedHosts: config.httpJobAllowedHosts,
@@ -220,6 +224,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     // Jobs run next to the read model exactly when pools pick locally: they ask their pools locally too.
     askPoolLocally: pickLocally,
     workflowTaskTimeoutMs: options.workflowTaskTimeoutMs,
+    controlWaitMs: options.controlWaitMs,
     maxJobInputBytes: options.limits?.maxJobInputBytes,
     configuredPools: Object.keys(poolLimits),
     eventStore,
@@ -239,6 +244,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     defaultJobType: options.defaultJobType ?? 'sleep',
     storeAccess,
     askPoolLocally: pickLocally,
+    controlWaitMs: options.controlWaitMs,
     maxJobInputBytes: options.limits?.maxJobInputBytes,
     configuredPools: Object.keys(poolLimits),
   });

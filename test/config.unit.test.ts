@@ -18,6 +18,7 @@ describe('loadConfig: the one reader of the environment', () => {
       workflowThreads: 1,
       eventStoreAppendThread: false,
       reconcileIntervalMs: 1000,
+      controlWaitMs: 10_000,
       storeAccess: 'local',
       temporalPort: 7233,
       temporalUiPort: undefined,
@@ -68,6 +69,8 @@ describe('loadConfig: the one reader of the environment', () => {
     expect(loadConfig({ EVENTSTORE_APPEND_THREAD: 'false' }).eventStoreAppendThread).toBe(false);
     expect(() => loadConfig({ EVENTSTORE_APPEND_THREAD: 'yes' })).toThrow(/^EVENTSTORE_APPEND_THREAD: expected 1 or 0/);
     expect(loadConfig({}).rebuildThreads).toBeUndefined(); // one per core
+    expect(engineOptionsFromConfig(loadConfig({ CONTROL_WAIT_MS: '2500' })).controlWaitMs).toBe(2500);
+    expect(() => loadConfig({ CONTROL_WAIT_MS: '0' })).toThrow(/^CONTROL_WAIT_MS: expected a positive integer/);
   });
 
   it('retention: off by default; an age as a duration or in days, and how often', () => {

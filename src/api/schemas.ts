@@ -258,8 +258,19 @@ export const PriorityBody = z
   .strict()
   .openapi('PriorityRequest');
 
+/** Set (answered 202) when a control was sent and its workflow has not taken it yet. */
+export const ControlPending = z
+  .literal(true)
+  .optional()
+  .openapi({
+    description:
+      'Answered 202: the control was sent, and its workflow has not taken it within CONTROL_WAIT_MS (no worker ran it ' +
+      'meanwhile). It takes effect when the workflow runs next, unless Temporal restarts first; GET to see. ' +
+      'The body shows the state before it.',
+  });
+
 export const SuccessResponse = z
-  .object({ success: z.literal(true), message: z.string(), job: JobResource.optional() })
+  .object({ success: z.literal(true), pending: ControlPending, message: z.string(), job: JobResource.optional() })
   .openapi('Success');
 
 export const ErrorResponse = z.object({ error: z.string(), details: z.string(), timestamp: z.string() }).openapi('Error');

@@ -233,7 +233,9 @@ export class JobEngineClient {
     return this.json('GET', `/jobs/${enc(jobId)}/events`, options);
   }
 
-  /** POST /jobs/{id}/pause. */
+  /** POST /jobs/{id}/pause. `pending: true` in the answer (a 202): sent, and the job's workflow has
+   * not taken it within the engine's CONTROL_WAIT_MS (no worker ran it); it takes effect when one does.
+   * The same holds for resume, cancel, setPriority and controlBatch. */
   pause(jobId: string, body: ControlRequest = {}, options: CallOptions = {}): Promise<SuccessResult> {
     return this.json('POST', `/jobs/${enc(jobId)}/pause`, { json: body, signal: options.signal });
   }

@@ -32,6 +32,7 @@ import { DomainError } from '../domain/index.js';
 import { badRequest, conflict, forbidden } from './commandErrors.js';
 import type { ReadYourWrites } from './jobCommands.js';
 import { updateUntilVisible } from './updateUntilVisible.js';
+import { DEFAULT_CONTROL_WAIT_MS, withinControlWait } from './controlWait.js';
 import { assertDeliverableUrl } from './webhookCommands.js';
 import { pollUntil } from './pollUntil.js';
 
@@ -78,6 +79,8 @@ export class BatchCommands {
       projection: ReadYourWrites;
       defaultJobType: string;
       visibilityTimeoutMs?: number;
+      /** How long a control waits for the batch's workflow to take it (see JobCommandsDeps.controlWaitMs). */
+      controlWaitMs?: number;
       storeAccess?: 'local' | 'remote';
       /** Jobs ask their pools by local activity (JobWorkflowInput.askPoolLocally). */
       askPoolLocally?: boolean;
@@ -223,7 +226,7 @@ export class BatchCommands {
     const update = { pause: batchPauseUpdate, resume: batchResumeUpdate, cancel: batchCancelUpdate }[action];
     const handle = this.deps.client.workflow.getHandle(row.id);
     await updateUntilVisible(this.deps.projection, this.deps.visibilityTimeoutMs ?? 15_000, (updateId) =>
-      this.update(() => handle.executeUpdate(update, { args: [{ actor, reason }], updateId })),
+      this.update(row.id, () => handle.executeUpdate(update, { args: [{ actor, reason }], updateId })),
     );
     return this.deps.batches.getBatch(row.id) ?? row;
   }
@@ -232,7 +235,7 @@ export class BatchCommands {
     if (isTerminalBatchStatus(row.status)) throw conflict(`Batch is already ${row.status}; its priority cannot change`);
     const handle = this.deps.client.workflow.getHandle(row.id);
     await updateUntilVisible(this.deps.projection, this.deps.visibilityTimeoutMs ?? 15_000, (updateId) =>
-      this.update(() => handle.executeUpdate(batchReprioritizeUpdate, { args: [{ priority, actor, reason }], updateId })),
+      this.update(row.id, () => handle.executeUpdate(batchReprioritizeUpdate, { args: [{ priority, actor, reason }], updateId })),
     );
     return this.deps.batches.getBatch(row.id) ?? row;
   }
@@ -309,9 +312,9 @@ export class BatchCommands {
     return { retried: inputs.length };
   }
 
-  private async update(call: () => Promise<BatchControlResult>): Promise<BatchControlResult> {
+  private async update(batchId: string, call: () => Promise<BatchControlResult>): Promise<BatchControlResult> {
     try {
-      return await call();
+      return await withinControlWait(this.deps.client, batchId, this.deps.controlWaitMs ?? DEFAULT_CONTROL_WAIT_MS, call);
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError) {
         const cause = error.cause;

@@ -31,6 +31,7 @@ import { IdempotencyConflictError, badRequest, conflict, forbidden } from './com
 import { InputAccessDeniedError } from '../jobs/jobType.js';
 import { pollUntil } from './pollUntil.js';
 import { updateUntilVisible } from './updateUntilVisible.js';
+import { ControlNotTakenYet, DEFAULT_CONTROL_WAIT_MS, withinControlWait } from './controlWait.js';
 import type { EventStore, RecordedEvent } from '../eventstore/index.js';
 import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
 import { assertDeliverableUrl } from './webhookCommands.js';
@@ -58,6 +59,10 @@ export interface JobCommandsDeps {
   defaultJobType: string;
   /** How long a command waits for its effect to show in the read model (ms). */
   visibilityTimeoutMs?: number;
+  /** How long a control (pause, resume, cancel, priority) waits for the job's workflow to take it
+   * before it answers that it was sent and not taken yet (ControlNotTakenYet); default
+   * DEFAULT_CONTROL_WAIT_MS. */
+  controlWaitMs?: number;
   /** How job workflows reach the event store (see src/workflows/eventOutbox.ts). */
   storeAccess?: 'local' | 'remote';
   /** Job workflows run next to the read model (the engine's own workers): they ask their pools by
@@ -117,9 +122,11 @@ const updates = { pause: pauseUpdate, resume: resumeUpdate, cancel: cancelUpdate
  * until the workflow's events reach the read model so the caller reads its own write. */
 export class JobCommands {
   private readonly visibilityTimeoutMs: number;
+  private readonly controlWaitMs: number;
 
   constructor(private readonly deps: JobCommandsDeps) {
     this.visibilityTimeoutMs = deps.visibilityTimeoutMs ?? 15_000;
+    this.controlWaitMs = deps.controlWaitMs ?? DEFAULT_CONTROL_WAIT_MS;
   }
 
   /** Validates, plans and starts a job; returns once the job is readable (or the wait times out). */
@@ -284,7 +291,12 @@ export class JobCommands {
     if (action === 'cancel') {
       const result = await this.update(row.id, () =>
         handle.executeUpdate(updates.cancel, { args: [{ actor, reason, closeAsCanceled: true }] }),
-      );
+      ).catch(async (error: unknown) => {
+        // Not taken yet: Temporal's own cancel request goes too. It is kept in the job's history (an
+        // Update not taken yet is not), so the job cancels when it runs next even if Temporal restarts.
+        if (error instanceof ControlNotTakenYet) await handle.cancel().catch(() => undefined);
+        throw error;
+      });
       // The Update recorded the cancel; Temporal's own cancel request makes the execution close as
       // Canceled (Web UI, `temporal workflow list`). The job waits for it; if it has closed already, fine.
       await handle.cancel().catch(() => undefined);
@@ -404,7 +416,7 @@ export class JobCommands {
 
   private async update(jobId: string, call: () => Promise<ControlResult>): Promise<ControlResult> {
     try {
-      return await call();
+      return await withinControlWait(this.deps.client, jobId, this.controlWaitMs, call);
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError) {
         const cause = error.cause;

@@ -123,7 +123,8 @@ async function run() {
     outcomes[action][status] = (outcomes[action][status] ?? 0) + 1;
   };
   const cancelled = new Set<string>();
-  /** Cancels not answered in CONTROL_TIMEOUT_MS: taken or not, only the job's end state tells. */
+  /** Cancels not confirmed: answered 202 (sent, not taken within the engine's CONTROL_WAIT_MS) or not
+   * answered in CONTROL_TIMEOUT_MS. Taken or not (the job may complete first), only its end state tells. */
   const cancelUnanswered = new Set<string>();
   const control = async (id: string, i: number) => {
     await sleep(200 + (i % 7) * 150);
@@ -131,7 +132,7 @@ async function run() {
       const r = await controlCall('POST', `/jobs/${id}/cancel`, { reason: 'topology test' });
       count('cancel', r.status);
       if (r.status === 200) cancelled.add(id);
-      if (r.status === 0) cancelUnanswered.add(id);
+      if (r.status === 0 || r.status === 202) cancelUnanswered.add(id);
     } else if (i % 20 === 7) {
       const p = await controlCall('POST', `/jobs/${id}/pause`, { reason: 'topology test' });
       count('pause', p.status);
@@ -294,7 +295,7 @@ async function run() {
     // took effect all the same; no other job.
     const single = live.prepare<[string], { status: string }>('SELECT status FROM jobs WHERE id = ?');
     const lateCancels = [...cancelUnanswered].filter((id) => single.get(id)?.status === 'cancelled').length;
-    log(`cancels: ${cancelled.size} answered 200, ${cancelUnanswered.size} unanswered (${lateCancels} of them took effect)`);
+    log(`cancels: ${cancelled.size} answered 200, ${cancelUnanswered.size} not confirmed (${lateCancels} of them took effect)`);
     expect(byStatus).toEqual({
       completed: TOTAL - cancelled.size - lateCancels,
       ...(cancelled.size + lateCancels ? { cancelled: cancelled.size + lateCancels } : {}),
@@ -307,15 +308,16 @@ async function run() {
     expect(live.prepare('SELECT COUNT(*) FROM jobs WHERE batch_id = ? AND status = ?').pluck().get(batchId, 'completed')).toBe(
       BATCH,
     );
-    expect(outcomes.cancel?.[200] ?? 0, 'some cancels took effect').toBeGreaterThan(0);
-    expect(outcomes.pause?.[200] ?? 0, 'some pauses took effect').toBeGreaterThan(0);
-    expect(outcomes.reprioritize?.[200] ?? 0, 'some reprioritizations took effect').toBeGreaterThan(0);
+    expect(cancelled.size + lateCancels, 'some cancels took effect').toBeGreaterThan(0);
 
     // Every stream gapless in log order; one JobSubmitted and one end per job; nothing forked.
     const versions = new Map<string, number>();
     const gaps: string[] = [];
     const forks: string[] = [];
     const perJob = new Map<string, { submitted: number; ends: number }>();
+    // Jobs a pause or a priority change reached (whether its answer was 200, or 202 and taken later).
+    const pausedJobs = new Set<string>();
+    const reprioritizedJobs = new Set<string>();
     let events = 0;
     for (const event of store.scanAll()) {
       events++;
@@ -323,6 +325,8 @@ async function run() {
       if (event.streamVersion !== expected) gaps.push(`${event.streamId}: v${event.streamVersion} where v${expected} was due`);
       versions.set(event.streamId, event.streamVersion);
       if (event.metadata.forkOf !== undefined) forks.push(`${event.streamId} ${event.type}`);
+      if (event.type === 'JobPaused') pausedJobs.add(event.streamId);
+      if (event.type === 'JobReprioritized') reprioritizedJobs.add(event.streamId);
       if (event.type.startsWith('Job')) {
         const j = perJob.get(event.streamId) ?? { submitted: 0, ends: 0 };
         if (event.type === 'JobSubmitted') j.submitted++;
@@ -331,6 +335,11 @@ async function run() {
       }
     }
     log(`event log: ${events} events in ${versions.size} streams`);
+    expect(pausedJobs.size, 'some pauses took effect').toBeGreaterThan(0);
+    // (Of the single jobs: the batch's reprioritize reaches the batch's jobs.)
+    const singleIds = new Set(ids);
+    const reprioritizedSingles = [...reprioritizedJobs].filter((id) => singleIds.has(id)).length;
+    expect(reprioritizedSingles, 'some reprioritizations took effect').toBeGreaterThan(0);
     // The batch controls took effect: each one answered 200 is in the batch's stream; with a batch of
     // 10+ windows (the defaults) the pause and the resume must have landed whatever their HTTP answers
     // were (a smaller batch may finish while paused: its running jobs end before the pause reaches them,

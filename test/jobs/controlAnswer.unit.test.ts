@@ -10,11 +10,15 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { JobCommands, type JobCommandsDeps } from '../../src/commands/jobCommands.js';
 import { JobTypeRegistry } from '../../src/jobs/registry.js';
 import { DomainError } from '../../src/domain/index.js';
+import { ControlNotTakenYet } from '../../src/commands/controlWait.js';
 import type { RecordedEvent } from '../../src/eventstore/index.js';
 import type { JobRow } from '../../src/projections/jobReadModel.js';
 
 /** The row before and after the control, the Update's calls, and a projector applying by hand. */
-function harness(update: (updateId: string) => Promise<unknown>, options: { withWhenApplied?: boolean } = {}) {
+function harness(
+  update: (updateId: string) => Promise<unknown>,
+  options: { withWhenApplied?: boolean; controlWaitMs?: number } = {},
+) {
   const row = { id: 'job_c', status: 'running', priority: 2 } as JobRow;
   let current = row;
   const sentUpdateIds: string[] = [];
@@ -41,15 +45,25 @@ function harness(update: (updateId: string) => Promise<unknown>, options: { with
           },
         }),
   };
+  let temporalCancels = 0;
   const client = {
     workflow: {
       getHandle: () => ({
-        executeUpdate: (_definition: unknown, opts: { updateId: string }) => {
-          sentUpdateIds.push(opts.updateId);
-          return update(opts.updateId);
+        executeUpdate: (_definition: unknown, opts: { updateId?: string } = {}) => {
+          sentUpdateIds.push(opts.updateId ?? '(none)');
+          return update(opts.updateId ?? '(none)');
+        },
+        cancel: async () => {
+          temporalCancels++;
         },
       }),
     },
+    // As the SDK's: an abort cancels the calls made inside (their RPCs fail).
+    withAbortSignal: <T>(signal: AbortSignal, fn: () => Promise<T>) =>
+      new Promise<T>((resolve, reject) => {
+        signal.addEventListener('abort', () => reject(new Error('CANCELLED: the call was cancelled')));
+        fn().then(resolve, reject);
+      }),
   };
   const commands = new JobCommands({
     client: client as unknown as JobCommandsDeps['client'],
@@ -59,6 +73,7 @@ function harness(update: (updateId: string) => Promise<unknown>, options: { with
     projection,
     defaultJobType: 'noop',
     visibilityTimeoutMs: 2_000,
+    ...(options.controlWaitMs ? { controlWaitMs: options.controlWaitMs } : {}),
   });
   /** The projector applies an event (the row changes with it). */
   const apply = (metadata: Record<string, unknown>, after: Partial<JobRow>) => {
@@ -66,7 +81,7 @@ function harness(update: (updateId: string) => Promise<unknown>, options: { with
     const event = { type: 'JobPaused', metadata, data: {}, globalPosition: 7 } as unknown as RecordedEvent;
     return matchers.some((m) => m(event));
   };
-  return { row, commands, sentUpdateIds, apply, waitedFor, matchers };
+  return { row, commands, sentUpdateIds, apply, waitedFor, matchers, temporalCancels: () => temporalCancels };
 }
 
 const never = () => new Promise<never>(() => undefined);
@@ -115,5 +130,16 @@ describe('JobCommands: a control answers once its event is in the read model', (
     const h = harness(async () => ({ state: {}, position: 9 }), { withWhenApplied: false });
     await h.commands.control(h.row, 'pause', 'alice');
     expect(h.waitedFor).toEqual([9]);
+  });
+
+  it('an Update not taken within the control wait (no worker ran the job) answers ControlNotTakenYet', async () => {
+    const h = harness(never, { controlWaitMs: 30 });
+    const pause = h.commands.control(h.row, 'pause', 'alice');
+    await expect(pause).rejects.toThrow(ControlNotTakenYet);
+    await expect(h.commands.reprioritize(h.row, 4, 'alice')).rejects.toThrow(/not taken by job_c's workflow within 30 ms/);
+    expect(h.temporalCancels()).toBe(0);
+    // A cancel not taken yet sends Temporal's cancel request too (kept in the job's history).
+    await expect(h.commands.control(h.row, 'cancel', 'alice')).rejects.toThrow(ControlNotTakenYet);
+    expect(h.temporalCancels()).toBe(1);
   });
 });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
 import { repoRoot, startNodeProcess, type NodeProcess } from '../support/nodeProcess.js';
+import { workerProcessEnv } from '../support/workerProcess.js';
 
 /**
  * Issue: a worker that died after its local-activity append committed but before its workflow task
@@ -30,17 +31,11 @@ function startCrashingWorker(): Promise<NodeProcess> {
     entry: path.join(repoRoot, 'test/support/crashAfterAppendWorker.ts'),
     readyText: 'worker ready',
     onOutput: (text) => (logs += text),
-    env: {
-      TEMPORAL_ADDRESS: engine.temporalAddress,
-      TASK_QUEUE: engine.taskQueue,
-      EVENTSTORE_PATH: path.join(engine.dir, 'events.db'),
-      BATCH_ITEMS_PATH: path.join(engine.dir, 'batch-items.db'),
-      RESULTS_DIR: path.join(engine.dir, 'results'),
-      WORKFLOW_BUNDLE: engine.workflowBundlePath,
+    env: workerProcessEnv(engine, {
       CRASH_STATE_FILE: path.join(engine.dir, 'crashes'),
       CRASH_MAX: String(CRASHES),
       LOG_LEVEL: 'WARN',
-    },
+    }),
   });
 }
 

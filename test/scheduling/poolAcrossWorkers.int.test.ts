@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobTypeRegistry } from '../../src/jobs/registry.js';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
 import { startNodeProcess, type NodeProcess } from '../support/nodeProcess.js';
+import { workerProcessEnv } from '../support/workerProcess.js';
 import { maxConcurrentSteps, probeJob } from '../support/probeJobType.js';
 
 /**
@@ -19,17 +20,11 @@ async function startWorker(storeOwner: boolean): Promise<NodeProcess> {
   const worker = await startNodeProcess({
     entry: 'src/worker/main.ts',
     readyText: 'worker ready',
-    env: {
-      TEMPORAL_ADDRESS: engine.temporalAddress,
-      TASK_QUEUE: engine.taskQueue,
-      EVENTSTORE_PATH: path.join(engine.dir, 'events.db'),
-      BATCH_ITEMS_PATH: path.join(engine.dir, 'batch-items.db'),
-      RESULTS_DIR: path.join(engine.dir, 'results'),
-      WORKFLOW_BUNDLE: engine.workflowBundlePath,
+    env: workerProcessEnv(engine, {
       JOB_TYPES: 'test/support/probeJobType.ts',
       STORE_OWNER: storeOwner ? 'true' : 'false',
       MAX_CONCURRENT_STEPS: '10',
-    },
+    }),
   });
   workers.push(worker);
   return worker;

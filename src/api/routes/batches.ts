@@ -2,13 +2,23 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppEnv, ApiUser } from '../context.js';
 import { actorOf } from '../context.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
-import { ControlBody, JobResource, JobStatusEnum, PoolName, PriorityBody, Priority, counters } from '../schemas.js';
+import {
+  ControlBody,
+  ControlPending,
+  JobResource,
+  JobStatusEnum,
+  PoolName,
+  PriorityBody,
+  Priority,
+  counters,
+} from '../schemas.js';
 import { DEPENDENCY_CONDITIONS, MAX_POOL_WEIGHT } from '../../domain/index.js';
 import { validationHook } from '../validation.js';
 import { CallbackUrl } from '../webhookSchemas.js';
 import { errorResponses, json, optionalJson } from '../openapi.js';
 import { toJobResource } from '../jobResource.js';
 import type { BatchCommands } from '../../commands/batchCommands.js';
+import { ControlNotTakenYet } from '../../commands/controlWait.js';
 import type { BatchReadModel, BatchRow } from '../../projections/batchReadModel.js';
 import type { JobReadModel } from '../../projections/jobReadModel.js';
 import { pageHeaders, paged } from '../paging.js';
@@ -128,7 +138,26 @@ function batchAccess(deps: BatchRouteDeps) {
   };
 }
 
-const BatchControlResponse = z.object({ success: z.literal(true), message: z.string(), batch: BatchResource });
+const BatchControlResponse = z.object({
+  success: z.literal(true),
+  pending: ControlPending,
+  message: z.string(),
+  batch: BatchResource,
+});
+
+/** The batch after a control (200), or as it is when its workflow did not take the control yet (202). */
+async function batchControlAnswer(deps: BatchRouteDeps, row: BatchRow, what: string, done: string, run: () => Promise<BatchRow>) {
+  const { resource } = batchAccess(deps);
+  try {
+    const after = await run();
+    return { status: 200 as const, body: { success: true as const, message: done, batch: resource(after) } };
+  } catch (error) {
+    if (!(error instanceof ControlNotTakenYet)) throw error;
+    const now = deps.batches.getBatch(row.id) ?? row;
+    const body = { success: true as const, pending: true as const, message: `${what} ${error.message}`, batch: resource(now) };
+    return { status: 202 as const, body };
+  }
+}
 
 /** Creating and reading batches. */
 export function batchRoutes(deps: BatchRouteDeps) {
@@ -321,7 +350,7 @@ export function batchDetailRoutes(deps: BatchRouteDeps) {
 /** Steering a batch as one object: pause, resume, cancel, retry-failed, priority. */
 export function batchControlRoutes(deps: BatchRouteDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  const { load, resource } = batchAccess(deps);
+  const { load } = batchAccess(deps);
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     app.openapi(
@@ -333,6 +362,7 @@ export function batchControlRoutes(deps: BatchRouteDeps) {
         request: { params: BatchIdParam, body: { content: { 'application/json': { schema: ControlBody } }, required: false } },
         responses: {
           200: json(BatchControlResponse, 'Done'),
+          202: json(BatchControlResponse, 'Sent; the batch has not taken it yet (see `pending`)'),
           ...errors,
         },
       }),
@@ -341,15 +371,12 @@ export function batchControlRoutes(deps: BatchRouteDeps) {
         const row = load(user, c.req.valid('param').batch_id);
         const text = await c.req.text();
         const { reason } = await optionalJson(text, ControlBody); // an invalid body is a 400, as for jobs
-        const after = await deps.commands.control(row, action, actorOf(user), reason);
-        return c.json(
-          {
-            success: true as const,
-            message: `Batch ${action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled'} successfully`,
-            batch: resource(after),
-          },
-          200,
+        const done = `Batch ${action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled'} successfully`;
+        const what = `${action[0]!.toUpperCase()}${action.slice(1)}`;
+        const answer = await batchControlAnswer(deps, row, what, done, () =>
+          deps.commands.control(row, action, actorOf(user), reason),
         );
+        return c.json(answer.body, answer.status);
       },
     );
   }
@@ -384,6 +411,7 @@ export function batchControlRoutes(deps: BatchRouteDeps) {
         request: { params: BatchIdParam, body: { content: { 'application/json': { schema: PriorityBody } }, required: true } },
         responses: {
           200: json(BatchControlResponse, 'Done'),
+          202: json(BatchControlResponse, 'Sent; the batch has not taken it yet (see `pending`)'),
           ...errors,
         },
       }),
@@ -391,8 +419,10 @@ export function batchControlRoutes(deps: BatchRouteDeps) {
         const user = c.get('user');
         const row = load(user, c.req.valid('param').batch_id);
         const body = c.req.valid('json');
-        const after = await deps.commands.reprioritize(row, body.priority, actorOf(user), body.reason);
-        return c.json({ success: true as const, message: 'Batch priority updated successfully', batch: resource(after) }, 200);
+        const answer = await batchControlAnswer(deps, row, 'Priority change', 'Batch priority updated successfully', () =>
+          deps.commands.reprioritize(row, body.priority, actorOf(user), body.reason),
+        );
+        return c.json(answer.body, answer.status);
       },
     );
   }

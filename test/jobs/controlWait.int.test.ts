@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
+import { startNodeProcess, type NodeProcess } from '../support/nodeProcess.js';
+import { workerProcessEnv } from '../support/workerProcess.js';
+
+/**
+ * A control whose workflow no worker runs (the only worker process was killed) is answered within
+ * CONTROL_WAIT_MS as sent and not taken yet (202, `pending: true`) instead of hanging — and it takes
+ * effect, once, when a worker runs the workflow again.
+ */
+let engine: TestEngine;
+const workers: NodeProcess[] = [];
+
+async function startWorker(): Promise<NodeProcess> {
+  const worker = await startNodeProcess({
+    entry: 'src/worker/main.ts',
+    readyText: 'worker ready',
+    env: workerProcessEnv(engine),
+  });
+  workers.push(worker);
+  return worker;
+}
+
+beforeAll(async () => {
+  engine = await startTestEngine({ runWorkers: false, storeAccess: 'remote', controlWaitMs: 1_500 });
+}, 120_000);
+afterAll(async () => {
+  for (const w of workers) w.child.kill('SIGKILL');
+  await engine?.dispose();
+});
+
+const job = async (id: string) => (await engine.api('GET', `/api/v1/jobs/${id}`)).body;
+const batch = async (id: string) => (await engine.api('GET', `/api/v1/batches/${id}`)).body;
+const eventTypes = (streamId: string) => engine.eventStore.readStream(streamId).map((e) => e.type);
+const count = (types: string[], type: string) => types.filter((t) => t === type).length;
+const longSleep = { type: 'sleep', input: { steps: 40, step_ms: 500 } };
+
+describe('controls while no worker runs the workflow', () => {
+  it('answer 202 (sent, not taken yet) and take effect once a worker is back', async () => {
+    const first = await startWorker();
+    const submitted = await Promise.all(
+      ['to-pause', 'to-cancel'].map((name) => engine.api('POST', '/api/v1/jobs/submit', { name, ...longSleep })),
+    );
+    for (const s of submitted) expect(s.status, JSON.stringify(s.body)).toBe(201);
+    const [toPause, toCancel] = submitted.map((s) => s.body.job_id as string) as [string, string];
+    const created = await engine.api('POST', '/api/v1/batches', {
+      name: 'b',
+      jobs: [
+        { name: 'b1', ...longSleep },
+        { name: 'b2', ...longSleep },
+      ],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const batchId = created.body.batch_id as string;
+    await eventually(async () => (await job(toPause)).status === 'running' && (await job(toCancel)).status === 'running');
+    await eventually(async () => (await batch(batchId)).progress?.running === 2, 30_000, 'the batch running');
+
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const pause = await engine.api('POST', `/api/v1/jobs/${toPause}/pause`, { reason: 'no worker' });
+    expect(pause.status, JSON.stringify(pause.body)).toBe(202);
+    expect(pause.body.pending).toBe(true);
+    expect(pause.body.message).toMatch(/^Pause sent; not taken by .* within 1\.5 s/);
+    expect(pause.body.job.status).toBe('running'); // as it is: nothing was recorded yet
+    const priority = await engine.api('PUT', `/api/v1/jobs/${toPause}/priority`, { priority: 4 });
+    expect(priority.status, JSON.stringify(priority.body)).toBe(202);
+    const cancel = await engine.api('POST', `/api/v1/jobs/${toCancel}/cancel`, { reason: 'no worker' });
+    expect(cancel.status, JSON.stringify(cancel.body)).toBe(202);
+    expect(cancel.body.pending).toBe(true);
+    const batchPause = await engine.api('POST', `/api/v1/batches/${batchId}/pause`);
+    expect(batchPause.status, JSON.stringify(batchPause.body)).toBe(202);
+    expect(batchPause.body.pending).toBe(true);
+    expect(batchPause.body.batch.status).toBe('running');
+    // Nothing recorded meanwhile: the job's workflow writes its own transitions.
+    expect(eventTypes(toPause)).not.toContain('JobPaused');
+
+    await startWorker();
+    const paused = await eventually(
+      async () => {
+        const j = await job(toPause);
+        return j.status === 'paused' && j.priority === 4 ? j : undefined;
+      },
+      60_000,
+      'the pause and the priority taken',
+    );
+    expect(paused.status).toBe('paused');
+    await eventually(async () => (await job(toCancel)).status === 'cancelled', 60_000, 'the cancel taken');
+    await eventually(async () => (await batch(batchId)).status === 'paused', 60_000, 'the batch pause taken');
+    // Temporal's own cancel request went with the cancel: the execution closes as Canceled.
+    const description = await eventually(
+      async () => {
+        const d = await engine.client.workflow.getHandle(toCancel).describe();
+        return d.status.name === 'RUNNING' ? undefined : d;
+      },
+      60_000,
+      'the cancelled job closed',
+    );
+    expect(description.status.name).toBe('CANCELLED');
+
+    const pausedEvents = eventTypes(toPause);
+    expect(count(pausedEvents, 'JobPaused')).toBe(1);
+    expect(count(pausedEvents, 'JobReprioritized')).toBe(1);
+    expect(count(eventTypes(toCancel), 'JobCancelled')).toBe(1);
+    expect(count(eventTypes(batchId), 'BatchPaused')).toBe(1);
+
+    // With a worker running, a control is answered as done again.
+    const resume = await engine.api('POST', `/api/v1/jobs/${toPause}/resume`);
+    expect(resume.status, JSON.stringify(resume.body)).toBe(200);
+    expect(resume.body.pending).toBeUndefined();
+    expect(['queued', 'running']).toContain(resume.body.job.status);
+  }, 180_000);
+});
