@@ -305,6 +305,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         storeAccess,
         pickLocally,
         poolPriorityKey: POOL_PRIORITY_KEY,
+        controlWaitMs: options.controlWaitMs,
       }),
       schedules: { readModel: scheduleReadModel, commands: scheduleCommands },
       webhooks: { readModel: webhookReadModel, commands: webhookCommands },

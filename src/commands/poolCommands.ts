@@ -5,6 +5,7 @@ import type { JobReadModel, PoolView } from '../projections/jobReadModel.js';
 import { startPoolWorkflow } from '../activities/schedulerActivities.js';
 import { setPoolLimitUpdate } from '../workflows/poolContract.js';
 import type { ReadYourWrites } from './jobCommands.js';
+import { ControlNotTakenYet, DEFAULT_CONTROL_WAIT_MS, withinControlWait } from './controlWait.js';
 
 export interface PoolCommandsDeps {
   client: Client;
@@ -17,6 +18,8 @@ export interface PoolCommandsDeps {
   /** Temporal priority key of the pools' workflows (see POOL_PRIORITY_KEY). */
   poolPriorityKey?: number;
   visibilityTimeoutMs?: number;
+  /** How long a limit change waits for the pool's workflow to take it (see JobCommandsDeps.controlWaitMs). */
+  controlWaitMs?: number;
 }
 
 /** Temporal's failure type for an Update accepted by a run that closed before it completed. */
@@ -44,10 +47,14 @@ export class PoolCommands {
   private async changeLimit(name: string, limit: number, actor: string, reason: string | undefined, timeout: number) {
     let position: number;
     try {
-      ({ position } = await this.deps.client.workflow
-        .getHandle(poolWorkflowId(this.deps.taskQueue, name))
-        .executeUpdate(setPoolLimitUpdate, { args: [{ limit, actor, reason }] }));
+      const handle = this.deps.client.workflow.getHandle(poolWorkflowId(this.deps.taskQueue, name));
+      const wait = this.deps.controlWaitMs ?? DEFAULT_CONTROL_WAIT_MS;
+      ({ position } = await withinControlWait(this.deps.client, `pool ${name}`, wait, () =>
+        handle.executeUpdate(setPoolLimitUpdate, { args: [{ limit, actor, reason }] }),
+      ));
     } catch (error) {
+      // A 503 (the same PUT may be sent again): the change may still be taken when a worker runs the pool.
+      if (error instanceof ControlNotTakenYet) throw new DomainError('unavailable', `Limit change ${error.message}`);
       if (!(error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure)) throw error;
       if (error.cause.type !== UPDATE_OUTLIVED_RUN) throw new DomainError('invalid', error.cause.message);
       // Accepted, then the pool's run closed (continued as new) before it answered. A pool flushes its

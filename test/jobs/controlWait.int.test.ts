@@ -72,6 +72,10 @@ describe('controls while no worker runs the workflow', () => {
     expect(batchPause.status, JSON.stringify(batchPause.body)).toBe(202);
     expect(batchPause.body.pending).toBe(true);
     expect(batchPause.body.batch.status).toBe('running');
+    // A pool's limit: a 503 (the same PUT can be sent again); the change is taken later all the same.
+    const limit = await engine.api('PUT', '/api/v1/pools/default', { limit: 7 });
+    expect(limit.status, JSON.stringify(limit.body)).toBe(503);
+    expect(limit.body.details).toMatch(/^Limit change sent; not taken by pool default's workflow within 1\.5 s/);
     // Nothing recorded meanwhile: the job's workflow writes its own transitions.
     expect(eventTypes(toPause)).not.toContain('JobPaused');
 
@@ -87,6 +91,7 @@ describe('controls while no worker runs the workflow', () => {
     expect(paused.status).toBe('paused');
     await eventually(async () => (await job(toCancel)).status === 'cancelled', 60_000, 'the cancel taken');
     await eventually(async () => (await batch(batchId)).status === 'paused', 60_000, 'the batch pause taken');
+    await eventually(async () => (await engine.api('GET', '/api/v1/pools/default')).body.limit === 7, 60_000, 'the limit taken');
     // Temporal's own cancel request went with the cancel: the execution closes as Canceled.
     const description = await eventually(
       async () => {

@@ -41,6 +41,7 @@ function poolCommandsAnswering(failure: ApplicationFailure, recordFirst: () => v
         },
       }),
     },
+    withAbortSignal: (_signal: AbortSignal, fn: () => Promise<unknown>) => fn(),
   } as unknown as Client;
   return new PoolCommands({
     client,
