@@ -2,6 +2,7 @@ import { isGrpcServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@t
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { DomainError } from '../domain/index.js';
+import { NotDoneYet } from '../commands/controlWait.js';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
 const REASON_PHRASES: Record<number, string> = {
@@ -61,6 +62,8 @@ export function onError(err: Error, c: Context) {
     return c.json(errorBody(status, err.message || reasonPhrase(status)), status);
   }
   if (err instanceof SyntaxError) return c.json(errorBody(400, `Malformed JSON body: ${err.message}`), 400);
+  // Not an error: handed to Temporal, not done yet (PendingResponse; documented where it can happen).
+  if (err instanceof NotDoneYet) return c.json({ success: true, pending: true, message: err.message }, 202);
   if (temporalNotAnswering(err)) {
     c.header('Retry-After', '1');
     return c.json(errorBody(503, TEMPORAL_NOT_ANSWERING), 503);

@@ -269,6 +269,11 @@ export const ControlPending = z
       'The body shows the state before it.',
   });
 
+/** 202: the work was handed to Temporal and has not happened yet (no worker ran it within the wait). */
+export const PendingResponse = z
+  .object({ success: z.literal(true), pending: z.literal(true), message: z.string() })
+  .openapi('Pending');
+
 export const SuccessResponse = z
   .object({ success: z.literal(true), pending: ControlPending, message: z.string(), job: JobResource.optional() })
   .openapi('Success');

@@ -25,6 +25,7 @@ import type {
   BulkResult,
   CleanupOptions,
   CleanupResult,
+  PendingResult,
   ControlRequest,
   CreateBatchRequest,
   CreateBatchResult,
@@ -264,7 +265,7 @@ export class JobEngineClient {
     return this.json('DELETE', `/jobs/${enc(jobId)}`, options);
   }
   /** POST /jobs/cleanup?max_age_hours=. */
-  cleanup(query: CleanupOptions = {}, options: CallOptions = {}): Promise<CleanupResult> {
+  cleanup(query: CleanupOptions = {}, options: CallOptions = {}): Promise<CleanupResult | PendingResult> {
     return this.json('POST', '/jobs/cleanup', { query: { max_age_hours: query.max_age_hours }, signal: options.signal });
   }
   /** POST /jobs/bulk: one action on many jobs. */
@@ -623,7 +624,7 @@ export class JobEngineClient {
     return this.json('POST', '/jobs/dead/retry', { json: request, signal: options.signal });
   }
   /** POST /jobs/dead/purge: deletes the failed jobs named or matching the filter (tombstones in the log). */
-  purgeDeadJobs(request: DeadJobsRequest, options: CallOptions = {}): Promise<DeadJobsPurgeResult> {
+  purgeDeadJobs(request: DeadJobsRequest, options: CallOptions = {}): Promise<DeadJobsPurgeResult | PendingResult> {
     return this.json('POST', '/jobs/dead/purge', { json: request, signal: options.signal });
   }
   /** GET /workers (admins): the worker processes of the engine's task queues. */

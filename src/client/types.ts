@@ -21,6 +21,7 @@ import type {
   SubmitJobBody,
   SubmitJobResponse,
   SuccessResponse,
+  PendingResponse,
 } from '../api/schemas.js';
 import type {
   CreateScheduleBody,
@@ -59,6 +60,8 @@ export type ControlRequest = z.input<typeof ControlBody>;
 export type PriorityRequest = z.input<typeof PriorityBody>;
 export type SuccessResult = z.infer<typeof SuccessResponse>;
 export type CleanupOptions = Partial<z.infer<typeof CleanupQuery>>;
+/** 202: handed to Temporal, not done yet (no worker ran it within the engine's wait); it happens when one does. */
+export type PendingResult = z.infer<typeof PendingResponse>;
 export type CleanupResult = z.infer<typeof CleanupResponse>;
 
 export type Pool = z.infer<typeof PoolResource>;

@@ -92,7 +92,8 @@ export class BatchCommands {
   ) {}
 
   /** Validates every job (400 naming each bad index, nothing started), stores the inputs, starts the batch. */
-  async create(command: CreateBatchCommand): Promise<{ batchId: string; total: number }> {
+  /** `recorded`: false when the batch's workflow did not record it in time (no worker ran it yet). */
+  async create(command: CreateBatchCommand): Promise<{ batchId: string; total: number; recorded: boolean }> {
     const prepared: PreparedBatchItem[] = [];
     const problems: string[] = [];
     command.jobs.forEach((job, index) => {
@@ -145,8 +146,8 @@ export class BatchCommands {
         { key: OwnerKey, value: command.owner },
       ],
     });
-    await this.until(() => this.deps.batches.getBatch(batchId) !== undefined);
-    return { batchId, total: prepared.length };
+    const recorded = await this.until(() => this.deps.batches.getBatch(batchId) !== undefined);
+    return { batchId, total: prepared.length, recorded };
   }
 
   /**

@@ -1,15 +1,26 @@
 import type { Client } from '@temporalio/client';
 
-/** How long a control waits for its job's (or batch's) workflow to take it, by default (ms). */
+/** How long a control (or a deletion) waits for its workflow to take it, by default (ms). */
 export const DEFAULT_CONTROL_WAIT_MS = 10_000;
 
+/** `10.0 s`, or `300 ms` below a second. */
+export const formatWait = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms} ms`);
+
 /**
- * A control was sent but its workflow did not take it within the wait: no worker ran the workflow's
- * task meanwhile (none running, or all busy behind a backlog). Temporal keeps the Update with the
- * workflow and hands it over with its next task, so it usually still takes effect; a Temporal server
- * that restarts first drops it. The API answers 202 (sent, not taken yet), never a request left hanging.
+ * A command was handed to Temporal and what it asked for has not happened within its wait: no worker
+ * ran the workflow meanwhile (none running, or all far behind), or the work is long. It happens when a
+ * worker runs it. The API answers 202 (`pending: true`, this message), never a request left hanging.
  */
-export class ControlNotTakenYet extends Error {
+export class NotDoneYet extends Error {
+  override readonly name: string = 'NotDoneYet';
+}
+
+/**
+ * A control was sent but its workflow did not take it within the wait. Temporal keeps the Update with
+ * the workflow and hands it over with its next task, so it usually still takes effect; a Temporal
+ * server that restarts first drops it.
+ */
+export class ControlNotTakenYet extends NotDoneYet {
   override readonly name = 'ControlNotTakenYet';
   constructor(
     /** The job or batch the control was sent to. */
@@ -18,34 +29,43 @@ export class ControlNotTakenYet extends Error {
     readonly waitedMs: number,
   ) {
     super(
-      `sent; not taken by ${targetId}'s workflow within ${waitedMs >= 1000 ? `${(waitedMs / 1000).toFixed(1)} s` : `${waitedMs} ms`} ` +
-        '(is a worker running?): ' +
+      `sent; not taken by ${targetId}'s workflow within ${formatWait(waitedMs)} (is a worker running?): ` +
         'it takes effect when the workflow runs next, unless Temporal restarts first. GET it to see.',
     );
   }
 }
 
 /**
- * Runs a control's Update call with a bound: the SDK waits for the Update to be accepted with no end
- * of its own (it asks again each time Temporal answers "admitted, not accepted yet"), so with no
- * worker a control's request would hang for as long as the caller waits. After `waitMs` the call is
- * aborted (its RPC cancelled; the Update Temporal admitted stays with the workflow) and this throws
- * ControlNotTakenYet.
+ * Runs `call` (calls to Temporal) with a bound: after `waitMs` its RPCs are cancelled and `timedOut()`
+ * is thrown. Both an Update (the SDK asks again each time Temporal answers "admitted, not accepted
+ * yet") and a workflow's result (a long poll, renewed) wait with no end of their own, so with no worker
+ * a request would hang for as long as its caller waits.
  */
-export async function withinControlWait<T>(
+export async function withinWait<T>(
   client: Pick<Client, 'withAbortSignal'>,
-  targetId: string,
   waitMs: number,
   call: () => Promise<T>,
+  timedOut: () => Error,
 ): Promise<T> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), waitMs);
   try {
     return await client.withAbortSignal(abort.signal, call);
   } catch (error) {
-    if (abort.signal.aborted) throw new ControlNotTakenYet(targetId, waitMs);
+    if (abort.signal.aborted) throw timedOut();
     throw error;
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A control's Update call, bounded (withinWait): ControlNotTakenYet after `waitMs` (the Update that
+ * Temporal admitted stays with the workflow). */
+export function withinControlWait<T>(
+  client: Pick<Client, 'withAbortSignal'>,
+  targetId: string,
+  waitMs: number,
+  call: () => Promise<T>,
+): Promise<T> {
+  return withinWait(client, waitMs, call, () => new ControlNotTakenYet(targetId, waitMs));
 }

@@ -31,7 +31,14 @@ import { IdempotencyConflictError, badRequest, conflict, forbidden } from './com
 import { InputAccessDeniedError } from '../jobs/jobType.js';
 import { pollUntil } from './pollUntil.js';
 import { updateUntilVisible } from './updateUntilVisible.js';
-import { ControlNotTakenYet, DEFAULT_CONTROL_WAIT_MS, withinControlWait } from './controlWait.js';
+import {
+  ControlNotTakenYet,
+  DEFAULT_CONTROL_WAIT_MS,
+  NotDoneYet,
+  formatWait,
+  withinControlWait,
+  withinWait,
+} from './controlWait.js';
 import type { EventStore, RecordedEvent } from '../eventstore/index.js';
 import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
 import { assertDeliverableUrl } from './webhookCommands.js';
@@ -265,11 +272,26 @@ export class JobCommands {
     const active = rows.find((row) => !isTerminalJobStatus(row.status));
     if (active) throw conflict(`Job ${active.id} is ${active.status}; only finished jobs can be deleted`);
     if (rows.length === 0) return { deleted: 0, freedBytes: 0 };
-    const result = await this.deps.client.workflow.execute(deleteJobsWorkflow, {
-      workflowId: `delete_${randomUUID()}`,
+    const workflowId = `delete_${randomUUID()}`;
+    const handle = await this.deps.client.workflow.start(deleteJobsWorkflow, {
+      workflowId,
       taskQueue: this.deps.taskQueue,
       args: [{ jobIds: rows.map((r) => r.id), actor, reason }],
     });
+    // Bounded: with no worker the deletion would wait for one as long as the caller does. It is
+    // started (Temporal keeps it) and finishes when a worker runs it; a repeat deletes nothing twice.
+    const result = await withinWait(
+      this.deps.client,
+      this.controlWaitMs,
+      () => handle.result(),
+      () => {
+        const what = rows.length === 1 ? `Deletion of ${rows[0]!.id}` : `Deletion of ${rows.length} jobs`;
+        return new NotDoneYet(
+          `${what} started (${workflowId}); not finished within ${formatWait(this.controlWaitMs)} (a large one, or no ` +
+            'worker running it): the jobs go as it runs. GET them to see.',
+        );
+      },
+    );
     await this.deps.projection.waitFor(result.position, this.visibilityTimeoutMs);
     return { deleted: result.deleted, freedBytes: result.freedBytes + this.removeUnusedInputFiles(rows) };
   }
@@ -337,21 +359,36 @@ export class JobCommands {
    * for it again, blocked, instead of staying cancelled for a failure that is being retried.
    */
   async retry(row: JobRow, actor: string, reason?: string): Promise<JobRow> {
-    const after = await this.retryOne(row, actor, reason);
+    const first = await this.retryOne(row, actor, reason, true);
+    // Not recorded yet (no worker ran the new run): the dependents are started again all the same (they
+    // wait for the new run, which is started), without waiting for their records either.
+    const waitForRecords = first.recorded;
     const rearmed = new Set<string>([row.id]);
     const queue = [row.id];
     while (queue.length > 0) {
       for (const dependent of this.deps.readModel.dependentsCancelledBy(queue.shift()!)) {
         if (rearmed.has(dependent.id)) continue;
         rearmed.add(dependent.id);
-        await this.retryOne(dependent, actor, reason);
+        await this.retryOne(dependent, actor, reason, waitForRecords);
         queue.push(dependent.id);
       }
     }
-    return after;
+    if (!first.recorded) {
+      const dependents = rearmed.size > 1 ? ` (and ${rearmed.size - 1} dependent job(s))` : '';
+      throw new NotDoneYet(
+        `Retry of ${row.id}${dependents} started; not recorded within ${formatWait(this.visibilityTimeoutMs)} ` +
+          '(is a worker running?): it runs when a worker does. GET the job to see.',
+      );
+    }
+    return first.row;
   }
 
-  private async retryOne(row: JobRow, actor: string, reason?: string): Promise<JobRow> {
+  private async retryOne(
+    row: JobRow,
+    actor: string,
+    reason: string | undefined,
+    waitForRecord: boolean,
+  ): Promise<{ row: JobRow; recorded: boolean }> {
     if (!['failed', 'cancelled', 'terminated', 'timed_out'].includes(row.status)) {
       throw conflict(`Job is ${row.status}; only failed, cancelled, terminated or timed-out jobs can be retried`);
     }
@@ -390,8 +427,8 @@ export class JobCommands {
       this.visibilityTimeoutMs,
     );
     await this.start(input, WorkflowIdReusePolicy.ALLOW_DUPLICATE);
-    await this.until(() => (this.deps.readModel.getJob(row.id)?.version ?? 0) > before);
-    return this.deps.readModel.getJob(row.id) ?? row;
+    const recorded = !waitForRecord || (await this.until(() => (this.deps.readModel.getJob(row.id)?.version ?? 0) > before));
+    return { row: this.deps.readModel.getJob(row.id) ?? row, recorded };
   }
 
   /** Starts the job's workflow; returns its run id. */

@@ -52,6 +52,10 @@ describe('controls while no worker runs the workflow', () => {
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const batchId = created.body.batch_id as string;
+    const toDelete = (await engine.api('POST', '/api/v1/jobs/submit', { name: 'to-delete', type: 'noop' })).body.job_id;
+    const failing = { name: 'to-retry', type: 'flaky', input: { steps: 1, step_ms: 0, fail_on_step: 0, permanent: true } };
+    const toRetry = (await engine.api('POST', '/api/v1/jobs/submit', failing)).body.job_id;
+    await eventually(async () => (await job(toDelete)).status === 'completed' && (await job(toRetry)).status === 'failed');
     await eventually(async () => (await job(toPause)).status === 'running' && (await job(toCancel)).status === 'running');
     await eventually(async () => (await batch(batchId)).progress?.running === 2, 30_000, 'the batch running');
 
@@ -76,6 +80,19 @@ describe('controls while no worker runs the workflow', () => {
     const limit = await engine.api('PUT', '/api/v1/pools/default', { limit: 7 });
     expect(limit.status, JSON.stringify(limit.body)).toBe(503);
     expect(limit.body.details).toMatch(/^Limit change sent; not taken by pool default's workflow within 1\.5 s/);
+    // Work that a workflow does: started, answered 202 (pending), done when a worker is back.
+    const [deletion, retry, lateBatch] = await Promise.all([
+      engine.api('DELETE', `/api/v1/jobs/${toDelete}`),
+      engine.api('POST', `/api/v1/jobs/${toRetry}/retry`),
+      engine.api('POST', '/api/v1/batches', { name: 'late', jobs: [{ name: 'l1', type: 'noop' }] }),
+    ]);
+    expect(deletion.status, JSON.stringify(deletion.body)).toBe(202);
+    expect(deletion.body).toMatchObject({ success: true, pending: true });
+    expect(deletion.body.message).toMatch(/^Deletion of .* started \(delete_.*\); not finished within 1\.5 s/);
+    expect(retry.status, JSON.stringify(retry.body)).toBe(202);
+    expect(retry.body.message).toMatch(/^Retry of .* started; not recorded within/);
+    expect(lateBatch.status, JSON.stringify(lateBatch.body)).toBe(202);
+    expect(lateBatch.body.message).toMatch(/not recorded yet/);
     // Nothing recorded meanwhile: the job's workflow writes its own transitions.
     expect(eventTypes(toPause)).not.toContain('JobPaused');
 
@@ -92,6 +109,9 @@ describe('controls while no worker runs the workflow', () => {
     await eventually(async () => (await job(toCancel)).status === 'cancelled', 60_000, 'the cancel taken');
     await eventually(async () => (await batch(batchId)).status === 'paused', 60_000, 'the batch pause taken');
     await eventually(async () => (await engine.api('GET', '/api/v1/pools/default')).body.limit === 7, 60_000, 'the limit taken');
+    await eventually(async () => (await engine.api('GET', `/api/v1/jobs/${toDelete}`)).status === 404, 60_000, 'deleted');
+    await eventually(async () => (await job(toRetry)).attempts === 2, 60_000, 'the retry run');
+    await eventually(async () => (await batch(lateBatch.body.batch_id)).status === 'completed', 60_000, 'the late batch');
     // Temporal's own cancel request went with the cancel: the execution closes as Canceled.
     const description = await eventually(
       async () => {

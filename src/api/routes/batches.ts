@@ -138,6 +138,8 @@ function batchAccess(deps: BatchRouteDeps) {
   };
 }
 
+const BatchCreated = z.object({ batch_id: z.string(), total: z.number().int(), message: z.string() });
+
 const BatchControlResponse = z.object({
   success: z.literal(true),
   pending: ControlPending,
@@ -172,7 +174,8 @@ export function batchRoutes(deps: BatchRouteDeps) {
       summary: 'Create a batch of jobs',
       request: { body: { content: { 'application/json': { schema: CreateBatchBody } }, required: true } },
       responses: {
-        201: json(z.object({ batch_id: z.string(), total: z.number().int(), message: z.string() }), 'Created'),
+        201: json(BatchCreated, 'Created'),
+        202: json(BatchCreated, 'Started in Temporal; not recorded yet (is a worker running?)'),
         ...errors,
       },
     }),
@@ -191,7 +194,7 @@ export function batchRoutes(deps: BatchRouteDeps) {
         typeof body.failure_policy === 'string'
           ? { mode: body.failure_policy }
           : { mode: 'threshold', maxFailedPercent: body.failure_policy.max_failed_percent };
-      const { batchId, total } = await deps.commands.create({
+      const { batchId, total, recorded } = await deps.commands.create({
         name: body.name,
         description: body.description,
         priority: body.priority,
@@ -209,6 +212,8 @@ export function batchRoutes(deps: BatchRouteDeps) {
         actor: actorOf(user),
         jobsPerRun: body.jobs_per_run,
       });
+      if (!recorded)
+        return c.json({ batch_id: batchId, total, message: 'Batch created; it is not recorded yet (is a worker running?)' }, 202);
       return c.json({ batch_id: batchId, total, message: 'Batch created successfully' }, 201);
     },
   );

@@ -7,6 +7,8 @@ import { toJobResource } from '../jobResource.js';
 import { validationHook } from '../validation.js';
 import { DeadJobsAction, DeadJobsPage, DeadJobsPurged, DeadJobsQuery, DeadJobsRetried } from '../operationsSchemas.js';
 import type { JobRow } from '../../projections/jobReadModel.js';
+import { PendingResponse } from '../schemas.js';
+import { NotDoneYet } from '../../commands/controlWait.js';
 
 const errors = errorResponses('job');
 /** Retries run this many at once (each waits for its new run to show in the read model). */
@@ -103,7 +105,7 @@ export function deadJobRoutes(deps: ApiDeps) {
       tags: ['operations'],
       summary,
       request: { body: { content: { 'application/json': { schema: DeadJobsAction } }, required: true } },
-      responses: { 200: json(response, description), ...errors },
+      responses: { 200: json(response, description), 202: json(PendingResponse, 'Started; not finished yet'), ...errors },
     });
 
   app.openapi(
@@ -125,6 +127,11 @@ export function deadJobRoutes(deps: ApiDeps) {
             await deps.commands.retry(row, actorOf(user), body.reason ?? 'retried from the dead-letter view');
             retried.add(row.id);
           } catch (error) {
+            // Started, not recorded yet (no worker ran it): retried all the same.
+            if (error instanceof NotDoneYet) {
+              retried.add(row.id);
+              continue;
+            }
             skipped.push({ job_id: row.id, error: error instanceof ApiError ? error.details : (error as Error).message });
           }
         }

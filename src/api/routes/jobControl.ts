@@ -1,6 +1,6 @@
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { ControlBody, JobIdParam, PriorityBody, SuccessResponse } from '../schemas.js';
+import { ControlBody, JobIdParam, PendingResponse, PriorityBody, SuccessResponse } from '../schemas.js';
 import { ControlNotTakenYet } from '../../commands/controlWait.js';
 import type { JobRow } from '../../projections/jobReadModel.js';
 import { toJobResource } from '../jobResource.js';
@@ -92,7 +92,7 @@ export function jobControlRoutes(deps: ApiDeps) {
       tags: ['job control'],
       summary: 'Run a failed or cancelled job again, as a new run of the same job',
       request: { params: JobIdParam },
-      responses: { 200: json(SuccessResponse, 'Restarted'), ...errors },
+      responses: { 200: json(SuccessResponse, 'Restarted'), 202: json(PendingResponse, 'Started; not recorded yet'), ...errors },
     }),
     async (c) => {
       const user = c.get('user');

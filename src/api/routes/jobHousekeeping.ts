@@ -1,5 +1,5 @@
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
-import { CleanupQuery, CleanupResponse, JobIdParam, SuccessResponse } from '../schemas.js';
+import { CleanupQuery, CleanupResponse, JobIdParam, PendingResponse, SuccessResponse } from '../schemas.js';
 import { actorOf, loadJob, type ApiDeps, type AppEnv } from '../context.js';
 import { validationHook } from '../validation.js';
 import { errorResponses, json } from '../openapi.js';
@@ -17,7 +17,11 @@ export function jobHousekeepingRoutes(deps: ApiDeps) {
       tags: ['jobs'],
       summary: 'Delete a finished job (its result files too; the log keeps a tombstone)',
       request: { params: JobIdParam },
-      responses: { 200: json(SuccessResponse, 'Deleted'), ...errors },
+      responses: {
+        200: json(SuccessResponse, 'Deleted'),
+        202: json(PendingResponse, 'Deletion started; not finished yet'),
+        ...errors,
+      },
     }),
     async (c) => {
       const user = c.get('user');
@@ -34,7 +38,11 @@ export function jobHousekeepingRoutes(deps: ApiDeps) {
       tags: ['jobs'],
       summary: 'Delete finished jobs older than max_age_hours (with their files)',
       request: { query: CleanupQuery },
-      responses: { 200: json(CleanupResponse, 'Cleaned'), ...errors },
+      responses: {
+        200: json(CleanupResponse, 'Cleaned'),
+        202: json(PendingResponse, 'Deletion started; not finished yet'),
+        ...errors,
+      },
     }),
     async (c) => {
       const user = c.get('user');
