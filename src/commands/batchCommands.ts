@@ -32,7 +32,7 @@ import { DomainError } from '../domain/index.js';
 import { badRequest, conflict, forbidden } from './commandErrors.js';
 import type { ReadYourWrites } from './jobCommands.js';
 import { updateUntilVisible } from './updateUntilVisible.js';
-import { DEFAULT_CONTROL_WAIT_MS, withinControlWait } from './controlWait.js';
+import { DEFAULT_CONTROL_WAIT_MS, NotDoneYet, formatWait, withinControlWait } from './controlWait.js';
 import { assertDeliverableUrl } from './webhookCommands.js';
 import { pollUntil } from './pollUntil.js';
 
@@ -305,11 +305,16 @@ export class BatchCommands {
         { key: OwnerKey, value: row.owner },
       ],
     });
-    await this.until(
+    const recorded = await this.until(
       () =>
         this.deps.batches.getBatch(row.id)?.status === 'running' ||
         (this.deps.batches.getBatch(row.id)?.last_position ?? 0) > row.last_position,
     );
+    if (!recorded)
+      throw new NotDoneYet(
+        `Retry of ${inputs.length} failed job(s) of ${row.id} started; not recorded within ` +
+          `${formatWait(this.deps.visibilityTimeoutMs ?? 15_000)} (is a worker running?): it runs when a worker does.`,
+      );
     return { retried: inputs.length };
   }
 

@@ -55,7 +55,10 @@ describe('controls while no worker runs the workflow', () => {
     const toDelete = (await engine.api('POST', '/api/v1/jobs/submit', { name: 'to-delete', type: 'noop' })).body.job_id;
     const failing = { name: 'to-retry', type: 'flaky', input: { steps: 1, step_ms: 0, fail_on_step: 0, permanent: true } };
     const toRetry = (await engine.api('POST', '/api/v1/jobs/submit', failing)).body.job_id;
+    const failedBatch = (await engine.api('POST', '/api/v1/batches', { name: 'failing', jobs: [failing] })).body.batch_id;
     await eventually(async () => (await job(toDelete)).status === 'completed' && (await job(toRetry)).status === 'failed');
+    const ended = (types: string[]) => types.filter((t) => t === 'BatchCompleted' || t === 'BatchFailed').length;
+    await eventually(async () => ended(eventTypes(failedBatch)) === 1, 30_000, 'the failing batch over');
     await eventually(async () => (await job(toPause)).status === 'running' && (await job(toCancel)).status === 'running');
     await eventually(async () => (await batch(batchId)).progress?.running === 2, 30_000, 'the batch running');
 
@@ -81,11 +84,14 @@ describe('controls while no worker runs the workflow', () => {
     expect(limit.status, JSON.stringify(limit.body)).toBe(503);
     expect(limit.body.details).toMatch(/^Limit change sent; not taken by pool default's workflow within 1\.5 s/);
     // Work that a workflow does: started, answered 202 (pending), done when a worker is back.
-    const [deletion, retry, lateBatch] = await Promise.all([
+    const [deletion, retry, lateBatch, batchRetry] = await Promise.all([
       engine.api('DELETE', `/api/v1/jobs/${toDelete}`),
       engine.api('POST', `/api/v1/jobs/${toRetry}/retry`),
       engine.api('POST', '/api/v1/batches', { name: 'late', jobs: [{ name: 'l1', type: 'noop' }] }),
+      engine.api('POST', `/api/v1/batches/${failedBatch}/retry-failed`),
     ]);
+    expect(batchRetry.status, JSON.stringify(batchRetry.body)).toBe(202);
+    expect(batchRetry.body.message).toMatch(/^Retry of 1 failed job\(s\) of batch_.* started; not recorded/);
     expect(deletion.status, JSON.stringify(deletion.body)).toBe(202);
     expect(deletion.body).toMatchObject({ success: true, pending: true });
     expect(deletion.body.message).toMatch(/^Deletion of .* started \(delete_.*\); not finished within 1\.5 s/);
@@ -111,6 +117,8 @@ describe('controls while no worker runs the workflow', () => {
     await eventually(async () => (await engine.api('GET', '/api/v1/pools/default')).body.limit === 7, 60_000, 'the limit taken');
     await eventually(async () => (await engine.api('GET', `/api/v1/jobs/${toDelete}`)).status === 404, 60_000, 'deleted');
     await eventually(async () => (await job(toRetry)).attempts === 2, 60_000, 'the retry run');
+    await eventually(async () => ended(eventTypes(failedBatch)) === 2, 60_000, 'the failed job retried in its batch');
+    expect(count(eventTypes(failedBatch), 'BatchRetryStarted')).toBe(1);
     await eventually(async () => (await batch(lateBatch.body.batch_id)).status === 'completed', 60_000, 'the late batch');
     // Temporal's own cancel request went with the cancel: the execution closes as Canceled.
     const description = await eventually(

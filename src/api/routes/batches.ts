@@ -6,6 +6,7 @@ import {
   ControlBody,
   ControlPending,
   JobResource,
+  PendingResponse,
   JobStatusEnum,
   PoolName,
   PriorityBody,
@@ -395,6 +396,7 @@ export function batchControlRoutes(deps: BatchRouteDeps) {
       request: { params: BatchIdParam },
       responses: {
         200: json(z.object({ success: z.literal(true), message: z.string(), retried: z.number().int() }), 'Started'),
+        202: json(PendingResponse, 'Started in Temporal; not recorded yet (is a worker running?)'),
         ...errors,
       },
     }),
