@@ -66,9 +66,9 @@ export interface JobCommandsDeps {
   defaultJobType: string;
   /** How long a command waits for its effect to show in the read model (ms). */
   visibilityTimeoutMs?: number;
-  /** How long a control (pause, resume, cancel, priority) waits for the job's workflow to take it
-   * before it answers that it was sent and not taken yet (ControlNotTakenYet); default
-   * DEFAULT_CONTROL_WAIT_MS. */
+  /** How long a control (pause, resume, cancel, priority) waits for the job's workflow to take it, and a
+   * deletion for its workflow to finish, before it answers that it is not done yet (ControlNotTakenYet,
+   * NotDoneYet); default DEFAULT_CONTROL_WAIT_MS. */
   controlWaitMs?: number;
   /** How job workflows reach the event store (see src/workflows/eventOutbox.ts). */
   storeAccess?: 'local' | 'remote';
