@@ -129,7 +129,8 @@ const updates = { pause: pauseUpdate, resume: resumeUpdate, cancel: cancelUpdate
  * until the workflow's events reach the read model so the caller reads its own write. */
 export class JobCommands {
   private readonly visibilityTimeoutMs: number;
-  private readonly controlWaitMs: number;
+  /** How long a control waits for the job's workflow to take it (JobCommandsDeps.controlWaitMs). */
+  readonly controlWaitMs: number;
 
   constructor(private readonly deps: JobCommandsDeps) {
     this.visibilityTimeoutMs = deps.visibilityTimeoutMs ?? 15_000;

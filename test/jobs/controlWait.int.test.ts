@@ -62,6 +62,15 @@ describe('controls while no worker runs the workflow', () => {
     await eventually(async () => (await job(toPause)).status === 'running' && (await job(toCancel)).status === 'running');
     await eventually(async () => (await batch(batchId)).progress?.running === 2, 30_000, 'the batch running');
 
+    const bulkIds = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const input = { steps: 200, step_ms: 500 };
+        return (await engine.api('POST', '/api/v1/jobs/submit', { name: `bulk-${i}`, type: 'sleep', input })).body
+          .job_id as string;
+      }),
+    );
+    await eventually(async () => (await Promise.all(bulkIds.map(job))).every((j) => j.status === 'running'), 30_000, 'bulk jobs');
+
     first.child.kill('SIGKILL');
     await first.exited;
 
@@ -99,6 +108,15 @@ describe('controls while no worker runs the workflow', () => {
     expect(retry.body.message).toMatch(/^Retry of .* started; not recorded within/);
     expect(lateBatch.status, JSON.stringify(lateBatch.body)).toBe(202);
     expect(lateBatch.body.message).toMatch(/not recorded yet/);
+    // A bulk pause of 10: the first 8 (its concurrency) are sent and not taken within the wait; then the
+    // request's one wait is over, and the last 2 are not sent.
+    const bulk = await engine.api('POST', '/api/v1/jobs/bulk', { action: 'pause', ids: bulkIds });
+    expect(bulk.status, JSON.stringify(bulk.body)).toBe(200);
+    const sent = bulk.body.results.filter((r: any) => r.pending === true);
+    const notSent = bulk.body.results.filter((r: any) => r.success === false);
+    expect(sent.length, JSON.stringify(bulk.body)).toBe(8);
+    expect(notSent.map((r: any) => r.error)).toEqual([expect.stringMatching(/^not sent/), expect.stringMatching(/^not sent/)]);
+    expect(bulk.body).toMatchObject({ matched: 10, succeeded: 8, failed: 2 });
     // Nothing recorded meanwhile: the job's workflow writes its own transitions.
     expect(eventTypes(toPause)).not.toContain('JobPaused');
 
@@ -120,6 +138,8 @@ describe('controls while no worker runs the workflow', () => {
     await eventually(async () => ended(eventTypes(failedBatch)) === 2, 60_000, 'the failed job retried in its batch');
     expect(count(eventTypes(failedBatch), 'BatchRetryStarted')).toBe(1);
     await eventually(async () => (await batch(lateBatch.body.batch_id)).status === 'completed', 60_000, 'the late batch');
+    for (const r of sent) await eventually(async () => (await job(r.job_id)).status === 'paused', 60_000, 'bulk pause taken');
+    for (const r of notSent) expect(eventTypes(r.job_id)).not.toContain('JobPaused'); // (a retry of the lost step, maybe)
     // Temporal's own cancel request went with the cancel: the execution closes as Canceled.
     const description = await eventually(
       async () => {

@@ -5,6 +5,7 @@ import { ApiError, badRequest } from '../errors.js';
 import { ErrorResponse, JobStatusEnum, Priority } from '../schemas.js';
 import { validationHook } from '../validation.js';
 import type { JobRow } from '../../projections/jobReadModel.js';
+import { NotDoneYet } from '../../commands/controlWait.js';
 
 export const BulkBody = z
   .object({
@@ -35,7 +36,15 @@ export const BulkResponse = z
     succeeded: z.number().int(),
     failed: z.number().int(),
     results: z.array(
-      z.object({ job_id: z.string(), success: z.boolean(), status: z.string().nullable(), error: z.string().nullable() }),
+      z.object({
+        job_id: z.string(),
+        success: z.boolean(),
+        pending: z.literal(true).optional().openapi({
+          description: 'Sent, not taken yet by the job’s workflow (no worker ran it within CONTROL_WAIT_MS); GET to see',
+        }),
+        status: z.string().nullable(),
+        error: z.string().nullable(),
+      }),
     ),
   })
   .openapi('BulkResult');
@@ -84,12 +93,21 @@ export function bulkRoutes(deps: ApiDeps) {
         for (const row of page.jobs) targets.push({ id: row.id, row });
       }
 
-      const results: { job_id: string; success: boolean; status: string | null; error: string | null }[] = [];
+      const results: { job_id: string; success: boolean; pending?: true; status: string | null; error: string | null }[] = [];
       const queue = targets.slice();
+      // One bound for the request: once a job did not take its control within the wait (no worker runs
+      // the jobs) and the wait has passed, the rest are not sent — each would wait the bound too.
+      const deadline = Date.now() + deps.commands.controlWaitMs;
+      let notTaken = false;
       const run = async () => {
         for (let target = queue.shift(); target; target = queue.shift()) {
           if (!target.row) {
             results.push({ job_id: target.id, success: false, status: null, error: target.error ?? 'not found' });
+            continue;
+          }
+          if (notTaken && Date.now() >= deadline) {
+            const error = 'not sent: the jobs before it did not take theirs (is a worker running?); send it again';
+            results.push({ job_id: target.id, success: false, status: target.row.status, error });
             continue;
           }
           try {
@@ -110,6 +128,12 @@ export function bulkRoutes(deps: ApiDeps) {
               error: null,
             });
           } catch (error) {
+            if (error instanceof NotDoneYet) {
+              notTaken = true;
+              const status = deps.readModel.getJob(target.id)?.status ?? target.row.status;
+              results.push({ job_id: target.id, success: true, pending: true, status, error: null });
+              continue;
+            }
             results.push({
               job_id: target.id,
               success: false,
