@@ -359,8 +359,15 @@ export class JobCommands {
    * jobs that were cancelled because they depended on it are retried too (transitively): they wait
    * for it again, blocked, instead of staying cancelled for a failure that is being retried.
    */
-  async retry(row: JobRow, actor: string, reason?: string): Promise<JobRow> {
-    const first = await this.retryOne(row, actor, reason, true);
+  async retry(
+    row: JobRow,
+    actor: string,
+    reason?: string,
+    /** false: return once the new run is started, without waiting for its record (a caller retrying
+     * many jobs whose records are known to lag: no worker is running them). */
+    options: { waitForRecord?: boolean } = {},
+  ): Promise<JobRow> {
+    const first = await this.retryOne(row, actor, reason, options.waitForRecord ?? true);
     // Not recorded yet (no worker ran the new run): the dependents are started again all the same (they
     // wait for the new run, which is started), without waiting for their records either.
     const waitForRecords = first.recorded;

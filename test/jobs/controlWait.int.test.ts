@@ -55,8 +55,14 @@ describe('controls while no worker runs the workflow', () => {
     const toDelete = (await engine.api('POST', '/api/v1/jobs/submit', { name: 'to-delete', type: 'noop' })).body.job_id;
     const failing = { name: 'to-retry', type: 'flaky', input: { steps: 1, step_ms: 0, fail_on_step: 0, permanent: true } };
     const toRetry = (await engine.api('POST', '/api/v1/jobs/submit', failing)).body.job_id;
+    const deadIds = await Promise.all(
+      Array.from({ length: 5 }, async (_, i) => {
+        return (await engine.api('POST', '/api/v1/jobs/submit', { ...failing, name: `dead-${i}` })).body.job_id as string;
+      }),
+    );
     const failedBatch = (await engine.api('POST', '/api/v1/batches', { name: 'failing', jobs: [failing] })).body.batch_id;
     await eventually(async () => (await job(toDelete)).status === 'completed' && (await job(toRetry)).status === 'failed');
+    await eventually(async () => (await Promise.all(deadIds.map(job))).every((j) => j.status === 'failed'), 30_000, 'dead');
     const ended = (types: string[]) => types.filter((t) => t === 'BatchCompleted' || t === 'BatchFailed').length;
     await eventually(async () => ended(eventTypes(failedBatch)) === 1, 30_000, 'the failing batch over');
     await eventually(async () => (await job(toPause)).status === 'running' && (await job(toCancel)).status === 'running');
@@ -93,12 +99,16 @@ describe('controls while no worker runs the workflow', () => {
     expect(limit.status, JSON.stringify(limit.body)).toBe(503);
     expect(limit.body.details).toMatch(/^Limit change sent; not taken by pool default's workflow within 1\.5 s/);
     // Work that a workflow does: started, answered 202 (pending), done when a worker is back.
-    const [deletion, retry, lateBatch, batchRetry] = await Promise.all([
+    const [deletion, retry, lateBatch, batchRetry, deadRetry] = await Promise.all([
       engine.api('DELETE', `/api/v1/jobs/${toDelete}`),
       engine.api('POST', `/api/v1/jobs/${toRetry}/retry`),
       engine.api('POST', '/api/v1/batches', { name: 'late', jobs: [{ name: 'l1', type: 'noop' }] }),
       engine.api('POST', `/api/v1/batches/${failedBatch}/retry-failed`),
+      engine.api('POST', '/api/v1/jobs/dead/retry', { job_ids: deadIds }),
     ]);
+    // Started, not recorded: retried all the same (after the first not recorded, the rest do not wait).
+    expect(deadRetry.status, JSON.stringify(deadRetry.body)).toBe(200);
+    expect(deadRetry.body).toMatchObject({ retried: 5, skipped: [] });
     expect(batchRetry.status, JSON.stringify(batchRetry.body)).toBe(202);
     expect(batchRetry.body.message).toMatch(/^Retry of 1 failed job\(s\) of batch_.* started; not recorded/);
     expect(deletion.status, JSON.stringify(deletion.body)).toBe(202);
@@ -135,6 +145,7 @@ describe('controls while no worker runs the workflow', () => {
     await eventually(async () => (await engine.api('GET', '/api/v1/pools/default')).body.limit === 7, 60_000, 'the limit taken');
     await eventually(async () => (await engine.api('GET', `/api/v1/jobs/${toDelete}`)).status === 404, 60_000, 'deleted');
     await eventually(async () => (await job(toRetry)).attempts === 2, 60_000, 'the retry run');
+    for (const id of deadIds) await eventually(async () => (await job(id)).attempts === 2, 60_000, 'the dead-letter retries');
     await eventually(async () => ended(eventTypes(failedBatch)) === 2, 60_000, 'the failed job retried in its batch');
     expect(count(eventTypes(failedBatch), 'BatchRetryStarted')).toBe(1);
     await eventually(async () => (await batch(lateBatch.body.batch_id)).status === 'completed', 60_000, 'the late batch');

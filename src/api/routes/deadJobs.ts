@@ -121,14 +121,18 @@ export function deadJobRoutes(deps: ApiDeps) {
       const { rows, skipped } = select(user, body);
       const retried = new Set<string>();
       const waiting = rows.slice();
+      // Once a retry was not recorded in time (no worker runs the jobs), the rest do not wait for theirs.
+      let recordsLag = false;
       const worker = async () => {
         for (let row = waiting.shift(); row; row = waiting.shift()) {
           try {
-            await deps.commands.retry(row, actorOf(user), body.reason ?? 'retried from the dead-letter view');
+            const reason = body.reason ?? 'retried from the dead-letter view';
+            await deps.commands.retry(row, actorOf(user), reason, { waitForRecord: !recordsLag });
             retried.add(row.id);
           } catch (error) {
             // Started, not recorded yet (no worker ran it): retried all the same.
             if (error instanceof NotDoneYet) {
+              recordsLag = true;
               retried.add(row.id);
               continue;
             }
