@@ -95,9 +95,11 @@ export function bulkRoutes(deps: ApiDeps) {
 
       const results: { job_id: string; success: boolean; pending?: true; status: string | null; error: string | null }[] = [];
       const queue = targets.slice();
-      // One bound for the request: once a job did not take its control within the wait (no worker runs
-      // the jobs) and the wait has passed, the rest are not sent — each would wait the bound too.
-      const deadline = Date.now() + deps.commands.controlWaitMs;
+      // One bound for the request: once a job did not take its control within the wait and no other job
+      // took one for as long (no worker runs the jobs), the rest are not sent — each would wait the bound
+      // too. One stuck job among live ones does not stop the others: they keep taking theirs.
+      const wait = deps.commands.controlWaitMs;
+      let lastTaken = Date.now();
       let notTaken = false;
       const run = async () => {
         for (let target = queue.shift(); target; target = queue.shift()) {
@@ -105,7 +107,7 @@ export function bulkRoutes(deps: ApiDeps) {
             results.push({ job_id: target.id, success: false, status: null, error: target.error ?? 'not found' });
             continue;
           }
-          if (notTaken && Date.now() >= deadline) {
+          if (notTaken && Date.now() - lastTaken >= wait) {
             const error = 'not sent: the jobs before it did not take theirs (is a worker running?); send it again';
             results.push({ job_id: target.id, success: false, status: target.row.status, error });
             continue;
@@ -121,6 +123,7 @@ export function bulkRoutes(deps: ApiDeps) {
             } else {
               after = await deps.commands.control(target.row, body.action, actor, body.reason);
             }
+            lastTaken = Date.now();
             results.push({
               job_id: target.id,
               success: true,
