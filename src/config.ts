@@ -4,6 +4,7 @@ import { parsePoolLimits } from './domain/pools.js';
 import { DEFAULT_WEBHOOK_RETRY, type WebhookRetryPolicy } from './webhooks/retryPolicy.js';
 import { DURATION_HINT, parseDuration } from './schedules/scheduleSpec.js';
 import type { RetentionOptions } from './schedules/retentionSchedule.js';
+import { DEFAULT_CONTROL_WAIT_MS } from './commands/controlWait.js';
 
 /** How often the retention Schedule runs unless RETENTION_INTERVAL says otherwise. */
 const DEFAULT_RETENTION_INTERVAL_MS = 3_600_000;
@@ -124,7 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     eventStoreAppendThread: onOff(env, 'EVENTSTORE_APPEND_THREAD', false),
     pools: parsePoolLimits(env.POOLS),
     reconcileIntervalMs: intOf(env, 'RECONCILE_INTERVAL_MS', 1000),
-    controlWaitMs: positiveIntOf(env, 'CONTROL_WAIT_MS', 10_000),
+    controlWaitMs: positiveIntOf(env, 'CONTROL_WAIT_MS', DEFAULT_CONTROL_WAIT_MS),
     jwtSecret: env.JWT_SECRET || undefined,
     limits: {
       ...(env.MAX_REQUEST_BYTES ? { maxRequestBytes: intOf(env, 'MAX_REQUEST_BYTES', 0) } : {}),

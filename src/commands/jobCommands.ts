@@ -391,6 +391,8 @@ export class JobCommands {
     return first.row;
   }
 
+  /** Starts the job's new run; `recorded` is false only when it waited for the run's record and the
+   * record did not come in time (not waiting counts as recorded: the caller knows it did not ask). */
   private async retryOne(
     row: JobRow,
     actor: string,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
+import { workerProcessEnv } from '../support/workerProcess.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let engine: TestEngine;
@@ -14,13 +15,10 @@ function startWorkerProcess(): Promise<ChildProcess> {
     cwd: root,
     env: {
       ...process.env,
-      TEMPORAL_ADDRESS: engine.temporalAddress,
-      TASK_QUEUE: engine.taskQueue,
-      EVENTSTORE_PATH: path.join(engine.dir, 'events.db'),
-      RESULTS_DIR: path.join(engine.dir, 'results'),
-      WORKFLOW_BUNDLE: engine.workflowBundlePath,
-      // Its appends committed in the append thread: a group may be in flight when the process dies.
-      EVENTSTORE_APPEND_THREAD: '1',
+      ...workerProcessEnv(engine, {
+        // Its appends committed in the append thread: a group may be in flight when the process dies.
+        EVENTSTORE_APPEND_THREAD: '1',
+      }),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -19,7 +19,7 @@ import { CallbackUrl } from '../webhookSchemas.js';
 import { errorResponses, json, optionalJson } from '../openapi.js';
 import { toJobResource } from '../jobResource.js';
 import type { BatchCommands } from '../../commands/batchCommands.js';
-import { ControlNotTakenYet } from '../../commands/controlWait.js';
+import { capitalized, controlAnswer } from '../controlAnswer.js';
 import type { BatchReadModel, BatchRow } from '../../projections/batchReadModel.js';
 import type { JobReadModel } from '../../projections/jobReadModel.js';
 import { pageHeaders, paged } from '../paging.js';
@@ -147,20 +147,6 @@ const BatchControlResponse = z.object({
   message: z.string(),
   batch: BatchResource,
 });
-
-/** The batch after a control (200), or as it is when its workflow did not take the control yet (202). */
-async function batchControlAnswer(deps: BatchRouteDeps, row: BatchRow, what: string, done: string, run: () => Promise<BatchRow>) {
-  const { resource } = batchAccess(deps);
-  try {
-    const after = await run();
-    return { status: 200 as const, body: { success: true as const, message: done, batch: resource(after) } };
-  } catch (error) {
-    if (!(error instanceof ControlNotTakenYet)) throw error;
-    const now = deps.batches.getBatch(row.id) ?? row;
-    const body = { success: true as const, pending: true as const, message: `${what} ${error.message}`, batch: resource(now) };
-    return { status: 202 as const, body };
-  }
-}
 
 /** Creating and reading batches. */
 export function batchRoutes(deps: BatchRouteDeps) {
@@ -356,7 +342,7 @@ export function batchDetailRoutes(deps: BatchRouteDeps) {
 /** Steering a batch as one object: pause, resume, cancel, retry-failed, priority. */
 export function batchControlRoutes(deps: BatchRouteDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  const { load } = batchAccess(deps);
+  const { load, resource } = batchAccess(deps);
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     app.openapi(
@@ -378,10 +364,13 @@ export function batchControlRoutes(deps: BatchRouteDeps) {
         const text = await c.req.text();
         const { reason } = await optionalJson(text, ControlBody); // an invalid body is a 400, as for jobs
         const done = `Batch ${action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled'} successfully`;
-        const what = `${action[0]!.toUpperCase()}${action.slice(1)}`;
-        const answer = await batchControlAnswer(deps, row, what, done, () =>
-          deps.commands.control(row, action, actorOf(user), reason),
-        );
+        const answer = await controlAnswer({
+          what: capitalized(action),
+          done,
+          run: () => deps.commands.control(row, action, actorOf(user), reason),
+          current: () => deps.batches.getBatch(row.id) ?? row,
+          resource: (batch) => ({ batch: resource(batch) }),
+        });
         return c.json(answer.body, answer.status);
       },
     );
@@ -426,9 +415,13 @@ export function batchControlRoutes(deps: BatchRouteDeps) {
         const user = c.get('user');
         const row = load(user, c.req.valid('param').batch_id);
         const body = c.req.valid('json');
-        const answer = await batchControlAnswer(deps, row, 'Priority change', 'Batch priority updated successfully', () =>
-          deps.commands.reprioritize(row, body.priority, actorOf(user), body.reason),
-        );
+        const answer = await controlAnswer({
+          what: 'Priority change',
+          done: 'Batch priority updated successfully',
+          run: () => deps.commands.reprioritize(row, body.priority, actorOf(user), body.reason),
+          current: () => deps.batches.getBatch(row.id) ?? row,
+          resource: (batch) => ({ batch: resource(batch) }),
+        });
         return c.json(answer.body, answer.status);
       },
     );

@@ -1,8 +1,6 @@
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import { ControlBody, JobIdParam, PendingResponse, PriorityBody, SuccessResponse } from '../schemas.js';
-import { ControlNotTakenYet } from '../../commands/controlWait.js';
-import type { JobRow } from '../../projections/jobReadModel.js';
+import { capitalized, controlAnswer } from '../controlAnswer.js';
 import { toJobResource } from '../jobResource.js';
 import { actorOf, loadJob, type ApiDeps, type AppEnv } from '../context.js';
 import { validationHook } from '../validation.js';
@@ -11,31 +9,6 @@ import { errorResponses, json, optionalBody, optionalJson } from '../openapi.js'
 const errors = errorResponses('job');
 const pastTense = { pause: 'paused', resume: 'resumed', cancel: 'cancelled' } as const;
 const sentNotTaken = json(SuccessResponse, 'Sent; the job has not taken it yet (see `pending`)');
-
-/**
- * Runs a control and answers 200 with the job after it, or 202 (`pending: true`) with the job as it
- * is when its workflow did not take the control within the wait (ControlNotTakenYet).
- */
-async function answerControl(
-  c: Context<AppEnv>,
-  deps: ApiDeps,
-  row: JobRow,
-  what: string,
-  done: string,
-  run: () => Promise<JobRow>,
-) {
-  try {
-    const after = await run();
-    return c.json({ success: true as const, message: done, job: toJobResource(after) }, 200);
-  } catch (error) {
-    if (!(error instanceof ControlNotTakenYet)) throw error;
-    const now = deps.readModel.getJob(row.id) ?? row;
-    return c.json(
-      { success: true as const, pending: true as const, message: `${what} ${error.message}`, job: toJobResource(now) },
-      202,
-    );
-  }
-}
 
 /** Steering one job: pause, resume, cancel, terminate, retry, priority — all through Temporal. */
 export function jobControlRoutes(deps: ApiDeps) {
@@ -47,7 +20,7 @@ export function jobControlRoutes(deps: ApiDeps) {
         method: 'post',
         path: `/jobs/{job_id}/${action}`,
         tags: ['job control'],
-        summary: `${action[0]!.toUpperCase()}${action.slice(1)} a job`,
+        summary: `${capitalized(action)} a job`,
         request: { params: JobIdParam, ...optionalBody(ControlBody) },
         responses: { 200: json(SuccessResponse, 'Done and recorded'), 202: sentNotTaken, ...errors },
       }),
@@ -55,14 +28,14 @@ export function jobControlRoutes(deps: ApiDeps) {
         const user = c.get('user');
         const row = loadJob(deps.readModel, user, c.req.valid('param').job_id);
         const body = await optionalJson(await c.req.text(), ControlBody);
-        return answerControl(
-          c,
-          deps,
-          row,
-          `${action[0]!.toUpperCase()}${action.slice(1)}`,
-          `Job ${pastTense[action]} successfully`,
-          () => deps.commands.control(row, action, actorOf(user), body.reason),
-        );
+        const answer = await controlAnswer({
+          what: capitalized(action),
+          done: `Job ${pastTense[action]} successfully`,
+          run: () => deps.commands.control(row, action, actorOf(user), body.reason),
+          current: () => deps.readModel.getJob(row.id) ?? row,
+          resource: (job) => ({ job: toJobResource(job) }),
+        });
+        return c.json(answer.body, answer.status);
       },
     );
   }
@@ -116,9 +89,14 @@ export function jobControlRoutes(deps: ApiDeps) {
         const user = c.get('user');
         const row = loadJob(deps.readModel, user, c.req.valid('param').job_id);
         const body = c.req.valid('json');
-        return answerControl(c, deps, row, 'Priority change', 'Job priority updated successfully', () =>
-          deps.commands.reprioritize(row, body.priority, actorOf(user), body.reason),
-        );
+        const answer = await controlAnswer({
+          what: 'Priority change',
+          done: 'Job priority updated successfully',
+          run: () => deps.commands.reprioritize(row, body.priority, actorOf(user), body.reason),
+          current: () => deps.readModel.getJob(row.id) ?? row,
+          resource: (job) => ({ job: toJobResource(job) }),
+        });
+        return c.json(answer.body, answer.status);
       },
     );
   }
