@@ -265,7 +265,9 @@ export const ControlPending = z
   .openapi({
     description:
       'Answered 202: the control was sent, and its workflow has not taken it within CONTROL_WAIT_MS (no worker ran it ' +
-      'meanwhile). It takes effect when the workflow runs next, unless Temporal restarts first; GET to see. ' +
+      "meanwhile). It is sent again as a signal (kept in the workflow's history, taken once with the Update) and takes " +
+      'effect when the workflow runs next, a Temporal restart included (the message says so; if the signal could not ' +
+      'be sent either, it says the control may be lost); GET to see. ' +
       'The body shows the state before it.',
   });
 

@@ -10,6 +10,7 @@ import type { BatchReadModel, BatchRow } from '../projections/batchReadModel.js'
 import type { JobReadModel } from '../projections/jobReadModel.js';
 import {
   batchCancelUpdate,
+  batchControl,
   batchPauseUpdate,
   batchReprioritizeUpdate,
   batchResumeUpdate,
@@ -32,7 +33,7 @@ import { DomainError } from '../domain/index.js';
 import { badRequest, conflict, forbidden } from './commandErrors.js';
 import type { ReadYourWrites } from './jobCommands.js';
 import { updateUntilVisible } from './updateUntilVisible.js';
-import { DEFAULT_CONTROL_WAIT_MS, NotDoneYet, formatWait, withinControlWait } from './controlWait.js';
+import { DEFAULT_CONTROL_WAIT_MS, NotDoneYet, formatWait, sendKept, withinControlWait } from './controlWait.js';
 import { assertDeliverableUrl } from './webhookCommands.js';
 import { pollUntil } from './pollUntil.js';
 
@@ -227,7 +228,10 @@ export class BatchCommands {
     const update = { pause: batchPauseUpdate, resume: batchResumeUpdate, cancel: batchCancelUpdate }[action];
     const handle = this.deps.client.workflow.getHandle(row.id);
     await updateUntilVisible(this.deps.projection, this.deps.visibilityTimeoutMs ?? 15_000, (updateId) =>
-      this.update(row.id, () => handle.executeUpdate(update, { args: [{ actor, reason }], updateId })),
+      sendKept(
+        () => this.update(row.id, () => handle.executeUpdate(update, { args: [{ actor, reason }], updateId })),
+        () => handle.signal(batchControl.signals[action], { actor, reason, requestId: updateId }),
+      ),
     );
     return this.deps.batches.getBatch(row.id) ?? row;
   }
@@ -236,7 +240,13 @@ export class BatchCommands {
     if (isTerminalBatchStatus(row.status)) throw conflict(`Batch is already ${row.status}; its priority cannot change`);
     const handle = this.deps.client.workflow.getHandle(row.id);
     await updateUntilVisible(this.deps.projection, this.deps.visibilityTimeoutMs ?? 15_000, (updateId) =>
-      this.update(row.id, () => handle.executeUpdate(batchReprioritizeUpdate, { args: [{ priority, actor, reason }], updateId })),
+      sendKept(
+        () =>
+          this.update(row.id, () =>
+            handle.executeUpdate(batchReprioritizeUpdate, { args: [{ priority, actor, reason }], updateId }),
+          ),
+        () => handle.signal(batchControl.signals.reprioritize, { priority, actor, reason, requestId: updateId }),
+      ),
     );
     return this.deps.batches.getBatch(row.id) ?? row;
   }

@@ -18,7 +18,8 @@ export class NotDoneYet extends Error {
 /**
  * A control was sent but its workflow did not take it within the wait. Temporal keeps the Update with
  * the workflow and hands it over with its next task, so it usually still takes effect; a Temporal
- * server that restarts first drops it.
+ * server that restarts first drops it — unless the control was sent again as a signal (`kept`, see
+ * sendKept), which the workflow's history keeps.
  */
 export class ControlNotTakenYet extends NotDoneYet {
   override readonly name = 'ControlNotTakenYet';
@@ -27,11 +28,36 @@ export class ControlNotTakenYet extends NotDoneYet {
     readonly targetId: string,
     /** How long it waited (ms). */
     readonly waitedMs: number,
+    /** The control is in the workflow's history too (a signal): a Temporal restart does not lose it. */
+    readonly kept = false,
   ) {
     super(
       `sent; not taken by ${targetId}'s workflow within ${formatWait(waitedMs)} (is a worker running?): ` +
-        'it takes effect when the workflow runs next, unless Temporal restarts first. GET it to see.',
+        (kept
+          ? "it is kept in the workflow's history and takes effect when the workflow runs next. GET it to see."
+          : 'it takes effect when the workflow runs next, unless Temporal restarts first. GET it to see.'),
     );
+  }
+}
+
+/**
+ * Sends a control (`update`: its Update, bounded by withinControlWait) and, when the workflow did not
+ * take it within the wait, sends it again as a signal (`resend`) with the Update's id as its
+ * `requestId`. An Update Temporal admitted but no worker took yet lives in the server's memory only; the
+ * signal is written to the workflow's history, so the control survives a Temporal restart. The
+ * workflow takes whichever of the two comes first and ignores the other (same id; controlSurface).
+ * Throws ControlNotTakenYet, `kept` if the signal went out.
+ */
+export async function sendKept<T>(update: () => Promise<T>, resend: () => Promise<unknown>): Promise<T> {
+  try {
+    return await update();
+  } catch (error) {
+    if (!(error instanceof ControlNotTakenYet)) throw error;
+    const kept = await resend().then(
+      () => true,
+      () => false, // (the workflow closed meanwhile, or Temporal is down: the 202 says it may be lost)
+    );
+    throw new ControlNotTakenYet(error.targetId, error.waitedMs, kept);
   }
 }
 

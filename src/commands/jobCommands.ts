@@ -11,6 +11,7 @@ import { InvalidJobInputError, UnknownJobTypeError, type JobTypeRegistry } from 
 import { deleteJobsWorkflow } from '../workflows/deleteJobsWorkflow.js';
 import {
   INVALID_ARGUMENT,
+  cancelSignal,
   cancelUpdate,
   isTerminalJobStatus,
   JOB_WORKFLOW_REVISION,
@@ -18,8 +19,11 @@ import {
   jobSearchAttributes,
   jobSubmittedEvent,
   jobWorkflow,
+  pauseSignal,
   pauseUpdate,
+  reprioritizeSignal,
   reprioritizeUpdate,
+  resumeSignal,
   resumeUpdate,
   toPriorityKey,
   type ControlResult,
@@ -31,14 +35,7 @@ import { IdempotencyConflictError, badRequest, conflict, forbidden } from './com
 import { InputAccessDeniedError } from '../jobs/jobType.js';
 import { pollUntil } from './pollUntil.js';
 import { updateUntilVisible } from './updateUntilVisible.js';
-import {
-  ControlNotTakenYet,
-  DEFAULT_CONTROL_WAIT_MS,
-  NotDoneYet,
-  formatWait,
-  withinControlWait,
-  withinWait,
-} from './controlWait.js';
+import { DEFAULT_CONTROL_WAIT_MS, NotDoneYet, formatWait, sendKept, withinControlWait, withinWait } from './controlWait.js';
 import type { EventStore, RecordedEvent } from '../eventstore/index.js';
 import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
 import { assertDeliverableUrl } from './webhookCommands.js';
@@ -124,6 +121,9 @@ export { IdempotencyConflictError };
 
 export type ControlAction = 'pause' | 'resume' | 'cancel';
 const updates = { pause: pauseUpdate, resume: resumeUpdate, cancel: cancelUpdate } as const;
+const signals = { pause: pauseSignal, resume: resumeSignal, cancel: cancelSignal } as const;
+const yes = () => true;
+const no = () => false;
 
 /** The API's only way to change a job: through Temporal. It never writes job state itself; it waits
  * until the workflow's events reach the read model so the caller reads its own write. */
@@ -312,21 +312,28 @@ export class JobCommands {
     if (isTerminalJobStatus(row.status)) throw conflict(`Job is already ${row.status}; it cannot be ${past(action)}`);
     const handle = this.deps.client.workflow.getHandle(row.id);
     if (action === 'cancel') {
-      const result = await this.update(row.id, () =>
-        handle.executeUpdate(updates.cancel, { args: [{ actor, reason, closeAsCanceled: true }] }),
-      ).catch(async (error: unknown) => {
-        // Not taken yet: Temporal's own cancel request goes too. It is kept in the job's history (an
-        // Update not taken yet is not), so the job cancels when it runs next even if Temporal restarts.
-        if (error instanceof ControlNotTakenYet) await handle.cancel().catch(() => undefined);
-        throw error;
-      });
+      const payload = { actor, reason, closeAsCanceled: true };
+      const updateId = randomUUID();
+      const result = await sendKept(
+        () => this.update(row.id, () => handle.executeUpdate(updates.cancel, { args: [payload], updateId })),
+        // Not taken yet: the cancel signal (who and why), then Temporal's own cancel request, which
+        // closes the execution as Canceled; either alone is kept in the job's history.
+        async () => {
+          const signalled = await handle.signal(signals.cancel, { ...payload, requestId: updateId }).then(yes, no);
+          const requested = await handle.cancel().then(yes, no);
+          if (!signalled && !requested) throw new Error('neither the cancel signal nor the cancel request was sent');
+        },
+      );
       // The Update recorded the cancel; Temporal's own cancel request makes the execution close as
       // Canceled (Web UI, `temporal workflow list`). The job waits for it; if it has closed already, fine.
       await handle.cancel().catch(() => undefined);
       await this.deps.projection.waitFor(result.position, this.visibilityTimeoutMs);
     } else {
       await updateUntilVisible(this.deps.projection, this.visibilityTimeoutMs, (updateId) =>
-        this.update(row.id, () => handle.executeUpdate(updates[action], { args: [{ actor, reason }], updateId })),
+        sendKept(
+          () => this.update(row.id, () => handle.executeUpdate(updates[action], { args: [{ actor, reason }], updateId })),
+          () => handle.signal(signals[action], { actor, reason, requestId: updateId }),
+        ),
       );
     }
     return this.deps.readModel.getJob(row.id) ?? row;
@@ -336,7 +343,11 @@ export class JobCommands {
     if (isTerminalJobStatus(row.status)) throw conflict(`Job is already ${row.status}; its priority cannot change`);
     const handle = this.deps.client.workflow.getHandle(row.id);
     await updateUntilVisible(this.deps.projection, this.visibilityTimeoutMs, (updateId) =>
-      this.update(row.id, () => handle.executeUpdate(reprioritizeUpdate, { args: [{ priority, actor, reason }], updateId })),
+      sendKept(
+        () =>
+          this.update(row.id, () => handle.executeUpdate(reprioritizeUpdate, { args: [{ priority, actor, reason }], updateId })),
+        () => handle.signal(reprioritizeSignal, { priority, actor, reason, requestId: updateId }),
+      ),
     );
     return this.deps.readModel.getJob(row.id) ?? row;
   }

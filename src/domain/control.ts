@@ -19,6 +19,15 @@ export interface ControlPayload {
    * signal closes the execution as Completed; its `JobStatus` search attribute says `cancelled`.
    */
   closeAsCanceled?: boolean;
+  /**
+   * An id of this request (any string). A control whose id the workflow has taken already changes
+   * nothing and records nothing: the API sends a control as an Update with this id and, when no
+   * worker took the Update within CONTROL_WAIT_MS, the same control again as this signal. A signal is
+   * kept in the workflow's history (an Update not taken yet lives in the server's memory and is lost
+   * if Temporal restarts); whichever comes first is the one taken. Also for anyone who resends a
+   * signal and wants it taken once.
+   */
+  requestId?: string;
 }
 
 /** Payload of reprioritize: `{"priority": 4}` (a bare number is accepted too). */
@@ -33,6 +42,8 @@ export interface Actor {
   /** The Temporal Update that asked for the change, if one did: in the event's metadata, so whoever
    * sent it can tell when its event is in the read model (before the Update's answer comes back). */
   updateId?: string;
+  /** The request id of a control that came as a signal (ControlPayload.requestId). */
+  requestId?: string;
 }
 
 export type ControlAction = 'pause' | 'resume' | 'cancel' | 'reprioritize';
@@ -41,6 +52,10 @@ export const actorOf = (payload: ControlPayload | undefined, fallback = 'externa
   actor: typeof payload?.actor === 'string' && payload.actor ? payload.actor : fallback,
   ...(typeof payload?.reason === 'string' ? { reason: payload.reason } : {}),
 });
+
+/** A control payload's request id, if it has a usable one. */
+export const requestIdOf = (payload: ControlPayload | undefined): string | undefined =>
+  typeof payload?.requestId === 'string' && payload.requestId.length > 0 ? payload.requestId : undefined;
 
 export const priorityOf = (payload: ReprioritizePayload | number | undefined): unknown =>
   typeof payload === 'number' ? payload : payload?.priority;

@@ -70,7 +70,13 @@ export interface BatchWorkflowInput {
   /** Continue-as-new after this many jobs have been started in one run (bounded history). */
   jobsPerRun?: number;
   /** Set by continue-as-new. */
-  carried?: { state: BatchState; pausedByBatch: string[]; prioritySetByBatch?: boolean };
+  carried?: {
+    state: BatchState;
+    pausedByBatch: string[];
+    prioritySetByBatch?: boolean;
+    /** Ids of the controls taken lately (controlSurface): one sent twice (Update and signal) is taken once. */
+    controlIds?: string[];
+  };
   /** retry-failed: a new run of a finished batch that reruns only these failed jobs. */
   retryFailed?: { inputs: import('./jobContract.js').JobWorkflowInput[]; previous: BatchCounts };
 }

@@ -37,7 +37,7 @@ import {
   type Actor,
   type ControlAction,
 } from '../domain/index.js';
-import { installControlSurface } from './controlSurface.js';
+import { installControlSurface, type ControlSurface } from './controlSurface.js';
 import { createEventOutbox, storeActivities, type EventOutbox } from './eventOutbox.js';
 import {
   batchControl,
@@ -119,6 +119,8 @@ class BatchRun {
   private startedThisRun = 0;
   /** The batch was reprioritized: its priority now overrides each job's own. */
   private prioritySetByBatch: boolean;
+  /** The control surface (its ids of controls taken go into a new run). */
+  private controls: ControlSurface | undefined;
   /** Pages of claim-checked items, loaded once each even when many starts ask at once. */
   private readonly pages = new Map<number, Promise<PreparedBatchItem[]>>();
   private readonly jobsPerRun: number;
@@ -195,30 +197,34 @@ class BatchRun {
 
   private installHandlers(): void {
     setHandler(batchStatusQuery, () => this.snapshot());
-    installControlSurface<BatchControlResult>(batchControl, {
-      refuse: (action: ControlAction, priority?: unknown) =>
-        refuseBatchControl(
-          action,
-          {
-            status: this.state.status,
-            priority: this.state.priority,
-            finishing: this.finishing(),
-            cancelRequested: this.cancelRequested !== undefined,
-          },
-          priority,
-        ),
-      pause: (who) => this.pause(who),
-      resume: (who) => this.resume(who),
-      cancel: (who) => this.cancel(who),
-      reprioritize: (priority, who) => this.reprioritize(priority, who),
-      ignored: (signal, why, who) => {
-        this.outbox.record(BatchEvents.signalIgnored, { batchId: this.batchId, signal, why, status: this.state.status }, who);
+    this.controls = installControlSurface<BatchControlResult>(
+      batchControl,
+      {
+        refuse: (action: ControlAction, priority?: unknown) =>
+          refuseBatchControl(
+            action,
+            {
+              status: this.state.status,
+              priority: this.state.priority,
+              finishing: this.finishing(),
+              cancelRequested: this.cancelRequested !== undefined,
+            },
+            priority,
+          ),
+        pause: (who) => this.pause(who),
+        resume: (who) => this.resume(who),
+        cancel: (who) => this.cancel(who),
+        reprioritize: (priority, who) => this.reprioritize(priority, who),
+        ignored: (signal, why, who) => {
+          this.outbox.record(BatchEvents.signalIgnored, { batchId: this.batchId, signal, why, status: this.state.status }, who);
+        },
+        answer: async (seq) => {
+          await this.outbox.flushed(seq);
+          return { state: this.snapshot(), position: this.outbox.lastPosition() };
+        },
       },
-      answer: async (seq) => {
-        await this.outbox.flushed(seq);
-        return { state: this.snapshot(), position: this.outbox.lastPosition() };
-      },
-    });
+      this.input.carried?.controlIds,
+    );
   }
 
   private pause(who: Actor): number {
@@ -298,7 +304,13 @@ class BatchRun {
     await this.outbox.flushed();
     await condition(allHandlersFinished);
     this.state.running = [];
-    const carried = { state: this.snapshot(), pausedByBatch: [], prioritySetByBatch: this.prioritySetByBatch };
+    const controlIds = this.controls?.takenIds() ?? [];
+    const carried = {
+      state: this.snapshot(),
+      pausedByBatch: [],
+      prioritySetByBatch: this.prioritySetByBatch,
+      ...(controlIds.length > 0 ? { controlIds } : {}),
+    };
     return continueAsNew<typeof batchWorkflow>({ ...this.input, carried });
   }
 

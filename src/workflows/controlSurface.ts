@@ -3,6 +3,11 @@
  * `cancel` and `reprioritize` signals and updates, checked by the domain's rules. A signal that the
  * rules refuse changes nothing and is recorded as ignored (a signal cannot answer); an update that
  * they refuse is rejected by its validator before anything is written.
+ *
+ * A control is taken once per id: an Update's id, or a signal's `requestId`. The API sends a control
+ * as an Update and, when no worker took it within its wait, the same control as a signal with the
+ * Update's id (kept in the history, where an Update not taken yet is lost if Temporal restarts): the
+ * one that comes second changes nothing, records nothing, and an Update answers as the first did.
  */
 import { ApplicationFailure, currentUpdateInfo, setHandler } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
@@ -10,6 +15,7 @@ import {
   actorOf,
   controlPayloadOf,
   priorityOf,
+  requestIdOf,
   type Actor,
   type ControlAction,
   type ControlPayload,
@@ -47,7 +53,28 @@ export interface ControlTarget<R> {
 
 type AnyPayload = ReprioritizePayload | number | ControlPayload | undefined;
 
-export function installControlSurface<R>(definitions: ControlDefinitions<R>, target: ControlTarget<R>): void {
+/** How many ids of controls taken a workflow remembers (the second of a pair comes soon after the first). */
+const REMEMBERED_CONTROL_IDS = 200;
+
+/** What the workflow keeps of its control surface. */
+export interface ControlSurface {
+  /** The ids of the controls taken lately, oldest first: carried into a new run (continue-as-new). */
+  takenIds(): string[];
+}
+
+export function installControlSurface<R>(
+  definitions: ControlDefinitions<R>,
+  target: ControlTarget<R>,
+  /** Ids taken by the run before (continue-as-new): their events are that run's. */
+  carriedIds: readonly string[] = [],
+): ControlSurface {
+  // id → the sequence number of the event that took it (0: in the run before).
+  const taken = new Map<string, number>(carriedIds.map((id) => [id, 0]));
+  const remember = (id: string | undefined, seq: number) => {
+    if (id === undefined) return;
+    taken.set(id, seq);
+    if (taken.size > REMEMBERED_CONTROL_IDS) taken.delete(taken.keys().next().value!);
+  };
   const perform = (action: ControlAction, payload: AnyPayload, who: Actor): number => {
     switch (action) {
       case 'pause':
@@ -66,9 +93,12 @@ export function installControlSurface<R>(definitions: ControlDefinitions<R>, tar
 
   for (const action of ['pause', 'resume', 'cancel', 'reprioritize'] as const) {
     setHandler(definitions.signals[action] as SignalDefinition<[AnyPayload]>, (payload: AnyPayload) => {
+      const requestId = requestIdOf(controlPayloadOf(payload as ReprioritizePayload | number | undefined));
+      if (requestId !== undefined && taken.has(requestId)) return; // taken already (its Update came first)
+      const by = { ...who(payload), ...(requestId !== undefined ? { requestId } : {}) };
       const refusal = target.refuse(action, argument(action, payload));
-      if (refusal) target.ignored(action, refusal.message, who(payload));
-      else perform(action, payload, who(payload));
+      if (refusal) target.ignored(action, refusal.message, by);
+      else remember(requestId, perform(action, payload, by));
     });
     setHandler(
       definitions.updates[action] as UpdateDefinition<R, [AnyPayload]>,
@@ -76,14 +106,21 @@ export function installControlSurface<R>(definitions: ControlDefinitions<R>, tar
       // read model, without waiting for this task to complete and its answer to travel back.
       async (payload: AnyPayload) => {
         const updateId = currentUpdateInfo()?.id;
-        return target.answer(perform(action, payload, { ...who(payload), ...(updateId ? { updateId } : {}) }));
+        const earlier = updateId === undefined ? undefined : taken.get(updateId);
+        if (earlier !== undefined) return target.answer(earlier); // its signal came first
+        const seq = perform(action, payload, { ...who(payload), ...(updateId ? { updateId } : {}) });
+        remember(updateId, seq);
+        return target.answer(seq);
       },
       {
         validator: (payload: AnyPayload) => {
+          const updateId = currentUpdateInfo()?.id;
+          if (updateId !== undefined && taken.has(updateId)) return; // taken as a signal: answered as such
           const refusal = target.refuse(action, argument(action, payload));
           if (refusal) throw ApplicationFailure.create({ type: refusal.type, message: refusal.message, nonRetryable: true });
         },
       },
     );
   }
+  return { takenIds: () => [...taken.keys()] };
 }

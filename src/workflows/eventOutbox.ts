@@ -203,6 +203,7 @@ export function outboxMetadata(who: Actor, ids: { correlationId: string; workflo
     actor: who.actor,
     ...(who.reason !== undefined ? { reason: who.reason } : {}),
     ...(who.updateId !== undefined ? { updateId: who.updateId } : {}),
+    ...(who.requestId !== undefined ? { requestId: who.requestId } : {}),
     correlationId: ids.correlationId,
     causationId: ids.runId,
     workflowId: ids.workflowId,

@@ -84,6 +84,8 @@ export interface CarriedJobState {
   holdsSlot?: boolean;
   /** Jobs waiting for this one to end. */
   dependents?: string[];
+  /** Ids of the controls taken lately (controlSurface): one sent twice (Update and signal) is taken once. */
+  controlIds?: string[];
 }
 
 /**

@@ -58,7 +58,7 @@ import {
 } from './poolContract.js';
 import type { JobStepActivities, RunJobStepInput, RunJobStepOutput } from '../activities/jobStepActivities.js';
 import { JobPriorityKey, JobStatusKey } from '../temporal/searchAttributes.js';
-import { installControlSurface } from './controlSurface.js';
+import { installControlSurface, type ControlSurface } from './controlSurface.js';
 import { createEventOutbox, outboxMetadata, schedulerActivities, storeActivities, type EventOutbox } from './eventOutbox.js';
 import {
   jobControl,
@@ -183,6 +183,8 @@ class JobRun {
   private readonly watching = new Set<string>();
   /** Set once dependents were told of our end: later askers are answered at once. */
   private endAnnounced = false;
+  /** The control surface (its ids of controls taken go into a new run). */
+  private controls: ControlSurface | undefined;
   /** The slot we hold came before our first task ran (see onSlotGranted). */
   private earlyGrant = false;
   /** Outbox number of the JobResumed that put the job back in its pool's line (0: none pending). */
@@ -345,20 +347,24 @@ class JobRun {
 
   private installHandlers(): void {
     setHandler(statusQuery, () => this.snapshot());
-    installControlSurface<ControlResult>(jobControl, {
-      refuse: (action: ControlAction, priority?: unknown) => refuseJobControl(action, this.state, priority),
-      pause: (who) => this.pause(who),
-      resume: (who) => this.resume(who),
-      cancel: (who, payload) => this.cancel(who, payload),
-      reprioritize: (priority, who) => this.reprioritize(priority, who),
-      ignored: (signal, why, who) => {
-        this.outbox.record(JobEvents.signalIgnored, { signal, why, status: this.state.status }, who);
+    this.controls = installControlSurface<ControlResult>(
+      jobControl,
+      {
+        refuse: (action: ControlAction, priority?: unknown) => refuseJobControl(action, this.state, priority),
+        pause: (who) => this.pause(who),
+        resume: (who) => this.resume(who),
+        cancel: (who, payload) => this.cancel(who, payload),
+        reprioritize: (priority, who) => this.reprioritize(priority, who),
+        ignored: (signal, why, who) => {
+          this.outbox.record(JobEvents.signalIgnored, { signal, why, status: this.state.status }, who);
+        },
+        answer: async (seq) => {
+          await this.outbox.flushed(seq);
+          return { state: this.snapshot(), position: this.outbox.lastPosition() };
+        },
       },
-      answer: async (seq) => {
-        await this.outbox.flushed(seq);
-        return { state: this.snapshot(), position: this.outbox.lastPosition() };
-      },
-    });
+      this.input.carried?.controlIds,
+    );
     setHandler(poolSlotGrantedSignal, ({ pool }) => this.onSlotGranted(pool));
     setHandler(watchDependencySignal, ({ dependentId }) => {
       if (this.endAnnounced) this.tellDependent(dependentId);
@@ -459,6 +465,12 @@ class JobRun {
     );
   }
 
+  /** The control ids a new run keeps (none: nothing, as runs before control ids were carried). */
+  private carriedControlIds(): { controlIds?: string[] } {
+    const ids = this.controls?.takenIds() ?? [];
+    return ids.length > 0 ? { controlIds: ids } : {};
+  }
+
   private async continueAsNewRun(): Promise<never> {
     await this.outbox.flushed();
     await condition(allHandlersFinished);
@@ -473,6 +485,7 @@ class JobRun {
         lastProgressAt,
         holdsSlot: this.slot === 'held',
         dependents: [...this.dependents],
+        ...this.carriedControlIds(),
       },
     });
   }

@@ -17,7 +17,7 @@ import type { JobRow } from '../../src/projections/jobReadModel.js';
 /** The row before and after the control, the Update's calls, and a projector applying by hand. */
 function harness(
   update: (updateId: string) => Promise<unknown>,
-  options: { withWhenApplied?: boolean; controlWaitMs?: number } = {},
+  options: { withWhenApplied?: boolean; controlWaitMs?: number; signalFails?: boolean } = {},
 ) {
   const row = { id: 'job_c', status: 'running', priority: 2 } as JobRow;
   let current = row;
@@ -46,6 +46,8 @@ function harness(
         }),
   };
   let temporalCancels = 0;
+  /** Signals sent (a control not taken in time is sent again as a signal), in order, with Temporal's cancels. */
+  const sent: { name: string; payload?: Record<string, unknown> }[] = [];
   const client = {
     workflow: {
       getHandle: () => ({
@@ -55,6 +57,11 @@ function harness(
         },
         cancel: async () => {
           temporalCancels++;
+          sent.push({ name: '(Temporal cancel request)' });
+        },
+        signal: async (definition: { name: string }, payload: Record<string, unknown>) => {
+          if (options.signalFails) throw new Error('UNAVAILABLE: no Temporal');
+          sent.push({ name: definition.name, payload });
         },
       }),
     },
@@ -81,7 +88,7 @@ function harness(
     const event = { type: 'JobPaused', metadata, data: {}, globalPosition: 7 } as unknown as RecordedEvent;
     return matchers.some((m) => m(event));
   };
-  return { row, commands, sentUpdateIds, apply, waitedFor, matchers, temporalCancels: () => temporalCancels };
+  return { row, commands, sentUpdateIds, apply, waitedFor, matchers, sent, temporalCancels: () => temporalCancels };
 }
 
 const never = () => new Promise<never>(() => undefined);
@@ -134,12 +141,33 @@ describe('JobCommands: a control answers once its event is in the read model', (
 
   it('an Update not taken within the control wait (no worker ran the job) answers ControlNotTakenYet', async () => {
     const h = harness(never, { controlWaitMs: 30 });
-    const pause = h.commands.control(h.row, 'pause', 'alice');
+    const pause = h.commands.control(h.row, 'pause', 'alice', 'lunch');
     await expect(pause).rejects.toThrow(ControlNotTakenYet);
+    await expect(pause).rejects.toMatchObject({ kept: true });
+    await expect(pause).rejects.toThrow(/within 30 ms .*kept in the workflow's history/);
+    // Sent again as a signal with the Update's id: a signal is kept in the history, an Update not taken is not.
+    expect(h.sent).toEqual([{ name: 'pause', payload: { actor: 'alice', reason: 'lunch', requestId: h.sentUpdateIds[0] } }]);
     await expect(h.commands.reprioritize(h.row, 4, 'alice')).rejects.toThrow(/not taken by job_c's workflow within 30 ms/);
+    expect(h.sent[1]).toEqual({
+      name: 'reprioritize',
+      payload: { priority: 4, actor: 'alice', reason: undefined, requestId: h.sentUpdateIds[1] },
+    });
     expect(h.temporalCancels()).toBe(0);
-    // A cancel not taken yet sends Temporal's cancel request too (kept in the job's history).
+    // A cancel not taken yet: its signal, then Temporal's cancel request (the execution closes as Canceled).
     await expect(h.commands.control(h.row, 'cancel', 'alice')).rejects.toThrow(ControlNotTakenYet);
+    expect(h.sent.slice(2)).toEqual([
+      { name: 'cancel', payload: { actor: 'alice', reason: undefined, closeAsCanceled: true, requestId: h.sentUpdateIds[2] } },
+      { name: '(Temporal cancel request)' },
+    ]);
+  });
+
+  it('a control not taken whose signal could not be sent either says it may be lost', async () => {
+    const h = harness(never, { controlWaitMs: 30, signalFails: true });
+    const pause = h.commands.control(h.row, 'pause', 'alice');
+    await expect(pause).rejects.toMatchObject({ kept: false });
+    await expect(pause).rejects.toThrow(/unless Temporal restarts first/);
+    // A cancel is kept by Temporal's cancel request alone.
+    await expect(h.commands.control(h.row, 'cancel', 'alice')).rejects.toMatchObject({ kept: true });
     expect(h.temporalCancels()).toBe(1);
   });
 });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
-import { startNodeProcess, type NodeProcess } from '../support/nodeProcess.js';
-import { workerProcessEnv } from '../support/workerProcess.js';
+import type { NodeProcess } from '../support/nodeProcess.js';
+import { startWorkerProcess } from '../support/workerProcess.js';
+import { closedExecutionStatus, runningTargets } from '../support/controlTargets.js';
 
 /**
  * A control whose workflow no worker runs (the only worker process was killed) is answered within
@@ -12,11 +13,7 @@ let engine: TestEngine;
 const workers: NodeProcess[] = [];
 
 async function startWorker(): Promise<NodeProcess> {
-  const worker = await startNodeProcess({
-    entry: 'src/worker/main.ts',
-    readyText: 'worker ready',
-    env: workerProcessEnv(engine),
-  });
+  const worker = await startWorkerProcess(engine);
   workers.push(worker);
   return worker;
 }
@@ -33,25 +30,12 @@ const job = async (id: string) => (await engine.api('GET', `/api/v1/jobs/${id}`)
 const batch = async (id: string) => (await engine.api('GET', `/api/v1/batches/${id}`)).body;
 const eventTypes = (streamId: string) => engine.eventStore.readStream(streamId).map((e) => e.type);
 const count = (types: string[], type: string) => types.filter((t) => t === type).length;
-const longSleep = { type: 'sleep', input: { steps: 40, step_ms: 500 } };
 
 describe('controls while no worker runs the workflow', () => {
   it('answer 202 (sent, not taken yet) and take effect once a worker is back', async () => {
     const first = await startWorker();
-    const submitted = await Promise.all(
-      ['to-pause', 'to-cancel'].map((name) => engine.api('POST', '/api/v1/jobs/submit', { name, ...longSleep })),
-    );
-    for (const s of submitted) expect(s.status, JSON.stringify(s.body)).toBe(201);
-    const [toPause, toCancel] = submitted.map((s) => s.body.job_id as string) as [string, string];
-    const created = await engine.api('POST', '/api/v1/batches', {
-      name: 'b',
-      jobs: [
-        { name: 'b1', ...longSleep },
-        { name: 'b2', ...longSleep },
-      ],
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
-    const batchId = created.body.batch_id as string;
+    const { jobIds, batchId } = await runningTargets(engine, ['to-pause', 'to-cancel']);
+    const [toPause, toCancel] = jobIds as [string, string];
     const toDelete = (await engine.api('POST', '/api/v1/jobs/submit', { name: 'to-delete', type: 'noop' })).body.job_id;
     const failing = { name: 'to-retry', type: 'flaky', input: { steps: 1, step_ms: 0, fail_on_step: 0, permanent: true } };
     const toRetry = (await engine.api('POST', '/api/v1/jobs/submit', failing)).body.job_id;
@@ -65,8 +49,6 @@ describe('controls while no worker runs the workflow', () => {
     await eventually(async () => (await Promise.all(deadIds.map(job))).every((j) => j.status === 'failed'), 30_000, 'dead');
     const ended = (types: string[]) => types.filter((t) => t === 'BatchCompleted' || t === 'BatchFailed').length;
     await eventually(async () => ended(eventTypes(failedBatch)) === 1, 30_000, 'the failing batch over');
-    await eventually(async () => (await job(toPause)).status === 'running' && (await job(toCancel)).status === 'running');
-    await eventually(async () => (await batch(batchId)).progress?.running === 2, 30_000, 'the batch running');
 
     const bulkIds = await Promise.all(
       Array.from({ length: 10 }, async (_, i) => {
@@ -152,21 +134,17 @@ describe('controls while no worker runs the workflow', () => {
     for (const r of sent) await eventually(async () => (await job(r.job_id)).status === 'paused', 60_000, 'bulk pause taken');
     for (const r of notSent) expect(eventTypes(r.job_id)).not.toContain('JobPaused'); // (a retry of the lost step, maybe)
     // Temporal's own cancel request went with the cancel: the execution closes as Canceled.
-    const description = await eventually(
-      async () => {
-        const d = await engine.client.workflow.getHandle(toCancel).describe();
-        return d.status.name === 'RUNNING' ? undefined : d;
-      },
-      60_000,
-      'the cancelled job closed',
-    );
-    expect(description.status.name).toBe('CANCELLED');
+    expect(await closedExecutionStatus(engine, toCancel)).toBe('CANCELLED');
 
     const pausedEvents = eventTypes(toPause);
     expect(count(pausedEvents, 'JobPaused')).toBe(1);
     expect(count(pausedEvents, 'JobReprioritized')).toBe(1);
     expect(count(eventTypes(toCancel), 'JobCancelled')).toBe(1);
     expect(count(eventTypes(batchId), 'BatchPaused')).toBe(1);
+    // Each was sent twice (the Update, and a signal with its id when it was not taken): taken once,
+    // the second neither applied nor recorded as ignored.
+    for (const id of [toPause, toCancel]) expect(count(eventTypes(id), 'JobSignalIgnored'), id).toBe(0);
+    expect(count(eventTypes(batchId), 'BatchSignalIgnored')).toBe(0);
 
     // With a worker running, a control is answered as done again.
     const resume = await engine.api('POST', `/api/v1/jobs/${toPause}/resume`);

@@ -25,10 +25,10 @@ export interface TestEngine extends Engine {
 export async function startTestEngine(overrides: Partial<EngineOptions> = {}): Promise<TestEngine> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'job-engine-test-'));
   const taskQueue = `test-${randomUUID()}`;
-  const temporalAddress = inject('temporalAddress');
+  // A test may bring a Temporal server of its own (one it restarts); the run's otherwise.
+  const temporalAddress = overrides.temporalAddress ?? inject('temporalAddress');
   const workflowBundlePath = inject('workflowBundlePath');
   const engine = await startEngine({
-    temporalAddress,
     taskQueue,
     eventStorePath: path.join(dir, 'events.db'),
     readModelPath: path.join(dir, 'readmodel.db'),
@@ -36,6 +36,7 @@ export async function startTestEngine(overrides: Partial<EngineOptions> = {}): P
     workflowBundle: { codePath: workflowBundlePath },
     reconcileIntervalMs: 300,
     ...overrides,
+    temporalAddress,
   });
   return Object.assign(engine, {
     dir,

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { TestEngine } from './testEngine.js';
+import { startNodeProcess, type NodeProcess } from './nodeProcess.js';
 
 /**
  * The environment of a worker process (src/worker/main.ts or a test's own worker entry) serving a test
@@ -19,4 +20,12 @@ export function workerProcessEnv(
     WORKFLOW_BUNDLE: engine.workflowBundlePath,
     ...extra,
   };
+}
+
+/** Starts the engine's worker process (src/worker/main.ts) for a test engine; resolves once it is ready. */
+export function startWorkerProcess(
+  engine: Parameters<typeof workerProcessEnv>[0],
+  extra: Record<string, string> = {},
+): Promise<NodeProcess> {
+  return startNodeProcess({ entry: 'src/worker/main.ts', readyText: 'worker ready', env: workerProcessEnv(engine, extra) });
 }
