@@ -15,6 +15,7 @@ import { BatchCommands } from './commands/batchCommands.js';
 import { Projector } from './projections/projector.js';
 import { JobReadModel } from './projections/jobReadModel.js';
 import { PoolWaker } from './commands/poolWaker.js';
+import { cancelCallsUnderWay } from './commands/controlWait.js';
 import { wakePoolsOnApply } from './commands/poolWakes.js';
 import { JobCommands } from './commands/jobCommands.js';
 import { ScheduleReadModel } from './projections/scheduleReadModel.js';
@@ -451,7 +452,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     files,
     webhookDispatcher: dispatcher,
     async stop(progress: (what: string) => void = () => {}) {
-      reconciler.stop();
+      await reconciler.stop();
       await dispatcher.stop();
       for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
@@ -461,6 +462,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       await projector.stop();
       progress('projector stopped');
       await poolWaker.stop(); // after the projector: its last batches may still wake pools
+      await cancelCallsUnderWay(client); // (an Update answered from the read model may still be waiting)
       await connection.close();
       readModelHolder.db.close();
       storeProbe.close();

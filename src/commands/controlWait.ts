@@ -75,14 +75,49 @@ export async function withinWait<T>(
 ): Promise<T> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), waitMs);
+  const calls = callsUnderWay(client);
+  let ended: () => void = () => undefined;
+  const entry = { abort, settled: new Promise<void>((resolve) => (ended = resolve)) };
+  calls.add(entry);
   try {
     return await client.withAbortSignal(abort.signal, call);
   } catch (error) {
+    if (abort.signal.reason === STOPPING)
+      throw new Error('the engine is stopping: the call to Temporal was cancelled', { cause: error });
     if (abort.signal.aborted) throw timedOut();
     throw error;
   } finally {
     clearTimeout(timer);
+    calls.delete(entry);
+    ended();
   }
+}
+
+/** The reason a call under way is aborted with when its engine stops (not its wait running out). */
+const STOPPING = Symbol('stopping');
+
+/** Calls under withinWait, per client, with their abort and a promise settled once each has ended. */
+const underWay = new WeakMap<object, Set<{ abort: AbortController; settled: Promise<void> }>>();
+const callsUnderWay = (client: object) => {
+  let calls = underWay.get(client);
+  if (!calls) underWay.set(client, (calls = new Set()));
+  return calls;
+};
+
+/**
+ * Cancels the calls to Temporal still under a wait (withinWait) and resolves once they have ended (at
+ * most `boundMs`). A control answered from the read model leaves its Update's call running for its
+ * answer; closing the connection under it drops the call, the SDK retries a dropped call, and its
+ * retry on the closed channel throws from a timer, uncaught. So an engine runs this before it closes
+ * its connection. A cancelled call is not retried (and a control is not sent again as a signal).
+ */
+export async function cancelCallsUnderWay(client: object, boundMs = 2_000): Promise<void> {
+  const calls = [...(underWay.get(client) ?? [])];
+  for (const { abort } of calls) abort.abort(STOPPING);
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, boundMs)));
+  await Promise.race([Promise.all(calls.map((c) => c.settled)), bound]);
+  clearTimeout(timer);
 }
 
 /** A control's Update call, bounded (withinWait): ControlNotTakenYet after `waitMs` (the Update that

@@ -42,9 +42,15 @@ export class Reconciler {
     this.timer = setTimeout(tick, 0);
   }
 
-  stop(): void {
+  /**
+   * No more scans; resolves once the one under way (if any) has ended. Its owner closes the Temporal
+   * connection only after this: a call of the scan that a retryable error left waiting for its retry
+   * would otherwise retry on the closed channel and throw from a timer, uncaught.
+   */
+  async stop(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
+    await this.scanning?.catch(() => undefined);
   }
 
   /** One pass; returns the number of events recorded. */

@@ -10,7 +10,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { JobCommands, type JobCommandsDeps } from '../../src/commands/jobCommands.js';
 import { JobTypeRegistry } from '../../src/jobs/registry.js';
 import { DomainError } from '../../src/domain/index.js';
-import { ControlNotTakenYet } from '../../src/commands/controlWait.js';
+import { ControlNotTakenYet, cancelCallsUnderWay } from '../../src/commands/controlWait.js';
 import type { RecordedEvent } from '../../src/eventstore/index.js';
 import type { JobRow } from '../../src/projections/jobReadModel.js';
 
@@ -46,6 +46,7 @@ function harness(
         }),
   };
   let temporalCancels = 0;
+  let aborts = 0;
   /** Signals sent (a control not taken in time is sent again as a signal), in order, with Temporal's cancels. */
   const sent: { name: string; payload?: Record<string, unknown> }[] = [];
   const client = {
@@ -68,7 +69,10 @@ function harness(
     // As the SDK's: an abort cancels the calls made inside (their RPCs fail).
     withAbortSignal: <T>(signal: AbortSignal, fn: () => Promise<T>) =>
       new Promise<T>((resolve, reject) => {
-        signal.addEventListener('abort', () => reject(new Error('CANCELLED: the call was cancelled')));
+        signal.addEventListener('abort', () => {
+          aborts++;
+          reject(new Error('CANCELLED: the call was cancelled'));
+        });
         fn().then(resolve, reject);
       }),
   };
@@ -88,7 +92,18 @@ function harness(
     const event = { type: 'JobPaused', metadata, data: {}, globalPosition: 7 } as unknown as RecordedEvent;
     return matchers.some((m) => m(event));
   };
-  return { row, commands, sentUpdateIds, apply, waitedFor, matchers, sent, temporalCancels: () => temporalCancels };
+  return {
+    row,
+    commands,
+    client,
+    sentUpdateIds,
+    apply,
+    waitedFor,
+    matchers,
+    sent,
+    temporalCancels: () => temporalCancels,
+    aborts: () => aborts,
+  };
 }
 
 const never = () => new Promise<never>(() => undefined);
@@ -169,5 +184,29 @@ describe('JobCommands: a control answers once its event is in the read model', (
     // A cancel is kept by Temporal's cancel request alone.
     await expect(h.commands.control(h.row, 'cancel', 'alice')).rejects.toMatchObject({ kept: true });
     expect(h.temporalCancels()).toBe(1);
+  });
+
+  it('an Update call left running after its answer (from the read model) is cancelled when the engine stops', async () => {
+    // (Closing the connection under it would drop it, and the SDK's retry of a dropped call throws on
+    // the closed channel from a timer, uncaught.)
+    let updateSettled = false;
+    const h = harness(
+      () =>
+        never().finally(() => {
+          updateSettled = true;
+        }),
+      { controlWaitMs: 60_000 },
+    );
+    const answer = h.commands.control(h.row, 'pause', 'alice');
+    await new Promise((r) => setTimeout(r, 10));
+    h.apply({ updateId: h.sentUpdateIds[0] }, { status: 'paused' });
+    expect((await answer).status).toBe('paused'); // answered; its Update call still waits
+    expect(h.aborts()).toBe(0);
+    const started = Date.now();
+    await cancelCallsUnderWay(h.client, 5_000);
+    expect(Date.now() - started).toBeLessThan(1_000); // it ended at once, not at the bound
+    expect(h.aborts()).toBe(1); // its call was cancelled
+    expect(updateSettled).toBe(false); // (the fake's call itself never ends: the abort ended the wait)
+    expect(h.sent).toEqual([]); // cancelled by the stop: not a wait run out, so no signal sent again
   });
 });

@@ -358,7 +358,7 @@ describe('changes made outside the API', () => {
     const id = newId('gone');
     await create(alice, yearly({ schedule_id: id }));
     // So that the API's delete, not the reconciler, finds it gone (and no scan is still under way).
-    engine.reconciler.stop();
+    await engine.reconciler.stop();
     await engine.reconciler.scanOnce();
     try {
       await engine.client.schedule.getHandle(id).delete();
