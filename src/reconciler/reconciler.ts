@@ -43,14 +43,21 @@ export class Reconciler {
   }
 
   /**
-   * No more scans; resolves once the one under way (if any) has ended. Its owner closes the Temporal
-   * connection only after this: a call of the scan that a retryable error left waiting for its retry
-   * would otherwise retry on the closed channel and throw from a timer, uncaught.
+   * No more scans; resolves once the one under way (if any) has ended, or after `boundMs` (Temporal
+   * unreachable: the scan's calls retry for about 15 s, and a stop should not wait that long). Its
+   * owner closes the Temporal connection only after this: a call of the scan that a retryable error
+   * left waiting for its retry would otherwise retry on the closed channel and throw from a timer.
    */
-  async stop(): Promise<void> {
+  async stop(boundMs = 3_000): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    await this.scanning?.catch(() => undefined);
+    if (!this.scanning) return;
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.scanning.catch(() => undefined),
+      new Promise<void>((resolve) => (bound = setTimeout(resolve, boundMs))),
+    ]);
+    clearTimeout(bound);
   }
 
   /** One pass; returns the number of events recorded. */
