@@ -10,11 +10,15 @@ function reconcilerWithScan(listEnds: Promise<void>) {
   let listed = 0;
   const client = {
     workflow: {
+      // A listing that ends (with no execution) once `listEnds` settles.
       list: () => ({
-        async *[Symbol.asyncIterator]() {
-          listed++;
-          await listEnds;
-        },
+        [Symbol.asyncIterator]: () => ({
+          next: async () => {
+            listed++;
+            await listEnds;
+            return { done: true as const, value: undefined };
+          },
+        }),
       }),
     },
   };
