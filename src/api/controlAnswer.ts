@@ -26,5 +26,17 @@ export async function controlAnswer<R, B extends object>(control: {
   }
 }
 
+/**
+ * controlAnswer for one kind of target (jobs, batches): `reload` reads a target from the read model,
+ * `resource` makes the body's field for it. The answer of a control of `row`: see controlAnswer.
+ */
+export function controlAnswers<R extends { id: string }, B extends object>(target: {
+  reload: (id: string) => R | undefined;
+  resource: (target: R) => B;
+}) {
+  return (row: R, what: string, done: string, run: () => Promise<R>) =>
+    controlAnswer({ what, done, run, current: () => target.reload(row.id) ?? row, resource: target.resource });
+}
+
 /** `pause` → `Pause`. */
 export const capitalized = (word: string): string => `${word[0]!.toUpperCase()}${word.slice(1)}`;

@@ -33,7 +33,7 @@ import { DomainError } from '../domain/index.js';
 import { badRequest, conflict, forbidden } from './commandErrors.js';
 import type { ReadYourWrites } from './jobCommands.js';
 import { updateUntilVisible } from './updateUntilVisible.js';
-import { DEFAULT_CONTROL_WAIT_MS, NotDoneYet, formatWait, sendKept, withinControlWait } from './controlWait.js';
+import { DEFAULT_CONTROL_WAIT_MS, NotDoneYet, formatWait, sendControl, withinControlWait } from './controlWait.js';
 import { assertDeliverableUrl } from './webhookCommands.js';
 import { pollUntil } from './pollUntil.js';
 
@@ -227,11 +227,9 @@ export class BatchCommands {
     if (isTerminalBatchStatus(row.status)) throw conflict(`Batch is already ${row.status}`);
     const update = { pause: batchPauseUpdate, resume: batchResumeUpdate, cancel: batchCancelUpdate }[action];
     const handle = this.deps.client.workflow.getHandle(row.id);
+    const definitions = { update, signal: batchControl.signals[action] };
     await updateUntilVisible(this.deps.projection, this.deps.visibilityTimeoutMs ?? 15_000, (updateId) =>
-      sendKept(
-        () => this.update(row.id, () => handle.executeUpdate(update, { args: [{ actor, reason }], updateId })),
-        () => handle.signal(batchControl.signals[action], { actor, reason, requestId: updateId }),
-      ),
+      sendControl(handle, definitions, { actor, reason }, updateId, (call) => this.update(row.id, call)),
     );
     return this.deps.batches.getBatch(row.id) ?? row;
   }
@@ -239,14 +237,9 @@ export class BatchCommands {
   async reprioritize(row: BatchRow, priority: number, actor: string, reason?: string): Promise<BatchRow> {
     if (isTerminalBatchStatus(row.status)) throw conflict(`Batch is already ${row.status}; its priority cannot change`);
     const handle = this.deps.client.workflow.getHandle(row.id);
+    const definitions = { update: batchReprioritizeUpdate, signal: batchControl.signals.reprioritize };
     await updateUntilVisible(this.deps.projection, this.deps.visibilityTimeoutMs ?? 15_000, (updateId) =>
-      sendKept(
-        () =>
-          this.update(row.id, () =>
-            handle.executeUpdate(batchReprioritizeUpdate, { args: [{ priority, actor, reason }], updateId }),
-          ),
-        () => handle.signal(batchControl.signals.reprioritize, { priority, actor, reason, requestId: updateId }),
-      ),
+      sendControl(handle, definitions, { priority, actor, reason }, updateId, (call) => this.update(row.id, call)),
     );
     return this.deps.batches.getBatch(row.id) ?? row;
   }

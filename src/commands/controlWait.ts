@@ -1,4 +1,5 @@
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 
 /** How long a control (or a deletion) waits for its workflow to take it, by default (ms). */
 export const DEFAULT_CONTROL_WAIT_MS = 10_000;
@@ -59,6 +60,25 @@ export async function sendKept<T>(update: () => Promise<T>, resend: () => Promis
     );
     throw new ControlNotTakenYet(error.targetId, error.waitedMs, kept);
   }
+}
+
+/**
+ * A control of a job or a batch, sent kept (sendKept): its Update with `updateId`, through `bounded` (the
+ * caller's withinControlWait and error mapping), and when that was not taken in time, its signal with
+ * the same payload and `requestId: updateId`.
+ */
+export function sendControl<R, A, P extends A & object>(
+  handle: Pick<WorkflowHandle, 'executeUpdate' | 'signal'>,
+  /** The control's Update and signal (the contract's: same name, same payload; the signal's is optional). */
+  definitions: { update: UpdateDefinition<R, [A]>; signal: SignalDefinition<[A]> | SignalDefinition<[A?]> },
+  payload: P,
+  updateId: string,
+  bounded: (call: () => Promise<R>) => Promise<R>,
+): Promise<R> {
+  return sendKept(
+    () => bounded(() => handle.executeUpdate(definitions.update, { args: [payload], updateId })),
+    () => handle.signal(definitions.signal as SignalDefinition<[A]>, { ...payload, requestId: updateId }),
+  );
 }
 
 /**

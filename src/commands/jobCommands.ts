@@ -35,7 +35,15 @@ import { IdempotencyConflictError, badRequest, conflict, forbidden } from './com
 import { InputAccessDeniedError } from '../jobs/jobType.js';
 import { pollUntil } from './pollUntil.js';
 import { updateUntilVisible } from './updateUntilVisible.js';
-import { DEFAULT_CONTROL_WAIT_MS, NotDoneYet, formatWait, sendKept, withinControlWait, withinWait } from './controlWait.js';
+import {
+  DEFAULT_CONTROL_WAIT_MS,
+  NotDoneYet,
+  formatWait,
+  sendControl,
+  sendKept,
+  withinControlWait,
+  withinWait,
+} from './controlWait.js';
 import type { EventStore, RecordedEvent } from '../eventstore/index.js';
 import { DEFAULT_MAX_JOB_INPUT_BYTES, assertInputSize } from './inputSize.js';
 import { assertDeliverableUrl } from './webhookCommands.js';
@@ -329,11 +337,9 @@ export class JobCommands {
       await handle.cancel().catch(() => undefined);
       await this.deps.projection.waitFor(result.position, this.visibilityTimeoutMs);
     } else {
+      const definitions = { update: updates[action], signal: signals[action] };
       await updateUntilVisible(this.deps.projection, this.visibilityTimeoutMs, (updateId) =>
-        sendKept(
-          () => this.update(row.id, () => handle.executeUpdate(updates[action], { args: [{ actor, reason }], updateId })),
-          () => handle.signal(signals[action], { actor, reason, requestId: updateId }),
-        ),
+        sendControl(handle, definitions, { actor, reason }, updateId, (call) => this.update(row.id, call)),
       );
     }
     return this.deps.readModel.getJob(row.id) ?? row;
@@ -342,12 +348,9 @@ export class JobCommands {
   async reprioritize(row: JobRow, priority: number, actor: string, reason?: string): Promise<JobRow> {
     if (isTerminalJobStatus(row.status)) throw conflict(`Job is already ${row.status}; its priority cannot change`);
     const handle = this.deps.client.workflow.getHandle(row.id);
+    const definitions = { update: reprioritizeUpdate, signal: reprioritizeSignal };
     await updateUntilVisible(this.deps.projection, this.visibilityTimeoutMs, (updateId) =>
-      sendKept(
-        () =>
-          this.update(row.id, () => handle.executeUpdate(reprioritizeUpdate, { args: [{ priority, actor, reason }], updateId })),
-        () => handle.signal(reprioritizeSignal, { priority, actor, reason, requestId: updateId }),
-      ),
+      sendControl(handle, definitions, { priority, actor, reason }, updateId, (call) => this.update(row.id, call)),
     );
     return this.deps.readModel.getJob(row.id) ?? row;
   }

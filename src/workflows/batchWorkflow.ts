@@ -304,12 +304,11 @@ class BatchRun {
     await this.outbox.flushed();
     await condition(allHandlersFinished);
     this.state.running = [];
-    const controlIds = this.controls?.takenIds() ?? [];
     const carried = {
       state: this.snapshot(),
       pausedByBatch: [],
       prioritySetByBatch: this.prioritySetByBatch,
-      ...(controlIds.length > 0 ? { controlIds } : {}),
+      ...this.controls?.carried(),
     };
     return continueAsNew<typeof batchWorkflow>({ ...this.input, carried });
   }

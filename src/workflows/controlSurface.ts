@@ -58,8 +58,9 @@ const REMEMBERED_CONTROL_IDS = 200;
 
 /** What the workflow keeps of its control surface. */
 export interface ControlSurface {
-  /** The ids of the controls taken lately, oldest first: carried into a new run (continue-as-new). */
-  takenIds(): string[];
+  /** What a new run (continue-as-new) carries: the ids of the controls taken lately, oldest first
+   * (nothing when there are none, as runs from before control ids carried nothing). */
+  carried(): { controlIds?: string[] };
 }
 
 export function installControlSurface<R>(
@@ -122,5 +123,5 @@ export function installControlSurface<R>(
       },
     );
   }
-  return { takenIds: () => [...taken.keys()] };
+  return { carried: () => (taken.size > 0 ? { controlIds: [...taken.keys()] } : {}) };
 }

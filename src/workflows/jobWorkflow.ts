@@ -465,12 +465,6 @@ class JobRun {
     );
   }
 
-  /** The control ids a new run keeps (none: nothing, as runs before control ids were carried). */
-  private carriedControlIds(): { controlIds?: string[] } {
-    const ids = this.controls?.takenIds() ?? [];
-    return ids.length > 0 ? { controlIds: ids } : {};
-  }
-
   private async continueAsNewRun(): Promise<never> {
     await this.outbox.flushed();
     await condition(allHandlersFinished);
@@ -485,7 +479,7 @@ class JobRun {
         lastProgressAt,
         holdsSlot: this.slot === 'held',
         dependents: [...this.dependents],
-        ...this.carriedControlIds(),
+        ...this.controls?.carried(),
       },
     });
   }

@@ -19,7 +19,7 @@ import { CallbackUrl } from '../webhookSchemas.js';
 import { errorResponses, json, optionalJson } from '../openapi.js';
 import { toJobResource } from '../jobResource.js';
 import type { BatchCommands } from '../../commands/batchCommands.js';
-import { capitalized, controlAnswer } from '../controlAnswer.js';
+import { capitalized, controlAnswers } from '../controlAnswer.js';
 import type { BatchReadModel, BatchRow } from '../../projections/batchReadModel.js';
 import type { JobReadModel } from '../../projections/jobReadModel.js';
 import { pageHeaders, paged } from '../paging.js';
@@ -343,6 +343,11 @@ export function batchDetailRoutes(deps: BatchRouteDeps) {
 export function batchControlRoutes(deps: BatchRouteDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const { load, resource } = batchAccess(deps);
+  /** A control's answer: the batch after it (200), or as it is now when its workflow did not take it yet (202). */
+  const answerFor = controlAnswers({
+    reload: (id) => deps.batches.getBatch(id),
+    resource: (batch) => ({ batch: resource(batch) }),
+  });
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     app.openapi(
@@ -364,13 +369,9 @@ export function batchControlRoutes(deps: BatchRouteDeps) {
         const text = await c.req.text();
         const { reason } = await optionalJson(text, ControlBody); // an invalid body is a 400, as for jobs
         const done = `Batch ${action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled'} successfully`;
-        const answer = await controlAnswer({
-          what: capitalized(action),
-          done,
-          run: () => deps.commands.control(row, action, actorOf(user), reason),
-          current: () => deps.batches.getBatch(row.id) ?? row,
-          resource: (batch) => ({ batch: resource(batch) }),
-        });
+        const answer = await answerFor(row, capitalized(action), done, () =>
+          deps.commands.control(row, action, actorOf(user), reason),
+        );
         return c.json(answer.body, answer.status);
       },
     );
@@ -415,13 +416,9 @@ export function batchControlRoutes(deps: BatchRouteDeps) {
         const user = c.get('user');
         const row = load(user, c.req.valid('param').batch_id);
         const body = c.req.valid('json');
-        const answer = await controlAnswer({
-          what: 'Priority change',
-          done: 'Batch priority updated successfully',
-          run: () => deps.commands.reprioritize(row, body.priority, actorOf(user), body.reason),
-          current: () => deps.batches.getBatch(row.id) ?? row,
-          resource: (batch) => ({ batch: resource(batch) }),
-        });
+        const answer = await answerFor(row, 'Priority change', 'Batch priority updated successfully', () =>
+          deps.commands.reprioritize(row, body.priority, actorOf(user), body.reason),
+        );
         return c.json(answer.body, answer.status);
       },
     );

@@ -1,6 +1,6 @@
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { ControlBody, JobIdParam, PendingResponse, PriorityBody, SuccessResponse } from '../schemas.js';
-import { capitalized, controlAnswer } from '../controlAnswer.js';
+import { capitalized, controlAnswers } from '../controlAnswer.js';
 import { toJobResource } from '../jobResource.js';
 import { actorOf, loadJob, type ApiDeps, type AppEnv } from '../context.js';
 import { validationHook } from '../validation.js';
@@ -13,6 +13,11 @@ const sentNotTaken = json(SuccessResponse, 'Sent; the job has not taken it yet (
 /** Steering one job: pause, resume, cancel, terminate, retry, priority — all through Temporal. */
 export function jobControlRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  /** A control's answer: the job after it (200), or as it is now when its workflow did not take it yet (202). */
+  const answerFor = controlAnswers({
+    reload: (id) => deps.readModel.getJob(id),
+    resource: (job) => ({ job: toJobResource(job) }),
+  });
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     app.openapi(
@@ -28,13 +33,9 @@ export function jobControlRoutes(deps: ApiDeps) {
         const user = c.get('user');
         const row = loadJob(deps.readModel, user, c.req.valid('param').job_id);
         const body = await optionalJson(await c.req.text(), ControlBody);
-        const answer = await controlAnswer({
-          what: capitalized(action),
-          done: `Job ${pastTense[action]} successfully`,
-          run: () => deps.commands.control(row, action, actorOf(user), body.reason),
-          current: () => deps.readModel.getJob(row.id) ?? row,
-          resource: (job) => ({ job: toJobResource(job) }),
-        });
+        const answer = await answerFor(row, capitalized(action), `Job ${pastTense[action]} successfully`, () =>
+          deps.commands.control(row, action, actorOf(user), body.reason),
+        );
         return c.json(answer.body, answer.status);
       },
     );
@@ -89,13 +90,9 @@ export function jobControlRoutes(deps: ApiDeps) {
         const user = c.get('user');
         const row = loadJob(deps.readModel, user, c.req.valid('param').job_id);
         const body = c.req.valid('json');
-        const answer = await controlAnswer({
-          what: 'Priority change',
-          done: 'Job priority updated successfully',
-          run: () => deps.commands.reprioritize(row, body.priority, actorOf(user), body.reason),
-          current: () => deps.readModel.getJob(row.id) ?? row,
-          resource: (job) => ({ job: toJobResource(job) }),
-        });
+        const answer = await answerFor(row, 'Priority change', 'Job priority updated successfully', () =>
+          deps.commands.reprioritize(row, body.priority, actorOf(user), body.reason),
+        );
         return c.json(answer.body, answer.status);
       },
     );
