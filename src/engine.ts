@@ -97,6 +97,9 @@ export interface EngineOptions {
   /** How long a control waits for its job's or batch's workflow to take it before the API answers 202
    * (sent, not taken yet) (CONTROL_WAIT_MS); default 10 000. */
   controlWaitMs?: number;
+  /** How long a submit (and a command) waits for its job to show in the read model before the API
+   * answers 202 (accepted, not recorded yet); default 15 000. */
+  visibilityTimeoutMs?: number;
   /** Temporal worker log level; default WARN. */
   logLevel?: string;
   /** Where the `http` job type may connect besides public addresses (HTTP_JOB_ALLOWED_HOSTS); default nowhere. */
@@ -226,6 +229,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     askPoolLocally: pickLocally,
     workflowTaskTimeoutMs: options.workflowTaskTimeoutMs,
     controlWaitMs: options.controlWaitMs,
+    visibilityTimeoutMs: options.visibilityTimeoutMs,
     maxJobInputBytes: options.limits?.maxJobInputBytes,
     configuredPools: Object.keys(poolLimits),
     eventStore,

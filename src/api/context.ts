@@ -53,11 +53,35 @@ export interface ApiDeps {
 }
 
 /** Loads a job the user may see: 404 when absent, 403 when it is someone else's. */
-export function loadJob(readModel: JobReadModel, user: ApiUser, jobId: string): JobRow {
+export function loadJob(readModel: Pick<JobReadModel, 'getJob'>, user: ApiUser, jobId: string): JobRow {
   const row = readModel.getJob(jobId);
   if (!row) throw notFound(`Job not found: ${jobId}`);
   if (user.role !== 'admin' && row.owner !== user.id) throw new ApiError(403, 'Access denied to this job');
   return row;
+}
+
+/**
+ * The job a control (pause, resume, cancel, priority, terminate; one by one or in bulk) may steer: as
+ * loadJob, and also a job whose submit answered 202 that the read model does not have yet (its row as
+ * its JobSubmitted makes it, JobCommands.jobOrAccepted): the control goes to its workflow through
+ * Temporal all the same. Only the read model's jobs are shown (loadShownJob).
+ */
+export function loadSteerableJob(deps: Pick<ApiDeps, 'commands'>, user: ApiUser, jobId: string): JobRow {
+  return loadJob({ getJob: (id) => deps.commands.jobOrAccepted(id) }, user, jobId);
+}
+
+/**
+ * A job to show (GET): the read model's only. For a job of the user's whose submit answered 202 and that
+ * the read model does not have yet, the 404 says so.
+ */
+export function loadShownJob(deps: Pick<ApiDeps, 'readModel' | 'commands'>, user: ApiUser, jobId: string): JobRow {
+  const row = deps.readModel.getJob(jobId);
+  if (!row && deps.commands.isAcceptedNotRecorded(jobId)) {
+    const accepted = deps.commands.jobOrAccepted(jobId);
+    if (accepted && (user.role === 'admin' || accepted.owner === user.id))
+      throw notFound(`Job ${jobId} was accepted (its submit answered 202) but is not recorded yet; try again shortly`);
+  }
+  return loadJob(deps.readModel, user, jobId);
 }
 
 export const actorOf = (user: ApiUser) => `user:${user.id}`;

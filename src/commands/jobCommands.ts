@@ -30,6 +30,7 @@ import {
   type JobWorkflowInput,
 } from '../workflows/jobWorkflow.js';
 import { fileIdsNamedBy, type JobReadModel, type JobRow } from '../projections/jobReadModel.js';
+import { evolveJob } from '../projections/jobProjection.js';
 import { DEFAULT_POOL, DomainError, type Dependency } from '../domain/index.js';
 import { IdempotencyConflictError, badRequest, conflict, forbidden } from './commandErrors.js';
 import { InputAccessDeniedError } from '../jobs/jobType.js';
@@ -133,10 +134,21 @@ const signals = { pause: pauseSignal, resume: resumeSignal, cancel: cancelSignal
 const yes = () => true;
 const no = () => false;
 
+/** The most jobs kept as accepted-not-recorded (JobCommands.jobOrAccepted); the oldest go first. */
+export const MAX_ACCEPTED_NOT_RECORDED = 10_000;
+
 /** The API's only way to change a job: through Temporal. It never writes job state itself; it waits
  * until the workflow's events reach the read model so the caller reads its own write. */
 export class JobCommands {
   private readonly visibilityTimeoutMs: number;
+  /**
+   * Jobs whose submit answered 202: Temporal accepted the start, but the read model did not show the
+   * job within the wait (its projector behind, or the store's append refused and no worker ran the
+   * job's first task yet). Kept as their JobSubmitted makes them, so that a control sent right after
+   * such a submit finds its job (and its owner) instead of a 404; the control itself goes through
+   * Temporal as any other. Dropped once the read model has the job.
+   */
+  private readonly acceptedNotRecorded = new Map<string, JobRow>();
   /** How long a control waits for the job's workflow to take it (JobCommandsDeps.controlWaitMs). */
   readonly controlWaitMs: number;
 
@@ -174,7 +186,47 @@ export class JobCommands {
       position !== undefined
         ? await this.deps.projection.waitFor(position, this.visibilityTimeoutMs)
         : await this.until(() => this.deps.readModel.getJob(jobId) !== undefined);
+    if (!visible) this.rememberAccepted(input, runId);
     return { jobId, visible, existing: false };
+  }
+
+  /**
+   * The job as the read model has it; for a job whose submit answered 202 and that the read model does
+   * not have yet, the job as its JobSubmitted makes it (status `pending`). Undefined: no such job here.
+   */
+  jobOrAccepted(jobId: string): JobRow | undefined {
+    const row = this.deps.readModel.getJob(jobId);
+    if (row) {
+      this.acceptedNotRecorded.delete(jobId);
+      return row;
+    }
+    return this.acceptedNotRecorded.get(jobId);
+  }
+
+  /** Whether the job's submit answered 202 and the read model does not have it yet. */
+  isAcceptedNotRecorded(jobId: string): boolean {
+    return this.deps.readModel.getJob(jobId) === undefined && this.acceptedNotRecorded.has(jobId);
+  }
+
+  private rememberAccepted(input: JobWorkflowInput, runId: string): void {
+    if (this.deps.readModel.getJob(input.jobId)) return; // shown meanwhile
+    // The row the projection will make of this JobSubmitted (the same event the workflow records).
+    const event = jobSubmittedEvent(input, runId);
+    const row = evolveJob(undefined, {
+      globalPosition: 0,
+      streamId: input.jobId,
+      streamVersion: 1,
+      type: event.type,
+      data: event.data,
+      metadata: event.metadata,
+      recordedAt: input.submittedAt ?? new Date().toISOString(),
+    });
+    if (!row) return;
+    this.acceptedNotRecorded.set(input.jobId, row);
+    for (const id of this.acceptedNotRecorded.keys()) {
+      if (this.acceptedNotRecorded.size <= MAX_ACCEPTED_NOT_RECORDED) break;
+      this.acceptedNotRecorded.delete(id);
+    }
   }
 
   /**

@@ -22,6 +22,7 @@ function bulkApp() {
     readModel: { getJob: row },
     commands: {
       controlWaitMs: WAIT_MS,
+      jobOrAccepted: row,
       async control(target: JobRow) {
         sent.push(target.id);
         if (target.id.startsWith('stuck')) {

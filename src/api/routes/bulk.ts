@@ -1,6 +1,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { ApiDeps, AppEnv } from '../context.js';
-import { actorOf, loadJob } from '../context.js';
+import { actorOf, loadJob, loadSteerableJob } from '../context.js';
 import { ApiError, badRequest } from '../errors.js';
 import { ErrorResponse, JobStatusEnum, Priority } from '../schemas.js';
 import { validationHook } from '../validation.js';
@@ -72,9 +72,11 @@ export function bulkRoutes(deps: ApiDeps) {
       const actor = actorOf(user);
       const targets: { id: string; row?: JobRow; error?: string }[] = [];
       if (body.ids) {
+        // A control also reaches a job whose submit answered 202 and is not in the read model yet.
+        const steers = body.action !== 'retry' && body.action !== 'delete';
         for (const id of body.ids) {
           try {
-            targets.push({ id, row: loadJob(deps.readModel, user, id) });
+            targets.push({ id, row: steers ? loadSteerableJob(deps, user, id) : loadJob(deps.readModel, user, id) });
           } catch (error) {
             targets.push({ id, error: (error as Error).message });
           }

@@ -2,7 +2,7 @@ import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { ControlBody, JobIdParam, PendingResponse, PriorityBody, SuccessResponse } from '../schemas.js';
 import { capitalized, controlAnswers } from '../controlAnswer.js';
 import { toJobResource } from '../jobResource.js';
-import { actorOf, loadJob, type ApiDeps, type AppEnv } from '../context.js';
+import { actorOf, loadJob, loadSteerableJob, type ApiDeps, type AppEnv } from '../context.js';
 import { validationHook } from '../validation.js';
 import { errorResponses, json, optionalBody, optionalJson } from '../openapi.js';
 
@@ -31,7 +31,7 @@ export function jobControlRoutes(deps: ApiDeps) {
       }),
       async (c) => {
         const user = c.get('user');
-        const row = loadJob(deps.readModel, user, c.req.valid('param').job_id);
+        const row = loadSteerableJob(deps, user, c.req.valid('param').job_id);
         const body = await optionalJson(await c.req.text(), ControlBody);
         const answer = await answerFor(row, capitalized(action), `Job ${pastTense[action]} successfully`, () =>
           deps.commands.control(row, action, actorOf(user), body.reason),
@@ -52,7 +52,7 @@ export function jobControlRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const user = c.get('user');
-      const row = loadJob(deps.readModel, user, c.req.valid('param').job_id);
+      const row = loadSteerableJob(deps, user, c.req.valid('param').job_id);
       const body = await optionalJson(await c.req.text(), ControlBody);
       const after = await deps.commands.terminate(row, actorOf(user), body.reason);
       return c.json({ success: true as const, message: 'Job terminated successfully', job: toJobResource(after) }, 200);
@@ -88,7 +88,7 @@ export function jobControlRoutes(deps: ApiDeps) {
       }),
       async (c) => {
         const user = c.get('user');
-        const row = loadJob(deps.readModel, user, c.req.valid('param').job_id);
+        const row = loadSteerableJob(deps, user, c.req.valid('param').job_id);
         const body = c.req.valid('json');
         const answer = await answerFor(row, 'Priority change', 'Job priority updated successfully', () =>
           deps.commands.reprioritize(row, body.priority, actorOf(user), body.reason),

@@ -10,7 +10,7 @@ import {
   retrySettingsOf,
 } from '../schemas.js';
 import { toJobResource } from '../jobResource.js';
-import { actorOf, loadJob, type ApiDeps, type AppEnv } from '../context.js';
+import { actorOf, loadShownJob, type ApiDeps, type AppEnv } from '../context.js';
 import { badRequest } from '../errors.js';
 import { pageHeaders, paged } from '../paging.js';
 import { JOB_STATUSES } from '../../workflows/jobContract.js';
@@ -152,7 +152,7 @@ export function jobRoutes(deps: ApiDeps) {
       request: { params: JobIdParam },
       responses: { 200: json(JobResource, 'The job'), ...errors },
     }),
-    (c) => c.json(toJobResource(loadJob(deps.readModel, c.get('user'), c.req.valid('param').job_id)), 200),
+    (c) => c.json(toJobResource(loadShownJob(deps, c.get('user'), c.req.valid('param').job_id)), 200),
   );
 
   return app;
@@ -172,7 +172,7 @@ export function jobHistoryRoutes(deps: ApiDeps) {
       responses: { 200: json(z.array(JobEventResource), 'Events, oldest first'), ...errors },
     }),
     (c) => {
-      const row = loadJob(deps.readModel, c.get('user'), c.req.valid('param').job_id);
+      const row = loadShownJob(deps, c.get('user'), c.req.valid('param').job_id);
       const events = deps.events.readStream(row.id).map((e: RecordedEvent) => ({
         position: e.globalPosition,
         version: e.streamVersion,
