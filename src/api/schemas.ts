@@ -280,6 +280,11 @@ export const SuccessResponse = z
   .object({ success: z.literal(true), pending: ControlPending, message: z.string(), job: JobResource.optional() })
   .openapi('Success');
 
+/** 202 of PUT /pools/{name}: the limit change was sent and the pool's workflow has not taken it yet. */
+export const PoolPendingResponse = z
+  .object({ success: z.literal(true), pending: ControlPending, message: z.string(), pool: PoolResource })
+  .openapi('PoolPending');
+
 export const ErrorResponse = z.object({ error: z.string(), details: z.string(), timestamp: z.string() }).openapi('Error');
 
 export const JobEventResource = z

@@ -26,6 +26,7 @@ import type {
   CleanupOptions,
   CleanupResult,
   PendingResult,
+  PoolPendingResult,
   ControlRequest,
   CreateBatchRequest,
   CreateBatchResult,
@@ -467,8 +468,10 @@ export class JobEngineClient {
   getPool(name: string, options: CallOptions = {}): Promise<Pool> {
     return this.json('GET', `/pools/${enc(name)}`, options);
   }
-  /** PUT /pools/{name} (admins): create a pool or change its limit. */
-  putPool(name: string, body: PutPoolRequest, options: CallOptions = {}): Promise<Pool> {
+  /** PUT /pools/{name} (admins): create a pool or change its limit. The pool with its new limit, or (a
+   * 202) `{pending: true, message, pool}` when the pool's workflow did not take the change within the
+   * engine's CONTROL_WAIT_MS: sent again as its setLimit signal, it takes effect when the pool runs next. */
+  putPool(name: string, body: PutPoolRequest, options: CallOptions = {}): Promise<Pool | PoolPendingResult> {
     return this.json('PUT', `/pools/${enc(name)}`, { json: body, signal: options.signal });
   }
 

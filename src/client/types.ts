@@ -15,6 +15,7 @@ import type {
   JobStats,
   JobStatusEnum,
   ListJobsQuery,
+  PoolPendingResponse,
   PoolResource,
   PriorityBody,
   PutPoolBody,
@@ -65,6 +66,8 @@ export type PendingResult = z.infer<typeof PendingResponse>;
 export type CleanupResult = z.infer<typeof CleanupResponse>;
 
 export type Pool = z.infer<typeof PoolResource>;
+/** 202 of putPool: the limit change was sent, the pool's workflow has not taken it yet; `pool` as it is. */
+export type PoolPendingResult = z.infer<typeof PoolPendingResponse>;
 export type PutPoolRequest = z.input<typeof PutPoolBody>;
 
 export type Batch = z.infer<typeof BatchResource>;

@@ -22,6 +22,8 @@ export interface CarriedPoolState {
   served?: Record<string, number>;
   /** The run before held the pool's wake-ups (see holdPoolWakes): the new run's first pick ends the hold. */
   wakesHeld?: boolean;
+  /** Ids of the limit changes taken lately (an Update's id, a setLimit signal's requestId), oldest first. */
+  limitIds?: string[];
 }
 
 export interface PoolWorkflowInput {
@@ -54,6 +56,11 @@ export interface SetPoolLimitPayload {
   limit: number;
   actor?: string;
   reason?: string;
+  /**
+   * The change's id: a pool takes a change once per id (an Update's own id, or this). The API sends
+   * the setLimit signal with its Update's id when no worker took the Update in time.
+   */
+  requestId?: string;
 }
 
 /** What wakes a pool: a job asking for a slot, or the read model's owner (see PoolWaker). */
@@ -76,6 +83,12 @@ export const poolRequestSignal = defineSignal<[PoolRequest]>('poolRequest');
 export const poolReleaseSignal = defineSignal<[{ jobId: string }]>('poolRelease');
 /** `temporal workflow update execute --name setLimit --input '{"limit": 4}'`. */
 export const setPoolLimitUpdate = defineUpdate<{ state: PoolState; position: number }, [SetPoolLimitPayload]>('setLimit');
+/**
+ * The same change as a signal, kept in the pool's history (an Update that no worker took yet is lost if
+ * Temporal restarts): `temporal workflow signal --name setLimit --input '{"limit": 4, "requestId": "ops-1"}'`.
+ * Taken once per `requestId`; an invalid limit changes nothing (a signal cannot answer).
+ */
+export const setPoolLimitSignal = defineSignal<[SetPoolLimitPayload]>('setLimit');
 export const poolStateQuery = defineQuery<PoolState>('state');
 /** Sent to a job by its pool (by the pool's pick, in the process that owns the read model, for pool runs
  * since `pool-grants-by-pick`): it holds a slot now (a job that no longer waits hands it straight back). */

@@ -12,6 +12,7 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
+  currentUpdateInfo,
   getExternalWorkflowHandle,
   patched,
   setHandler,
@@ -25,10 +26,12 @@ import {
   poolRequestSignal,
   poolSlotGrantedSignal,
   poolStateQuery,
+  setPoolLimitSignal,
   setPoolLimitUpdate,
   type PoolHolder,
   type PoolState,
   type PoolWorkflowInput,
+  type SetPoolLimitPayload,
 } from './poolContract.js';
 
 export * from './poolContract.js';
@@ -44,6 +47,16 @@ const WAKE_HOLD_MS = 5_000;
 const QUIET_BEFORE_CONTINUE_AS_NEW_MS = 250;
 /** Owners whose last turn the pool remembers (the most recent ones; others count as long ago). */
 const MAX_OWNERS_REMEMBERED = 1000;
+/** Ids of limit changes a pool remembers (the signal of a pair comes soon after its Update). */
+const REMEMBERED_LIMIT_IDS = 50;
+
+/** Why a limit change is refused (undefined: it is valid). */
+function limitRefusal(payload: { limit?: unknown } | undefined): string | undefined {
+  const n = payload?.limit;
+  return Number.isInteger(n) && (n as number) >= 0 && (n as number) <= MAX_POOL_LIMIT
+    ? undefined
+    : `limit must be an integer from 0 to ${MAX_POOL_LIMIT}`;
+}
 
 function recentOwners(served: Record<string, number>): Record<string, number> {
   return Object.fromEntries(
@@ -134,28 +147,41 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
     delete holders[jobId];
     wake = true;
   });
+  // A limit change is taken once per id: its Update's, or the requestId of the setLimit signal the API
+  // sends with the Update's id when no worker took the Update in time. The second of the pair changes
+  // nothing and records nothing (an Update then answers with the state). Ids are carried to new runs.
+  const limitIds = new Set<string>(input.carried?.limitIds ?? []);
+  const firstTime = (id: string | undefined): boolean => {
+    if (id === undefined) return true;
+    if (limitIds.has(id)) return false;
+    limitIds.add(id);
+    if (limitIds.size > REMEMBERED_LIMIT_IDS) limitIds.delete(limitIds.values().next().value!);
+    return true;
+  };
+  const changeLimit = (payload: SetPoolLimitPayload): number => {
+    const from = limit;
+    limit = payload.limit;
+    wake = true;
+    return outbox.record(PoolEvents.limitChanged, { limit, from }, actorOf(payload, 'external'));
+  };
   setHandler(
     setPoolLimitUpdate,
     async (payload) => {
-      const from = limit;
-      limit = payload.limit;
-      wake = true;
-      const seq = outbox.record(PoolEvents.limitChanged, { limit, from }, actorOf(payload, 'external'));
+      const seq = firstTime(currentUpdateInfo()?.id) ? changeLimit(payload) : undefined;
       await outbox.flushed(seq);
       return { state: state(), position: outbox.lastPosition() };
     },
     {
       validator: (payload) => {
-        const n = payload?.limit;
-        if (!Number.isInteger(n) || n < 0 || n > MAX_POOL_LIMIT)
-          throw ApplicationFailure.create({
-            type: INVALID_ARGUMENT,
-            message: `limit must be an integer from 0 to ${MAX_POOL_LIMIT}`,
-            nonRetryable: true,
-          });
+        const refusal = limitRefusal(payload);
+        if (refusal) throw ApplicationFailure.create({ type: INVALID_ARGUMENT, message: refusal, nonRetryable: true });
       },
     },
   );
+  setHandler(setPoolLimitSignal, (payload) => {
+    if (limitRefusal(payload) === undefined && firstTime(payload.requestId)) changeLimit(payload);
+  });
+  const carriedLimitIds = () => (limitIds.size > 0 ? { limitIds: [...limitIds] } : {});
 
   for (;;) {
     const canGrant = () => (wake && used() < limit) || holdersEnded;
@@ -184,7 +210,14 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       }
       return continueAsNew<typeof poolWorkflow>({
         ...input,
-        carried: { limit, holders, grants, served: recentOwners(served), ...(wakesHeld ? { wakesHeld } : {}) },
+        carried: {
+          limit,
+          holders,
+          grants,
+          served: recentOwners(served),
+          ...(wakesHeld ? { wakesHeld } : {}),
+          ...carriedLimitIds(),
+        },
       });
     }
     wake = false;
@@ -207,7 +240,7 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       return continueAsNew<typeof poolWorkflow>({
         ...input,
         pickLocally: false,
-        carried: { limit, holders, grants, served: recentOwners(served) },
+        carried: { limit, holders, grants, served: recentOwners(served), ...carriedLimitIds() },
       });
     }
     for (const jobId of finished) delete holders[jobId];

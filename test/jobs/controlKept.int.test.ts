@@ -7,6 +7,7 @@ import { eventually, startTestEngine, type TestEngine } from '../support/testEng
 import type { NodeProcess } from '../support/nodeProcess.js';
 import { startWorkerProcess } from '../support/workerProcess.js';
 import { closedExecutionStatus, runningTargets } from '../support/controlTargets.js';
+import { poolStreamId } from '../../src/domain/index.js';
 
 /**
  * A control its workflow did not take within CONTROL_WAIT_MS (no worker running it) is answered 202
@@ -72,6 +73,9 @@ describe('a control not taken before Temporal restarts', () => {
     const batchPause = await engine.api('POST', `/api/v1/batches/${batchId}/pause`, { reason: 'kept batch pause' });
     expect(batchPause.status, JSON.stringify(batchPause.body)).toBe(202);
     expect(batchPause.body.message).toMatch(/kept in the workflow's history/);
+    const limit = await engine.api('PUT', '/api/v1/pools/default', { limit: 9, reason: 'kept limit' });
+    expect(limit.status, JSON.stringify(limit.body)).toBe(202);
+    expect(limit.body.message).toMatch(/kept in the workflow's history/);
     expect(events(toPause).map((e) => e.type)).not.toContain('JobPaused');
 
     // The server restarts before any worker took them: the admitted Updates are gone with it.
@@ -83,6 +87,7 @@ describe('a control not taken before Temporal restarts', () => {
     await eventually(async () => (await job(toReprioritize)).priority === 4, 90_000, 'the priority taken');
     await eventually(async () => (await job(toCancel)).status === 'cancelled', 90_000, 'the cancel taken');
     await eventually(async () => (await batch(batchId)).status === 'paused', 90_000, 'the batch pause taken');
+    await eventually(async () => (await engine.api('GET', '/api/v1/pools/default')).body.limit === 9, 90_000, 'the limit taken');
 
     // Taken once each, recorded as the user's (actor and reason), with the request's id.
     const paused = events(toPause).filter((e) => e.type === 'JobPaused');
@@ -96,6 +101,10 @@ describe('a control not taken before Temporal restarts', () => {
     expect(cancelled).toHaveLength(1);
     expect(cancelled[0]!.metadata).toMatchObject({ actor: expect.stringMatching(/^user:/), reason: 'kept cancel' });
     expect(count(batchId, 'BatchPaused')).toBe(1);
+    const limitChanges = events(poolStreamId('default')).filter((e) => e.type === 'PoolLimitChanged');
+    expect(limitChanges).toHaveLength(1);
+    expect(limitChanges[0]!.data.limit).toBe(9);
+    expect(limitChanges[0]!.metadata).toMatchObject({ actor: expect.stringMatching(/^user:/), reason: 'kept limit' });
     for (const id of [toPause, toReprioritize, toCancel]) expect(count(id, 'JobSignalIgnored'), id).toBe(0);
     expect(count(batchId, 'BatchSignalIgnored')).toBe(0);
     // The cancel's Temporal cancel request went too: the execution closes as Canceled.

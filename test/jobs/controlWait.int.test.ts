@@ -3,6 +3,7 @@ import { eventually, startTestEngine, type TestEngine } from '../support/testEng
 import type { NodeProcess } from '../support/nodeProcess.js';
 import { startWorkerProcess } from '../support/workerProcess.js';
 import { closedExecutionStatus, runningTargets } from '../support/controlTargets.js';
+import { poolStreamId } from '../../src/domain/index.js';
 
 /**
  * A control whose workflow no worker runs (the only worker process was killed) is answered within
@@ -76,10 +77,12 @@ describe('controls while no worker runs the workflow', () => {
     expect(batchPause.status, JSON.stringify(batchPause.body)).toBe(202);
     expect(batchPause.body.pending).toBe(true);
     expect(batchPause.body.batch.status).toBe('running');
-    // A pool's limit: a 503 (the same PUT can be sent again); the change is taken later all the same.
+    // A pool's limit: 202 as well, the pool as it is (the change sent again as its setLimit signal).
     const limit = await engine.api('PUT', '/api/v1/pools/default', { limit: 7 });
-    expect(limit.status, JSON.stringify(limit.body)).toBe(503);
-    expect(limit.body.details).toMatch(/^Limit change sent; not taken by pool default's workflow within 1\.5 s/);
+    expect(limit.status, JSON.stringify(limit.body)).toBe(202);
+    expect(limit.body).toMatchObject({ success: true, pending: true, pool: { name: 'default' } });
+    expect(limit.body.pool.limit).not.toBe(7);
+    expect(limit.body.message).toMatch(/^Limit change sent; not taken by pool default's workflow within 1\.5 s .*kept/);
     // Work that a workflow does: started, answered 202 (pending), done when a worker is back.
     const [deletion, retry, lateBatch, batchRetry, deadRetry] = await Promise.all([
       engine.api('DELETE', `/api/v1/jobs/${toDelete}`),
@@ -145,6 +148,8 @@ describe('controls while no worker runs the workflow', () => {
     // the second neither applied nor recorded as ignored.
     for (const id of [toPause, toCancel]) expect(count(eventTypes(id), 'JobSignalIgnored'), id).toBe(0);
     expect(count(eventTypes(batchId), 'BatchSignalIgnored')).toBe(0);
+    const limitChanges = engine.eventStore.readStream(poolStreamId('default')).filter((e) => e.type === 'PoolLimitChanged');
+    expect(limitChanges.map((e) => e.data.limit)).toEqual([7]);
 
     // With a worker running, a control is answered as done again.
     const resume = await engine.api('POST', `/api/v1/jobs/${toPause}/resume`);

@@ -43,6 +43,11 @@ function poolCommandsAnswering(failure: ApplicationFailure, recordFirst: () => v
     },
     withAbortSignal: (_signal: AbortSignal, fn: () => Promise<unknown>) => fn(),
   } as unknown as Client;
+  return poolCommandsOver(client);
+}
+
+/** PoolCommands over the real read model, with `client` standing in for Temporal. */
+function poolCommandsOver(client: Client, controlWaitMs?: number): PoolCommands {
   return new PoolCommands({
     client,
     taskQueue: 'q',
@@ -50,6 +55,7 @@ function poolCommandsAnswering(failure: ApplicationFailure, recordFirst: () => v
     projection: projector,
     storeAccess: 'local',
     visibilityTimeoutMs: 2_000,
+    ...(controlWaitMs ? { controlWaitMs } : {}),
   });
 }
 
@@ -69,8 +75,9 @@ describe('PoolCommands.setLimit', () => {
         },
       ]),
     );
-    const pool = await commands.setLimit('gpu', 5, 'user:test');
+    const { pool, pending } = await commands.setLimit('gpu', 5, 'user:test');
     expect(pool.limit).toBe(5);
+    expect(pending).toBeUndefined();
   });
 
   it('answers 503 (try again), not 400, when the run that accepted the change closed without recording it', async () => {
@@ -94,5 +101,54 @@ describe('PoolCommands.setLimit', () => {
     expect(error).toBeInstanceOf(DomainError);
     expect((error as DomainError).kind).toBe('invalid');
     expect((error as DomainError).message).toContain('limit must be');
+  });
+
+  describe('when no worker takes the Update within the control wait', () => {
+    /** A pool whose Update is never taken (it waits until the wait aborts it); its signal as `signal` says. */
+    function poolCommandsNotTaking(signal: (name: string, payload: Record<string, unknown>) => Promise<void>) {
+      const sentUpdateIds: string[] = [];
+      const client = {
+        workflow: {
+          getHandle: () => ({
+            executeUpdate: (_definition: unknown, opts: { updateId?: string }) => {
+              sentUpdateIds.push(opts.updateId ?? '(none)');
+              return new Promise(() => undefined);
+            },
+            signal: (definition: { name: string }, payload: Record<string, unknown>) => signal(definition.name, payload),
+          }),
+        },
+        withAbortSignal: <T>(abort: AbortSignal, fn: () => Promise<T>) =>
+          new Promise<T>((resolve, reject) => {
+            abort.addEventListener('abort', () => reject(new Error('CANCELLED: the call was cancelled')));
+            fn().then(resolve, reject);
+          }),
+      } as unknown as Client;
+      return { commands: poolCommandsOver(client, 50), sentUpdateIds };
+    }
+
+    it("sends the change again as the pool's setLimit signal with the Update's id and answers it pending (202)", async () => {
+      const signals: { name: string; payload: Record<string, unknown> }[] = [];
+      const { commands, sentUpdateIds } = poolCommandsNotTaking(async (name, payload) => {
+        signals.push({ name, payload });
+      });
+      const { pool, pending } = await commands.setLimit('gpu', 5, 'user:ops', 'more gpus');
+      expect(pool.limit).toBe(2); // as it is: nothing recorded yet
+      expect(pending).toMatch(
+        /^Limit change sent; not taken by pool gpu's workflow within 50 ms .*kept in the workflow's history/,
+      );
+      expect(signals).toEqual([
+        { name: 'setLimit', payload: { limit: 5, actor: 'user:ops', reason: 'more gpus', requestId: sentUpdateIds[0] } },
+      ]);
+    });
+
+    it('answers 503 (try again) when the signal could not be sent either', async () => {
+      const { commands } = poolCommandsNotTaking(async () => {
+        throw new Error('UNAVAILABLE: no Temporal');
+      });
+      const error = await commands.setLimit('gpu', 5, 'user:ops').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DomainError);
+      expect((error as DomainError).kind).toBe('unavailable');
+      expect((error as DomainError).message).toMatch(/^Limit change sent; not taken by pool gpu/);
+    });
   });
 });

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jwtAppOptions, testUsers, type AuthHeaders } from '../support/users.js';
 import { JobTypeRegistry } from '../../src/jobs/registry.js';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
+import { poolWorkflowId } from '../../src/domain/index.js';
+import { setPoolLimitSignal, setPoolLimitUpdate } from '../../src/workflows/poolContract.js';
 import { maxConcurrentSteps, probeJob } from '../support/probeJobType.js';
 
 const secret = 'pools-test-secret';
@@ -132,6 +134,31 @@ describe('resource pools', () => {
     expect((await engine.api('GET', '/api/v1/pools/nope', undefined, alice)).status).toBe(404);
     const list = (await engine.api('GET', '/api/v1/pools', undefined, alice)).body.map((p: { name: string }) => p.name);
     expect(list).toEqual(expect.arrayContaining(['default', 'gpu', 'narrow', 'single']));
+  });
+
+  it('the setLimit signal (what a PUT not taken in time sends, or the CLI): taken once per requestId, an invalid one changes nothing', async () => {
+    expect((await engine.api('PUT', '/api/v1/pools/sig', { limit: 1 }, admin)).status).toBe(200);
+    const pool = engine.client.workflow.getHandle(poolWorkflowId(engine.taskQueue, 'sig'));
+    const changes = () =>
+      engine.eventStore
+        .readStream('pool:sig')
+        .filter((e) => e.type === 'PoolLimitChanged')
+        .map((e) => e.data.limit);
+    const limitIs = (n: number) => async () => (await engine.api('GET', '/api/v1/pools/sig', undefined, admin)).body.limit === n;
+
+    const cli = { limit: 4, actor: 'user:ops', reason: 'from the CLI', requestId: 'ops-1' };
+    await pool.signal(setPoolLimitSignal, cli);
+    await pool.signal(setPoolLimitSignal, cli);
+    await pool.signal(setPoolLimitSignal, { limit: -3, requestId: 'bad' });
+    await pool.signal(setPoolLimitSignal, { limit: 2, requestId: 'ops-2' });
+    await eventually(limitIs(2), 10_000, 'the second change');
+    expect(changes()).toEqual([4, 2]);
+    const byCli = engine.eventStore.readStream('pool:sig').find((e) => e.type === 'PoolLimitChanged')!;
+    expect(byCli.metadata).toMatchObject({ actor: 'user:ops', reason: 'from the CLI' });
+    // An Update whose id was taken as a signal's requestId answers with the state, changing nothing.
+    const answer = await pool.executeUpdate(setPoolLimitUpdate, { args: [{ limit: 9 }], updateId: 'ops-2' });
+    expect(answer.state.limit).toBe(2);
+    expect(changes()).toEqual([4, 2]);
   });
 
   it('a job of weight 2 takes two slots', async () => {

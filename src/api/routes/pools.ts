@@ -1,5 +1,5 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { ErrorResponse, PoolParam, PoolResource, PutPoolBody } from '../schemas.js';
+import { ErrorResponse, PoolParam, PoolPendingResponse, PoolResource, PutPoolBody } from '../schemas.js';
 import { actorOf, type AppEnv } from '../context.js';
 import { ApiError, notFound } from '../errors.js';
 import { validationHook } from '../validation.js';
@@ -61,10 +61,14 @@ export function poolRoutes(deps: { readModel: JobReadModel; pools: PoolCommands 
       request: { params: PoolParam, body: { content: { 'application/json': { schema: PutPoolBody } }, required: true } },
       responses: {
         200: json(PoolResource, 'The pool with its new limit'),
+        202: json(
+          PoolPendingResponse,
+          "Sent; the pool's workflow has not taken it within CONTROL_WAIT_MS (kept in its history: it takes effect when the pool runs next); `pool` as it is",
+        ),
         ...errors,
         503: json(
           ErrorResponse,
-          'The pool has not recorded the change (no worker running, or its run was ended meanwhile): try again',
+          'The pool has not recorded the change (no worker running, or its run was ended meanwhile) and it could not be kept: try again',
         ),
       },
     }),
@@ -72,8 +76,13 @@ export function poolRoutes(deps: { readModel: JobReadModel; pools: PoolCommands 
       const user = c.get('user');
       if (user.role !== 'admin') throw new ApiError(403, 'Only admins change pools');
       const body = c.req.valid('json');
-      const pool = await deps.pools.setLimit(c.req.valid('param').name, body.limit, actorOf(user), body.reason);
-      return c.json(toPoolResource(pool), 200);
+      const change = await deps.pools.setLimit(c.req.valid('param').name, body.limit, actorOf(user), body.reason);
+      if (change.pending)
+        return c.json(
+          { success: true as const, pending: true as const, message: change.pending, pool: toPoolResource(change.pool) },
+          202,
+        );
+      return c.json(toPoolResource(change.pool), 200);
     },
   );
 
