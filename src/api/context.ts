@@ -54,9 +54,14 @@ export interface ApiDeps {
 
 /** Loads a job the user may see: 404 when absent, 403 when it is someone else's. */
 export function loadJob(readModel: Pick<JobReadModel, 'getJob'>, user: ApiUser, jobId: string): JobRow {
-  const row = readModel.getJob(jobId);
+  return visibleJob(user, jobId, readModel.getJob(jobId));
+}
+
+const mayAccess = (user: ApiUser, row: JobRow) => user.role === 'admin' || row.owner === user.id;
+
+function visibleJob(user: ApiUser, jobId: string, row: JobRow | undefined): JobRow {
   if (!row) throw notFound(`Job not found: ${jobId}`);
-  if (user.role !== 'admin' && row.owner !== user.id) throw new ApiError(403, 'Access denied to this job');
+  if (!mayAccess(user, row)) throw new ApiError(403, 'Access denied to this job');
   return row;
 }
 
@@ -76,12 +81,12 @@ export function loadSteerableJob(deps: Pick<ApiDeps, 'commands'>, user: ApiUser,
  */
 export function loadShownJob(deps: Pick<ApiDeps, 'readModel' | 'commands'>, user: ApiUser, jobId: string): JobRow {
   const row = deps.readModel.getJob(jobId);
-  if (!row && deps.commands.isAcceptedNotRecorded(jobId)) {
-    const accepted = deps.commands.jobOrAccepted(jobId);
-    if (accepted && (user.role === 'admin' || accepted.owner === user.id))
+  if (!row) {
+    const accepted = deps.commands.jobOrAccepted(jobId); // (the read model does not have it: the kept row, if any)
+    if (accepted && mayAccess(user, accepted))
       throw notFound(`Job ${jobId} was accepted (its submit answered 202) but is not recorded yet; try again shortly`);
   }
-  return loadJob(deps.readModel, user, jobId);
+  return visibleJob(user, jobId, row);
 }
 
 export const actorOf = (user: ApiUser) => `user:${user.id}`;

@@ -1,5 +1,6 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
+import { settledWithin } from './pollUntil.js';
 
 /** How long a control (or a deletion) waits for its workflow to take it, by default (ms). */
 export const DEFAULT_CONTROL_WAIT_MS = 10_000;
@@ -134,10 +135,7 @@ const callsUnderWay = (client: object) => {
 export async function cancelCallsUnderWay(client: object, boundMs = 2_000): Promise<void> {
   const calls = [...(underWay.get(client) ?? [])];
   for (const { abort } of calls) abort.abort(STOPPING);
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, boundMs)));
-  await Promise.race([Promise.all(calls.map((c) => c.settled)), bound]);
-  clearTimeout(timer);
+  await settledWithin(Promise.all(calls.map((c) => c.settled)), boundMs);
 }
 
 /** A control's Update call, bounded (withinWait): ControlNotTakenYet after `waitMs` (the Update that

@@ -10,3 +10,15 @@ export async function pollUntil(predicate: () => boolean | Promise<boolean>, tim
   }
   return true;
 }
+
+/** Waits for `promise` to settle, at most `boundMs`; whether it did (its rejection counts as settled). */
+export async function settledWithin(promise: Promise<unknown>, boundMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), boundMs)));
+  try {
+    return await Promise.race([promise.then(yes, yes), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+const yes = () => true as const;

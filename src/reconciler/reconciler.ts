@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { EventStore, RecordedEvent } from '../eventstore/index.js';
 import { BatchEvents, JOB_STATUSES, JobEvents, isTerminalJobStatus, jobStatusAfter } from '../domain/index.js';
+import { settledWithin } from '../commands/pollUntil.js';
 
 type ClosedExecution = { workflowId: string; runId: string; status: { name: string }; closeTime?: Date };
 
@@ -51,13 +52,7 @@ export class Reconciler {
   async stop(boundMs = 3_000): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (!this.scanning) return;
-    let bound: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.scanning.catch(() => undefined),
-      new Promise<void>((resolve) => (bound = setTimeout(resolve, boundMs))),
-    ]);
-    clearTimeout(bound);
+    if (this.scanning) await settledWithin(this.scanning, boundMs);
   }
 
   /** One pass; returns the number of events recorded. */

@@ -11,6 +11,7 @@
  */
 import { ApplicationFailure, currentUpdateInfo, setHandler } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
+import { RememberedIds } from './rememberedIds.js';
 import {
   actorOf,
   controlPayloadOf,
@@ -70,12 +71,7 @@ export function installControlSurface<R>(
   carriedIds: readonly string[] = [],
 ): ControlSurface {
   // id → the sequence number of the event that took it (0: in the run before).
-  const taken = new Map<string, number>(carriedIds.map((id) => [id, 0]));
-  const remember = (id: string | undefined, seq: number) => {
-    if (id === undefined) return;
-    taken.set(id, seq);
-    if (taken.size > REMEMBERED_CONTROL_IDS) taken.delete(taken.keys().next().value!);
-  };
+  const taken = new RememberedIds<number>(REMEMBERED_CONTROL_IDS, carriedIds, 0);
   const perform = (action: ControlAction, payload: AnyPayload, who: Actor): number => {
     switch (action) {
       case 'pause':
@@ -95,11 +91,11 @@ export function installControlSurface<R>(
   for (const action of ['pause', 'resume', 'cancel', 'reprioritize'] as const) {
     setHandler(definitions.signals[action] as SignalDefinition<[AnyPayload]>, (payload: AnyPayload) => {
       const requestId = requestIdOf(controlPayloadOf(payload as ReprioritizePayload | number | undefined));
-      if (requestId !== undefined && taken.has(requestId)) return; // taken already (its Update came first)
+      if (taken.has(requestId)) return; // taken already (its Update came first)
       const by = { ...who(payload), ...(requestId !== undefined ? { requestId } : {}) };
       const refusal = target.refuse(action, argument(action, payload));
       if (refusal) target.ignored(action, refusal.message, by);
-      else remember(requestId, perform(action, payload, by));
+      else taken.remember(requestId, perform(action, payload, by));
     });
     setHandler(
       definitions.updates[action] as UpdateDefinition<R, [AnyPayload]>,
@@ -107,21 +103,20 @@ export function installControlSurface<R>(
       // read model, without waiting for this task to complete and its answer to travel back.
       async (payload: AnyPayload) => {
         const updateId = currentUpdateInfo()?.id;
-        const earlier = updateId === undefined ? undefined : taken.get(updateId);
+        const earlier = taken.get(updateId);
         if (earlier !== undefined) return target.answer(earlier); // its signal came first
         const seq = perform(action, payload, { ...who(payload), ...(updateId ? { updateId } : {}) });
-        remember(updateId, seq);
+        taken.remember(updateId, seq);
         return target.answer(seq);
       },
       {
         validator: (payload: AnyPayload) => {
-          const updateId = currentUpdateInfo()?.id;
-          if (updateId !== undefined && taken.has(updateId)) return; // taken as a signal: answered as such
+          if (taken.has(currentUpdateInfo()?.id)) return; // taken as a signal: answered as such
           const refusal = target.refuse(action, argument(action, payload));
           if (refusal) throw ApplicationFailure.create({ type: refusal.type, message: refusal.message, nonRetryable: true });
         },
       },
     );
   }
-  return { carried: () => (taken.size > 0 ? { controlIds: [...taken.keys()] } : {}) };
+  return { carried: () => (taken.size > 0 ? { controlIds: taken.ids() } : {}) };
 }

@@ -21,6 +21,7 @@ import {
 } from '@temporalio/workflow';
 import { MAX_POOL_LIMIT, PoolEvents, poolStreamId, INVALID_ARGUMENT, actorOf } from '../domain/index.js';
 import { createEventOutbox, schedulerActivities, storeActivities } from './eventOutbox.js';
+import { RememberedIds } from './rememberedIds.js';
 import {
   poolReleaseSignal,
   poolRequestSignal,
@@ -150,12 +151,10 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
   // A limit change is taken once per id: its Update's, or the requestId of the setLimit signal the API
   // sends with the Update's id when no worker took the Update in time. The second of the pair changes
   // nothing and records nothing (an Update then answers with the state). Ids are carried to new runs.
-  const limitIds = new Set<string>(input.carried?.limitIds ?? []);
+  const limitIds = new RememberedIds<true>(REMEMBERED_LIMIT_IDS, input.carried?.limitIds, true);
   const firstTime = (id: string | undefined): boolean => {
-    if (id === undefined) return true;
     if (limitIds.has(id)) return false;
-    limitIds.add(id);
-    if (limitIds.size > REMEMBERED_LIMIT_IDS) limitIds.delete(limitIds.values().next().value!);
+    limitIds.remember(id, true);
     return true;
   };
   const changeLimit = (payload: SetPoolLimitPayload): number => {
@@ -181,7 +180,7 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
   setHandler(setPoolLimitSignal, (payload) => {
     if (limitRefusal(payload) === undefined && firstTime(payload.requestId)) changeLimit(payload);
   });
-  const carriedLimitIds = () => (limitIds.size > 0 ? { limitIds: [...limitIds] } : {});
+  const carriedLimitIds = () => (limitIds.size > 0 ? { limitIds: limitIds.ids() } : {});
 
   for (;;) {
     const canGrant = () => (wake && used() < limit) || holdersEnded;
