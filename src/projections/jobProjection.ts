@@ -57,13 +57,16 @@ export const JOB_COLUMNS = [
 ] as const;
 
 /**
- * A row's values in JOB_COLUMNS order, for positional binding. Compiled once from the column list
- * (constant names only): a loop over the names is a keyed lookup per column, and a rebuild binds
- * millions of rows.
+ * Runs `statement` (an INSERT of JOB_COLUMNS, positional parameters) for one row. Compiled once from
+ * the column list (constant names only): a loop over the names is a keyed lookup per column, and a
+ * rebuild binds millions of rows. The values go as arguments, not as one array: better-sqlite3 binds
+ * an array argument element by element through a slower path (182,000 rows: 0.63 s against 0.84 s).
  */
-export const jobRowValues = new Function('row', `return [${JOB_COLUMNS.map((c) => `row.${c} ?? null`).join(', ')}];`) as (
-  row: JobRow,
-) => unknown[];
+export const runWithJobRow = new Function(
+  'statement',
+  'row',
+  `return statement.run(${JOB_COLUMNS.map((c) => `row.${c} ?? null`).join(', ')});`,
+) as (statement: { run(...values: unknown[]): unknown }, row: JobRow) => void;
 
 type Patch = (row: JobRow, d: Record<string, any>, event: ScannedEvent, at: string) => Partial<JobRow>;
 

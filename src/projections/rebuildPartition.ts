@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import { openEventStore, type ScannedEvent } from '../eventstore/index.js';
 import type { JobRow } from './jobReadModel.js';
-import { JOB_COLUMNS, JOB_EVENTS_READING_METADATA, evolveJob, jobRowValues, type Projection } from './jobProjection.js';
+import { JOB_COLUMNS, JOB_EVENTS_READING_METADATA, evolveJob, runWithJobRow, type Projection } from './jobProjection.js';
 import { readModelProjections } from './readModelProjections.js';
 import { THROUGHPUT_PROJECTION, ThroughputTally } from './throughput.js';
 
@@ -135,7 +135,7 @@ export function foldPartition(input: PartitionInput, onProgress?: (position: num
   const batchCounts = new Map<string, CountEntry>();
   db.transaction(() => {
     for (const row of rows.values()) {
-      insert.run(jobRowValues(row));
+      runWithJobRow(insert, row);
       bump(counts, row.owner, row.status);
       if (row.batch_id) bump(batchCounts, row.batch_id, row.status);
     }

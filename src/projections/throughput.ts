@@ -133,7 +133,7 @@ export class ThroughputTally {
     const values: unknown[] = new Array(COLUMNS.length);
     for (const row of rows) {
       for (let c = 0; c < COLUMNS.length; c++) values[c] = row[COLUMNS[c]!];
-      insert.run(values);
+      insert.run(...values); // as arguments: an array argument binds slower
     }
   }
 
