@@ -7,6 +7,7 @@ import { createJobStepActivities } from '../activities/jobStepActivities.js';
 import { createBatchActivities } from '../activities/batchActivities.js';
 import type { BatchItemStore } from '../batches/batchItemStore.js';
 import { createSchedulerActivities, type SchedulerDeps } from '../activities/schedulerActivities.js';
+import { createJobSignalActivities } from '../activities/jobSignalActivities.js';
 import { createWebhookActivities, type WebhookActivityDeps } from '../activities/webhookActivities.js';
 import { createRetentionActivities } from '../activities/retentionActivities.js';
 
@@ -97,6 +98,7 @@ export async function createEngineWorkers(options: EngineWorkerOptions): Promise
       ...(options.eventStore ? createEventStoreActivities(options.eventStore) : {}),
       ...(options.batchItems ? createBatchActivities(options.batchItems) : {}),
       ...(options.scheduler ? createSchedulerActivities(options.scheduler) : {}),
+      ...(options.scheduler ? createJobSignalActivities(options.scheduler.client) : {}),
     },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentSteps ?? 100,
     workflowThreadPoolSize: options.workflowThreads ?? 1,
@@ -138,6 +140,8 @@ export async function createSchedulerWorker(
     activities: {
       ...createSchedulerActivities(options.scheduler),
       ...createRetentionActivities({ ...options.scheduler, files: options.files }),
+      // A batch's controls to its jobs (they need a client, as the pool's grants do).
+      ...createJobSignalActivities(options.scheduler.client),
     },
     maxConcurrentActivityTaskExecutions: 50,
     shutdownForceTime: 5_000,

@@ -19,7 +19,10 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   patched,
+  proxyActivities,
+  proxyLocalActivities,
   setHandler,
+  sleep,
   startChild,
   upsertSearchAttributes,
   uuid4,
@@ -28,6 +31,7 @@ import {
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { AppendEventsRequest, EventStoreActivities } from '../activities/eventStoreActivities.js';
 import type { BatchActivities } from '../activities/batchActivities.js';
+import type { JobControlName, JobSignalActivities, JobSignalRequest } from '../activities/jobSignalActivities.js';
 import { BatchStatusKey } from '../temporal/searchAttributes.js';
 import {
   BatchEvents,
@@ -36,6 +40,7 @@ import {
   toPriorityKey,
   type Actor,
   type ControlAction,
+  type ReprioritizePayload,
 } from '../domain/index.js';
 import { installControlSurface, type ControlSurface } from './controlSurface.js';
 import { createEventOutbox, storeActivities, type EventOutbox } from './eventOutbox.js';
@@ -64,6 +69,9 @@ import {
 export * from './batchContract.js';
 
 const PAGE = 200;
+/** Controls to jobs per activity of the batch (a fan-out to a whole window is one or two). */
+const CONTROLS_PER_SEND = 500;
+const CONTROLS_RETRY_MS = 5_000;
 const DEFAULT_JOBS_PER_RUN = 1000;
 
 interface Child {
@@ -137,6 +145,18 @@ class BatchRun {
   private readonly recordsJobsSubmitted: boolean;
   private readonly submittedToRecord: AppendEventsRequest[] = [];
   private recordingSubmitted = false;
+  /**
+   * The batch's controls reach its jobs from the engine's process (jobSignalActivities.ts: one
+   * activity per fan-out, in order), not as a SignalExternal command per job, whose transfer tasks
+   * queue on the batch's own busy history (a resume of 101 jobs under load arrived over 40 s). Runs
+   * begun before this send them as commands (replay).
+   */
+  private readonly controlsFromProcess: boolean;
+  private readonly jobSignals: JobSignalActivities;
+  private readonly controlsToSend: JobSignalRequest[] = [];
+  private sendingControls = false;
+  /** Numbers this run's controls to jobs: with the batch id and the run, each one's request id. */
+  private controlsSent = 0;
 
   constructor(private readonly input: BatchWorkflowInput) {
     this.batchId = input.batchId;
@@ -152,6 +172,22 @@ class BatchRun {
     this.jobsPerRun = input.jobsPerRun ?? DEFAULT_JOBS_PER_RUN;
     this.total = input.retryFailed ? input.retryFailed.inputs.length : input.total;
     this.recordsJobsSubmitted = patched('batch-records-jobs-submitted');
+    this.controlsFromProcess = patched('batch-controls-from-process');
+    // Without end: a control must reach its jobs (a repeated send is taken once, by its request id).
+    const retry = { initialInterval: '1s', maximumInterval: '10s' } as const;
+    // Next to the read model (the single-process default) a local activity: an activity task queues
+    // on the server like the commands it replaces (seen: 2–35 s before a loaded dev server handed one
+    // out); else the scheduler's queue, served by the process that has the client.
+    this.jobSignals =
+      input.askPoolLocally === true
+        ? proxyLocalActivities<JobSignalActivities>({ startToCloseTimeout: '2m', retry })
+        : proxyActivities<JobSignalActivities>({
+            taskQueue: `${this.info.taskQueue}-scheduler`,
+            startToCloseTimeout: '2m',
+            retry,
+            // Controls go first, whatever the batch's priority (as the store's appends).
+            priority: { priorityKey: 1 },
+          });
   }
 
   async run(): Promise<BatchResult> {
@@ -165,7 +201,7 @@ class BatchRun {
     await CancellationScope.nonCancellable(() => this.runWindow());
     this.recordEnd();
     await this.outbox.flushed();
-    await condition(allHandlersFinished);
+    await condition(() => allHandlersFinished() && !this.sendingControls);
     return { batchId: this.batchId, status: this.state.status, counts: this.state.counts };
   }
 
@@ -302,7 +338,7 @@ class BatchRun {
   /** Drained: continue as new with a fresh history. */
   private async continueAsNewRun(): Promise<never> {
     await this.outbox.flushed();
-    await condition(allHandlersFinished);
+    await condition(() => allHandlersFinished() && !this.sendingControls);
     this.state.running = [];
     const carried = {
       state: this.snapshot(),
@@ -475,31 +511,78 @@ class BatchRun {
   private async syncChild(child: Child, who: Actor): Promise<void> {
     if (!child.started) return;
     const { state } = this;
-    const handle = getExternalWorkflowHandle(child.jobId);
     const payload = { actor: who.actor, reason: who.reason ?? `batch ${this.batchId}` };
-    // Not cancellable: a cancel of the batch itself must still reach its jobs. A failure means the
-    // job has just finished, which is fine.
-    const send = (signal: () => Promise<void>) => CancellationScope.nonCancellable(signal).catch(() => undefined);
     if (this.finishing()) {
       if (!child.cancelSent) {
         child.cancelSent = true;
         // closeAsCanceled + Temporal's cancel request: the job's execution closes as Canceled.
-        await send(() => handle.signal(cancelSignal, { ...payload, closeAsCanceled: true }));
-        await send(() => handle.cancel());
+        await this.sendToJob(child.jobId, 'cancel', { ...payload, closeAsCanceled: true });
       }
       return;
     }
     if (state.status === 'paused' && !child.pausedByBatch) {
       child.pausedByBatch = true;
-      await send(() => handle.signal(pauseSignal, payload));
+      await this.sendToJob(child.jobId, 'pause', payload);
     } else if (state.status === 'running' && child.pausedByBatch) {
       child.pausedByBatch = false;
-      await send(() => handle.signal(resumeSignal, payload));
+      await this.sendToJob(child.jobId, 'resume', payload);
     }
     if (this.prioritySetByBatch && child.priority !== state.priority) {
       child.priority = state.priority;
-      await send(() => handle.signal(reprioritizeSignal, { ...payload, priority: state.priority }));
+      await this.sendToJob(child.jobId, 'reprioritize', { ...payload, priority: state.priority });
     }
+  }
+
+  /**
+   * One control to one of the batch's jobs. Queued for the engine's process, which sends the queue in
+   * order (`sendControls`); in runs begun before that, a SignalExternal command (and for a cancel,
+   * Temporal's cancel request after it), awaited — the commands as those runs issued them.
+   */
+  private async sendToJob(jobId: string, control: JobControlName, payload: JobSignalRequest['payload']): Promise<void> {
+    if (this.controlsFromProcess) {
+      const requestId = `${this.batchId}/${this.state.run}/${++this.controlsSent}`;
+      this.controlsToSend.push({ jobId, control, payload: { ...payload, requestId } });
+      this.sendControls();
+      return;
+    }
+    const handle = getExternalWorkflowHandle(jobId);
+    // Not cancellable: a cancel of the batch itself must still reach its jobs. A failure means the
+    // job has just finished, which is fine.
+    const send = (signal: () => Promise<void>) => CancellationScope.nonCancellable(signal).catch(() => undefined);
+    if (control === 'cancel') {
+      await send(() => handle.signal(cancelSignal, payload));
+      await send(() => handle.cancel());
+    } else if (control === 'pause') await send(() => handle.signal(pauseSignal, payload));
+    else if (control === 'resume') await send(() => handle.signal(resumeSignal, payload));
+    else await send(() => handle.signal(reprioritizeSignal, payload as ReprioritizePayload));
+  }
+
+  /**
+   * Sends the queued controls, one activity at a time and in the order queued, so a job told to pause
+   * and then to resume hears it in that order. Not cancellable, as the commands it replaces: a cancel
+   * of the batch itself must still reach its jobs. The run ends (or continues as new) once it is done.
+   */
+  private sendControls(): void {
+    if (this.sendingControls) return;
+    this.sendingControls = true;
+    void CancellationScope.nonCancellable(async () => {
+      // After the code that queued this one has queued the rest of its fan-out (a control reaches every
+      // job of the window in one go): it runs on before the queued microtasks.
+      await Promise.resolve();
+      while (this.controlsToSend.length > 0) {
+        const requests = this.controlsToSend.splice(0, CONTROLS_PER_SEND);
+        try {
+          await this.jobSignals.signalJobs({ requests });
+        } catch {
+          // Retried without end by Temporal, so only a failure it gives up on lands here (the activity
+          // not served at all, say): keep the controls, in order, and try again.
+          this.controlsToSend.unshift(...requests);
+          await sleep(CONTROLS_RETRY_MS);
+        }
+      }
+    }).finally(() => {
+      this.sendingControls = false;
+    });
   }
 
   private snapshot(): BatchState {

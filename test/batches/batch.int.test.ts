@@ -156,6 +156,41 @@ describe('batches', () => {
     expect(jobs.filter((j) => j.id !== first.id).every((j) => j.priority === 4)).toBe(true);
   });
 
+  it("sends its controls to its jobs from the engine's process: in the order taken, each once, no command per job in its history", async () => {
+    const id = await create({ jobs: Array.from({ length: 4 }, () => sleepJob(400, 4)), concurrency: 4 });
+    await eventually(async () => (await jobsOf(id)).filter((j) => j.status === 'running').length === 4, 20_000, 'four running');
+    // Three controls back to back: every job must hear them in the order the batch took them.
+    expect((await engine.api('POST', `/api/v1/batches/${id}/pause`, { reason: 'window' })).status).toBe(200);
+    expect((await engine.api('PUT', `/api/v1/batches/${id}/priority`, { priority: 4 })).status).toBe(200);
+    expect((await engine.api('POST', `/api/v1/batches/${id}/resume`)).status).toBe(200);
+    await untilBatch(id, (b) => b.status === 'completed', 'completed');
+    const history = (await engine.client.workflow.getHandle(id).fetchHistory()).events!;
+    // One activity per fan-out (signalJobs, in this process: a local one), no SignalExternal per job.
+    expect(history.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
+    const fanOuts = history.filter(
+      (e) =>
+        e.markerRecordedEventAttributes?.markerName === 'core_local_activity' &&
+        Buffer.from(e.markerRecordedEventAttributes.details!.data!.payloads![0]!.data!).toString().includes('signalJobs'),
+    );
+    expect(fanOuts.length).toBeGreaterThanOrEqual(1);
+    expect(fanOuts.length).toBeLessThanOrEqual(3);
+    const batchPaused = engine.eventStore.readStream(id).find((e) => e.type === 'BatchPaused')!;
+    const jobs = await jobsOf(id);
+    expect(jobs).toHaveLength(4);
+    for (const job of jobs) {
+      expect(job).toMatchObject({ status: 'completed', priority: 4 });
+      const controls = engine.eventStore
+        .readStream(job.id)
+        .filter((e) => ['JobPaused', 'JobReprioritized', 'JobResumed', 'JobSignalIgnored'].includes(e.type));
+      expect(controls.map((e) => e.type)).toEqual(['JobPaused', 'JobReprioritized', 'JobResumed']);
+      for (const e of controls) {
+        // Who asked the batch, and a request id of the batch's own (a repeated send is taken once).
+        expect(e.metadata.actor).toBe(batchPaused.metadata.actor);
+        expect(e.metadata.requestId).toMatch(new RegExp(`^${id}/1/\\d+$`));
+      }
+    }
+  });
+
   it("records each job's JobSubmitted once Temporal started it, as the job itself would: one event, no fork", async () => {
     const id = await create({ type: 'noop', items: Array.from({ length: 6 }, () => ({})), concurrency: 6 });
     await untilBatch(id, (b) => b.status === 'completed', 'completed');

@@ -126,4 +126,41 @@ describe('a pool of 2 across two worker processes', () => {
     expect(history.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
     expect(history.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pickPoolWaiters')).toBe(true);
   });
+
+  it('a batch run by the worker processes reaches its jobs through the API process: pause and resume, no command per job', async () => {
+    const created = await engine.api('POST', '/api/v1/batches', {
+      name: 'across',
+      concurrency: 2,
+      jobs: Array.from({ length: 4 }, () => ({ name: 'p', type: 'probe', pool: 'gpu', input: { log, steps: 5, step_ms: 300 } })),
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.batch_id as string;
+    const jobsOf = async () => (await engine.api('GET', `/api/v1/batches/${id}/jobs?limit=10`)).body as any[];
+    await eventually(async () => (await jobsOf()).filter((j) => j.status === 'running').length === 2, 30_000, 'two running');
+    expect((await engine.api('POST', `/api/v1/batches/${id}/pause`, { reason: 'across' })).status).toBe(200);
+    await eventually(async () => (await jobsOf()).filter((j) => j.status === 'paused').length === 2, 20_000, 'both paused');
+    expect((await engine.api('POST', `/api/v1/batches/${id}/resume`)).status).toBe(200);
+    await eventually(
+      async () => (await engine.api('GET', `/api/v1/batches/${id}`)).body.status === 'completed',
+      90_000,
+      'the batch completed',
+    );
+    const jobs = await jobsOf();
+    expect(jobs.map((j) => j.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    for (const j of jobs.filter((x) => engine.eventStore.readStream(x.id).some((e) => e.type === 'JobPaused'))) {
+      const types = engine.eventStore.readStream(j.id).map((e) => e.type);
+      expect(types.filter((t) => t === 'JobPaused')).toHaveLength(1);
+      expect(types.filter((t) => t === 'JobResumed')).toHaveLength(1);
+      expect(types.indexOf('JobPaused')).toBeLessThan(types.indexOf('JobResumed'));
+    }
+    // The workflows run in other processes: the fan-outs are activities on the scheduler's queue,
+    // served by this process (it has the client), not SignalExternal commands of the batch.
+    const history = (await engine.client.workflow.getHandle(id).fetchHistory()).events!;
+    expect(history.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
+    const fanOuts = history.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'signalJobs');
+    expect(fanOuts.length).toBeGreaterThanOrEqual(2);
+    expect(
+      fanOuts.every((e) => e.activityTaskScheduledEventAttributes!.taskQueue!.name === `${engine.taskQueue}-scheduler`),
+    ).toBe(true);
+  });
 });

@@ -108,6 +108,19 @@ const histories: { file: string; contains: string[]; signals: string[] }[] = [
     contains: ['START_CHILD_WORKFLOW_EXECUTION_INITIATED', 'CHILD_WORKFLOW_EXECUTION_COMPLETED', 'WORKFLOW_EXECUTION_COMPLETED'],
     signals: [],
   },
+  {
+    // A batch of 12 sleep jobs, 3 at a time, paused, reprioritized, resumed and cancelled through the
+    // API, before its controls to its jobs were sent from the engine's process: each one a
+    // SignalExternal command of the batch (and a cancel request after each cancel).
+    file: 'batch-controls-before-sent-from-process.json',
+    contains: [
+      'SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED',
+      'EXTERNAL_WORKFLOW_EXECUTION_SIGNALED',
+      'REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED',
+      'WORKFLOW_EXECUTION_COMPLETED',
+    ],
+    signals: ['pause', 'resume', 'reprioritize', 'cancel'],
+  },
 ];
 
 beforeAll(() => installRuntime());
