@@ -201,7 +201,7 @@ class BatchRun {
     await CancellationScope.nonCancellable(() => this.runWindow());
     this.recordEnd();
     await this.outbox.flushed();
-    await condition(() => allHandlersFinished() && !this.sendingControls);
+    await condition(() => allHandlersFinished() && !this.sendingControls && this.controlsToSend.length === 0);
     return { batchId: this.batchId, status: this.state.status, counts: this.state.counts };
   }
 
@@ -338,7 +338,7 @@ class BatchRun {
   /** Drained: continue as new with a fresh history. */
   private async continueAsNewRun(): Promise<never> {
     await this.outbox.flushed();
-    await condition(() => allHandlersFinished() && !this.sendingControls);
+    await condition(() => allHandlersFinished() && !this.sendingControls && this.controlsToSend.length === 0);
     this.state.running = [];
     const carried = {
       state: this.snapshot(),
@@ -566,8 +566,8 @@ class BatchRun {
     if (this.sendingControls) return;
     this.sendingControls = true;
     void CancellationScope.nonCancellable(async () => {
-      // After the code that queued this one has queued the rest of its fan-out (a control reaches every
-      // job of the window in one go): it runs on before the queued microtasks.
+      // Lets the code that queued this control queue the rest of its fan-out first (syncChildren runs
+      // to its end before this microtask), so a control reaches a whole window in one call.
       await Promise.resolve();
       while (this.controlsToSend.length > 0) {
         const requests = this.controlsToSend.splice(0, CONTROLS_PER_SEND);
@@ -582,6 +582,8 @@ class BatchRun {
       }
     }).finally(() => {
       this.sendingControls = false;
+      // Queued after the loop's last look and before this callback: send it too.
+      if (this.controlsToSend.length > 0) this.sendControls();
     });
   }
 
