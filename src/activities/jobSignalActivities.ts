@@ -10,8 +10,11 @@
  * the job's history alone, and the batch's history one activity per fan-out.
  */
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
 import type { ControlPayload, ReprioritizePayload } from '../domain/index.js';
-import { cancelSignal, pauseSignal, reprioritizeSignal, resumeSignal } from '../workflows/jobContract.js';
+import { jobControl } from '../workflows/jobContract.js';
+import { eachAtMost } from '../commands/eachAtMost.js';
+import { signalWithTries } from './signalWithTries.js';
 
 /** The job controls a batch forwards (the signals of the job's public contract, same names). */
 export type JobControlName = 'pause' | 'resume' | 'reprioritize' | 'cancel';
@@ -52,23 +55,17 @@ export function createJobSignalActivities(client: Client) {
         if (list) list.push(r);
         else byJob.set(r.jobId, [r]);
       }
-      const waiting = [...byJob.entries()];
       const gone: string[] = [];
       let sent = 0;
-      await Promise.all(
-        Array.from({ length: Math.min(JOBS_IN_PARALLEL, waiting.length) }, async () => {
-          for (let next = waiting.shift(); next; next = waiting.shift()) {
-            const [jobId, controls] = next;
-            const handle = client.workflow.getHandle(jobId);
-            try {
-              for (const control of controls) sent += await withTries(() => sendOne(handle, control));
-            } catch (error) {
-              if (!(error instanceof WorkflowNotFoundError)) throw error;
-              gone.push(jobId);
-            }
-          }
-        }),
-      );
+      await eachAtMost([...byJob.entries()], JOBS_IN_PARALLEL, async ([jobId, controls]) => {
+        const handle = client.workflow.getHandle(jobId);
+        try {
+          for (const control of controls) sent += await signalWithTries(() => sendOne(handle, control), TRIES);
+        } catch (error) {
+          if (!(error instanceof WorkflowNotFoundError)) throw error;
+          gone.push(jobId);
+        }
+      });
       return { sent, gone };
     },
   };
@@ -77,24 +74,8 @@ export function createJobSignalActivities(client: Client) {
 export type JobSignalActivities = ReturnType<typeof createJobSignalActivities>;
 
 async function sendOne(handle: WorkflowHandle, { control, payload }: JobSignalRequest): Promise<number> {
-  if (control === 'pause') await handle.signal(pauseSignal, payload);
-  else if (control === 'resume') await handle.signal(resumeSignal, payload);
-  else if (control === 'reprioritize') await handle.signal(reprioritizeSignal, payload as ReprioritizePayload);
-  else {
-    await handle.signal(cancelSignal, payload);
-    // The job's execution then closes as Canceled (see ControlPayload.closeAsCanceled).
-    if (payload.closeAsCanceled) await handle.cancel();
-  }
+  await handle.signal(jobControl.signals[control] as SignalDefinition<[JobSignalRequest['payload']]>, payload);
+  // A cancel that closes the job's execution as Canceled (see ControlPayload.closeAsCanceled).
+  if (control === 'cancel' && payload.closeAsCanceled) await handle.cancel();
   return 1;
-}
-
-async function withTries<T>(send: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await send();
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError || attempt >= TRIES) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
-    }
-  }
 }

@@ -10,6 +10,7 @@ import { ReadModelHolder, type ReadModelSource } from '../projections/readModelH
 import { PoolEvents, isTerminalJobStatus, poolStreamId, poolWorkflowId } from '../domain/index.js';
 import { poolSlotGrantedSignal, type PoolHolder, type PoolWorkflowInput } from '../workflows/poolContract.js';
 import type { PoolWaker } from '../commands/poolWaker.js';
+import { signalWithTries } from './signalWithTries.js';
 
 export interface SchedulerDeps {
   client: Client;
@@ -122,18 +123,14 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
     const gone: string[] = [];
     await Promise.all(
       picks.map(async ({ jobId }) => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await deps.client.workflow.getHandle(jobId).signal(poolSlotGrantedSignal, { pool });
-            return;
-          } catch (error) {
-            if (error instanceof WorkflowNotFoundError) {
-              gone.push(jobId);
-              return;
-            }
-            if (attempt >= GRANT_SIGNAL_TRIES) throw error;
-            await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
-          }
+        try {
+          await signalWithTries(
+            () => deps.client.workflow.getHandle(jobId).signal(poolSlotGrantedSignal, { pool }),
+            GRANT_SIGNAL_TRIES,
+          );
+        } catch (error) {
+          if (!(error instanceof WorkflowNotFoundError)) throw error;
+          gone.push(jobId);
         }
       }),
     );

@@ -28,7 +28,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { WorkflowIdReusePolicy, type SignalDefinition } from '@temporalio/common';
 import type { AppendEventsRequest, EventStoreActivities } from '../activities/eventStoreActivities.js';
 import type { BatchActivities } from '../activities/batchActivities.js';
 import type { JobControlName, JobSignalActivities, JobSignalRequest } from '../activities/jobSignalActivities.js';
@@ -40,7 +40,6 @@ import {
   toPriorityKey,
   type Actor,
   type ControlAction,
-  type ReprioritizePayload,
 } from '../domain/index.js';
 import { installControlSurface, type ControlSurface } from './controlSurface.js';
 import { createEventOutbox, storeActivities, type EventOutbox } from './eventOutbox.js';
@@ -55,14 +54,11 @@ import {
 } from './batchContract.js';
 import {
   JOB_WORKFLOW_REVISION,
+  jobControl,
   jobPlacement,
-  cancelSignal,
   jobSearchAttributes,
   jobSubmittedEvent,
   jobWorkflow,
-  pauseSignal,
-  reprioritizeSignal,
-  resumeSignal,
   type JobWorkflowInput,
 } from './jobWorkflow.js';
 
@@ -549,12 +545,8 @@ class BatchRun {
     // Not cancellable: a cancel of the batch itself must still reach its jobs. A failure means the
     // job has just finished, which is fine.
     const send = (signal: () => Promise<void>) => CancellationScope.nonCancellable(signal).catch(() => undefined);
-    if (control === 'cancel') {
-      await send(() => handle.signal(cancelSignal, payload));
-      await send(() => handle.cancel());
-    } else if (control === 'pause') await send(() => handle.signal(pauseSignal, payload));
-    else if (control === 'resume') await send(() => handle.signal(resumeSignal, payload));
-    else await send(() => handle.signal(reprioritizeSignal, payload as ReprioritizePayload));
+    await send(() => handle.signal(jobControl.signals[control] as SignalDefinition<[JobSignalRequest['payload']]>, payload));
+    if (control === 'cancel') await send(() => handle.cancel());
   }
 
   /**

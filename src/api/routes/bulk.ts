@@ -4,6 +4,7 @@ import { actorOf, loadJob, loadSteerableJob } from '../context.js';
 import { ApiError, badRequest } from '../errors.js';
 import { ErrorResponse, JobStatusEnum, Priority } from '../schemas.js';
 import { validationHook } from '../validation.js';
+import { eachAtMost } from '../../commands/eachAtMost.js';
 import type { JobRow } from '../../projections/jobReadModel.js';
 import { NotDoneYet } from '../../commands/controlWait.js';
 
@@ -96,59 +97,56 @@ export function bulkRoutes(deps: ApiDeps) {
       }
 
       const results: { job_id: string; success: boolean; pending?: true; status: string | null; error: string | null }[] = [];
-      const queue = targets.slice();
       // One bound for the request: once a job did not take its control within the wait and no other job
       // took one for as long (no worker runs the jobs), the rest are not sent — each would wait the bound
       // too. One stuck job among live ones does not stop the others: they keep taking theirs.
       const wait = deps.commands.controlWaitMs;
       let lastTaken = Date.now();
       let notTaken = false;
-      const run = async () => {
-        for (let target = queue.shift(); target; target = queue.shift()) {
-          if (!target.row) {
-            results.push({ job_id: target.id, success: false, status: null, error: target.error ?? 'not found' });
-            continue;
+      const run = async (target: (typeof targets)[number]) => {
+        if (!target.row) {
+          results.push({ job_id: target.id, success: false, status: null, error: target.error ?? 'not found' });
+          return;
+        }
+        if (notTaken && Date.now() - lastTaken >= wait) {
+          const error = 'not sent: the jobs before it did not take theirs (is a worker running?); send it again';
+          results.push({ job_id: target.id, success: false, status: target.row.status, error });
+          return;
+        }
+        try {
+          let after: JobRow | undefined;
+          if (body.action === 'delete') {
+            await deps.commands.deleteJobs([target.row], actor, body.reason ?? 'bulk delete');
+          } else if (body.action === 'reprioritize') {
+            after = await deps.commands.reprioritize(target.row, body.priority!, actor, body.reason);
+          } else if (body.action === 'retry') {
+            after = await deps.commands.retry(target.row, actor);
+          } else {
+            after = await deps.commands.control(target.row, body.action, actor, body.reason);
           }
-          if (notTaken && Date.now() - lastTaken >= wait) {
-            const error = 'not sent: the jobs before it did not take theirs (is a worker running?); send it again';
-            results.push({ job_id: target.id, success: false, status: target.row.status, error });
-            continue;
+          lastTaken = Date.now();
+          results.push({
+            job_id: target.id,
+            success: true,
+            status: body.action === 'delete' ? 'deleted' : (after?.status ?? null),
+            error: null,
+          });
+        } catch (error) {
+          if (error instanceof NotDoneYet) {
+            notTaken = true;
+            const status = deps.readModel.getJob(target.id)?.status ?? target.row.status;
+            results.push({ job_id: target.id, success: true, pending: true, status, error: null });
+            return;
           }
-          try {
-            let after: JobRow | undefined;
-            if (body.action === 'delete') {
-              await deps.commands.deleteJobs([target.row], actor, body.reason ?? 'bulk delete');
-            } else if (body.action === 'reprioritize') {
-              after = await deps.commands.reprioritize(target.row, body.priority!, actor, body.reason);
-            } else if (body.action === 'retry') {
-              after = await deps.commands.retry(target.row, actor);
-            } else {
-              after = await deps.commands.control(target.row, body.action, actor, body.reason);
-            }
-            lastTaken = Date.now();
-            results.push({
-              job_id: target.id,
-              success: true,
-              status: body.action === 'delete' ? 'deleted' : (after?.status ?? null),
-              error: null,
-            });
-          } catch (error) {
-            if (error instanceof NotDoneYet) {
-              notTaken = true;
-              const status = deps.readModel.getJob(target.id)?.status ?? target.row.status;
-              results.push({ job_id: target.id, success: true, pending: true, status, error: null });
-              continue;
-            }
-            results.push({
-              job_id: target.id,
-              success: false,
-              status: target.row.status,
-              error: error instanceof ApiError ? error.details : (error as Error).message,
-            });
-          }
+          results.push({
+            job_id: target.id,
+            success: false,
+            status: target.row.status,
+            error: error instanceof ApiError ? error.details : (error as Error).message,
+          });
         }
       };
-      await Promise.all(Array.from({ length: Math.min(8, targets.length) }, run));
+      await eachAtMost(targets, 8, run);
       const order = new Map(targets.map((t, i) => [t.id, i]));
       results.sort((a, b) => order.get(a.job_id)! - order.get(b.job_id)!);
       const succeeded = results.filter((r) => r.success).length;

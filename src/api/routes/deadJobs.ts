@@ -5,6 +5,7 @@ import { errorResponses, json } from '../openapi.js';
 import { pageHeaders, paged } from '../paging.js';
 import { toJobResource } from '../jobResource.js';
 import { validationHook } from '../validation.js';
+import { eachAtMost } from '../../commands/eachAtMost.js';
 import { DeadJobsAction, DeadJobsPage, DeadJobsPurged, DeadJobsQuery, DeadJobsRetried } from '../operationsSchemas.js';
 import type { JobRow } from '../../projections/jobReadModel.js';
 import { PendingResponse } from '../schemas.js';
@@ -120,27 +121,24 @@ export function deadJobRoutes(deps: ApiDeps) {
       const body = c.req.valid('json');
       const { rows, skipped } = select(user, body);
       const retried = new Set<string>();
-      const waiting = rows.slice();
       // Once a retry was not recorded in time (no worker runs the jobs), the rest do not wait for theirs.
       let recordsLag = false;
-      const worker = async () => {
-        for (let row = waiting.shift(); row; row = waiting.shift()) {
-          try {
-            const reason = body.reason ?? 'retried from the dead-letter view';
-            await deps.commands.retry(row, actorOf(user), reason, { waitForRecord: !recordsLag });
+      const retryOne = async (row: (typeof rows)[number]) => {
+        try {
+          const reason = body.reason ?? 'retried from the dead-letter view';
+          await deps.commands.retry(row, actorOf(user), reason, { waitForRecord: !recordsLag });
+          retried.add(row.id);
+        } catch (error) {
+          // Started, not recorded yet (no worker ran it): retried all the same.
+          if (error instanceof NotDoneYet) {
+            recordsLag = true;
             retried.add(row.id);
-          } catch (error) {
-            // Started, not recorded yet (no worker ran it): retried all the same.
-            if (error instanceof NotDoneYet) {
-              recordsLag = true;
-              retried.add(row.id);
-              continue;
-            }
-            skipped.push({ job_id: row.id, error: error instanceof ApiError ? error.details : (error as Error).message });
+            return;
           }
+          skipped.push({ job_id: row.id, error: error instanceof ApiError ? error.details : (error as Error).message });
         }
       };
-      await Promise.all(Array.from({ length: Math.min(RETRY_CONCURRENCY, rows.length) }, worker));
+      await eachAtMost(rows, RETRY_CONCURRENCY, retryOne);
       const jobIds = rows.map((row) => row.id).filter((id) => retried.has(id));
       return c.json({ retried: jobIds.length, job_ids: jobIds, skipped }, 200);
     },
