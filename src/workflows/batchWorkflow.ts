@@ -41,7 +41,7 @@ import {
   type Actor,
   type ControlAction,
 } from '../domain/index.js';
-import { installControlSurface, type ControlSurface } from './controlSurface.js';
+import { installControlSurface, settleBeforeClose, type ControlSurface } from './controlSurface.js';
 import { createEventOutbox, storeActivities, type EventOutbox } from './eventOutbox.js';
 import {
   batchControl,
@@ -148,6 +148,7 @@ class BatchRun {
    * begun before this send them as commands (replay).
    */
   private readonly controlsFromProcess: boolean;
+  private readonly controlsAfterTaskNews: boolean;
   private readonly jobSignals: JobSignalActivities;
   private readonly controlsToSend: JobSignalRequest[] = [];
   private sendingControls = false;
@@ -169,6 +170,9 @@ class BatchRun {
     this.total = input.retryFailed ? input.retryFailed.inputs.length : input.total;
     this.recordsJobsSubmitted = patched('batch-records-jobs-submitted');
     this.controlsFromProcess = patched('batch-controls-from-process');
+    // A control is taken after the rest of its task (see controlSurface's takeAfterTaskNews): a batch
+    // paused or cancelled as its last job ended records what Temporal's refused closing task did.
+    this.controlsAfterTaskNews = patched('controls-after-task-news');
     // Without end: a control must reach its jobs (a repeated send is taken once, by its request id).
     const retry = { initialInterval: '1s', maximumInterval: '10s' } as const;
     // Next to the read model (the single-process default) a local activity: an activity task queues
@@ -191,13 +195,18 @@ class BatchRun {
     this.installHandlers();
     // `temporal workflow cancel` on the batch is its cancel: the window runs out of the reach of
     // Temporal's cancellation, so it can cancel its jobs, wait for them and record the end itself.
-    CancellationScope.current().cancelRequested.catch(() => {
-      if (!this.finishing()) this.cancel({ actor: 'external', reason: 'cancellation requested through Temporal' });
-    });
+    CancellationScope.current().cancelRequested.catch(() =>
+      this.controls!.later(() => {
+        if (!this.finishing()) this.cancel({ actor: 'external', reason: 'cancellation requested through Temporal' });
+      }),
+    );
     await CancellationScope.nonCancellable(() => this.runWindow());
     this.recordEnd();
-    await this.outbox.flushed();
-    await condition(() => allHandlersFinished() && !this.sendingControls && this.controlsToSend.length === 0);
+    if (this.controlsAfterTaskNews) await this.settleBeforeClose();
+    else {
+      await this.outbox.flushed();
+      await condition(() => allHandlersFinished() && !this.sendingControls && this.controlsToSend.length === 0);
+    }
     return { batchId: this.batchId, status: this.state.status, counts: this.state.counts };
   }
 
@@ -255,7 +264,12 @@ class BatchRun {
           return { state: this.snapshot(), position: this.outbox.lastPosition() };
         },
       },
-      this.input.carried?.controlIds,
+      {
+        carriedIds: this.input.carried?.controlIds,
+        takeAfterTaskNews: this.controlsAfterTaskNews,
+        // A job's end reaches the window through `finished` and a condition: controls come after it.
+        readyToTake: () => this.finished.length === 0,
+      },
     );
   }
 
@@ -331,10 +345,18 @@ class BatchRun {
     }
   }
 
+  /** Before the run closes or continues as new: its record stored, its controls taken and sent. */
+  private settleBeforeClose(): Promise<void> {
+    return settleBeforeClose(this.controls!, this.outbox, () => !this.sendingControls && this.controlsToSend.length === 0);
+  }
+
   /** Drained: continue as new with a fresh history. */
   private async continueAsNewRun(): Promise<never> {
-    await this.outbox.flushed();
-    await condition(() => allHandlersFinished() && !this.sendingControls && this.controlsToSend.length === 0);
+    if (this.controlsAfterTaskNews) await this.settleBeforeClose();
+    else {
+      await this.outbox.flushed();
+      await condition(() => allHandlersFinished() && !this.sendingControls && this.controlsToSend.length === 0);
+    }
     this.state.running = [];
     const carried = {
       state: this.snapshot(),

@@ -29,6 +29,8 @@ export interface EventOutbox {
   record(type: string, data: Record<string, unknown>, who: Actor, eventId?: string): number;
   /** Resolves once every event up to `seq` (default: all recorded) is in the store. */
   flushed(seq?: number): Promise<void>;
+  /** Whether an event recorded is not in the store yet. */
+  pending(): boolean;
   /** Global position of the last appended event (read-your-writes for callers). */
   lastPosition(): number;
   /**
@@ -189,6 +191,7 @@ export function createEventOutbox(options: {
       if (appendedSeq >= seq) return Promise.resolve();
       return new Promise<void>((resolve) => waiters.push({ seq, resolve }));
     },
+    pending: () => recordedSeq > appendedSeq,
     lastPosition: () => position,
     foundStored: (seq) => storedUpTo >= seq,
   };

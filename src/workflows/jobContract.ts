@@ -116,8 +116,13 @@ export interface CarriedJobState {
  * 7: a pool's grant that arrives while the job's JobQueued is still being flushed (the pool was woken by
  *    its commit before the append's completion reached the job) is kept; before, the job overwrote it,
  *    asked again and waited forever (the pool counted it a holder).
+ * 8: a control (signal, Update, Temporal's cancel) is taken after whatever else its workflow task
+ *    brought: a step that ended in the same task counts first, so a control meeting the last step's
+ *    end finds the job completed (before, Temporal refused the closing task and ran it again with the
+ *    control first: a paused job with every step done, and the refused task's JobCompleted left in
+ *    the log). The run closes only once every control that came is taken and its event stored.
  */
-export const JOB_WORKFLOW_REVISION = 7;
+export const JOB_WORKFLOW_REVISION = 8;
 
 /** Where a job's workflow runs, as its input says (and a batch's, for the jobs it starts). */
 export type JobPlacement = Pick<JobWorkflowInput, 'storeAccess' | 'askPoolLocally'>;

@@ -58,7 +58,7 @@ import {
 } from './poolContract.js';
 import type { JobStepActivities, RunJobStepInput, RunJobStepOutput } from '../activities/jobStepActivities.js';
 import { JobPriorityKey, JobStatusKey } from '../temporal/searchAttributes.js';
-import { installControlSurface, type ControlSurface } from './controlSurface.js';
+import { installControlSurface, settleBeforeClose, type ControlSurface } from './controlSurface.js';
 import { createEventOutbox, outboxMetadata, schedulerActivities, storeActivities, type EventOutbox } from './eventOutbox.js';
 import {
   jobControl,
@@ -204,6 +204,13 @@ class JobRun {
    * replay must find again.
    */
   private readonly plainWaits: boolean;
+  /**
+   * Revision 8: a control is taken after the rest of its workflow task (see controlSurface's
+   * `takeAfterTaskNews`): a step's end that came with it counts first — the job completes, or takes
+   * the control before its next step starts — and the run closes only once every control that came
+   * is taken and every event recorded is in the store.
+   */
+  private readonly controlsAfterTaskNews: boolean;
 
   constructor(private readonly input: JobWorkflowInput) {
     const carried = input.carried;
@@ -218,6 +225,7 @@ class JobRun {
     this.upsertedStatus = this.state.status;
     this.poolWakeWaitMs = (input.revision ?? 0) >= 1 ? POOL_WAKE_WAIT_MS : POOL_WAKE_WAIT_BEFORE_REVISION_1_MS;
     this.plainWaits = (input.revision ?? 0) >= 6;
+    this.controlsAfterTaskNews = this.since(8, 'controls-after-task-news');
     // Events are recorded here, appended in order by one flusher (see eventOutbox.ts).
     this.correlationId = input.correlationId ?? input.batchId ?? input.jobId;
     this.outbox = createEventOutbox({
@@ -239,10 +247,14 @@ class JobRun {
       if (!isCancellation(error)) throw error;
       // Cancelled through Temporal: finish the record, then let the execution close as Canceled.
       await CancellationScope.nonCancellable(async () => {
+        // Controls that came with Temporal's cancel are taken first (revision 8): the API and batches
+        // send their cancel and then request Temporal's, and the record names who cancelled.
+        if (this.controls!.waiting()) await this.controls!.taken();
         if (!isTerminalJobStatus(this.state.status)) this.cancel(TEMPORAL_CANCEL);
         await this.cleanupAfterCancel('cancellation requested through Temporal');
         await this.outbox.flushed();
         await this.announceEnd();
+        if (this.controlsAfterTaskNews) await settleBeforeClose(this.controls!, this.outbox);
       });
       throw error;
     }
@@ -259,7 +271,9 @@ class JobRun {
       await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
       await CancellationScope.nonCancellable(() => Promise.all(this.outgoing));
     }
-    if (this.state.status === 'cancelled') await this.closeAsCanceledIfRequested();
+    const closeAsCanceled = this.state.status === 'cancelled' && (await this.closesAsCanceled());
+    if (this.controlsAfterTaskNews) await settleBeforeClose(this.controls!, this.outbox);
+    if (closeAsCanceled) throw new CancelledFailure('Job cancelled');
     if (this.state.status === 'failed') {
       throw ApplicationFailure.create({
         type: this.state.errorType ?? 'JobFailed',
@@ -363,7 +377,7 @@ class JobRun {
           return { state: this.snapshot(), position: this.outbox.lastPosition() };
         },
       },
-      this.input.carried?.controlIds,
+      { carriedIds: this.input.carried?.controlIds, takeAfterTaskNews: this.controlsAfterTaskNews },
     );
     setHandler(poolSlotGrantedSignal, ({ pool }) => this.onSlotGranted(pool));
     setHandler(watchDependencySignal, ({ dependentId }) => {
@@ -372,10 +386,13 @@ class JobRun {
     });
     setHandler(dependencyFinishedSignal, ({ jobId, status }) => this.onDependencyOutcome(jobId, status));
     // `temporal workflow cancel` (or the Web UI's cancel) is the same as the cancel signal.
-    CancellationScope.current().cancelRequested.catch(() => {
-      this.cancelRequestedByTemporal = true;
-      if (!isTerminalJobStatus(this.state.status)) this.cancel(TEMPORAL_CANCEL);
-    });
+    // Taken as the controls are (after the task's other news, since revision 8).
+    CancellationScope.current().cancelRequested.catch(() =>
+      this.controls!.later(() => {
+        this.cancelRequestedByTemporal = true;
+        if (!isTerminalJobStatus(this.state.status)) this.cancel(TEMPORAL_CANCEL);
+      }),
+    );
   }
 
   private pause(who: Actor): number {
@@ -432,15 +449,15 @@ class JobRun {
   }
 
   /**
-   * A cancelled job closes as Canceled in Temporal only if Temporal cancellation was requested (the
-   * SDK closes an execution as Canceled only then). The API and batches request it right after their
-   * cancel (closeAsCanceled); wait for that request briefly so the Web UI agrees with the record.
+   * Whether a cancelled job closes as Canceled in Temporal: only if Temporal cancellation was requested
+   * (the SDK closes an execution as Canceled only then). The API and batches request it right after
+   * their cancel (closeAsCanceled); wait for that request briefly so the Web UI agrees with the record.
    */
-  private async closeAsCanceledIfRequested(): Promise<void> {
+  private async closesAsCanceled(): Promise<boolean> {
     if (!this.cancelRequestedByTemporal && this.cancelRequestExpected) {
       await CancellationScope.nonCancellable(() => condition(() => this.cancelRequestedByTemporal, CANCEL_REQUEST_WAIT_MS));
     }
-    if (this.cancelRequestedByTemporal) throw new CancelledFailure('Job cancelled');
+    return this.cancelRequestedByTemporal;
   }
 
   // ---- the steps -------------------------------------------------------------------------------------
@@ -453,6 +470,11 @@ class JobRun {
       if (isTerminalJobStatus(state.status)) return;
       if (this.timedOut) return this.failJob(JOB_TIMEOUT, this.timeoutMessage());
       if (state.completedSteps >= state.totalSteps) return this.completeJob();
+      // A control that came with the step's end is taken before the next step starts (revision 8).
+      if (this.controls!.waiting()) {
+        await this.controls!.taken();
+        continue;
+      }
       if (this.historyIsLong()) await this.continueAsNewRun();
       await this.runOneStep();
     }
@@ -466,8 +488,11 @@ class JobRun {
   }
 
   private async continueAsNewRun(): Promise<never> {
-    await this.outbox.flushed();
-    await condition(allHandlersFinished);
+    if (this.controlsAfterTaskNews) await settleBeforeClose(this.controls!, this.outbox);
+    else {
+      await this.outbox.flushed();
+      await condition(allHandlersFinished);
+    }
     this.stopClock();
     const { checkpoint, stepDurationsMs, lastProgressAt } = this;
     return continueAsNew<typeof jobWorkflow>({

@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import path from 'node:path';
-import { NativeConnection, type Worker } from '@temporalio/worker';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
-import { createEngineWorkers, runWorkers } from '../../src/worker/engineWorkers.js';
-import { JobTypeRegistry } from '../../src/jobs/registry.js';
+import { startInProcessWorkers, type InProcessWorkers } from '../support/inProcessWorkers.js';
 import { startPoolWorkflow } from '../../src/activities/schedulerActivities.js';
 
 /**
@@ -13,27 +10,14 @@ import { startPoolWorkflow } from '../../src/activities/schedulerActivities.js';
  * instead of retrying it forever with every job left queued.
  */
 let engine: TestEngine;
-let connection: NativeConnection;
-let workers: Worker[];
-let running: Promise<void>;
+let workers: InProcessWorkers;
 
 beforeAll(async () => {
   engine = await startTestEngine({ runWorkers: false, storeAccess: 'local' });
-  connection = await NativeConnection.connect({ address: engine.temporalAddress });
-  workers = await createEngineWorkers({
-    connection,
-    taskQueue: engine.taskQueue,
-    registry: new JobTypeRegistry(),
-    resultsDir: path.join(engine.dir, 'results'),
-    eventStore: engine.eventStore,
-    workflowBundle: { codePath: engine.workflowBundlePath },
-  });
-  running = runWorkers(workers);
+  workers = await startInProcessWorkers(engine);
 });
 afterAll(async () => {
-  for (const worker of workers ?? []) worker.shutdown();
-  await running;
-  await connection?.close();
+  await workers?.stop();
   await engine?.dispose();
 });
 

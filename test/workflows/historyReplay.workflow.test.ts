@@ -121,6 +121,22 @@ const histories: { file: string; contains: string[]; signals: string[] }[] = [
     ],
     signals: ['pause', 'resume', 'reprioritize', 'cancel'],
   },
+  {
+    // A sleep job of 6 steps of 700 ms (behaviour revision 7) paused by a CLI signal while a step ran,
+    // resumed by the API (Update), reprioritized by signal, paused by the API, resumed by signal: its
+    // controls were taken first in their task (revision 8: after the task's other news).
+    file: 'job-controls-revision-7.json',
+    contains: ['ACTIVITY_TASK_CANCEL_REQUESTED', 'WORKFLOW_EXECUTION_UPDATE_COMPLETED', 'WORKFLOW_EXECUTION_COMPLETED'],
+    signals: ['pause', 'reprioritize', 'resume'],
+  },
+  {
+    // A batch of 12 sleep jobs of two 300 ms steps, 3 at a time, paused by a CLI signal, resumed by the
+    // API, reprioritized by signal, paused by the API, resumed by signal: controls sent to its jobs
+    // from the engine's process, each control taken first in its task (since: after the task's news).
+    file: 'batch-controls-sent-from-process.json',
+    contains: ['CHILD_WORKFLOW_EXECUTION_COMPLETED', 'WORKFLOW_EXECUTION_UPDATE_COMPLETED', 'MARKER_RECORDED'],
+    signals: ['pause', 'resume', 'reprioritize'],
+  },
 ];
 
 beforeAll(() => installRuntime());
