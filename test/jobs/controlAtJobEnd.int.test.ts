@@ -128,6 +128,17 @@ describe('a control that reaches a job while its last workflow task completes', 
     expect(engine.readModel.getJob(id)?.priority).not.toBe(4);
   });
 
+  it(
+    'Temporal’s cancel (`temporal workflow cancel`) in the same window: the job completes, no JobCancelled',
+    { timeout: 60_000 },
+    async () => {
+      const id = await jobAtItsEnd('cancelled through Temporal at its end');
+      await engine.client.workflow.getHandle(id).cancel();
+      const { events } = await expectCompletedOnce(id);
+      expect(events.filter((e) => e.type === 'JobCancelled' || e.type === 'JobSignalIgnored')).toEqual([]);
+    },
+  );
+
   it('a pause Update (the API’s way): the job completes, nothing recorded for the Update', { timeout: 60_000 }, async () => {
     const id = await jobAtItsEnd('updated at its end');
     const update = engine.client.workflow.getHandle(id).executeUpdate('pause', { args: [{ actor: 'user:ops' }] });
