@@ -137,6 +137,27 @@ const histories: { file: string; contains: string[]; signals: string[] }[] = [
     contains: ['CHILD_WORKFLOW_EXECUTION_COMPLETED', 'WORKFLOW_EXECUTION_UPDATE_COMPLETED', 'MARKER_RECORDED'],
     signals: ['pause', 'resume', 'reprioritize'],
   },
+  {
+    // A 2-step job (behaviour revision 8) signalled reprioritize and cancel while its completing task
+    // ran: Temporal refused that task (UnhandledCommand) and the job, taking controls after the task's
+    // other news, completed as the refused task had and recorded both signals as ignored.
+    file: 'job-controls-at-its-end-revision-8.json',
+    contains: ['WORKFLOW_TASK_FAILED', 'ACTIVITY_TASK_COMPLETED', 'WORKFLOW_EXECUTION_COMPLETED'],
+    signals: ['reprioritize', 'cancel'],
+  },
+  {
+    // The same with Temporal's cancel (`temporal workflow cancel`): the job completed, nothing cancelled.
+    file: 'job-temporal-cancel-at-its-end-revision-8.json',
+    contains: ['WORKFLOW_TASK_FAILED', 'WORKFLOW_EXECUTION_CANCEL_REQUESTED', 'WORKFLOW_EXECUTION_COMPLETED'],
+    signals: [],
+  },
+  {
+    // A batch of 3 jobs paused by signal while the task that completes it ran (refused): it completed
+    // once and recorded the pause as ignored (controls taken after the task's news, by patched()).
+    file: 'batch-paused-at-its-end.json',
+    contains: ['WORKFLOW_TASK_FAILED', 'CHILD_WORKFLOW_EXECUTION_COMPLETED', 'WORKFLOW_EXECUTION_COMPLETED'],
+    signals: ['pause'],
+  },
 ];
 
 beforeAll(() => installRuntime());
