@@ -57,18 +57,21 @@ describe('a busy pool continuing as new', () => {
         }),
       );
     const poolRuns = () => workflowRuns(engine.client as Client, poolWorkflowId(engine.taskQueue, POOL));
+    const allCompleted = () =>
+      eventually(
+        async () => ids.every((id) => engine.readModel.getJob(id)?.status === 'completed'),
+        90_000,
+        'every job completed',
+      );
     await submitAll();
+    await allCompleted();
     // How many events a run gathers per job depends on how the host batches the pool's tasks: on a
     // busy one, 320 jobs gave two continue-as-new. More jobs until there were three (or 960 jobs).
     while ((await poolRuns()).filter((r) => r.continuedAsNew).length < 3 && total < 960) {
       total += 160;
       await submitAll();
+      await allCompleted();
     }
-    await eventually(
-      async () => ids.every((id) => engine.readModel.getJob(id)?.status === 'completed'),
-      90_000,
-      'every job completed',
-    );
     changing = false;
     await changer;
     const runs = await poolRuns();
@@ -76,13 +79,16 @@ describe('a busy pool continuing as new', () => {
     expect(runs.filter((r) => r.continuedAsNew).length).toBeGreaterThanOrEqual(3);
     // …and no run's closing task was refused (nor any other task).
     expect(runs.flatMap((r) => r.failedTasks)).toEqual([]);
-    // Every limit change answered, and the pool has the last one.
-    expect(limitChanges.filter((c) => c.status !== 200)).toEqual([]);
+    // Every limit change answered — 200, or 202 when the pool's workflow did not take it within the
+    // API's wait on a busy host (sent again as a signal: kept) — none lost (a 400 before 7efb817), and
+    // the pool has the last one.
+    expect(limitChanges.filter((c) => c.status !== 200 && c.status !== 202)).toEqual([]);
     expect(limitChanges.length).toBeGreaterThan(5);
-    const state = await (engine.client as Client).workflow
-      .getHandle(poolWorkflowId(engine.taskQueue, POOL))
-      .query(poolStateQuery);
-    expect(state.limit).toBe(limitChanges[limitChanges.length - 1]!.limit);
+    const lastLimit = limitChanges[limitChanges.length - 1]!.limit;
+    const poolLimit = async () =>
+      (await (engine.client as Client).workflow.getHandle(poolWorkflowId(engine.taskQueue, POOL)).query(poolStateQuery)).limit;
+    // (a change answered 202 is taken as its signal lands: at once, or very soon)
+    await eventually(async () => (await poolLimit()) === lastLimit, 10_000, `the pool's limit ${lastLimit}`);
     // The last run let the wake-ups go again: a job submitted now still gets its slot at once.
     const late = await engine.api('POST', '/api/v1/jobs/submit', { name: 'late', type: 'noop', pool: POOL });
     expect(late.status).toBe(201);
