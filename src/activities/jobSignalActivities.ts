@@ -60,7 +60,10 @@ export function createJobSignalActivities(client: Client) {
       await eachAtMost([...byJob.entries()], JOBS_IN_PARALLEL, async ([jobId, controls]) => {
         const handle = client.workflow.getHandle(jobId);
         try {
-          for (const control of controls) sent += await signalWithTries(() => sendOne(handle, control), TRIES);
+          for (const control of controls) {
+            await signalWithTries(() => sendOne(handle, control), TRIES);
+            sent++;
+          }
         } catch (error) {
           if (!(error instanceof WorkflowNotFoundError)) throw error;
           gone.push(jobId);
@@ -73,9 +76,8 @@ export function createJobSignalActivities(client: Client) {
 
 export type JobSignalActivities = ReturnType<typeof createJobSignalActivities>;
 
-async function sendOne(handle: WorkflowHandle, { control, payload }: JobSignalRequest): Promise<number> {
+async function sendOne(handle: WorkflowHandle, { control, payload }: JobSignalRequest): Promise<void> {
   await handle.signal(jobControl.signals[control] as SignalDefinition<[JobSignalRequest['payload']]>, payload);
   // A cancel that closes the job's execution as Canceled (see ControlPayload.closeAsCanceled).
   if (control === 'cancel' && payload.closeAsCanceled) await handle.cancel();
-  return 1;
 }

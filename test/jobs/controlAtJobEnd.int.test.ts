@@ -6,6 +6,7 @@ import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
 import { startInProcessWorkers, type InProcessWorkers } from '../support/inProcessWorkers.js';
+import { withAfterAppend } from '../support/afterAppend.js';
 import type { EventStore } from '../../src/eventstore/index.js';
 import { BatchItemStore } from '../../src/batches/batchItemStore.js';
 
@@ -28,23 +29,12 @@ const COMPLETIONS = ['JobCompleted', 'BatchCompleted'];
 
 /** The engine's store, with the first completion append of each stream in `held` held after its commit. */
 function holdingCompletions(store: EventStore): EventStore {
-  return new Proxy(store, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target);
-      if (prop !== 'appendToStreamGrouped' || typeof value !== 'function') {
-        return typeof value === 'function' ? value.bind(target) : value;
-      }
-      return async (streamId: string, events: { type: string }[], options: unknown) => {
-        const result = await value.call(target, streamId, events, options);
-        const committed = held.get(streamId);
-        if (committed && events.some((e) => COMPLETIONS.includes(e.type))) {
-          held.delete(streamId);
-          committed();
-          await sleep(HOLD_MS);
-        }
-        return result;
-      };
-    },
+  return withAfterAppend(store, (result, streamId, events) => {
+    const committed = held.get(streamId);
+    if (!committed || !events.some((e) => COMPLETIONS.includes(e.type))) return result;
+    held.delete(streamId);
+    committed();
+    return sleep(HOLD_MS).then(() => result);
   });
 }
 

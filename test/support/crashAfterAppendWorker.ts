@@ -9,7 +9,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { NativeConnection } from '@temporalio/worker';
-import { openEventStore, type AppendResult, type EventStore } from '../../src/eventstore/index.js';
+import { openEventStore, type AppendResult } from '../../src/eventstore/index.js';
+import { withAfterAppend } from './afterAppend.js';
 import { BatchItemStore } from '../../src/batches/batchItemStore.js';
 import { JobTypeRegistry } from '../../src/jobs/registry.js';
 import { createEngineWorkers, installRuntime, runWorkers } from '../../src/worker/engineWorkers.js';
@@ -35,20 +36,7 @@ function afterCommit(result: AppendResult): AppendResult {
   return result;
 }
 
-/** The real store, with every append* method reporting its commits to afterCommit. */
-function crashingStore(real: EventStore): EventStore {
-  const wrapped: Record<string, unknown> = { ...real };
-  for (const [name, value] of Object.entries(real)) {
-    if (!name.startsWith('append') || typeof value !== 'function') continue;
-    wrapped[name] = (...args: unknown[]) => {
-      const result = (value as (...a: unknown[]) => unknown).apply(real, args);
-      return result instanceof Promise ? result.then((r) => afterCommit(r as AppendResult)) : afterCommit(result as AppendResult);
-    };
-  }
-  return wrapped as unknown as EventStore;
-}
-
-const eventStore = crashingStore(openEventStore(env.EVENTSTORE_PATH!));
+const eventStore = withAfterAppend(openEventStore(env.EVENTSTORE_PATH!), afterCommit);
 const batchItems = new BatchItemStore(env.BATCH_ITEMS_PATH!);
 installRuntime();
 const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS! });
