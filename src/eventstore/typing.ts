@@ -51,6 +51,12 @@ export interface ScanAllOptions {
    * does look at), sparing each of them a lookup of its own.
    */
   metadataWithTypes?: readonly string[];
+  /**
+   * Read an event's `recordedAt` only when it is used (a point lookup by position), as `lazyMetadata`
+   * does for the metadata: a replay whose events carry their own time (`data.at`) rarely asks. Only for
+   * file-backed stores. The events' `recordedAt` is then a getter, not an own field (a spread skips it).
+   */
+  lazyRecordedAt?: boolean;
 }
 
 /**

@@ -98,6 +98,9 @@ export function foldPartition(input: PartitionInput, onProgress?: (position: num
       toPosition: input.toPosition,
       lazyMetadata: true,
       metadataWithTypes: JOB_EVENTS_READING_METADATA,
+      // Job events carry their time (`data.at`): the fold and the throughput tally read the row's
+      // recorded_at only for an event without one. Reading it with every row was 3 % of a range's fold.
+      lazyRecordedAt: true,
     })) {
       const type = event.type;
       if (type.startsWith('Job')) {

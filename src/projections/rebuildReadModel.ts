@@ -168,7 +168,8 @@ function inThisThread(
   progress: (index: number, position: number) => void,
   position: number,
 ): PipelineRun {
-  const writer = new ReadModelWriter(target);
+  // Every copy comes after every fold here: the indexes are built once, over all the rows.
+  const writer = new ReadModelWriter(target, { indexAfterCopies: inputs.length });
   try {
     const results = inputs.map((input) => foldPartition(input, (p) => progress(input.index, p)));
     const foldedAt = performance.now();
@@ -224,7 +225,9 @@ async function inWorkers(
       };
       const send = (worker: Worker, order: RebuildWorkerOrder) => worker.postMessage(order);
 
-      const writer = start({ role: 'write', target }, 'writer');
+      // The first `threads` ranges copied (the newest, full-sized: about a third of the rows) go in
+      // without the jobs' indexes, built over them once they are in (see ReadModelWriter).
+      const writer = start({ role: 'write', target, options: { indexAfterCopies: threads } }, 'writer');
       writer.on('message', (message: RebuildWorkerMessage | { ok: false; error: string }) => {
         if (!('kind' in message) || message.kind === 'failed') return fail(new Error(`rebuild writer: ${message.error}`));
         if (message.kind === 'copied') {

@@ -9,9 +9,9 @@
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { foldPartition, type PartitionInput, type PartitionResult } from './rebuildPartition.js';
-import { ReadModelWriter, type FinishInput } from './rebuildWriter.js';
+import { ReadModelWriter, type FinishInput, type ReadModelWriterOptions } from './rebuildWriter.js';
 
-export type RebuildWorkerRole = { role: 'fold' } | { role: 'write'; target: string };
+export type RebuildWorkerRole = { role: 'fold' } | { role: 'write'; target: string; options: ReadModelWriterOptions };
 
 export type RebuildWorkerOrder =
   { kind: 'fold'; input: PartitionInput } | { kind: 'copy'; file: string } | { kind: 'finish'; input: FinishInput };
@@ -39,7 +39,7 @@ const FOLD_THREAD_NICE_STEP = 10;
 try {
   const role = workerData as RebuildWorkerRole;
   if (role.role === 'fold') lowerThisThreadsPriority(FOLD_THREAD_NICE_STEP);
-  const writer = role.role === 'write' ? new ReadModelWriter(role.target) : undefined;
+  const writer = role.role === 'write' ? new ReadModelWriter(role.target, role.options) : undefined;
   port.on('message', (order: RebuildWorkerOrder) => {
     try {
       if (order.kind === 'fold') {

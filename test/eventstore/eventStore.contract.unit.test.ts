@@ -8,6 +8,7 @@ import {
   type EventMetadata,
   type EventStore,
   type NewEvent,
+  type ScannedEvent,
 } from '../../src/eventstore/index.js';
 import { createStoreFixture, newEvent } from './tempEventStore.js';
 
@@ -483,6 +484,18 @@ describe('scanAll', () => {
     // Some types' metadata read with the row, the rest looked up: the same events either way.
     const mixed = [...store.scanAll({ lazyMetadata: true, metadataWithTypes: [all[0]!.type, "it's"] })];
     expect(mixed.map((e) => ({ ...e, metadata: e.metadata }))).toEqual(all.map((e) => ({ ...e, metadata: e.metadata })));
+  });
+
+  it('given lazy recordedAt, then a scan reads the same events, each recordedAt looked up when asked for', () => {
+    for (let i = 0; i < 20; i++) store.appendToStream(`job_${i}`, [newEvent(`j${i}a`), newEvent(`j${i}b`)]);
+    const plain = (e: ScannedEvent) => ({ ...e, metadata: e.metadata, recordedAt: e.recordedAt });
+    const all = [...store.scanAll()].map(plain);
+    expect(all.every((e) => typeof e.recordedAt === 'string' && e.recordedAt.length > 0)).toBe(true);
+    const lazily = [...store.scanAll({ lazyRecordedAt: true, lazyMetadata: true, metadataWithTypes: [all[0]!.type] })];
+    // Not read with the row: a getter, not an own field (a spread skips it) …
+    expect(Object.keys(lazily[0]!)).not.toContain('recordedAt');
+    // … and still the event's own time when asked for, also after the scan has ended.
+    expect(lazily.map(plain)).toEqual(all);
   });
 });
 

@@ -1,26 +1,26 @@
 import Database from 'better-sqlite3';
 import type { EventMetadata, ScanAllOptions, ScannedEvent } from '../typing.js';
 
-/** The metadata column of one event, by position (lazy metadata of a scan). */
-type MetadataLoader = (globalPosition: number) => string;
+/** A column of one event read on first use (lazy metadata or `recordedAt` of a scan), by position. */
+type ColumnLoader = (globalPosition: number) => string;
 
 /**
  * An event of a scan. Metadata is parsed on first use (and, with `lazyMetadata`, read on first use):
  * a replay reads every event of the log and most projections never look at the metadata, so parsing
  * it each time would be most of the cost.
  */
-class LazyEvent implements ScannedEvent {
+abstract class ScanEvent implements ScannedEvent {
   // #private: not own enumerable properties, so a spread or toEqual sees only the event's fields.
-  #rawMetadata: string | MetadataLoader;
+  #rawMetadata: string | ColumnLoader;
   #metadata: EventMetadata | undefined;
+  abstract readonly recordedAt: string;
   constructor(
     readonly globalPosition: number,
     readonly streamId: string,
     readonly streamVersion: number,
     readonly type: string,
     readonly data: any,
-    rawMetadata: string | MetadataLoader,
-    readonly recordedAt: string,
+    rawMetadata: string | ColumnLoader,
   ) {
     this.#rawMetadata = rawMetadata;
   }
@@ -30,6 +30,46 @@ class LazyEvent implements ScannedEvent {
       this.#metadata = JSON.parse(typeof raw === 'string' ? raw : raw(this.globalPosition)) as EventMetadata;
     }
     return this.#metadata;
+  }
+}
+
+/** An event with its `recordedAt` read with the row: an own field (a spread copies it). */
+class LazyEvent extends ScanEvent {
+  constructor(
+    globalPosition: number,
+    streamId: string,
+    streamVersion: number,
+    type: string,
+    data: any,
+    rawMetadata: string | ColumnLoader,
+    readonly recordedAt: string,
+  ) {
+    super(globalPosition, streamId, streamVersion, type, data, rawMetadata);
+  }
+}
+
+/**
+ * An event of a scan with `lazyRecordedAt`: its `recordedAt` read on first use, too (a replay of
+ * events that carry their own time in `data.at` never asks). A class of its own, so that the other
+ * scans' events keep `recordedAt` as an own field.
+ */
+class LazyTimeEvent extends ScanEvent {
+  #recordedAt: string | undefined;
+  readonly #loadRecordedAt: ColumnLoader;
+  constructor(
+    globalPosition: number,
+    streamId: string,
+    streamVersion: number,
+    type: string,
+    data: any,
+    rawMetadata: string | ColumnLoader,
+    loadRecordedAt: ColumnLoader,
+  ) {
+    super(globalPosition, streamId, streamVersion, type, data, rawMetadata);
+    this.#loadRecordedAt = loadRecordedAt;
+  }
+  get recordedAt(): string {
+    return (this.#recordedAt ??= this.#loadRecordedAt(this.globalPosition));
   }
 }
 
@@ -51,19 +91,23 @@ export const prepareScanAll = (db: Database.Database, path: string, inMemory: bo
     const open = () => new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
     const connection = inMemory ? db : open();
     try {
-      const lookup = (on: Database.Database) =>
-        on.prepare<[number], string>('SELECT metadata FROM events WHERE global_position = ?').pluck();
-      const oneOff: MetadataLoader = (position) => {
-        const late = open();
-        try {
-          return lookup(late).get(position)!;
-        } finally {
-          late.close();
-        }
+      const lookup = (on: Database.Database, column: 'metadata' | 'recorded_at') =>
+        on.prepare<[number], string>(`SELECT ${column} FROM events WHERE global_position = ?`).pluck();
+      // A lazy column: through the scan's connection while it is open, through one of its own after.
+      const lazyColumn = (column: 'metadata' | 'recorded_at'): ColumnLoader => {
+        const statement = lookup(connection, column);
+        return (position) => {
+          if (connection.open) return statement.get(position)!;
+          const late = open();
+          try {
+            return lookup(late, column).get(position)!;
+          } finally {
+            late.close();
+          }
+        };
       };
-      const statement = options.lazyMetadata && !inMemory ? lookup(connection) : undefined;
-      const loadMetadata: MetadataLoader | undefined =
-        statement && ((position) => (connection.open ? statement.get(position)! : oneOff(position)));
+      const loadMetadata = options.lazyMetadata && !inMemory ? lazyColumn('metadata') : undefined;
+      const loadRecordedAt = options.lazyRecordedAt && !inMemory ? lazyColumn('recorded_at') : undefined;
       // Lazy metadata still comes with the row for the types named (as SQL string literals).
       const inlineTypes = (options.metadataWithTypes ?? []).map((t) => `'${t.replace(/'/g, "''")}'`);
       const metadataColumn = !loadMetadata
@@ -73,7 +117,7 @@ export const prepareScanAll = (db: Database.Database, path: string, inMemory: bo
           : 'NULL';
       const page = connection
         .prepare<[number, number]>(
-          `SELECT global_position, stream_id, stream_version, type, data, ${metadataColumn}, recorded_at
+          `SELECT global_position, stream_id, stream_version, type, data, ${metadataColumn}${loadRecordedAt ? '' : ', recorded_at'}
            FROM events
            WHERE global_position > ? AND global_position <= ?
            ORDER BY global_position LIMIT ${SCAN_PAGE_ROWS}`,
@@ -84,7 +128,10 @@ export const prepareScanAll = (db: Database.Database, path: string, inMemory: bo
       if (!inMemory) connection.exec('BEGIN'); // one snapshot for every page (ends with the connection)
       for (;;) {
         const rows = page.all(after, to) as [number, string, number, string, string, string | null, string][];
-        for (const r of rows) yield new LazyEvent(r[0], r[1], r[2], r[3], JSON.parse(r[4]), r[5] ?? loadMetadata!, r[6]);
+        if (loadRecordedAt)
+          for (const r of rows)
+            yield new LazyTimeEvent(r[0], r[1], r[2], r[3], JSON.parse(r[4]), r[5] ?? loadMetadata!, loadRecordedAt);
+        else for (const r of rows) yield new LazyEvent(r[0], r[1], r[2], r[3], JSON.parse(r[4]), r[5] ?? loadMetadata!, r[6]);
         if (rows.length < SCAN_PAGE_ROWS) break;
         after = rows[rows.length - 1]![0];
       }
