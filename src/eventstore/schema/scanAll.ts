@@ -4,25 +4,31 @@ import type { EventMetadata, ScanAllOptions, ScannedEvent } from '../typing.js';
 /** A column of one event read on first use (lazy metadata or `recordedAt` of a scan), by position. */
 type ColumnLoader = (globalPosition: number) => string;
 
+/** A row of a scan's page: position, stream, version, type, data, metadata (null: lazy), recorded_at (absent: lazy). */
+type ScanRow = [number, string, number, string, string, string | null, string?];
+
 /**
- * An event of a scan. Metadata is parsed on first use (and, with `lazyMetadata`, read on first use):
- * a replay reads every event of the log and most projections never look at the metadata, so parsing
- * it each time would be most of the cost.
+ * An event of a scan, built from its row. Metadata is parsed on first use (and, with `lazyMetadata`,
+ * read on first use): a replay reads every event of the log and most projections never look at the
+ * metadata, so parsing it each time would be most of the cost.
  */
 abstract class ScanEvent implements ScannedEvent {
+  readonly globalPosition: number;
+  readonly streamId: string;
+  readonly streamVersion: number;
+  readonly type: string;
+  readonly data: any;
+  abstract readonly recordedAt: string;
   // #private: not own enumerable properties, so a spread or toEqual sees only the event's fields.
   #rawMetadata: string | ColumnLoader;
   #metadata: EventMetadata | undefined;
-  abstract readonly recordedAt: string;
-  constructor(
-    readonly globalPosition: number,
-    readonly streamId: string,
-    readonly streamVersion: number,
-    readonly type: string,
-    readonly data: any,
-    rawMetadata: string | ColumnLoader,
-  ) {
-    this.#rawMetadata = rawMetadata;
+  constructor(row: ScanRow, loadMetadata: ColumnLoader | undefined) {
+    this.globalPosition = row[0];
+    this.streamId = row[1];
+    this.streamVersion = row[2];
+    this.type = row[3];
+    this.data = JSON.parse(row[4]);
+    this.#rawMetadata = row[5] ?? loadMetadata!;
   }
   get metadata(): EventMetadata {
     if (this.#metadata === undefined) {
@@ -35,16 +41,10 @@ abstract class ScanEvent implements ScannedEvent {
 
 /** An event with its `recordedAt` read with the row: an own field (a spread copies it). */
 class LazyEvent extends ScanEvent {
-  constructor(
-    globalPosition: number,
-    streamId: string,
-    streamVersion: number,
-    type: string,
-    data: any,
-    rawMetadata: string | ColumnLoader,
-    readonly recordedAt: string,
-  ) {
-    super(globalPosition, streamId, streamVersion, type, data, rawMetadata);
+  readonly recordedAt: string;
+  constructor(row: ScanRow, loadMetadata: ColumnLoader | undefined) {
+    super(row, loadMetadata);
+    this.recordedAt = row[6]!;
   }
 }
 
@@ -56,16 +56,8 @@ class LazyEvent extends ScanEvent {
 class LazyTimeEvent extends ScanEvent {
   #recordedAt: string | undefined;
   readonly #loadRecordedAt: ColumnLoader;
-  constructor(
-    globalPosition: number,
-    streamId: string,
-    streamVersion: number,
-    type: string,
-    data: any,
-    rawMetadata: string | ColumnLoader,
-    loadRecordedAt: ColumnLoader,
-  ) {
-    super(globalPosition, streamId, streamVersion, type, data, rawMetadata);
+  constructor(row: ScanRow, loadMetadata: ColumnLoader | undefined, loadRecordedAt: ColumnLoader) {
+    super(row, loadMetadata);
     this.#loadRecordedAt = loadRecordedAt;
   }
   get recordedAt(): string {
@@ -127,11 +119,9 @@ export const prepareScanAll = (db: Database.Database, path: string, inMemory: bo
       let after = options.fromPosition ?? 0;
       if (!inMemory) connection.exec('BEGIN'); // one snapshot for every page (ends with the connection)
       for (;;) {
-        const rows = page.all(after, to) as [number, string, number, string, string, string | null, string][];
-        if (loadRecordedAt)
-          for (const r of rows)
-            yield new LazyTimeEvent(r[0], r[1], r[2], r[3], JSON.parse(r[4]), r[5] ?? loadMetadata!, loadRecordedAt);
-        else for (const r of rows) yield new LazyEvent(r[0], r[1], r[2], r[3], JSON.parse(r[4]), r[5] ?? loadMetadata!, r[6]);
+        const rows = page.all(after, to) as ScanRow[];
+        if (loadRecordedAt) for (const row of rows) yield new LazyTimeEvent(row, loadMetadata, loadRecordedAt);
+        else for (const row of rows) yield new LazyEvent(row, loadMetadata);
         if (rows.length < SCAN_PAGE_ROWS) break;
         after = rows[rows.length - 1]![0];
       }
