@@ -39,6 +39,9 @@ export interface EngineConfig {
   maxConcurrentSteps: number;
   /** Threads that run workflow code per worker process (WORKFLOW_THREADS, at least 1). */
   workflowThreads: number;
+  /** The `__stack_trace` query of the engine's workflows (WORKFLOW_STACK_TRACES=1; default off: the
+   * SDK's capture costs about a third of a busy workflow thread, see src/worker/workflowStackTraces.ts). */
+  workflowStackTraces: boolean;
   /** Threads that fold the log in a read-model rebuild, besides its writer (REBUILD_THREADS, at least
    * 1); undefined: one per core. */
   rebuildThreads?: number;
@@ -121,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     defaultJobType: env.DEFAULT_JOB_TYPE || 'sleep',
     maxConcurrentSteps: intOf(env, 'MAX_CONCURRENT_STEPS', 100),
     workflowThreads: atLeastOne('WORKFLOW_THREADS', intOf(env, 'WORKFLOW_THREADS', 1)),
+    workflowStackTraces: onOff(env, 'WORKFLOW_STACK_TRACES', false),
     rebuildThreads: env.REBUILD_THREADS ? atLeastOne('REBUILD_THREADS', intOf(env, 'REBUILD_THREADS', 1)) : undefined,
     eventStoreAppendThread: onOff(env, 'EVENTSTORE_APPEND_THREAD', false),
     pools: parsePoolLimits(env.POOLS),

@@ -80,6 +80,9 @@ export interface EngineOptions {
   maxConcurrentSteps?: number;
   /** Threads that run workflow code (WORKFLOW_THREADS); default 1. See EngineWorkerOptions. */
   workflowThreads?: number;
+  /** The engine's workflows answer the `__stack_trace` query (WORKFLOW_STACK_TRACES); default false.
+   * See EngineWorkerOptions. */
+  workflowStackTraces?: boolean;
   /** Threads that fold the log in an online read-model rebuild, besides its writer (REBUILD_THREADS);
    * default one per core. Fewer leave more of the cores to the API while it runs. */
   rebuildThreads?: number;
@@ -145,6 +148,7 @@ export function engineOptionsFromConfig(config: EngineConfig): Omit<EngineOption
     workflowBundle: config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined,
     maxConcurrentSteps: config.maxConcurrentSteps,
     workflowThreads: config.workflowThreads,
+    workflowStackTraces: config.workflowStackTraces,
     rebuildThreads: config.rebuildThreads,
     eventStoreAppendThread: config.eventStoreAppendThread,
     pools: config.pools,
@@ -382,6 +386,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       workflowBundle: options.workflowBundle,
       maxConcurrentSteps: options.maxConcurrentSteps,
       workflowThreads: options.workflowThreads,
+      workflowStackTraces: options.workflowStackTraces,
       logLevel: options.logLevel,
       scheduler,
     });

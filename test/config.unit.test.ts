@@ -16,6 +16,7 @@ describe('loadConfig: the one reader of the environment', () => {
       defaultJobType: 'sleep',
       maxConcurrentSteps: 100,
       workflowThreads: 1,
+      workflowStackTraces: false,
       eventStoreAppendThread: false,
       reconcileIntervalMs: 1000,
       controlWaitMs: 10_000,
@@ -47,6 +48,7 @@ describe('loadConfig: the one reader of the environment', () => {
       WORKFLOW_THREADS: '2',
       REBUILD_THREADS: '1',
       EVENTSTORE_APPEND_THREAD: '1',
+      WORKFLOW_STACK_TRACES: '1',
     });
     expect(c).toMatchObject({
       temporalPort: 7300,
@@ -65,9 +67,11 @@ describe('loadConfig: the one reader of the environment', () => {
       workflowThreads: 2,
       rebuildThreads: 1,
       eventStoreAppendThread: true,
+      workflowStackTraces: true,
     });
     expect(loadConfig({ EVENTSTORE_APPEND_THREAD: 'false' }).eventStoreAppendThread).toBe(false);
     expect(() => loadConfig({ EVENTSTORE_APPEND_THREAD: 'yes' })).toThrow(/^EVENTSTORE_APPEND_THREAD: expected 1 or 0/);
+    expect(() => loadConfig({ WORKFLOW_STACK_TRACES: 'on' })).toThrow(/^WORKFLOW_STACK_TRACES: expected 1 or 0/);
     expect(loadConfig({}).rebuildThreads).toBeUndefined(); // one per core
     expect(engineOptionsFromConfig(loadConfig({ CONTROL_WAIT_MS: '2500' })).controlWaitMs).toBe(2500);
     expect(() => loadConfig({ CONTROL_WAIT_MS: '0' })).toThrow(/^CONTROL_WAIT_MS: expected a positive integer/);

@@ -37,6 +37,8 @@ export async function startBenchEngine(options: BenchEngineOptions) {
     ...(process.env.WORKFLOW_THREADS ? { workflowThreads: loadConfig().workflowThreads } : {}),
     // EVENTSTORE_APPEND_THREAD=1 measures the appends committed in the append thread (the engine's default is off).
     ...(process.env.EVENTSTORE_APPEND_THREAD ? { eventStoreAppendThread: loadConfig().eventStoreAppendThread } : {}),
+    // WORKFLOW_STACK_TRACES=1 measures the engine with the SDK's workflow stack traces (default off).
+    ...(process.env.WORKFLOW_STACK_TRACES ? { workflowStackTraces: loadConfig().workflowStackTraces } : {}),
     ...options.engine,
   });
   const http = options.http ? serve({ fetch: engine.app.fetch, port: 0, hostname: '127.0.0.1' }) : undefined;

@@ -10,6 +10,7 @@ import { createSchedulerActivities, type SchedulerDeps } from '../activities/sch
 import { createJobSignalActivities } from '../activities/jobSignalActivities.js';
 import { createWebhookActivities, type WebhookActivityDeps } from '../activities/webhookActivities.js';
 import { createRetentionActivities } from '../activities/retentionActivities.js';
+import { createWorkflowWorker } from './workflowStackTraces.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -36,6 +37,15 @@ export interface EngineWorkerOptions {
    * rate 0.41–0.49× bare against 0.56–0.60×. Worth it with cores to spare and many running jobs.
    */
   workflowThreads?: number;
+  /**
+   * Workflow stack traces (WORKFLOW_STACK_TRACES): the `__stack_trace` query of the job, batch and
+   * pool workflows this worker runs (the Web UI's Stack Trace tab, `temporal workflow stack`).
+   * Default false: the SDK captures one for every promise workflow code creates, about a third of a
+   * busy workflow thread (see workflowStackTraces.ts); without, that query answers "not enabled".
+   * The engine's workflows are its own code: a job's own code runs in its steps, whose errors keep
+   * their stacks either way.
+   */
+  workflowStackTraces?: boolean;
   identity?: string;
   /** After a shutdown request, the longest the workers wait for in-flight tasks before giving up (ms). */
   shutdownForceTimeMs?: number;
@@ -87,24 +97,30 @@ export async function createEngineWorkers(options: EngineWorkerOptions): Promise
     shutdownForceTime: options.shutdownForceTimeMs ?? 10_000,
     ...(options.identity ? { identity: options.identity } : {}),
   };
-  const jobs = await Worker.create({
-    ...common,
-    connection: options.connection,
-    taskQueue: options.taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
-    activities: {
-      ...createJobStepActivities({ registry: options.registry, resultsDir: options.resultsDir, eventStore: options.eventStore }),
-      // The SQLite owner also serves the store as local activities of the workflows it runs.
-      ...(options.eventStore ? createEventStoreActivities(options.eventStore) : {}),
-      ...(options.batchItems ? createBatchActivities(options.batchItems) : {}),
-      ...(options.scheduler ? createSchedulerActivities(options.scheduler) : {}),
-      ...(options.scheduler ? createJobSignalActivities(options.scheduler.client) : {}),
-    },
-    maxConcurrentActivityTaskExecutions: options.maxConcurrentSteps ?? 100,
-    workflowThreadPoolSize: options.workflowThreads ?? 1,
-    maxHeartbeatThrottleInterval: STEP_HEARTBEAT_THROTTLE,
-    defaultHeartbeatThrottleInterval: STEP_HEARTBEAT_THROTTLE,
-  });
+  const jobs = await createWorkflowWorker(options.workflowStackTraces === true, () =>
+    Worker.create({
+      ...common,
+      connection: options.connection,
+      taskQueue: options.taskQueue,
+      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+      activities: {
+        ...createJobStepActivities({
+          registry: options.registry,
+          resultsDir: options.resultsDir,
+          eventStore: options.eventStore,
+        }),
+        // The SQLite owner also serves the store as local activities of the workflows it runs.
+        ...(options.eventStore ? createEventStoreActivities(options.eventStore) : {}),
+        ...(options.batchItems ? createBatchActivities(options.batchItems) : {}),
+        ...(options.scheduler ? createSchedulerActivities(options.scheduler) : {}),
+        ...(options.scheduler ? createJobSignalActivities(options.scheduler.client) : {}),
+      },
+      maxConcurrentActivityTaskExecutions: options.maxConcurrentSteps ?? 100,
+      workflowThreadPoolSize: options.workflowThreads ?? 1,
+      maxHeartbeatThrottleInterval: STEP_HEARTBEAT_THROTTLE,
+      defaultHeartbeatThrottleInterval: STEP_HEARTBEAT_THROTTLE,
+    }),
+  );
   const workers = [jobs];
   if (options.eventStore) {
     workers.push(

@@ -40,6 +40,7 @@ const workers = await createEngineWorkers({
   logLevel: config.logLevel,
   maxConcurrentSteps: config.maxConcurrentSteps,
   workflowThreads: config.workflowThreads,
+  workflowStackTraces: config.workflowStackTraces,
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => workers.forEach((w) => w.shutdown()));
