@@ -66,6 +66,10 @@ log(
 log(`Dashboard:    http://${config.host}:${config.port}/ui/`);
 log(`Temporal UI:  ${temporal.uiUrl ?? '(not started by us)'}`);
 log(`Data:         ${path.relative(process.cwd(), config.dataDir) || '.'}  task queue: ${config.taskQueue}`);
+// The SDK says so in its own words at start ("createHook is not available"): this is why.
+log(
+  `Workflows:    stack traces ${config.workflowStackTraces ? 'on' : 'off (WORKFLOW_STACK_TRACES=1 turns them on; see the README)'}`,
+);
 if (config.retention)
   log(
     `Retention:    jobs finished more than ${config.retention.maxAgeMs / 3_600_000} h ago are deleted every ${config.retention.intervalMs / 60_000} min (schedule ${config.taskQueue}-retention)`,

@@ -70,6 +70,8 @@ async function npmStart(): Promise<{ child: ChildProcess; output: () => string; 
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await eventually(() => output.includes('API:') || child.exitCode !== null, 90_000, '`npm start` ready');
   expect(output, output).toContain('API:');
+  await eventually(() => output.includes('Workflows:'), 10_000, 'the banner');
+  expect(output, output).toContain('Workflows:    stack traces off'); // the default (WORKFLOW_STACK_TRACES)
   return { child, output: () => output, exited };
 }
 
