@@ -8,7 +8,8 @@ import { startWorkerProcess } from '../support/workerProcess.js';
  * stack capture (src/worker/workflowStackTraces.ts) and the stack-trace query says so; with the
  * option on, it answers with the workflow's stack, as the SDK does by default. Either way the jobs
  * run and are recorded as usual. Checked in this process (vitest) and in a worker process as
- * `npm start` runs it (tsx, whose source-mapped stacks name the SDK's files differently).
+ * `npm start` runs it (tsx, whose source-mapped stacks name the SDK's files differently), with
+ * deep stack traces.
  */
 let withoutTraces: TestEngine;
 let withTraces: TestEngine;
@@ -21,7 +22,9 @@ beforeAll(async () => {
     startTestEngine({ workflowStackTraces: true }),
     startTestEngine({ runWorkers: false, storeAccess: 'remote' }),
   ]);
-  workerProcess = await startWorkerProcess(remote);
+  // Deep stacks: the SDK's files are further down the stack of every AsyncLocalStorage call workflow
+  // code makes, and those must keep their hook (only the SDK's own request is refused).
+  workerProcess = await startWorkerProcess(remote, { NODE_OPTIONS: '--stack-trace-limit=60' });
 }, 120_000);
 afterAll(async () => {
   workerProcess?.child.kill('SIGKILL');
