@@ -27,6 +27,9 @@ export async function startBenchEngine(options: BenchEngineOptions) {
   const dir = mkdtempSync(path.join(os.tmpdir(), `bench-${options.name}-`));
   const server = await startDevServer({ headless: true, log: options.log, dbFilename: options.temporalDbFile });
   const taskQueue = `bench-${randomUUID()}`;
+  // The engine's settings a bench may be run with, read as `npm start` reads them (once, if any is set).
+  let read: ReturnType<typeof loadConfig> | undefined;
+  const config = () => (read ??= loadConfig());
   const engine = await startEngine({
     temporalAddress: server.address,
     taskQueue,
@@ -34,11 +37,11 @@ export async function startBenchEngine(options: BenchEngineOptions) {
     readModelPath: path.join(dir, 'readmodel.db'),
     resultsDir: path.join(dir, 'results'),
     // As with `npm start`: WORKFLOW_THREADS=2 npm run bench:control measures a second workflow thread.
-    ...(process.env.WORKFLOW_THREADS ? { workflowThreads: loadConfig().workflowThreads } : {}),
+    ...(process.env.WORKFLOW_THREADS ? { workflowThreads: config().workflowThreads } : {}),
     // EVENTSTORE_APPEND_THREAD=1 measures the appends committed in the append thread (the engine's default is off).
-    ...(process.env.EVENTSTORE_APPEND_THREAD ? { eventStoreAppendThread: loadConfig().eventStoreAppendThread } : {}),
+    ...(process.env.EVENTSTORE_APPEND_THREAD ? { eventStoreAppendThread: config().eventStoreAppendThread } : {}),
     // WORKFLOW_STACK_TRACES=1 measures the engine with the SDK's workflow stack traces (default off).
-    ...(process.env.WORKFLOW_STACK_TRACES ? { workflowStackTraces: loadConfig().workflowStackTraces } : {}),
+    ...(process.env.WORKFLOW_STACK_TRACES ? { workflowStackTraces: config().workflowStackTraces } : {}),
     ...options.engine,
   });
   const http = options.http ? serve({ fetch: engine.app.fetch, port: 0, hostname: '127.0.0.1' }) : undefined;
