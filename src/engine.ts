@@ -40,6 +40,7 @@ import { FileStore } from './files/fileStore.js';
 import { createMatchJobType } from './jobs/match/matchJobType.js';
 import { DEFAULT_POOL } from './domain/index.js';
 import { POOL_PRIORITY_KEY, startPoolWorkflow } from './activities/schedulerActivities.js';
+import { PoolGrantWaiters } from './activities/poolGrantWaiters.js';
 import { PoolCommands } from './commands/poolCommands.js';
 import { WebhookReadModel } from './projections/webhookReadModel.js';
 import { WebhookCommands } from './commands/webhookCommands.js';
@@ -220,6 +221,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   // A job just queued (after its time, its dependencies, a resume or a retry) or just ended: its pool
   // hears of it from here at once (see wakePoolsOfQueuedJobs, wakePoolsOfEndedJobs).
   wakePoolsOnApply(projector, poolWaker, (jobId) => readModel.poolOf(jobId));
+  // Jobs of this process waiting for their pool's grant within their workflow task (revision 9).
+  const poolGrants = new PoolGrantWaiters();
   const commands = new JobCommands({
     client,
     files,
@@ -237,6 +240,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     maxJobInputBytes: options.limits?.maxJobInputBytes,
     configuredPools: Object.keys(poolLimits),
     eventStore,
+    poolGrants,
   });
   const batchItems = new BatchItemStore(
     options.batchItemsPath ?? path.join(path.dirname(options.eventStorePath), 'batch-items.db'),
@@ -358,6 +362,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     pickLocally,
     poolPriorityKey: POOL_PRIORITY_KEY,
     poolWakes: poolWaker,
+    poolGrants,
   };
   workers.push(
     await createSchedulerWorker({ connection: nativeConnection, namespace, logLevel: options.logLevel, files, scheduler }),

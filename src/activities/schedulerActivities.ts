@@ -10,13 +10,14 @@ import { ReadModelHolder, type ReadModelSource } from '../projections/readModelH
 import { PoolEvents, isTerminalJobStatus, poolStreamId, poolWorkflowId } from '../domain/index.js';
 import { poolSlotGrantedSignal, type PoolHolder, type PoolWorkflowInput } from '../workflows/poolContract.js';
 import type { PoolWaker } from '../commands/poolWaker.js';
+import type { PoolGrantWaiters } from './poolGrantWaiters.js';
 import { signalWithTries } from './signalWithTries.js';
 
 export interface SchedulerDeps {
   client: Client;
   taskQueue: string;
   /** The log: its head; and the pools' grants, recorded before the jobs are told (see `grantId`). */
-  eventStore: Pick<EventStore, 'lastPosition' | 'appendToStreamGrouped' | 'readEvent'>;
+  eventStore: Pick<EventStore, 'lastPosition' | 'appendToStreamGrouped' | 'readEvent' | 'readStreamAfter'>;
   /** The read model (its holder: the activities follow an online rebuild's swap). */
   readModelDb: ReadModelSource;
   /** Resolves once the read model has applied the log up to `position`. */
@@ -31,6 +32,28 @@ export interface SchedulerDeps {
   poolPriorityKey?: number;
   /** The wake-ups this process sends the pools (PoolWaker): held while a pool continues as new. */
   poolWakes?: Pick<PoolWaker, 'wake' | 'hold' | 'release'>;
+  /** Jobs of this process waiting for their grant inside their workflow task (awaitPoolGrant). */
+  poolGrants?: PoolGrantWaiters;
+}
+
+/** What `awaitPoolGrant` answers. */
+export type PoolGrantAnswer =
+  /** The job holds a slot of the pool (told by a pick now, or by one recorded before). */
+  | 'granted'
+  /** No grant came within the wait: it comes by signal. */
+  | 'timeout'
+  /** Too many jobs wait already (and no grant was recorded for this job): it comes by signal. */
+  | 'busy'
+  /** Nobody waits here (a process without the pools' picks). */
+  | 'unavailable';
+
+export interface AwaitPoolGrantRequest {
+  pool: string;
+  jobId: string;
+  /** The job's latest move into the line (its JobQueued, or JobResumed) is at or before this position. */
+  position: number;
+  /** How long to wait for a pick at most (ms); 0: only look whether one was recorded. */
+  waitMs: number;
 }
 
 export interface PickPoolWaitersRequest {
@@ -78,6 +101,11 @@ export interface PickPoolWaitersResult {
   undelivered?: string[];
 }
 
+/** The longest a job's task waits for its grant here (its task and a task slot of the worker stay open). */
+const MAX_GRANT_WAIT_MS = 2_000;
+/** The longest the wait for the read model to apply the job's move into the line takes. */
+const GRANT_WAIT_CATCH_UP_MS = 1_000;
+
 /** How often a grant is tried before the pick fails (and is retried as a whole, answering its record). */
 const GRANT_SIGNAL_TRIES = 3;
 
@@ -112,6 +140,11 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
   /** The picks recorded under a grant id, if that pick was recorded. */
   const recordedPicks = (grantId: string): PoolPick[] | undefined =>
     (deps.eventStore.readEvent(grantId)?.data as { picks: PoolPick[] } | undefined)?.picks;
+  /** Whether a pick recorded a grant of `pool` to the job at this place in line (`queuedSeq`). */
+  const grantRecorded = (pool: string, jobId: string, queuedSeq: number): boolean =>
+    deps.eventStore
+      .readStreamAfter(poolStreamId(pool), queuedSeq, PoolEvents.slotsGranted)
+      .some((e) => ((e.data as { picks?: PoolPick[] }).picks ?? []).some((p) => p.jobId === jobId && p.queuedSeq === queuedSeq));
   /**
    * Tells each picked job it holds a slot, straight from this process: no SignalExternal command per job
    * in the pool's history, no transfer task on the pool, no task of the pool's per confirmation (on a
@@ -123,6 +156,8 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
     const gone: string[] = [];
     await Promise.all(
       picks.map(async ({ jobId }) => {
+        // Waiting for it inside its workflow task here: told now, no signal (see awaitPoolGrant).
+        if (deps.poolGrants?.tell(jobId, pool)) return;
         try {
           await signalWithTries(
             () => deps.client.workflow.getHandle(jobId).signal(poolSlotGrantedSignal, { pool }),
@@ -160,6 +195,8 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
       }
       const capacity = request.limit === undefined ? request.capacity : Math.max(0, request.limit - used);
       const picks: PoolPick[] = [];
+      // No free slot: whoever woke the pool waits (the line is not read).
+      let lineLeft = capacity <= 0;
       if (capacity > 0) {
         let free = capacity;
         const rows = line().all({
@@ -167,7 +204,7 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
           holders: JSON.stringify(Object.keys(request.holders)),
           held: JSON.stringify(held),
           served: JSON.stringify(request.served ?? {}),
-          limit: capacity,
+          limit: capacity + 1, // one more than can be served: whether anyone is left in line
         });
         // Strict order: a heavy job at the head waits for enough slots rather than being overtaken forever.
         for (const row of rows) {
@@ -176,7 +213,9 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
           picks.push({ jobId: row.jobId, owner: row.owner, weight, queuedSeq: row.queuedSeq });
           free -= weight;
         }
+        lineLeft = rows.length > picks.length;
       }
+      deps.poolGrants?.notePick(request.pool, lineLeft);
       if (request.grantId === undefined) return { picks, finished, free: capacity };
       // A retry of a pick that told its jobs answers exactly those (recorded first, the first write wins).
       const told = recordedPicks(request.grantId);
@@ -198,6 +237,42 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
         if (appended === 0) granted = recordedPicks(request.grantId) ?? [];
       }
       return { picks: granted, finished, free: capacity, undelivered: await tellPicked(request.pool, granted) };
+    },
+
+    /**
+     * A queued job waits for its pool's grant inside its workflow task (revision 9): a pick in this
+     * process tells it here instead of signalling it, so its task goes on to start its step — one
+     * workflow task, a signal and a timer fewer per job. The pick records its grants before it tells
+     * anyone (PoolSlotsGranted), so a grant told here whose answer was lost with the task (a worker
+     * restarted, the task timed out) is found in that record by the task's next try: a job never holds
+     * a slot it does not know of. Only a grant of the job's current place in line counts (the read
+     * model's queued_seq, which a pause and resume or a retry moves).
+     */
+    async awaitPoolGrant(request: AwaitPoolGrantRequest): Promise<PoolGrantAnswer> {
+      const waiters = deps.poolGrants;
+      if (!waiters) return 'unavailable';
+      // Registered first: from now on a pick tells it here; one before has recorded its grant already.
+      const ticket = waiters.register(request.jobId, request.pool);
+      try {
+        // Until the read model has applied the job's move into the line, no pick can have chosen it
+        // for that place, and its row may still show an earlier place, whose grant must not count.
+        if (await deps.waitFor(request.position, GRANT_WAIT_CATCH_UP_MS)) {
+          const row = statusOf().get(request.jobId);
+          if (row?.queued_seq != null && grantRecorded(request.pool, request.jobId, row.queued_seq)) return 'granted';
+        }
+        if (!ticket) return 'busy';
+        return await ticket.wait(Math.min(Math.max(0, request.waitMs), MAX_GRANT_WAIT_MS));
+      } catch (error) {
+        if (ticket?.granted) return 'granted'; // told meanwhile: nobody else will tell it
+        throw error;
+      } finally {
+        ticket?.cancel();
+      }
+    },
+
+    /** A control came to a job waiting in awaitPoolGrant: its wait ends now (see PoolGrantWaiters.interrupt). */
+    async endPoolGrantWait(request: { jobId: string }): Promise<void> {
+      deps.poolGrants?.interrupt(request.jobId);
     },
 
     /**

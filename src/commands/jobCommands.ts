@@ -1,3 +1,4 @@
+import type { PoolGrantWaiters } from '../activities/poolGrantWaiters.js';
 import type { RetrySettings } from '../jobs/jobType.js';
 import { createHash, randomUUID } from 'node:crypto';
 import {
@@ -88,6 +89,8 @@ export interface JobCommandsDeps {
   maxJobInputBytes?: number;
   /** Uploaded files: a deleted job's input files go with it once no other job names them. */
   files?: { remove(id: string): number };
+  /** Jobs of this process waiting for their pool's grant in their workflow task: a control ends the wait. */
+  poolGrants?: Pick<PoolGrantWaiters, 'interrupt'>;
   /** Pools started from the configuration (known before their PoolCreated is read); default: `default`. */
   configuredPools?: readonly string[];
   /** The event store, when this process owns it: a submit records the job's JobSubmitted itself (the
@@ -370,6 +373,7 @@ export class JobCommands {
   /** pause | resume | cancel through the workflow's Update (validated there; nothing written if refused). */
   async control(row: JobRow, action: ControlAction, actor: string, reason?: string): Promise<JobRow> {
     if (isTerminalJobStatus(row.status)) throw conflict(`Job is already ${row.status}; it cannot be ${past(action)}`);
+    this.deps.poolGrants?.interrupt(row.id); // its control comes in its next workflow task
     const handle = this.deps.client.workflow.getHandle(row.id);
     if (action === 'cancel') {
       const payload = { actor, reason, closeAsCanceled: true };
@@ -399,6 +403,7 @@ export class JobCommands {
 
   async reprioritize(row: JobRow, priority: number, actor: string, reason?: string): Promise<JobRow> {
     if (isTerminalJobStatus(row.status)) throw conflict(`Job is already ${row.status}; its priority cannot change`);
+    this.deps.poolGrants?.interrupt(row.id);
     const handle = this.deps.client.workflow.getHandle(row.id);
     const definitions = { update: reprioritizeUpdate, signal: reprioritizeSignal };
     await updateUntilVisible(this.deps.projection, this.visibilityTimeoutMs, (updateId) =>

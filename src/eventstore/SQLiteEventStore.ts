@@ -13,6 +13,7 @@ import { prepareScanAll } from './schema/scanAll.js';
 import { prepareReadDataVersion } from './schema/readDataVersion.js';
 import { prepareReadLastGlobalPosition } from './schema/readLastGlobalPosition.js';
 import { prepareReadStream } from './schema/readStream.js';
+import { prepareReadStreamAfter } from './schema/readStreamAfter.js';
 import { prepareReadStreamVersion } from './schema/readStreamVersion.js';
 import { prepareReadEventById } from './schema/readEventById.js';
 import { prepareReadSynchronous } from './schema/readSynchronous.js';
@@ -49,6 +50,7 @@ export const openEventStore = (path: string, options: EventStoreOptions = {}): E
 const createSQLiteEventStore = (db: Database.Database, path: string, options: EventStoreOptions): EventStore => {
   const appendToStream = prepareAppendToStream(db);
   const readStream = prepareReadStream(db);
+  const readStreamAfter = prepareReadStreamAfter(db);
   const readAll = prepareReadAll(db);
   const scanAll = prepareScanAll(db, path, isInMemory(path), options.busyTimeoutMs ?? defaultBusyTimeoutMs);
   const readStreamVersion = prepareReadStreamVersion(db);
@@ -103,6 +105,7 @@ const createSQLiteEventStore = (db: Database.Database, path: string, options: Ev
       return groupCommitter.append(streamId, serialized, expectedVersion, appendOptions.duplicates ?? 'same-data');
     },
     readStream: (streamId, readOptions) => readStream(streamId, readOptions),
+    readStreamAfter: (streamId, afterPosition, type) => readStreamAfter(streamId, afterPosition, type),
     readAll: (readOptions) => readAll(readOptions),
     scanAll: (scanOptions) => scanAll(scanOptions),
     streamVersion: (streamId) => readStreamVersion(streamId),

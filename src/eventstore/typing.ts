@@ -144,6 +144,11 @@ export interface EventStore {
    */
   appendToStreamGrouped(streamId: string, events: NewEvent[], options?: AppendOptions): Promise<AppendResult>;
   readStream(streamId: string, options?: ReadStreamOptions): RecordedEvent[];
+  /**
+   * The events of `type` in a stream appended after `afterPosition`, newest first; costs the stream's
+   * events since that position, not the whole stream (a pool's grants since a job joined its line).
+   */
+  readStreamAfter(streamId: string, afterPosition: number, type: string): RecordedEvent[];
   readAll(options?: ReadAllOptions): RecordedEvent[];
   /**
    * Every event from `fromPosition` on, in position order, one at a time (for replays such as a

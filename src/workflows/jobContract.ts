@@ -121,8 +121,12 @@ export interface CarriedJobState {
  *    end finds the job completed (before, Temporal refused the closing task and ran it again with the
  *    control first: a paused job with every step done, and the refused task's JobCompleted left in
  *    the log). The run closes only once every control that came is taken and its event stored.
+ * 9: a job next to the read model (`askPoolLocally`) that joins its pool's line waits for its grant
+ *    within that workflow task (a local activity, `awaitPoolGrant`, that the pool's pick answers in the
+ *    same process) and, granted, records JobStarted and starts its step in the same task: no grant
+ *    signal, no second task, no timer. Not granted within 1.5 s: it waits for the signal as before.
  */
-export const JOB_WORKFLOW_REVISION = 8;
+export const JOB_WORKFLOW_REVISION = 9;
 
 /** Where a job's workflow runs, as its input says (and a batch's, for the jobs it starts). */
 export type JobPlacement = Pick<JobWorkflowInput, 'storeAccess' | 'askPoolLocally'>;

@@ -96,6 +96,13 @@ const POOL_REQUEST_REPEAT_MS = 5 * 60_000;
  * left tests waiting on a lost one). Runs started before behaviour revision 1 keep 1 s (replay).
  */
 const POOL_WAKE_WAIT_MS = 3_000;
+/**
+ * How long a job that just joined its line waits for its grant inside that workflow task (revision 9,
+ * next to the read model: `awaitPoolGrant`). Usually the pool's pick answers within tens of ms; a pool
+ * that is full answers later, by signal, as before — meanwhile the task is open and a control sent to
+ * the job waits for it, so the wait stays short.
+ */
+const POOL_GRANT_IN_TASK_MS = 1_500;
 const POOL_WAKE_WAIT_BEFORE_REVISION_1_MS = 1_000;
 /** A blocked job re-checks its dependencies this often (one closed from outside sends no word). */
 const DEPENDENCY_RECHECK_MS = 5 * 60_000;
@@ -195,6 +202,12 @@ class JobRun {
   /** The JobStatus search attribute as last upserted (or as the run started with). */
   private upsertedStatus: JobStatus;
   private statusUpsertQueued = false;
+  /** Waiting for the grant within the task (see acquireSlot): the status the task ends in is not known yet. */
+  private statusUpsertHeld = false;
+  /** The wait for the grant within the task is on (see endGrantWait). */
+  private grantWaitInFlight = false;
+  /** Revision 9: a job next to the read model waits for its grant within the task that queued it. */
+  private readonly grantsInTask: boolean;
   private readonly poolWakeWaitMs: number;
   /**
    * Revision 6: a wait that is over is one resolved promise (no scope, no condition), and the waits
@@ -226,6 +239,8 @@ class JobRun {
     this.poolWakeWaitMs = (input.revision ?? 0) >= 1 ? POOL_WAKE_WAIT_MS : POOL_WAKE_WAIT_BEFORE_REVISION_1_MS;
     this.plainWaits = (input.revision ?? 0) >= 6;
     this.controlsAfterTaskNews = this.since(8, 'controls-after-task-news');
+    // Runs started before revision 9 never wait for it so (no patch: they keep their path for life).
+    this.grantsInTask = (input.revision ?? 0) >= 9 && input.askPoolLocally === true;
     // Events are recorded here, appended in order by one flusher (see eventOutbox.ts).
     this.correlationId = input.correlationId ?? input.batchId ?? input.jobId;
     this.outbox = createEventOutbox({
@@ -323,11 +338,17 @@ class JobRun {
       this.statusUpsertQueued = true;
       void Promise.resolve().then(() => {
         this.statusUpsertQueued = false;
-        if (this.state.status === this.upsertedStatus) return;
-        this.upsertedStatus = this.state.status;
-        upsertSearchAttributes([{ key: JobStatusKey, value: this.upsertedStatus }]);
+        // Queued for a grant that may come within this task: acquireSlot upserts once it is known.
+        if (this.statusUpsertHeld) return;
+        this.upsertStatus();
       });
     }
+  }
+
+  private upsertStatus(): void {
+    if (this.state.status === this.upsertedStatus) return;
+    this.upsertedStatus = this.state.status;
+    upsertSearchAttributes([{ key: JobStatusKey, value: this.upsertedStatus }]);
   }
 
   /** Adds the running stretch so far to activeMs (before the job stops running or continues as new). */
@@ -396,6 +417,7 @@ class JobRun {
   }
 
   private pause(who: Actor): number {
+    this.endGrantWait();
     this.flushProgress(); // the paused row shows the progress made so far
     const from = this.state.status;
     this.state.pausedFrom = from;
@@ -431,6 +453,7 @@ class JobRun {
   }
 
   private cancel(who: Actor, payload?: ControlPayload, extra: Record<string, unknown> = {}): number {
+    this.endGrantWait();
     if (payload?.closeAsCanceled === true) this.cancelRequestExpected = true;
     this.flushProgress();
     const from = this.state.status;
@@ -441,6 +464,7 @@ class JobRun {
   }
 
   private reprioritize(priority: number, who: Actor): number {
+    this.endGrantWait();
     const from = this.state.priority;
     this.state.priority = priority;
     upsertSearchAttributes([{ key: JobPriorityKey, value: priority }]);
@@ -549,7 +573,9 @@ class JobRun {
       // the step was still in flight goes straight to running since revision 4): no await, so the
       // task's one status upsert (a microtask) sees running, not queued. Older runs: replay.
       const holding = this.slot === 'held' && this.since(3, 'held-slot-runs-at-once');
-      if (!holding && !(await this.acquireSlot(lineSeq))) continue;
+      // Only a job that just joined its line waits for its grant within the task: one resumed into it
+      // has an Update to answer in this task, which Temporal gets only once the task completes.
+      if (!holding && !(await this.acquireSlot(lineSeq, enteredSeq > 0))) continue;
       state.startedAt ??= this.iso();
       this.transition(
         JobEvents.started,
@@ -589,27 +615,46 @@ class JobRun {
   /**
    * Asks the pool for a slot and waits for it; false if the job stopped waiting (paused, cancelled).
    * `queuedSeq`: the outbox number of the JobQueued (or JobResumed into the line) just recorded (0: none).
+   * `mayWaitInTask`: the grant may be waited for within this task (revision 9, see grantWithinTask).
    */
-  private async acquireSlot(queuedSeq: number): Promise<boolean> {
+  private async acquireSlot(queuedSeq: number, mayWaitInTask = false): Promise<boolean> {
     const { state } = this;
     if (this.slot === 'held') return true; // carried over continue-as-new
     // Runs begun before the pools were woken from the read model ask at once (replay).
     let waitForWake = queuedSeq > 0 && this.since(1, 'pool-wake-before-request');
     // A grant can come as soon as our JobQueued is in the log (the wake), even before we see the flush.
     if (waitForWake) this.slot = 'waiting';
-    // The pool reads its line from the read model: our JobQueued must be in the log before we ask.
-    await this.outbox.flushed();
-    // The grant itself may have come while the flush was on its way: the pool, woken once our JobQueued
-    // was committed, can answer before the append's completion reaches us. Kept since revision 7;
-    // before, it was overwritten here and the pool, which counts us a holder, never granted again.
-    const grantedDuringFlush = this.holdsSlot() && this.since(7, 'grant-during-flush-kept');
-    if (!grantedDuringFlush) this.slot = 'waiting';
-    // Our JobQueued was in the store already (a task lost after its append): its wake-up went out then,
-    // and its grant may have been handed back meanwhile. Ask at once.
-    if (waitForWake && this.outbox.foundStored(queuedSeq)) waitForWake = false;
+    // Revision 9: the grant may come within this task; its one JobStatus upsert waits to know which.
+    const inTask = waitForWake && mayWaitInTask && this.grantsInTask;
+    if (inTask) this.statusUpsertHeld = true;
+    let grantedDuringFlush: boolean;
+    let grantedInTask = false;
+    try {
+      // The pool reads its line from the read model: our JobQueued must be in the log before we ask.
+      await this.outbox.flushed();
+      // The grant itself may have come while the flush was on its way: the pool, woken once our JobQueued
+      // was committed, can answer before the append's completion reaches us. Kept since revision 7;
+      // before, it was overwritten here and the pool, which counts us a holder, never granted again.
+      grantedDuringFlush = this.holdsSlot() && this.since(7, 'grant-during-flush-kept');
+      if (!grantedDuringFlush) this.slot = 'waiting';
+      // Our JobQueued was in the store already (a task lost after its append): its wake-up went out then,
+      // and its grant may have been handed back meanwhile. Ask at once.
+      if (waitForWake && this.outbox.foundStored(queuedSeq)) waitForWake = false;
+      if (inTask && waitForWake && !grantedDuringFlush && state.status === 'queued' && !this.timedOut)
+        grantedInTask = await this.grantWithinTask(POOL_GRANT_IN_TASK_MS);
+    } finally {
+      if (inTask) {
+        this.statusUpsertHeld = false;
+        // Granted: the task records JobStarted next, and upserts running. Otherwise it waits: queued.
+        if (!(grantedInTask && state.status === 'queued' && !this.timedOut)) this.upsertStatus();
+      }
+    }
     for (let round = 0; ; round++) {
-      if (state.status !== 'queued' || this.timedOut || grantedDuringFlush) break;
+      if (state.status !== 'queued' || this.timedOut || grantedDuringFlush || grantedInTask) break;
       const askNow = round > 0 || !waitForWake;
+      // A grant told within an earlier try of the task that queued us, its answer lost with that try,
+      // is in the pool's record (the pool counts us a holder and would never grant us again).
+      if (askNow && inTask && (await this.grantWithinTask(0))) break;
       if (askNow) await this.signalPool(poolRequestSignal);
       const changed = await condition(
         () => this.slot === 'held' || state.status !== 'queued' || this.timedOut,
@@ -626,6 +671,41 @@ class JobRun {
 
   private holdsSlot(): boolean {
     return this.slot === 'held';
+  }
+
+  /**
+   * Waits for the pool's grant within this workflow task, in the process that runs the pools' picks
+   * (awaitPoolGrant): a pick tells us there instead of signalling, and this task goes on to record
+   * JobStarted and start the step. True if we hold the slot; false: it comes by signal, as before.
+   * `waitMs` 0: only look whether a pick recorded our grant.
+   */
+  private async grantWithinTask(waitMs: number): Promise<boolean> {
+    const request = { pool: this.state.pool, jobId: this.input.jobId, position: this.outbox.lastPosition(), waitMs };
+    const scheduler = schedulerActivities('local', { once: true });
+    let answer: string;
+    this.grantWaitInFlight = waitMs > 0;
+    try {
+      answer = await scheduler.awaitPoolGrant(request);
+    } catch {
+      // Failed or timed out: a grant told to it would be lost with it (nobody signals a job told
+      // there), so look once more: the pick's record has it.
+      answer = await scheduler.awaitPoolGrant({ ...request, waitMs: 0 }).catch(() => 'unavailable');
+    } finally {
+      this.grantWaitInFlight = false;
+    }
+    // A control taken meanwhile (paused, cancelled): untilRunnable hands a slot we no longer need back.
+    if (answer === 'granted' && this.slot === 'waiting') this.slot = 'held';
+    return this.holdsSlot();
+  }
+
+  /**
+   * A control came while we wait for our grant within the task: Temporal gets its answer (an Update's)
+   * only when the task completes, so the wait ends now (a grant told meanwhile still counts).
+   */
+  private endGrantWait(): void {
+    if (!this.grantWaitInFlight) return;
+    this.grantWaitInFlight = false;
+    this.sendLater(schedulerActivities('local', { once: true }).endPoolGrantWait({ jobId: this.input.jobId }));
   }
 
   private onSlotGranted(pool: string): void {

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
-import { createSchedulerActivities } from '../../src/activities/schedulerActivities.js';
 import { jobSearchAttributes } from '../../src/workflows/jobContract.js';
 import { jobWorkflow, type JobWorkflowInput } from '../../src/workflows/jobWorkflow.js';
 import { poolSlotGrantedSignal, poolStateQuery } from '../../src/workflows/poolContract.js';
@@ -10,6 +9,7 @@ import { poolWorkflow } from '../../src/workflows/poolWorkflow.js';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { poolWorkflowId } from '../../src/domain/index.js';
 import { poolRequestsOf } from '../support/poolRequests.js';
+import { recordSubmittedJob, schedulerOfEngine as schedulerOfThisEngine } from '../support/schedulerOfEngine.js';
 
 /**
  * Early grants: the command side wakes a job's pool as soon as it recorded the job's JobSubmitted, so
@@ -193,39 +193,9 @@ describe('a new run of a pool (continued as new)', () => {
   });
 });
 
-/** The scheduler's activities as the engine serves them, called directly. */
-const schedulerOfEngine = () =>
-  createSchedulerActivities({
-    client: engine.client,
-    taskQueue: engine.taskQueue,
-    eventStore: engine.eventStore,
-    readModelDb: engine.readModelDb,
-    waitFor: (position, timeoutMs) => engine.projector.waitFor(position, timeoutMs),
-    poolLimits: {},
-    defaultPoolLimit: 1,
-    storeAccess: 'local',
-  });
-
-/** A job's JobSubmitted in `pool`, recorded as the API would, with no workflow started for it. */
+const schedulerOfEngine = () => schedulerOfThisEngine(engine);
 const recordSubmitted = (jobId: string, pool: string, data: Record<string, unknown> = {}) =>
-  engine.eventStore.appendToStream(jobId, [
-    {
-      eventId: `${jobId}:submitted`,
-      type: 'JobSubmitted',
-      data: {
-        jobId,
-        name: jobId,
-        type: 'noop',
-        priority: 5,
-        owner: 'local',
-        totalSteps: 1,
-        maxAttempts: 1,
-        pool,
-        weight: 1,
-        ...data,
-      },
-    },
-  ]);
+  recordSubmittedJob(engine, jobId, pool, data);
 
 describe("a pool's line", () => {
   it('holds jobs submitted straight into line before their workflow ran, not those waiting for time or dependencies', async () => {

@@ -158,6 +158,19 @@ const histories: { file: string; contains: string[]; signals: string[] }[] = [
     contains: ['WORKFLOW_TASK_FAILED', 'CHILD_WORKFLOW_EXECUTION_COMPLETED', 'WORKFLOW_EXECUTION_COMPLETED'],
     signals: ['pause'],
   },
+  {
+    // A batch's noop job of revision 8: its first task recorded JobQueued and set the 3 s timer, the
+    // pool's grant came by signal in a second task (which cancelled the timer and started the step).
+    file: 'job-batch-grant-by-signal-revision-8.json',
+    contains: ['TIMER_STARTED', 'WORKFLOW_EXECUTION_SIGNALED', 'TIMER_CANCELED', 'WORKFLOW_EXECUTION_COMPLETED'],
+    signals: ['poolSlotGranted'],
+  },
+  {
+    // The same of revision 9: granted within its first task (awaitPoolGrant), no signal, no timer.
+    file: 'job-batch-grant-in-task-revision-9.json',
+    contains: ['MARKER_RECORDED', 'ACTIVITY_TASK_COMPLETED', 'WORKFLOW_EXECUTION_COMPLETED'],
+    signals: [],
+  },
 ];
 
 beforeAll(() => installRuntime());
