@@ -23,6 +23,8 @@ export interface GrantWaitTicket {
   cancel(): void;
   /** A pick told this job (its grant must reach the job: nobody signals it). */
   readonly granted: boolean;
+  /** The job's place in line (its queued_seq), once known: a pick's grant for another place is not this wait's. */
+  place(queuedSeq: number): void;
 }
 
 /** How long after a control a job's task does not start a wait (the control reaches it in its next task). */
@@ -32,6 +34,8 @@ interface Waiter {
   pool: string;
   /** A control came before it started waiting: its wait ends at once. */
   interrupted?: boolean;
+  /** Its place in line (queued_seq), once the read model showed it. */
+  queuedSeq?: number;
   settle?: (answer: GrantWait) => void;
   /** Told before `wait` was called. */
   granted: boolean;
@@ -86,6 +90,9 @@ export class PoolGrantWaiters {
       get granted() {
         return waiter.granted;
       },
+      place: (queuedSeq) => {
+        waiter.queuedSeq = queuedSeq;
+      },
     };
   }
 
@@ -126,12 +133,15 @@ export class PoolGrantWaiters {
   }
 
   /**
-   * The pick gave `jobId` a slot of `pool`: true if the job waits here and now knows (it needs no
-   * signal); false if it does not wait here (signal it).
+   * The pick gave `jobId` a slot of `pool` (for its place in line `queuedSeq`): true if the job waits
+   * here and now knows (it needs no signal); false if it does not wait here (signal it).
    */
-  tell(jobId: string, pool: string): boolean {
+  tell(jobId: string, pool: string, queuedSeq?: number): boolean {
     const waiter = this.waiters.get(jobId);
     if (!waiter || waiter.pool !== pool || waiter.granted) return false;
+    // A pick's grant of an earlier place in line (a pool's task retried long after, answering its
+    // record) is not this wait's: signalled, the job takes it for what it is.
+    if (queuedSeq !== undefined && waiter.queuedSeq !== undefined && queuedSeq !== waiter.queuedSeq) return false;
     waiter.granted = true;
     // Taken out of the waiting at once: a second pick of the same job (it cannot be picked twice while
     // it holds the slot) would be signalled.

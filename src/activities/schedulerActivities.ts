@@ -155,9 +155,9 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
   const tellPicked = async (pool: string, picks: PoolPick[]): Promise<string[]> => {
     const gone: string[] = [];
     await Promise.all(
-      picks.map(async ({ jobId }) => {
+      picks.map(async ({ jobId, queuedSeq }) => {
         // Waiting for it inside its workflow task here: told now, no signal (see awaitPoolGrant).
-        if (deps.poolGrants?.tell(jobId, pool)) return;
+        if (deps.poolGrants?.tell(jobId, pool, queuedSeq)) return;
         try {
           await signalWithTries(
             () => deps.client.workflow.getHandle(jobId).signal(poolSlotGrantedSignal, { pool }),
@@ -258,7 +258,10 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
         // for that place, and its row may still show an earlier place, whose grant must not count.
         if (await deps.waitFor(request.position, GRANT_WAIT_CATCH_UP_MS)) {
           const row = statusOf().get(request.jobId);
-          if (row?.queued_seq != null && grantRecorded(request.pool, request.jobId, row.queued_seq)) return 'granted';
+          if (row?.queued_seq != null) {
+            if (grantRecorded(request.pool, request.jobId, row.queued_seq)) return 'granted';
+            ticket?.place(row.queued_seq);
+          }
         }
         if (!ticket) return 'busy';
         return await ticket.wait(Math.min(Math.max(0, request.waitMs), MAX_GRANT_WAIT_MS));

@@ -15,6 +15,15 @@ describe('PoolGrantWaiters', () => {
     expect(waiters.tell('job_never_waited', 'gpu')).toBe(false);
   });
 
+  it('a grant of another place in line (an old pick answered again) is not this wait', async () => {
+    const waiters = new PoolGrantWaiters();
+    const ticket = waiters.register('job_a', 'gpu')!;
+    ticket.place(42);
+    expect(waiters.tell('job_a', 'gpu', 17)).toBe(false);
+    expect(waiters.tell('job_a', 'gpu', 42)).toBe(true);
+    await expect(ticket.wait(5_000)).resolves.toBe('granted');
+  });
+
   it('a grant of another pool is not this wait', () => {
     const waiters = new PoolGrantWaiters();
     const ticket = waiters.register('job_a', 'gpu')!;
