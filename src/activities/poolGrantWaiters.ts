@@ -47,6 +47,8 @@ export class PoolGrantWaiters {
   private readonly interrupted = new Map<string, number>();
   /** Pools whose last pick left jobs in line (or had no free slot): a newcomer would wait in vain. */
   private readonly linesLeft = new Set<string>();
+  /** Pools whose last pick left no slot free: a newcomer's grant needs a holder to end first. */
+  private readonly full = new Set<string>();
   private readonly maxWaiting: number;
 
   constructor(options: PoolGrantWaitersOptions = {}) {
@@ -101,9 +103,20 @@ export class PoolGrantWaiters {
    * to look with). Until a pick serves its whole line, jobs joining it do not wait in their task: they
    * are behind others, and their grant would come after the wait.
    */
-  notePick(pool: string, lineLeft: boolean): void {
+  notePick(pool: string, lineLeft: boolean, full = false): void {
     if (lineLeft) this.linesLeft.add(pool);
     else this.linesLeft.delete(pool);
+    if (full) this.full.add(pool);
+    else this.full.delete(pool);
+  }
+
+  /**
+   * Whether `pool`'s last pick left no slot free. A newcomer then does not wait within its task (see
+   * awaitPoolGrant): a holder must end first, and the wait would hold back a control sent to the job
+   * by signal (the Web UI, `temporal workflow signal`).
+   */
+  isFull(pool: string): boolean {
+    return this.full.has(pool);
   }
 
   /**

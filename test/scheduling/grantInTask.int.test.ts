@@ -162,6 +162,22 @@ describe('awaitPoolGrant', () => {
     await expect(crowded.awaitPoolGrant({ pool, jobId, position: moved, waitMs: 0 })).resolves.toBe('busy');
   });
 
+  it('does not wait in a pool whose last pick left no slot free (a control by signal would wait for it)', async () => {
+    const pool = 'closed';
+    const jobId = `job_${randomUUID()}`;
+    const position = recordSubmitted(jobId, pool);
+    const waiters = new PoolGrantWaiters();
+    waiters.notePick(pool, false, true);
+    const started = Date.now();
+    await expect(schedulerWith(waiters).awaitPoolGrant({ pool, jobId, position, waitMs: 1_500 })).resolves.toBe('timeout');
+    expect(Date.now() - started).toBeLessThan(1_000);
+    // A pick that leaves a slot free lets the next one wait its whole time.
+    waiters.notePick(pool, false, false);
+    const again = Date.now();
+    await expect(schedulerWith(waiters).awaitPoolGrant({ pool, jobId, position, waitMs: 1_200 })).resolves.toBe('timeout');
+    expect(Date.now() - again).toBeGreaterThanOrEqual(1_150);
+  });
+
   it('answers unavailable where no pick runs (no wait list), and times out when no pick comes', async () => {
     const pool = 'closed';
     const jobId = `job_${randomUUID()}`;

@@ -68,6 +68,17 @@ describe('PoolGrantWaiters', () => {
     expect(waiters.register('job_a', 'gpu')).toBeDefined();
   });
 
+  it('knows a pool whose last pick left no slot free, until one leaves a slot free', () => {
+    const waiters = new PoolGrantWaiters();
+    expect(waiters.isFull('gpu')).toBe(false);
+    waiters.notePick('gpu', false, true);
+    expect(waiters.isFull('gpu')).toBe(true);
+    expect(waiters.isFull('default')).toBe(false);
+    expect(waiters.register('job_a', 'gpu')).toBeDefined(); // registered: a pick in the same tick still finds it
+    waiters.notePick('gpu', false, false);
+    expect(waiters.isFull('gpu')).toBe(false);
+  });
+
   it('a control ends the wait, unless the job was told already', async () => {
     const waiters = new PoolGrantWaiters();
     const a = waiters.register('job_a', 'gpu')!;
