@@ -9,6 +9,7 @@ import { poolWorkflow } from '../../src/workflows/poolWorkflow.js';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { poolWorkflowId } from '../../src/domain/index.js';
 import { poolRequestsOf } from '../support/poolRequests.js';
+import { jobStatusUpserts, workflowTasksOf } from '../support/histories.js';
 import { recordSubmittedJob, schedulerOfEngine as schedulerOfThisEngine } from '../support/schedulerOfEngine.js';
 
 /**
@@ -67,14 +68,11 @@ describe('a grant that comes before the job first ran', () => {
     expect(await signalsSent(input.jobId)).toEqual([]);
     expect(types(input.jobId)).toEqual(['JobSubmitted', 'JobQueued', 'JobStarted', 'JobCompleted']);
     const history = await engine.client.workflow.getHandle(input.jobId).fetchHistory();
-    const workflowTasks = history.events!.filter((e) => e.workflowTaskCompletedEventAttributes).length;
+    const workflowTasks = workflowTasksOf(history.events!);
     expect(workflowTasks).toBe(2); // start+grant, the step's end (no release to confirm)
     // One JobStatus upsert per task, with the status the task ended in: queued → running in the first
     // task is one upsert (running), not two.
-    const statuses = history.events!.flatMap((e) => {
-      const field = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.JobStatus;
-      return field?.data ? [JSON.parse(Buffer.from(field.data).toString('utf8')) as string] : [];
-    });
+    const statuses = jobStatusUpserts(history.events!);
     expect(statuses).toEqual(['running', 'completed']);
     // The pool saw the end in the read model and freed the slot (its limit is 2: two more jobs run).
     await eventually(
@@ -132,7 +130,7 @@ describe('a job submitted through the API', () => {
       Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
     );
     expect(upserted).not.toContain('TemporalChangeVersion');
-    const tasks = events.filter((e) => e.workflowTaskCompletedEventAttributes).length;
+    const tasks = workflowTasksOf(events);
     expect(upserted.filter((key) => key === 'JobStatus').length).toBeLessThanOrEqual(tasks);
   });
 });

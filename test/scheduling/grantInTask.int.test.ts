@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
 import { recordSubmittedJob, schedulerOfEngine } from '../support/schedulerOfEngine.js';
+import { jobStatusUpserts, workflowTasksOf, type HistoryEvents } from '../support/histories.js';
 import { PoolGrantWaiters } from '../../src/activities/poolGrantWaiters.js';
 import { poolWorkflowId } from '../../src/domain/index.js';
 import { poolStateQuery } from '../../src/workflows/poolContract.js';
@@ -22,18 +23,15 @@ afterAll(async () => {
   await engine?.dispose();
 });
 
-type HistoryEvent = Awaited<ReturnType<ReturnType<TestEngine['client']['workflow']['getHandle']>['fetchHistory']>>['events'] &
-  object;
-
-async function historyOf(jobId: string): Promise<NonNullable<HistoryEvent>> {
+async function historyOf(jobId: string): Promise<HistoryEvents> {
   await engine.client.workflow.getHandle(jobId).result(); // closed: its history is whole
   return (await engine.client.workflow.getHandle(jobId).fetchHistory()).events!;
 }
 
-const grantSignals = (events: NonNullable<HistoryEvent>) =>
+const grantSignals = (events: HistoryEvents) =>
   events.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'poolSlotGranted').length;
 /** The types of the local activities a history recorded (their markers' details). */
-const localActivities = (events: NonNullable<HistoryEvent>) =>
+const localActivities = (events: HistoryEvents) =>
   events.flatMap((e) =>
     Object.values(e.markerRecordedEventAttributes?.details ?? {}).flatMap((detail) =>
       (detail.payloads ?? []).flatMap((p) => {
@@ -42,13 +40,6 @@ const localActivities = (events: NonNullable<HistoryEvent>) =>
       }),
     ),
   );
-const workflowTasks = (events: NonNullable<HistoryEvent>) => events.filter((e) => e.workflowTaskCompletedEventAttributes).length;
-const statusUpserts = (events: NonNullable<HistoryEvent>) =>
-  events.flatMap((e) => {
-    const field = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.JobStatus;
-    return field?.data ? [JSON.parse(Buffer.from(field.data).toString('utf8')) as string] : [];
-  });
-
 describe("a batch's jobs in a pool with free slots", () => {
   it('take their grant within the task that queued them: no grant signal, no timer, two workflow tasks', async () => {
     const created = await engine.api('POST', '/api/v1/batches', {
@@ -77,9 +68,9 @@ describe("a batch's jobs in a pool with free slots", () => {
     const inTask = histories.filter((events) => grantSignals(events) === 0);
     expect(inTask.length).toBeGreaterThan(0);
     for (const events of inTask) {
-      expect(workflowTasks(events)).toBe(2);
+      expect(workflowTasksOf(events)).toBe(2);
       // One JobStatus upsert per task, with the status the task ended in (queued → running is one).
-      expect(statusUpserts(events)).toEqual(['running', 'completed']);
+      expect(jobStatusUpserts(events)).toEqual(['running', 'completed']);
       expect(localActivities(events)).toContain('awaitPoolGrant');
     }
     // Every slot went back (freed through the read model as the jobs ended).
