@@ -35,8 +35,9 @@ export interface ReadModelWriterOptions {
  * 2–3 % faster), while a build over more rows would end after the last fold, with the other core idle.
  * Partitions are copied newest range first, each range's rows newest first: the jobs indexes all end
  * in `created_at DESC`, so every row then lands at the end of its run of keys and the pages come out
- * full (rows copied oldest first land at the front of theirs: the file was half as large again). Then it applies what needs every row: the
- * carried events, the counters, the other projections, the checkpoint; and hands over in WAL.
+ * full (rows copied oldest first land at the front of theirs: the file was half as large again). Then
+ * it applies what needs every row: the carried events, the counters, the other projections, the
+ * checkpoint; and hands over in WAL.
  */
 export class ReadModelWriter {
   private readonly db: ReadModelDb;
