@@ -113,6 +113,13 @@ const FULL_POOL_GRANT_WAIT_MS = 0;
 /** The longest the wait for the read model to apply the job's move into the line takes. */
 const GRANT_WAIT_CATCH_UP_MS = 1_000;
 
+/**
+ * How long a job found gone by a pick's grant stays out of its pool's line (see goneFromLine): its
+ * recorded end (the reconciler scans every second) takes it out for good well before; a job whose
+ * workflow is not there at all costs its pool one pick a minute.
+ */
+const GONE_OUT_OF_LINE_MS = 60_000;
+
 /** How often a grant is tried before the pick fails (and is retried as a whole, answering its record). */
 const GRANT_SIGNAL_TRIES = 3;
 
@@ -124,7 +131,7 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
   // The line: by priority, then round-robin between owners (an owner's n-th waiting job, counting the
   // slots it already holds, goes after every other owner's earlier ones), then first come first served.
   const line = () =>
-    readModel.prepare<{ pool: string; holders: string; held: string; served: string; limit: number }, PickedRow>(`
+    readModel.prepare<{ pool: string; holders: string; gone: string; held: string; served: string; limit: number }, PickedRow>(`
     WITH waiting AS (
       SELECT id, owner, pool_weight, priority, queued_seq,
              ROW_NUMBER() OVER (PARTITION BY owner, priority ORDER BY queued_seq) AS rn
@@ -132,7 +139,8 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
        WHERE pool = @pool AND status IN ('queued', 'pending')
          -- pending: submitted straight into line, its workflow not run yet (it takes an early grant)
          AND (status = 'queued' OR (run_at IS NULL AND depends_on = '[]' AND queued_seq IS NOT NULL))
-         AND id NOT IN (SELECT value FROM json_each(@holders)))
+         AND id NOT IN (SELECT value FROM json_each(@holders))
+         AND id || ':' || COALESCE(queued_seq, '') NOT IN (SELECT value FROM json_each(@gone)))
     SELECT w.id AS jobId, w.owner AS owner, w.pool_weight AS weight, w.queued_seq AS queuedSeq
       FROM waiting w LEFT JOIN json_each(@held) h ON h.key = w.owner LEFT JOIN json_each(@served) s ON s.key = w.owner
      ORDER BY w.priority DESC, w.rn + COALESCE(h.value, 0), COALESCE(s.value, 0), w.queued_seq
@@ -152,6 +160,29 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
     deps.eventStore
       .readStreamAfter(poolStreamId(pool), queuedSeq, PoolEvents.slotsGranted)
       .some((e) => ((e.data as { picks?: PoolPick[] }).picks ?? []).some((p) => p.jobId === jobId && p.queuedSeq === queuedSeq));
+  /**
+   * Jobs a pick found gone (their workflow closed, or never there) while the read model still shows
+   * them in line, by `<job id>:<place in line>`, with when they may be picked again. Until then the line
+   * leaves them out: the pool frees a gone job's slot and picks again at once, and without this it
+   * picked the same job again and again — a busy loop that recorded a PoolSlotsGranted per try (2,800 in
+   * 10 s in a test) and gave nobody behind that job a slot — until the job's end was recorded (the
+   * reconciler's, for a workflow closed from outside), or forever for a workflow that is not there. A
+   * new place in line (a new run, a resume) is a new key.
+   */
+  const goneFromLine = new Map<string, number>();
+  const keepOutOfLine = (jobId: string, queuedSeq: number) => {
+    const key = `${jobId}:${queuedSeq}`;
+    goneFromLine.delete(key); // kept in the order they end: the expired ones are at the front
+    goneFromLine.set(key, Date.now() + GONE_OUT_OF_LINE_MS);
+  };
+  const outOfLine = (): string[] => {
+    const now = Date.now();
+    for (const [key, until] of goneFromLine) {
+      if (until > now) break;
+      goneFromLine.delete(key);
+    }
+    return [...goneFromLine.keys()];
+  };
   /**
    * Tells each picked job it holds a slot, straight from this process: no SignalExternal command per job
    * in the pool's history, no transfer task on the pool, no task of the pool's per confirmation (on a
@@ -173,6 +204,7 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
         } catch (error) {
           if (!(error instanceof WorkflowNotFoundError)) throw error;
           gone.push(jobId);
+          keepOutOfLine(jobId, queuedSeq);
         }
       }),
     );
@@ -210,6 +242,7 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
         const rows = line().all({
           pool: request.pool,
           holders: JSON.stringify(Object.keys(request.holders)),
+          gone: JSON.stringify(goneFromLine.size > 0 ? outOfLine() : []),
           held: JSON.stringify(held),
           served: JSON.stringify(request.served ?? {}),
           limit: capacity + 1, // one more than can be served: whether anyone is left in line

@@ -22,7 +22,7 @@ import { recordSubmittedJob, schedulerOfEngine as schedulerOfThisEngine } from '
 let engine: TestEngine;
 
 beforeAll(async () => {
-  engine = await startTestEngine({ pools: { early: 2, carried: 1, lone: 1, shut: 0 } });
+  engine = await startTestEngine({ pools: { early: 2, carried: 1, lone: 1, shut: 0, ghost: 1 } });
 });
 afterAll(async () => {
   await engine?.dispose();
@@ -268,5 +268,34 @@ describe("a pool's line", () => {
     // A new pick reads the line again.
     const next = await scheduler.pickPoolWaiters({ ...request, grantId: `${grantId}:next`, limit: 1 });
     expect(next.picks.map((p) => p.jobId)).toEqual([newer]);
+  });
+});
+
+describe('a job in line whose workflow is gone (closed before its end was recorded, or never there)', () => {
+  it('is not picked again and again: the pool serves the job behind it, and records one grant to it, not thousands', async () => {
+    // First in line (urgent) in a one-slot pool, its JobSubmitted recorded, no workflow to tell.
+    const ghost = `job_${randomUUID()}`;
+    recordSubmitted(ghost, 'ghost', { priority: 4 });
+    const behind = await engine.api('POST', '/api/v1/jobs/submit', {
+      name: 'behind a ghost',
+      type: 'noop',
+      pool: 'ghost',
+      priority: 1,
+    });
+    expect(behind.status, JSON.stringify(behind.body)).toBe(201);
+    await eventually(
+      async () => (await engine.api('GET', `/api/v1/jobs/${behind.body.job_id}`)).body?.status === 'completed',
+      15_000,
+      'the job behind the gone one to run',
+    );
+    const grantsToGhost = () =>
+      engine.eventStore
+        .readStream('pool:ghost')
+        .filter((e) => e.type === 'PoolSlotsGranted' && (e.data.picks as { jobId: string }[]).some((p) => p.jobId === ghost));
+    // (Picked once, found gone, left out of the line since: the pool's picks went on without it.)
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(grantsToGhost()).toHaveLength(1);
+    const ghostRow = (await engine.api('GET', `/api/v1/jobs/${ghost}`)).body;
+    expect(ghostRow.status).toBe('pending'); // nothing recorded for it: only its end (the reconciler's) would
   });
 });
