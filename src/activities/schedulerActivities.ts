@@ -149,6 +149,7 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
     readModel.prepare<[string], { status: string; queued_seq: number | null }>(
       'SELECT status, queued_seq FROM jobs WHERE id = ?',
     );
+  const recordedLimit = () => readModel.prepare<[string], number>('SELECT "limit" FROM pools WHERE name = ?').pluck();
   const caughtUp = async () => {
     await deps.waitFor(deps.eventStore.lastPosition(), 10_000);
   };
@@ -347,9 +348,15 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
       return Object.fromEntries(request.jobIds.map((id) => [id, statusOf().get(id)?.status ?? null]));
     },
 
-    /** Starts a pool's workflow unless it runs already (a job asked a pool nobody started yet). */
+    /**
+     * Starts a pool's workflow unless it runs already (a job asked a pool nobody started yet, or whose
+     * workflow was terminated): with the limit recorded for it, else its configured one (see
+     * poolStartLimit in the engine).
+     */
     async ensurePool(request: { name: string }): Promise<void> {
-      await startPoolWorkflow(deps, request.name, deps.poolLimits[request.name] ?? deps.defaultPoolLimit, 'system');
+      const recorded = recordedLimit().get(request.name);
+      const limit = recorded ?? deps.poolLimits[request.name] ?? deps.defaultPoolLimit;
+      await startPoolWorkflow(deps, request.name, limit, 'system');
     },
   };
 }

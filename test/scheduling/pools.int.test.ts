@@ -4,7 +4,7 @@ import { jwtAppOptions, testUsers, type AuthHeaders } from '../support/users.js'
 import { JobTypeRegistry } from '../../src/jobs/registry.js';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
 import { poolWorkflowId } from '../../src/domain/index.js';
-import { setPoolLimitSignal, setPoolLimitUpdate } from '../../src/workflows/poolContract.js';
+import { poolStateQuery, setPoolLimitSignal, setPoolLimitUpdate } from '../../src/workflows/poolContract.js';
 import { maxConcurrentSteps, probeJob } from '../support/probeJobType.js';
 
 const secret = 'pools-test-secret';
@@ -134,6 +134,28 @@ describe('resource pools', () => {
     expect((await engine.api('GET', '/api/v1/pools/nope', undefined, alice)).status).toBe(404);
     const list = (await engine.api('GET', '/api/v1/pools', undefined, alice)).body.map((p: { name: string }) => p.name);
     expect(list).toEqual(expect.arrayContaining(['default', 'gpu', 'narrow', 'single']));
+  });
+
+  it('a pool whose workflow was terminated starts again with the limit recorded for it, not the default', async () => {
+    expect((await engine.api('PUT', '/api/v1/pools/relaunch', { limit: 1 }, admin)).status).toBe(200);
+    const pool = engine.client.workflow.getHandle(poolWorkflowId(engine.taskQueue, 'relaunch'));
+    await pool.terminate('test: an operator terminated the pool');
+    const jobs: string[] = [];
+    for (let i = 0; i < 3; i++) jobs.push(await submit(alice, { pool: 'relaunch', input: { log, steps: 1, step_ms: 600 } }));
+    // The first wake-up that found it not running started it again (the engine's PoolWaker).
+    let mostRunning = 0;
+    await eventually(
+      async () => {
+        const statuses = (await Promise.all(jobs.map(job))).map((j) => j.status);
+        mostRunning = Math.max(mostRunning, statuses.filter((s) => s === 'running').length);
+        return statuses.every((s) => s === 'completed');
+      },
+      30_000,
+      'the three jobs to complete',
+    );
+    expect(mostRunning).toBe(1);
+    expect((await pool.query(poolStateQuery)).limit).toBe(1);
+    expect((await engine.api('GET', '/api/v1/pools/relaunch', undefined, alice)).body).toMatchObject({ limit: 1 });
   });
 
   it('the setLimit signal (what a PUT not taken in time sends, or the CLI): taken once per requestId, an invalid one changes nothing', async () => {
