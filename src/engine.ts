@@ -354,6 +354,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const workers: Worker[] = [];
   installRuntime(options.logLevel);
   const nativeConnection = await NativeConnection.connect({ address: options.temporalAddress });
+  /** Set once the reconciler exists (below): a job a pick found gone may have no execution at all. */
+  const missingJobs: { record?: (jobId: string) => Promise<number> } = {};
   // This process owns the read model, so it serves the scheduler's activities whoever runs workflows.
   const scheduler = {
     client,
@@ -368,6 +370,10 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     poolPriorityKey: POOL_PRIORITY_KEY,
     poolWakes: poolWaker,
     poolGrants,
+    onJobGone: (jobId: string) =>
+      void missingJobs
+        .record?.(jobId)
+        .catch((error) => log(`[reconciler] could not look for the workflow of ${jobId}: ${(error as Error).message}`)),
   };
   workers.push(
     await createSchedulerWorker({ connection: nativeConnection, namespace, logLevel: options.logLevel, files, scheduler }),
@@ -433,6 +439,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
           .catch(() => undefined);
     },
   });
+  missingJobs.record = (jobId) => reconciler.recordMissing(jobId);
   reconciler.start();
   const dispatcher = new WebhookDispatcher({
     client,

@@ -34,6 +34,9 @@ export interface SchedulerDeps {
   poolWakes?: Pick<PoolWaker, 'wake' | 'hold' | 'release'>;
   /** Jobs of this process waiting for their grant inside their workflow task (awaitPoolGrant). */
   poolGrants?: PoolGrantWaiters;
+  /** A pick's grant found this job's workflow gone (the reconciler records its end if Temporal has
+   * no execution of it at all: Reconciler.recordMissing). */
+  onJobGone?: (jobId: string) => void;
 }
 
 /** What `awaitPoolGrant` answers. */
@@ -206,6 +209,7 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
           if (!(error instanceof WorkflowNotFoundError)) throw error;
           gone.push(jobId);
           keepOutOfLine(jobId, queuedSeq);
+          deps.onJobGone?.(jobId);
         }
       }),
     );

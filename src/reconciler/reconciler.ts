@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { EventStore, RecordedEvent } from '../eventstore/index.js';
 import { BatchEvents, JOB_STATUSES, JobEvents, isTerminalJobStatus, jobStatusAfter } from '../domain/index.js';
 import { settledWithin } from '../commands/pollUntil.js';
@@ -15,9 +15,15 @@ export interface ReconcilerOptions {
   log?: (line: string) => void;
   /** Schedules changed outside the API (ScheduleCommands.reconcile), on the same scan. */
   schedules?: { reconcile(): Promise<number> };
+  /** How old a job's last event must be before a job Temporal has no execution of is recorded
+   * terminated (recordMissing); default 30 s. */
+  missingAfterMs?: number;
   /** Told of each job recorded as closed from outside: a closed job cannot tell its dependents itself. */
   onJobClosedOutside?: (jobId: string, status: 'terminated' | 'timed_out') => Promise<void>;
 }
+
+/** How old a job's last event must be before a job whose workflow Temporal does not have is recorded terminated. */
+const MISSING_AFTER_MS = 30_000;
 
 /**
  * A workflow closed from outside (terminated, timed out) cannot write its last event. The reconciler
@@ -29,6 +35,11 @@ export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<number> | undefined;
   private readonly seen = new Set<string>();
+  /** Looks for missing workflows under way (recordMissing), waited for by `stop`. */
+  private readonly lookingForMissing = new Set<Promise<number>>();
+  /** Jobs too young to be missing when a pick found them gone: looked at again then. */
+  private readonly lookAgain = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
 
   constructor(private readonly options: ReconcilerOptions) {}
 
@@ -50,9 +61,13 @@ export class Reconciler {
    * left waiting for its retry would otherwise retry on the closed channel and throw from a timer.
    */
   async stop(boundMs = 3_000): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.lookAgain.values()) clearTimeout(timer);
+    this.lookAgain.clear();
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.scanning) await settledWithin(this.scanning, boundMs);
+    if (this.lookingForMissing.size > 0) await settledWithin(Promise.allSettled(this.lookingForMissing), boundMs);
   }
 
   /** One pass; returns the number of events recorded. */
@@ -126,6 +141,80 @@ export class Reconciler {
       .catch((error) =>
         this.options.log?.(`[reconciler] telling the dependents of ${jobId} failed: ${(error as Error).message}`),
       );
+    return result.appended;
+  }
+
+  /**
+   * A job the read model shows waiting or running whose workflow is not in Temporal at all (a pool's
+   * grant found it gone, e.g. after Temporal lost its database): nothing will ever record its end, and
+   * the scan above only sees executions that Temporal still lists as closed. If Temporal has no
+   * execution of it, records JobTerminated (once: the id is the job's last run); a job whose
+   * execution is there (closed: the scan records it; running: a grant's race) is left alone.
+   * Returns the number of events recorded.
+   */
+  async recordMissing(jobId: string): Promise<number> {
+    if (this.stopped) return 0;
+    const looking = this.lookForMissing(jobId).finally(() => this.lookingForMissing.delete(looking));
+    this.lookingForMissing.add(looking);
+    return looking;
+  }
+
+  /** One later look per job (see lookForMissing), dropped by `stop`. */
+  private lookAgainLater(jobId: string, ms: number): void {
+    if (this.stopped || this.lookAgain.has(jobId)) return;
+    const timer = setTimeout(() => {
+      this.lookAgain.delete(jobId);
+      void this.recordMissing(jobId).catch((error) =>
+        this.options.log?.(`[reconciler] could not look for the workflow of ${jobId}: ${(error as Error).message}`),
+      );
+    }, ms + 100);
+    timer.unref();
+    this.lookAgain.set(jobId, timer);
+  }
+
+  private async lookForMissing(jobId: string): Promise<number> {
+    const stream = this.options.eventStore.readStream(jobId);
+    const last = stream[stream.length - 1];
+    if (!last || isTerminalJobStatus(jobStatusAfter(last.type, last.data, 'running'))) return 0;
+    // A job recorded moments ago had its workflow started first (the command side records JobSubmitted
+    // only after Temporal accepted the start): one Temporal lost is older. A young one is looked at
+    // again once it is old enough (its pool leaves it out of its line meanwhile).
+    const age = Date.now() - Date.parse((last.data as { at?: string }).at ?? last.recordedAt);
+    const after = this.options.missingAfterMs ?? MISSING_AFTER_MS;
+    if (!(age >= after)) {
+      this.lookAgainLater(jobId, Number.isFinite(age) ? after - age : after);
+      return 0;
+    }
+    try {
+      await this.options.client.workflow.getHandle(jobId).describe();
+      return 0;
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+    }
+    const runId = [...stream].reverse().find((e) => typeof e.metadata.runId === 'string')?.metadata.runId ?? 'no-run';
+    const at = new Date().toISOString();
+    const reason = 'its workflow is not in Temporal (its execution and history are gone)';
+    // Two looks at once: the first one's time stands (same id and type).
+    const result = this.options.eventStore.appendToStream(
+      jobId,
+      [
+        {
+          eventId: `${jobId}:${runId}:missing`,
+          type: JobEvents.terminated,
+          data: { jobId, at, closedAt: at, runId, reason },
+          metadata: { actor: 'system:reconciler', reason, runId, workflowId: jobId },
+        },
+      ],
+      { duplicates: 'same-type' },
+    );
+    if (result.appended) {
+      this.options.log?.(`[reconciler] recorded JobTerminated for ${jobId}: ${reason}`);
+      await this.options
+        .onJobClosedOutside?.(jobId, 'terminated')
+        .catch((error) =>
+          this.options.log?.(`[reconciler] telling the dependents of ${jobId} failed: ${(error as Error).message}`),
+        );
+    }
     return result.appended;
   }
 

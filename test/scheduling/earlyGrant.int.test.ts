@@ -8,6 +8,7 @@ import { poolSlotGrantedSignal, poolStateQuery } from '../../src/workflows/poolC
 import { poolWorkflow } from '../../src/workflows/poolWorkflow.js';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { poolWorkflowId } from '../../src/domain/index.js';
+import { Reconciler } from '../../src/reconciler/reconciler.js';
 import { poolRequestsOf } from '../support/poolRequests.js';
 import { jobStatusUpserts, workflowTasksOf } from '../support/histories.js';
 import { recordSubmittedJob, schedulerOfEngine as schedulerOfThisEngine } from '../support/schedulerOfEngine.js';
@@ -274,8 +275,10 @@ describe("a pool's line", () => {
 describe('a job in line whose workflow is gone (closed before its end was recorded, or never there)', () => {
   it('is not picked again and again: the pool serves the job behind it, and records one grant to it, not thousands', async () => {
     // First in line (urgent) in a one-slot pool, its JobSubmitted recorded, no workflow to tell.
+    // Submitted a minute ago (Temporal lost its workflow since): a job recorded moments ago cannot be
+    // missing from Temporal, whose start came first, and is not recorded terminated.
     const ghost = `job_${randomUUID()}`;
-    recordSubmitted(ghost, 'ghost', { priority: 4 });
+    recordSubmitted(ghost, 'ghost', { priority: 4, at: new Date(Date.now() - 60_000).toISOString() });
     const behind = await engine.api('POST', '/api/v1/jobs/submit', {
       name: 'behind a ghost',
       type: 'noop',
@@ -295,7 +298,50 @@ describe('a job in line whose workflow is gone (closed before its end was record
     // (Picked once, found gone, left out of the line since: the pool's picks went on without it.)
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(grantsToGhost()).toHaveLength(1);
-    const ghostRow = (await engine.api('GET', `/api/v1/jobs/${ghost}`)).body;
-    expect(ghostRow.status).toBe('pending'); // nothing recorded for it: only its end (the reconciler's) would
+    // Temporal has no execution of it: the reconciler records its end (nothing else ever would), once.
+    await eventually(
+      async () => (await engine.api('GET', `/api/v1/jobs/${ghost}`)).body?.status === 'terminated',
+      10_000,
+      'the gone job recorded terminated',
+    );
+    const ended = engine.eventStore.readStream(ghost).filter((e) => e.type === 'JobTerminated');
+    expect(ended).toHaveLength(1);
+    expect(ended[0]!.metadata).toMatchObject({ actor: 'system:reconciler' });
+    expect(ended[0]!.data.reason).toContain('not in Temporal');
+    expect(await engine.reconciler.recordMissing(ghost)).toBe(0); // again: nothing more
+  });
+
+  it('a job recorded moments ago is looked at again once it is old enough, and recorded then', async () => {
+    const reconciler = new Reconciler({
+      client: engine.client,
+      eventStore: engine.eventStore,
+      taskQueue: engine.taskQueue,
+      missingAfterMs: 800,
+    });
+    try {
+      const young = `job_${randomUUID()}`;
+      recordSubmitted(young, 'shut'); // (a pool that never grants)
+      expect(await reconciler.recordMissing(young)).toBe(0);
+      expect(engine.eventStore.readStream(young).map((e) => e.type)).toEqual(['JobSubmitted']);
+      await eventually(
+        async () => engine.eventStore.readStream(young).some((e) => e.type === 'JobTerminated'),
+        5_000,
+        'the later look to record it',
+      );
+    } finally {
+      await reconciler.stop();
+    }
+  });
+
+  it('a job whose workflow is there, or that was recorded moments ago, is not recorded as missing', async () => {
+    const young = `job_${randomUUID()}`;
+    recordSubmitted(young, 'shut'); // (a pool that never grants)
+    expect(await engine.reconciler.recordMissing(young)).toBe(0);
+    const r = await engine.api('POST', '/api/v1/jobs/submit', { name: 'present', type: 'noop', pool: 'ghost' });
+    expect(r.status).toBe(201);
+    expect(await engine.reconciler.recordMissing(r.body.job_id)).toBe(0);
+    await engine.client.workflow.getHandle(r.body.job_id).result();
+    expect(await engine.reconciler.recordMissing(r.body.job_id)).toBe(0);
+    expect(engine.eventStore.readStream(r.body.job_id).map((e) => e.type)).not.toContain('JobTerminated');
   });
 });
