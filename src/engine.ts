@@ -39,7 +39,7 @@ import { configureHttpEgress } from './jobs/egressGuard.js';
 import { FileStore } from './files/fileStore.js';
 import { createMatchJobType } from './jobs/match/matchJobType.js';
 import { DEFAULT_POOL } from './domain/index.js';
-import { POOL_PRIORITY_KEY, startPoolWorkflow } from './activities/schedulerActivities.js';
+import { POOL_PRIORITY_KEY, poolStartLimit, startPoolWorkflow } from './activities/schedulerActivities.js';
 import { PoolGrantWaiters } from './activities/poolGrantWaiters.js';
 import { PoolCommands } from './commands/poolCommands.js';
 import { WebhookReadModel } from './projections/webhookReadModel.js';
@@ -209,19 +209,17 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const poolLimits = { [DEFAULT_POOL]: defaultPoolLimit, ...options.pools };
   /** What starting a pool's workflow needs (at start, and for a pool a wake-up found not running). */
   const poolStart = { client, taskQueue: options.taskQueue, storeAccess, pickLocally, poolPriorityKey: POOL_PRIORITY_KEY };
-  /**
-   * The limit a new run of a pool that is not running starts with: the one recorded for it (PUT /pools,
-   * or its first run's), so that a limit set at run time stands when the pool's workflow is started
-   * again (it was terminated, or Temporal lost it) — it used to start from POOLS or the default (100)
-   * while the read model went on showing the recorded limit. POOLS seeds a pool not recorded yet.
-   */
-  const poolStartLimit = (pool: string): number =>
-    readModel.getPool(pool)?.limit ?? (poolLimits as Record<string, number>)[pool] ?? defaultPoolLimit;
   const poolWaker = new PoolWaker({
     client,
     taskQueue: options.taskQueue,
     // A pool nobody started yet (a name no config lists): start it; its first run reads its line.
-    onError: (pool) => void startPoolWorkflow(poolStart, pool, poolStartLimit(pool), 'system').catch(() => undefined),
+    onError: (pool) =>
+      void startPoolWorkflow(
+        poolStart,
+        pool,
+        poolStartLimit({ readModelDb: readModelHolder, poolLimits, defaultPoolLimit }, pool),
+        'system',
+      ).catch(() => undefined),
   });
   // A job just queued (after its time, its dependencies, a resume or a retry) or just ended: its pool
   // hears of it from here at once (see wakePoolsOfQueuedJobs, wakePoolsOfEndedJobs).

@@ -152,7 +152,6 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
     readModel.prepare<[string], { status: string; queued_seq: number | null }>(
       'SELECT status, queued_seq FROM jobs WHERE id = ?',
     );
-  const recordedLimit = () => readModel.prepare<[string], number>('SELECT "limit" FROM pools WHERE name = ?').pluck();
   const caughtUp = async () => {
     await deps.waitFor(deps.eventStore.lastPosition(), 10_000);
   };
@@ -358,9 +357,7 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
      * poolStartLimit in the engine).
      */
     async ensurePool(request: { name: string }): Promise<void> {
-      const recorded = recordedLimit().get(request.name);
-      const limit = recorded ?? deps.poolLimits[request.name] ?? deps.defaultPoolLimit;
-      await startPoolWorkflow(deps, request.name, limit, 'system');
+      await startPoolWorkflow(deps, request.name, poolStartLimit(deps, request.name), 'system');
     },
   };
 }
@@ -380,6 +377,23 @@ interface PickedRow {
  * workflow tests start theirs without one.
  */
 export const POOL_PRIORITY_KEY = 1;
+
+/**
+ * The limit a new run of a pool that is not running starts with: the one recorded for it (PUT /pools,
+ * or its first run's), so that a limit set at run time stands when the pool's workflow is started
+ * again (it was terminated, or Temporal lost it) — it used to start from POOLS or the default while the
+ * read model went on showing the recorded limit. POOLS (`poolLimits`) seeds a pool not recorded yet.
+ */
+export function poolStartLimit(
+  deps: Pick<SchedulerDeps, 'readModelDb' | 'poolLimits' | 'defaultPoolLimit'>,
+  pool: string,
+): number {
+  const recorded = ReadModelHolder.of(deps.readModelDb)
+    .prepare<[string], number>('SELECT "limit" FROM pools WHERE name = ?')
+    .pluck()
+    .get(pool);
+  return recorded ?? deps.poolLimits[pool] ?? deps.defaultPoolLimit;
+}
 
 /** Starts `pool:<name>` with `limit` unless it is running (then its own limit stands). */
 export async function startPoolWorkflow(

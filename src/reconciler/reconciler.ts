@@ -136,11 +136,7 @@ export class Reconciler {
       },
     ]);
     if (result.appended) this.options.log?.(`[reconciler] recorded ${terminated ? 'JobTerminated' : 'JobTimedOut'} for ${jobId}`);
-    await this.options
-      .onJobClosedOutside?.(jobId, terminated ? 'terminated' : 'timed_out')
-      .catch((error) =>
-        this.options.log?.(`[reconciler] telling the dependents of ${jobId} failed: ${(error as Error).message}`),
-      );
+    await this.tellDependents(jobId, terminated ? 'terminated' : 'timed_out');
     return result.appended;
   }
 
@@ -209,13 +205,18 @@ export class Reconciler {
     );
     if (result.appended) {
       this.options.log?.(`[reconciler] recorded JobTerminated for ${jobId}: ${reason}`);
-      await this.options
-        .onJobClosedOutside?.(jobId, 'terminated')
-        .catch((error) =>
-          this.options.log?.(`[reconciler] telling the dependents of ${jobId} failed: ${(error as Error).message}`),
-        );
+      await this.tellDependents(jobId, 'terminated');
     }
     return result.appended;
+  }
+
+  /** A job closed from outside cannot tell its dependents itself (a failure to is only logged). */
+  private async tellDependents(jobId: string, status: 'terminated' | 'timed_out'): Promise<void> {
+    await this.options
+      .onJobClosedOutside?.(jobId, status)
+      .catch((error) =>
+        this.options.log?.(`[reconciler] telling the dependents of ${jobId} failed: ${(error as Error).message}`),
+      );
   }
 
   /** A batch terminated or timed out is recorded as failed. (Its jobs are terminated with it by the
