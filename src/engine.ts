@@ -96,6 +96,9 @@ export interface EngineOptions {
   pools?: Record<string, number>;
   /** Reconciler scan period (ms); default 1000. */
   reconcileIntervalMs?: number;
+  /** How often the reconciler compares the jobs the read model shows open with the job executions
+   * Temporal runs, to record the end of those Temporal no longer has (ms); default 60 000. */
+  missingSweepMs?: number;
   /** Workflow task timeout of job workflows (ms); default Temporal's 10 s. */
   workflowTaskTimeoutMs?: number;
   /** How long a control waits for its job's or batch's workflow to take it before the API answers 202
@@ -428,6 +431,11 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     intervalMs: options.reconcileIntervalMs,
     log,
     schedules: scheduleCommands,
+    shownOpen: {
+      count: () => readModel.countOpen(),
+      notUpdatedSince: (cutoff, limit) => readModel.openNotUpdatedSince(cutoff, limit),
+    },
+    ...(options.missingSweepMs !== undefined ? { missingSweepMs: options.missingSweepMs } : {}),
     // A job terminated from outside cannot tell its dependents: tell them here, as it would have.
     onJobClosedOutside: async (jobId, status) => {
       for (const dependent of readModel.dependentsWaitingFor(jobId))

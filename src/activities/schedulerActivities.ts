@@ -82,6 +82,13 @@ export interface PickPoolWaitersRequest {
    * the pool signals each job itself.
    */
   grantId?: string;
+  /**
+   * The first pick of a run begun afresh (its workflow was terminated, or Temporal lost it; not a
+   * continue-as-new, which carries its holders): the jobs the read model shows running in this pool
+   * hold slots the new run does not know of. They are counted now and answered in `adopted`, for the
+   * pool to book, so the new run does not fill their slots too.
+   */
+  adoptRunning?: boolean;
 }
 
 export interface PoolPick {
@@ -102,6 +109,8 @@ export interface PickPoolWaitersResult {
   /** With `grantId`: picked jobs that could not be told because their workflow is gone (closed, never
    * started): their slots are free again. */
   undelivered?: string[];
+  /** With `adoptRunning`: jobs running in this pool that were not among the holders (book them). */
+  adopted?: PoolPick[];
 }
 
 /** The longest a job's task waits for its grant here (its task and a task slot of the worker stay open). */
@@ -148,6 +157,43 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
       FROM waiting w LEFT JOIN json_each(@held) h ON h.key = w.owner LEFT JOIN json_each(@served) s ON s.key = w.owner
      ORDER BY w.priority DESC, w.rn + COALESCE(h.value, 0), COALESCE(s.value, 0), w.queued_seq
      LIMIT @limit`);
+  /** The pool's running jobs (each holds a slot, whichever run of the pool granted it). */
+  const runningInPool = () =>
+    readModel.prepare<[string], PickedRow>(
+      `SELECT id AS jobId, owner, pool_weight AS weight, queued_seq AS queuedSeq FROM jobs WHERE pool = ? AND status = 'running'`,
+    );
+  /** The pool's jobs in line (they may hold a grant not taken yet). */
+  const inLineOfPool = () =>
+    readModel.prepare<[string], PickedRow>(
+      `SELECT id AS jobId, owner, pool_weight AS weight, queued_seq AS queuedSeq FROM jobs
+        WHERE pool = ? AND status IN ('queued', 'pending') AND queued_seq IS NOT NULL`,
+    );
+  /**
+   * The slots of a pool that a run begun afresh does not know of (see PickPoolWaitersRequest's
+   * adoptRunning): its running jobs, and the jobs in line that a pick recorded a grant to for their
+   * place in line (a pick of the run before that was under way when it ended: the job takes that grant,
+   * by signal or from the record, and runs). `known`: the holders the pool has already.
+   */
+  const slotsHeldUnknown = (pool: string, known: Record<string, PoolHolder>): PoolPick[] => {
+    const found = new Map<string, PoolPick>();
+    const add = (row: PickedRow) => {
+      if (known[row.jobId] || found.has(row.jobId)) return;
+      // queued_seq as the pool's bookings keep it (a later check compares the row's with it).
+      found.set(row.jobId, { jobId: row.jobId, owner: row.owner, weight: row.weight ?? 1, queuedSeq: row.queuedSeq ?? 0 });
+    };
+    for (const row of runningInPool().all(pool)) add(row);
+    const inLine = inLineOfPool().all(pool);
+    let from = Infinity;
+    for (const row of inLine) from = Math.min(from, row.queuedSeq);
+    if (inLine.length > 0) {
+      // Grants come after the place in line they are for: the pool's grants since the oldest place.
+      const granted = new Set<string>();
+      for (const event of deps.eventStore.readStreamAfter(poolStreamId(pool), from, PoolEvents.slotsGranted))
+        for (const p of (event.data as { picks?: PoolPick[] }).picks ?? []) granted.add(`${p.jobId}:${p.queuedSeq}`);
+      for (const row of inLine) if (granted.has(`${row.jobId}:${row.queuedSeq}`)) add(row);
+    }
+    return [...found.values()];
+  };
   const statusOf = () =>
     readModel.prepare<[string], { status: string; queued_seq: number | null }>(
       'SELECT status, queued_seq FROM jobs WHERE id = ?',
@@ -236,7 +282,15 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
         held[h.owner] = (held[h.owner] ?? 0) + 1;
         used += h.weight;
       }
-      const capacity = request.limit === undefined ? request.capacity : Math.max(0, request.limit - used);
+      const adopted = request.adoptRunning === true ? slotsHeldUnknown(request.pool, request.holders) : [];
+      for (const a of adopted) {
+        held[a.owner] = (held[a.owner] ?? 0) + 1;
+        used += a.weight;
+      }
+      const adoptedWeight = adopted.reduce((sum, a) => sum + a.weight, 0);
+      const capacity =
+        request.limit === undefined ? Math.max(0, request.capacity - adoptedWeight) : Math.max(0, request.limit - used);
+      const withAdopted = adopted.length > 0 ? { adopted } : {};
       const picks: PoolPick[] = [];
       // No free slot: whoever woke the pool waits (the line is not read).
       let lineLeft = capacity <= 0;
@@ -245,7 +299,7 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
         let free = capacity;
         const rows = line().all({
           pool: request.pool,
-          holders: JSON.stringify(Object.keys(request.holders)),
+          holders: JSON.stringify([...Object.keys(request.holders), ...adopted.map((a) => a.jobId)]),
           gone: JSON.stringify(goneFromLine.size > 0 ? outOfLine() : []),
           held: JSON.stringify(held),
           served: JSON.stringify(request.served ?? {}),
@@ -262,7 +316,7 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
         full = free <= 0;
       }
       deps.poolGrants?.notePick(request.pool, lineLeft, full);
-      if (request.grantId === undefined) return { picks, finished, free: capacity };
+      if (request.grantId === undefined) return { picks, finished, free: capacity, ...withAdopted };
       // A retry of a pick that told its jobs answers exactly those (recorded first, the first write wins).
       const told = recordedPicks(request.grantId);
       let granted = told ?? picks;
@@ -282,7 +336,7 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
         // Another attempt of this pick recorded first (two racing): its record is the answer.
         if (appended === 0) granted = recordedPicks(request.grantId) ?? [];
       }
-      return { picks: granted, finished, free: capacity, undelivered: await tellPicked(request.pool, granted) };
+      return { picks: granted, finished, free: capacity, undelivered: await tellPicked(request.pool, granted), ...withAdopted };
     },
 
     /**

@@ -1,7 +1,12 @@
 import type { Statement } from 'better-sqlite3';
 import { ReadModelHolder, type ReadModelSource } from './readModelHolder.js';
 import { InvalidCursorError, decodeCursor, encodeCursor } from './pageCursor.js';
-import { WAITING_JOB_STATUSES } from '../domain/index.js';
+import { JOB_STATUSES, WAITING_JOB_STATUSES, isTerminalJobStatus } from '../domain/index.js';
+
+/** The statuses not final, as an SQL list (constant names only). */
+const OPEN_STATUSES_SQL = JOB_STATUSES.filter((s) => !isTerminalJobStatus(s))
+  .map((s) => `'${s}'`)
+  .join(', ');
 
 /** An uploaded file's id as it appears (quoted) in a job's input JSON. */
 export const FILE_ID = /"(file_[0-9a-f-]{36})"/g;
@@ -265,6 +270,23 @@ export class JobReadModel {
       `SELECT * FROM jobs WHERE status = 'cancelled' AND error_type = 'DependencyFailed'
           AND EXISTS (SELECT 1 FROM json_each(jobs.depends_on) d WHERE json_extract(d.value, '$.job_id') = ?)`,
     ).all(jobId);
+  }
+
+  /** Jobs not in a final status, from the counters the projection keeps (no scan of jobs). */
+  countOpen(): number {
+    return this.statement<[], number>(`SELECT COALESCE(SUM(count), 0) FROM job_counts WHERE status IN (${OPEN_STATUSES_SQL})`)
+      .pluck()
+      .get()!;
+  }
+
+  /** Ids of jobs not in a final status whose row last changed before `cutoff` (ISO), oldest change first. */
+  openNotUpdatedSince(cutoff: string, limit: number): string[] {
+    return this.statement<[string, number], string>(
+      // By status (its index): the open jobs only, not every job ever kept.
+      `SELECT id FROM jobs WHERE status IN (${OPEN_STATUSES_SQL}) AND updated_at < ? ORDER BY updated_at LIMIT ?`,
+    )
+      .pluck()
+      .all(cutoff, limit);
   }
 
   /** Jobs by status, from the counters the projection keeps (no scan of jobs). */

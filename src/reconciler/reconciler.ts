@@ -20,10 +20,23 @@ export interface ReconcilerOptions {
   missingAfterMs?: number;
   /** Told of each job recorded as closed from outside: a closed job cannot tell its dependents itself. */
   onJobClosedOutside?: (jobId: string, status: 'terminated' | 'timed_out') => Promise<void>;
+  /**
+   * The read model's jobs not in a final status (see sweepMissing): how many, and the ids of those
+   * whose row last changed before a time. Without it there is no sweep.
+   */
+  shownOpen?: { count(): number; notUpdatedSince(cutoff: string, limit: number): string[] };
+  /** How often the jobs shown open are compared with the executions Temporal runs; default 60 s (the
+   * first time 10 s after start). */
+  missingSweepMs?: number;
 }
 
 /** How old a job's last event must be before a job whose workflow Temporal does not have is recorded terminated. */
 const MISSING_AFTER_MS = 30_000;
+const MISSING_SWEEP_MS = 60_000;
+const FIRST_MISSING_SWEEP_MS = 10_000;
+/** Jobs looked up per sweep at most (the oldest changes first), and per visibility query. */
+const MISSING_SWEEP_JOBS = 1_000;
+const IDS_PER_QUERY = 100;
 
 /**
  * A workflow closed from outside (terminated, timed out) cannot write its last event. The reconciler
@@ -40,6 +53,8 @@ export class Reconciler {
   /** Jobs too young to be missing when a pick found them gone: looked at again then. */
   private readonly lookAgain = new Map<string, NodeJS.Timeout>();
   private stopped = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<number> | undefined;
 
   constructor(private readonly options: ReconcilerOptions) {}
 
@@ -52,6 +67,17 @@ export class Reconciler {
         });
     };
     this.timer = setTimeout(tick, 0);
+    if (this.options.shownOpen) {
+      const every = this.options.missingSweepMs ?? MISSING_SWEEP_MS;
+      const sweep = () => {
+        void this.sweepMissing()
+          .catch((error) => this.options.log?.(`[reconciler] sweep for missing workflows failed: ${(error as Error).message}`))
+          .finally(() => {
+            if (this.sweepTimer) this.sweepTimer = setTimeout(sweep, every);
+          });
+      };
+      this.sweepTimer = setTimeout(sweep, Math.min(every, FIRST_MISSING_SWEEP_MS));
+    }
   }
 
   /**
@@ -66,7 +92,10 @@ export class Reconciler {
     this.lookAgain.clear();
     clearTimeout(this.timer);
     this.timer = undefined;
+    clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
     if (this.scanning) await settledWithin(this.scanning, boundMs);
+    if (this.sweeping) await settledWithin(this.sweeping, boundMs);
     if (this.lookingForMissing.size > 0) await settledWithin(Promise.allSettled(this.lookingForMissing), boundMs);
   }
 
@@ -208,6 +237,47 @@ export class Reconciler {
       await this.tellDependents(jobId, 'terminated');
     }
     return result.appended;
+  }
+
+  /**
+   * Jobs the read model shows open (waiting, running, paused) whose workflow Temporal does not have at
+   * all — its database lost or reset while the engine's files stayed: nothing would ever record their
+   * end (a running one is in no pool's line, so no pick finds it gone), and a pool begun afresh would
+   * count its slot held for ever. Cheap when there are none: Temporal's count of running job executions
+   * against the read model's count of open jobs; only when the read model shows more are the jobs
+   * whose row has not changed for `missingAfterMs` looked up (by id in visibility, the oldest first),
+   * and each one visibility does not know goes to recordMissing, which asks Temporal itself before it
+   * records anything. A job whose execution Temporal lists as closed is the closed-execution scan's.
+   * Returns the number of events recorded.
+   */
+  async sweepMissing(): Promise<number> {
+    if (this.stopped || !this.options.shownOpen) return 0;
+    this.sweeping ??= this.sweep(this.options.shownOpen).finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  private async sweep(shownOpen: NonNullable<ReconcilerOptions['shownOpen']>): Promise<number> {
+    const ofThisEngine = `TaskQueue = "${this.options.taskQueue}" AND WorkflowType = "jobWorkflow"`;
+    const { count: running } = await this.options.client.workflow.count(`${ofThisEngine} AND ExecutionStatus = "Running"`);
+    if (shownOpen.count() <= running) return 0;
+    const cutoff = new Date(Date.now() - (this.options.missingAfterMs ?? MISSING_AFTER_MS)).toISOString();
+    const candidates = shownOpen.notUpdatedSince(cutoff, MISSING_SWEEP_JOBS);
+    // An id a query cannot quote (a user's DAG item id with a quote in it) is asked about directly.
+    const quotable = candidates.filter((id) => !/["\\]/.test(id));
+    const unknown = candidates.filter((id) => /["\\]/.test(id));
+    for (let i = 0; i < quotable.length && !this.stopped; i += IDS_PER_QUERY) {
+      const ids = quotable.slice(i, i + IDS_PER_QUERY);
+      const known = new Set<string>();
+      const query = `WorkflowId IN (${ids.map((id) => `"${id}"`).join(', ')})`;
+      for await (const execution of this.options.client.workflow.list({ query })) known.add(execution.workflowId);
+      unknown.push(...ids.filter((id) => !known.has(id)));
+    }
+    let recorded = 0;
+    for (const jobId of unknown) {
+      if (this.stopped) break;
+      recorded += await this.recordMissing(jobId);
+    }
+    return recorded;
   }
 
   /** A job closed from outside cannot tell its dependents itself (a failure to is only logged). */

@@ -24,6 +24,9 @@ export interface CarriedPoolState {
   wakesHeld?: boolean;
   /** Ids of the limit changes taken lately (an Update's id, a setLimit signal's requestId), oldest first. */
   limitIds?: string[];
+  /** The run before began afresh and continued as new before its first pick could book the pool's
+   * running jobs (see poolWorkflow's adoptRunning): this run's first pick does. */
+  adoptRunning?: boolean;
 }
 
 export interface PoolWorkflowInput {

@@ -92,6 +92,12 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
   // so do remote picks of runs begun while it was kept to local picks (it had been blamed for that
   // stall, which the code before shows as well).
   const grantsByPick = patched('pool-grants-by-pick');
+  // A run begun afresh — its workflow terminated (`temporal workflow terminate`, the Web UI) or lost by
+  // Temporal, then started again by the next job that needed it — knows none of the slots the run
+  // before handed out: its first pick books the jobs the read model shows running in the pool, so it
+  // does not fill their slots a second time. A continue-as-new carries its holders. Runs begun before
+  // this started with none (replay).
+  let adoptRunning = (!input.carried || input.carried.adoptRunning === true) && patched('pool-adopts-running-jobs');
   let pickNumber = 0;
   const inFlight = new Set<Promise<void>>();
   const scheduler = schedulerActivities(pickLocal ? 'local' : 'remote');
@@ -222,7 +228,7 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
     wake = false;
     holdersEnded = false;
     const capacity = woke ? Math.max(0, limit - used()) : 0;
-    const { picks, finished, free, undelivered } = await pickPoolWaiters({
+    const { picks, finished, free, undelivered, adopted } = await pickPoolWaiters({
       pool: input.name,
       capacity,
       ...(freeAfterFinished ? { limit } : {}),
@@ -230,6 +236,7 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       served,
       minPosition: needPosition,
       ...(releaseWakes ? { releaseWakes } : {}),
+      ...(adoptRunning ? { adoptRunning } : {}),
       ...(grantsByPick ? { grantId: `${poolStreamId(input.name)}:${now.runId}:grant:${++pickNumber}` } : {}),
     });
     releaseWakes = false;
@@ -239,9 +246,18 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       return continueAsNew<typeof poolWorkflow>({
         ...input,
         pickLocally: false,
-        carried: { limit, holders, grants, served: recentOwners(served), ...carriedLimitIds() },
+        carried: {
+          limit,
+          holders,
+          grants,
+          served: recentOwners(served),
+          ...carriedLimitIds(),
+          ...(adoptRunning ? { adoptRunning } : {}),
+        },
       });
     }
+    adoptRunning = false;
+    for (const a of adopted ?? []) holders[a.jobId] = { weight: a.weight, owner: a.owner, queuedSeq: a.queuedSeq };
     for (const jobId of finished) delete holders[jobId];
     if (finished.length > 0 && !freeAfterFinished) wake = true;
     // Book first, then tell: a release that overtakes its grant still finds the booking to undo. (A pick

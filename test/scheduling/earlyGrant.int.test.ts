@@ -227,6 +227,37 @@ describe("a pool's line", () => {
     expect(again.finished).toEqual([]);
   });
 
+  it("a new run's first pick (adoptRunning) counts the slots the pool's run before granted: running, and granted in line", async () => {
+    const scheduler = schedulerOfEngine();
+    const pool = `adopt-${randomUUID()}`;
+    const running = `job_${randomUUID()}`;
+    recordSubmitted(running, pool);
+    engine.eventStore.appendToStream(running, [
+      { eventId: `${running}:queued`, type: 'JobQueued', data: { pool, weight: 1 } },
+      { eventId: `${running}:started`, type: 'JobStarted', data: { attempt: 1, step: 0 } },
+    ]);
+    // In line with a grant a pick of the run before recorded (its pick under way when that run ended).
+    const granted = `job_${randomUUID()}`;
+    const grantedAt = recordSubmitted(granted, pool);
+    engine.eventStore.appendToStream(`pool:${pool}`, [
+      {
+        eventId: `pool:${pool}:old-run:grant:1`,
+        type: 'PoolSlotsGranted',
+        data: { pool, picks: [{ jobId: granted, owner: 'local', weight: 1, queuedSeq: grantedAt }] },
+      },
+    ]);
+    const behind = `job_${randomUUID()}`;
+    recordSubmitted(behind, pool);
+    const request = { pool, capacity: 0, limit: 3, holders: {}, served: {}, minPosition: engine.eventStore.lastPosition() };
+    const fresh = await scheduler.pickPoolWaiters({ ...request, adoptRunning: true });
+    expect(fresh.adopted?.map((a) => a.jobId).sort()).toEqual([granted, running].sort());
+    expect(fresh.picks.map((p) => p.jobId)).toEqual([behind]); // one slot of three left
+    // Without it, the pick knows of no holder: three slots for the three.
+    const blind = await scheduler.pickPoolWaiters(request);
+    expect(blind.adopted).toBeUndefined();
+    expect(blind.picks.map((p) => p.jobId).sort()).toEqual([behind, granted].sort());
+  });
+
   it('a pick that tells the jobs records its picks first, answers that record when retried, and reports a job that is gone', async () => {
     const scheduler = schedulerOfEngine();
     // A real job in a pool that never grants (limit 0): only the pick below can let it run.
