@@ -34,6 +34,9 @@ export interface ReconcilerOptions {
 const MISSING_AFTER_MS = 30_000;
 const MISSING_SWEEP_MS = 60_000;
 const FIRST_MISSING_SWEEP_MS = 10_000;
+/** The next sweep after one that found the read model showing more open jobs than Temporal runs:
+ * those too young to be looked at then are looked at soon after (a lost job may hold a pool's slot). */
+const MISSING_SWEEP_AGAIN_MS = 15_000;
 /** Jobs looked up per sweep at most (the oldest changes first), and per visibility query. */
 const MISSING_SWEEP_JOBS = 1_000;
 const IDS_PER_QUERY = 100;
@@ -55,6 +58,8 @@ export class Reconciler {
   private stopped = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
+  /** The last sweep found the read model showing more open jobs than Temporal runs job executions. */
+  private sweepFoundMore = false;
 
   constructor(private readonly options: ReconcilerOptions) {}
 
@@ -73,7 +78,8 @@ export class Reconciler {
         void this.sweepMissing()
           .catch((error) => this.options.log?.(`[reconciler] sweep for missing workflows failed: ${(error as Error).message}`))
           .finally(() => {
-            if (this.sweepTimer) this.sweepTimer = setTimeout(sweep, every);
+            if (this.sweepTimer)
+              this.sweepTimer = setTimeout(sweep, this.sweepFoundMore ? Math.min(every, MISSING_SWEEP_AGAIN_MS) : every);
           });
       };
       this.sweepTimer = setTimeout(sweep, Math.min(every, FIRST_MISSING_SWEEP_MS));
@@ -247,8 +253,9 @@ export class Reconciler {
    * against the read model's count of open jobs; only when the read model shows more are the jobs
    * whose row has not changed for `missingAfterMs` looked up (by id in visibility, the oldest first),
    * and each one visibility does not know goes to recordMissing, which asks Temporal itself before it
-   * records anything. A job whose execution Temporal lists as closed is the closed-execution scan's.
-   * Returns the number of events recorded.
+   * records anything (a sweep that found more open jobs than running executions is followed by another
+   * within 15 s: jobs too young then are old enough soon). A job whose execution Temporal lists as
+   * closed is the closed-execution scan's. Returns the number of events recorded.
    */
   async sweepMissing(): Promise<number> {
     if (this.stopped || !this.options.shownOpen) return 0;
@@ -259,7 +266,8 @@ export class Reconciler {
   private async sweep(shownOpen: NonNullable<ReconcilerOptions['shownOpen']>): Promise<number> {
     const ofThisEngine = `TaskQueue = "${this.options.taskQueue}" AND WorkflowType = "jobWorkflow"`;
     const { count: running } = await this.options.client.workflow.count(`${ofThisEngine} AND ExecutionStatus = "Running"`);
-    if (shownOpen.count() <= running) return 0;
+    this.sweepFoundMore = shownOpen.count() > running;
+    if (!this.sweepFoundMore) return 0;
     const cutoff = new Date(Date.now() - (this.options.missingAfterMs ?? MISSING_AFTER_MS)).toISOString();
     const candidates = shownOpen.notUpdatedSince(cutoff, MISSING_SWEEP_JOBS);
     // An id a query cannot quote (a user's DAG item id with a quote in it) is asked about directly.
