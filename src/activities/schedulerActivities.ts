@@ -84,9 +84,10 @@ export interface PickPoolWaitersRequest {
   grantId?: string;
   /**
    * The first pick of a run begun afresh (its workflow was terminated, or Temporal lost it; not a
-   * continue-as-new, which carries its holders): the jobs the read model shows running in this pool
-   * hold slots the new run does not know of. They are counted now and answered in `adopted`, for the
-   * pool to book, so the new run does not fill their slots too.
+   * continue-as-new, which carries its holders): the jobs the read model shows running in this pool,
+   * and those in line a recorded grant let in, hold slots the new run does not know of. They are
+   * counted now and answered in `adopted`, for the pool to book, so the new run does not fill their
+   * slots too.
    */
   adoptRunning?: boolean;
 }
@@ -109,7 +110,7 @@ export interface PickPoolWaitersResult {
   /** With `grantId`: picked jobs that could not be told because their workflow is gone (closed, never
    * started): their slots are free again. */
   undelivered?: string[];
-  /** With `adoptRunning`: jobs running in this pool that were not among the holders (book them). */
+  /** With `adoptRunning`: jobs holding a slot of this pool that were not among the holders (book them). */
   adopted?: PoolPick[];
 }
 

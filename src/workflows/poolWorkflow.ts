@@ -94,8 +94,8 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
   const grantsByPick = patched('pool-grants-by-pick');
   // A run begun afresh — its workflow terminated (`temporal workflow terminate`, the Web UI) or lost by
   // Temporal, then started again by the next job that needed it — knows none of the slots the run
-  // before handed out: its first pick books the jobs the read model shows running in the pool, so it
-  // does not fill their slots a second time. A continue-as-new carries its holders. Runs begun before
+  // before handed out: its first pick books the jobs the read model shows running in the pool (and
+  // those in line a recorded grant let in), so it does not fill their slots a second time. A continue-as-new carries its holders. Runs begun before
   // this started with none (replay).
   let adoptRunning = (!input.carried || input.carried.adoptRunning === true) && patched('pool-adopts-running-jobs');
   let pickNumber = 0;
