@@ -411,9 +411,12 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   }
   const running = runWorkers(workers).catch((error) => log(`[worker] stopped: ${(error as Error).stack ?? error}`));
   // Every configured pool (and `default`) has its admission workflow running; a limit changed at run
-  // time (PUT /pools/{name}) stands across restarts.
-  for (const [name, limit] of Object.entries(poolLimits)) {
-    await startPoolWorkflow(poolStart, name, limit, 'config');
+  // time (PUT /pools/{name}) stands across restarts. A pool's workflow that is not running (Temporal lost
+  // it, or it was terminated while this process was down) starts with the limit recorded for it, as at
+  // run time: the one GET /pools shows (it started from POOLS, while the read model kept showing the
+  // recorded limit). POOLS seeds a pool not recorded yet.
+  for (const name of Object.keys(poolLimits)) {
+    await startPoolWorkflow(poolStart, name, poolStartLimit(scheduler, name), 'config');
     // Jobs queued or ended while this process was down were not woken for (their events were applied
     // before, or the wake-up lost): the pool looks at its line and its holders now.
     poolWaker.wake(name, 'engine-start', projector.checkpoint(), { holdersEnded: true });
