@@ -1,8 +1,7 @@
-import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEngine, type Engine } from '../../src/engine.js';
-import { startTestEngine, type TestEngine } from '../support/testEngine.js';
+import type { Engine } from '../../src/engine.js';
+import { restartTestEngine, startTestEngine, type TestEngine } from '../support/testEngine.js';
 import { poolWorkflowId } from '../../src/domain/index.js';
 import { poolStateQuery } from '../../src/workflows/poolContract.js';
 
@@ -29,16 +28,7 @@ describe('a configured pool started again with the engine', () => {
     expect((await pool.query(poolStateQuery)).limit).toBe(1);
     await pool.terminate('test: gone while the engine is down');
     await first.stop();
-    second = await startEngine({
-      temporalAddress: first.temporalAddress,
-      taskQueue: first.taskQueue,
-      eventStorePath: path.join(first.dir, 'events.db'),
-      readModelPath: path.join(first.dir, 'readmodel.db'),
-      resultsDir: path.join(first.dir, 'results'),
-      workflowBundle: { codePath: first.workflowBundlePath },
-      reconcileIntervalMs: 300,
-      pools: { seeded: 3 },
-    });
+    second = await restartTestEngine(first, { pools: { seeded: 3 } });
     const started = second.client.workflow.getHandle(poolWorkflowId(first.taskQueue, 'seeded'));
     expect((await started.describe()).status.name).toBe('RUNNING');
     expect((await started.query(poolStateQuery)).limit).toBe(1);

@@ -1,8 +1,7 @@
-import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEngine, type Engine } from '../../src/engine.js';
-import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
+import type { Engine } from '../../src/engine.js';
+import { eventually, restartTestEngine, startTestEngine, type TestEngine } from '../support/testEngine.js';
 
 let first: TestEngine;
 let second: Engine | undefined;
@@ -53,15 +52,7 @@ describe('scheduled_at', () => {
     // Everything of the engine stops (API, workers, projector); the durable timer lives in Temporal.
     await first.stop();
     await new Promise((r) => setTimeout(r, 1500));
-    second = await startEngine({
-      temporalAddress: first.temporalAddress,
-      taskQueue: first.taskQueue,
-      eventStorePath: path.join(first.dir, 'events.db'),
-      readModelPath: path.join(first.dir, 'readmodel.db'),
-      resultsDir: path.join(first.dir, 'results'),
-      workflowBundle: { codePath: first.workflowBundlePath },
-      reconcileIntervalMs: 300,
-    });
+    second = await restartTestEngine(first);
     const done = await eventually(async () => {
       const j = (await api(second!, 'GET', `/api/v1/jobs/${onTime}`)).body;
       return j.status === 'completed' ? j : undefined;

@@ -65,6 +65,23 @@ export async function startTestEngine(overrides: Partial<EngineOptions> = {}): P
   });
 }
 
+/**
+ * A second engine on a stopped test engine's files, task queue and Temporal server (an engine restart):
+ * its owner stops it and removes `first.dir`.
+ */
+export function restartTestEngine(first: TestEngine, overrides: Partial<EngineOptions> = {}): Promise<Engine> {
+  return startEngine({
+    temporalAddress: first.temporalAddress,
+    taskQueue: first.taskQueue,
+    eventStorePath: path.join(first.dir, 'events.db'),
+    readModelPath: path.join(first.dir, 'readmodel.db'),
+    resultsDir: path.join(first.dir, 'results'),
+    workflowBundle: { codePath: first.workflowBundlePath },
+    reconcileIntervalMs: 300,
+    ...overrides,
+  });
+}
+
 /** Polls until `probe` returns a truthy value (or throws after `timeoutMs`). */
 export async function eventually<T>(
   probe: () => T | Promise<T>,
