@@ -212,17 +212,13 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const poolLimits = { [DEFAULT_POOL]: defaultPoolLimit, ...options.pools };
   /** What starting a pool's workflow needs (at start, and for a pool a wake-up found not running). */
   const poolStart = { client, taskQueue: options.taskQueue, storeAccess, pickLocally, poolPriorityKey: POOL_PRIORITY_KEY };
+  /** The limit such a start gives a pool: the one recorded for it, else POOLS, else the default. */
+  const startLimitOf = (pool: string) => poolStartLimit({ readModelDb: readModelHolder, poolLimits, defaultPoolLimit }, pool);
   const poolWaker = new PoolWaker({
     client,
     taskQueue: options.taskQueue,
     // A pool nobody started yet (a name no config lists): start it; its first run reads its line.
-    onError: (pool) =>
-      void startPoolWorkflow(
-        poolStart,
-        pool,
-        poolStartLimit({ readModelDb: readModelHolder, poolLimits, defaultPoolLimit }, pool),
-        'system',
-      ).catch(() => undefined),
+    onError: (pool) => void startPoolWorkflow(poolStart, pool, startLimitOf(pool), 'system').catch(() => undefined),
   });
   // A job just queued (after its time, its dependencies, a resume or a retry) or just ended: its pool
   // hears of it from here at once (see wakePoolsOfQueuedJobs, wakePoolsOfEndedJobs).
@@ -416,7 +412,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   // run time: the one GET /pools shows (it started from POOLS, while the read model kept showing the
   // recorded limit). POOLS seeds a pool not recorded yet.
   for (const name of Object.keys(poolLimits)) {
-    await startPoolWorkflow(poolStart, name, poolStartLimit(scheduler, name), 'config');
+    await startPoolWorkflow(poolStart, name, startLimitOf(name), 'config');
     // Jobs queued or ended while this process was down were not woken for (their events were applied
     // before, or the wake-up lost): the pool looks at its line and its holders now.
     poolWaker.wake(name, 'engine-start', projector.checkpoint(), { holdersEnded: true });
@@ -434,10 +430,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     intervalMs: options.reconcileIntervalMs,
     log,
     schedules: scheduleCommands,
-    shownOpen: {
-      count: () => readModel.countOpen(),
-      notUpdatedSince: (cutoff, limit) => readModel.openNotUpdatedSince(cutoff, limit),
-    },
+    shownOpen: readModel,
     ...(options.missingSweepMs !== undefined ? { missingSweepMs: options.missingSweepMs } : {}),
     // A job terminated from outside cannot tell its dependents: tell them here, as it would have.
     onJobClosedOutside: async (jobId, status) => {

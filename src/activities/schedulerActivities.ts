@@ -169,6 +169,11 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
       `SELECT id AS jobId, owner, pool_weight AS weight, queued_seq AS queuedSeq FROM jobs
         WHERE pool = ? AND status IN ('queued', 'pending') AND queued_seq IS NOT NULL`,
     );
+  /** The picks the pool's `PoolSlotsGranted` events recorded after `position` (newest event first). */
+  function* picksRecordedSince(pool: string, position: number): Generator<PoolPick> {
+    for (const event of deps.eventStore.readStreamAfter(poolStreamId(pool), position, PoolEvents.slotsGranted))
+      yield* (event.data as { picks?: PoolPick[] }).picks ?? [];
+  }
   /**
    * The slots of a pool that a run begun afresh does not know of (see PickPoolWaitersRequest's
    * adoptRunning): its running jobs, and the jobs in line that a pick recorded a grant to for their
@@ -189,8 +194,7 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
     if (inLine.length > 0) {
       // Grants come after the place in line they are for: the pool's grants since the oldest place.
       const granted = new Set<string>();
-      for (const event of deps.eventStore.readStreamAfter(poolStreamId(pool), from, PoolEvents.slotsGranted))
-        for (const p of (event.data as { picks?: PoolPick[] }).picks ?? []) granted.add(`${p.jobId}:${p.queuedSeq}`);
+      for (const p of picksRecordedSince(pool, from)) granted.add(`${p.jobId}:${p.queuedSeq}`);
       for (const row of inLine) if (granted.has(`${row.jobId}:${row.queuedSeq}`)) add(row);
     }
     return [...found.values()];
@@ -206,10 +210,10 @@ export function createSchedulerActivities(deps: SchedulerDeps) {
   const recordedPicks = (grantId: string): PoolPick[] | undefined =>
     (deps.eventStore.readEvent(grantId)?.data as { picks: PoolPick[] } | undefined)?.picks;
   /** Whether a pick recorded a grant of `pool` to the job at this place in line (`queuedSeq`). */
-  const grantRecorded = (pool: string, jobId: string, queuedSeq: number): boolean =>
-    deps.eventStore
-      .readStreamAfter(poolStreamId(pool), queuedSeq, PoolEvents.slotsGranted)
-      .some((e) => ((e.data as { picks?: PoolPick[] }).picks ?? []).some((p) => p.jobId === jobId && p.queuedSeq === queuedSeq));
+  const grantRecorded = (pool: string, jobId: string, queuedSeq: number): boolean => {
+    for (const p of picksRecordedSince(pool, queuedSeq)) if (p.jobId === jobId && p.queuedSeq === queuedSeq) return true;
+    return false;
+  };
   /**
    * Jobs a pick found gone (their workflow closed, or never there) while the read model still shows
    * them in line, by `<job id>:<place in line>`, with when they may be picked again. Until then the line

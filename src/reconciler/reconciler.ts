@@ -21,10 +21,10 @@ export interface ReconcilerOptions {
   /** Told of each job recorded as closed from outside: a closed job cannot tell its dependents itself. */
   onJobClosedOutside?: (jobId: string, status: 'terminated' | 'timed_out') => Promise<void>;
   /**
-   * The read model's jobs not in a final status (see sweepMissing): how many, and the ids of those
-   * whose row last changed before a time. Without it there is no sweep.
+   * The read model's jobs not in a final status (see sweepMissing; the engine's JobReadModel): how
+   * many, and the ids of those whose row last changed before a time. Without it there is no sweep.
    */
-  shownOpen?: { count(): number; notUpdatedSince(cutoff: string, limit: number): string[] };
+  shownOpen?: { countOpen(): number; openNotUpdatedSince(cutoff: string, limit: number): string[] };
   /** How often the jobs shown open are compared with the executions Temporal runs; default 60 s (the
    * first time 10 s after start). */
   missingSweepMs?: number;
@@ -48,7 +48,8 @@ const IDS_PER_QUERY = 100;
  * JobTimedOut. The event id is derived from the run id, so scanning twice never records twice.
  */
 export class Reconciler {
-  private timer: NodeJS.Timeout | undefined;
+  /** The timers of the repeated scan and sweep (see repeat). */
+  private readonly timers = new Set<NodeJS.Timeout>();
   private scanning: Promise<number> | undefined;
   private readonly seen = new Set<string>();
   /** Looks for missing workflows under way (recordMissing), waited for by `stop`. */
@@ -56,7 +57,6 @@ export class Reconciler {
   /** Jobs too young to be missing when a pick found them gone: looked at again then. */
   private readonly lookAgain = new Map<string, NodeJS.Timeout>();
   private stopped = false;
-  private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
   /** The last sweep found the read model showing more open jobs than Temporal runs job executions. */
   private sweepFoundMore = false;
@@ -64,26 +64,37 @@ export class Reconciler {
   constructor(private readonly options: ReconcilerOptions) {}
 
   start(): void {
-    const tick = () => {
-      void this.scanOnce()
-        .catch((error) => this.options.log?.(`[reconciler] scan failed: ${(error as Error).message}`))
-        .finally(() => {
-          if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs ?? 1000);
-        });
-    };
-    this.timer = setTimeout(tick, 0);
+    this.repeat(
+      'scan',
+      () => this.scanOnce(),
+      0,
+      () => this.options.intervalMs ?? 1000,
+    );
     if (this.options.shownOpen) {
       const every = this.options.missingSweepMs ?? MISSING_SWEEP_MS;
-      const sweep = () => {
-        void this.sweepMissing()
-          .catch((error) => this.options.log?.(`[reconciler] sweep for missing workflows failed: ${(error as Error).message}`))
-          .finally(() => {
-            if (this.sweepTimer)
-              this.sweepTimer = setTimeout(sweep, this.sweepFoundMore ? Math.min(every, MISSING_SWEEP_AGAIN_MS) : every);
-          });
-      };
-      this.sweepTimer = setTimeout(sweep, Math.min(every, FIRST_MISSING_SWEEP_MS));
+      this.repeat(
+        'sweep for missing workflows',
+        () => this.sweepMissing(),
+        Math.min(every, FIRST_MISSING_SWEEP_MS),
+        () => (this.sweepFoundMore ? Math.min(every, MISSING_SWEEP_AGAIN_MS) : every),
+      );
     }
+  }
+
+  /** Runs `run` after `firstMs`, then `nextMs()` after each run has ended, until `stop`. */
+  private repeat(what: string, run: () => Promise<unknown>, firstMs: number, nextMs: () => number): void {
+    const schedule = (ms: number) => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        void run()
+          .catch((error) => this.options.log?.(`[reconciler] ${what} failed: ${(error as Error).message}`))
+          .finally(() => {
+            if (!this.stopped) schedule(nextMs());
+          });
+      }, ms);
+      this.timers.add(timer);
+    };
+    schedule(firstMs);
   }
 
   /**
@@ -96,10 +107,8 @@ export class Reconciler {
     this.stopped = true;
     for (const timer of this.lookAgain.values()) clearTimeout(timer);
     this.lookAgain.clear();
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    clearTimeout(this.sweepTimer);
-    this.sweepTimer = undefined;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     if (this.scanning) await settledWithin(this.scanning, boundMs);
     if (this.sweeping) await settledWithin(this.sweeping, boundMs);
     if (this.lookingForMissing.size > 0) await settledWithin(Promise.allSettled(this.lookingForMissing), boundMs);
@@ -266,10 +275,10 @@ export class Reconciler {
   private async sweep(shownOpen: NonNullable<ReconcilerOptions['shownOpen']>): Promise<number> {
     const ofThisEngine = `TaskQueue = "${this.options.taskQueue}" AND WorkflowType = "jobWorkflow"`;
     const { count: running } = await this.options.client.workflow.count(`${ofThisEngine} AND ExecutionStatus = "Running"`);
-    this.sweepFoundMore = shownOpen.count() > running;
+    this.sweepFoundMore = shownOpen.countOpen() > running;
     if (!this.sweepFoundMore) return 0;
     const cutoff = new Date(Date.now() - (this.options.missingAfterMs ?? MISSING_AFTER_MS)).toISOString();
-    const candidates = shownOpen.notUpdatedSince(cutoff, MISSING_SWEEP_JOBS);
+    const candidates = shownOpen.openNotUpdatedSince(cutoff, MISSING_SWEEP_JOBS);
     // An id a query cannot quote (a user's DAG item id with a quote in it) is asked about directly.
     const quotable = candidates.filter((id) => !/["\\]/.test(id));
     const unknown = candidates.filter((id) => /["\\]/.test(id));

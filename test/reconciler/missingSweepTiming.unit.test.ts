@@ -28,7 +28,7 @@ function reconcilerCounting(shown: () => number, running: () => number, readMode
     client: client as unknown as ReconcilerOptions['client'],
     eventStore: {} as ReconcilerOptions['eventStore'],
     taskQueue: 'q',
-    ...(readModelSide ? { shownOpen: { count: shown, notUpdatedSince: () => [] } } : {}),
+    ...(readModelSide ? { shownOpen: { countOpen: shown, openNotUpdatedSince: () => [] } } : {}),
   });
   return { reconciler, sweptAt };
 }

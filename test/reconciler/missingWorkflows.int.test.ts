@@ -51,10 +51,7 @@ function sweeper(overrides: Partial<ReconcilerOptions> = {}): Reconciler {
     eventStore: engine.eventStore,
     taskQueue: engine.taskQueue,
     missingAfterMs: 0,
-    shownOpen: {
-      count: () => engine.readModel.countOpen(),
-      notUpdatedSince: (cutoff, limit) => engine.readModel.openNotUpdatedSince(cutoff, limit),
-    },
+    shownOpen: engine.readModel,
     ...overrides,
   });
 }
@@ -106,8 +103,8 @@ describe('jobs whose workflow Temporal no longer has', () => {
   it('nothing is looked up while Temporal runs as many job executions as the read model shows open', async () => {
     const asked: number[] = [];
     const shownOpen = (count: number) => ({
-      count: () => count,
-      notUpdatedSince: (_cutoff: string, limit: number) => {
+      countOpen: () => count,
+      openNotUpdatedSince: (_cutoff: string, limit: number) => {
         asked.push(limit);
         return [];
       },
