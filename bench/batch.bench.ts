@@ -3,7 +3,8 @@
  *   1. N bare workflows, each running one empty activity (the baseline);
  *   2. a batch of N no-op jobs (each a jobWorkflow with its events, through the API).
  * Reports jobs/s, the ratio, and the worker's peak RSS. BENCH_SIZES=1000,10000,100000 runs batches of
- * each size to show the cost per job stays flat. Prints a table and a BENCH_JSON line.
+ * each size to show the cost per job stays flat. Prints a table and a BENCH_JSON line, with each
+ * part's CPU (this process and the dev server, core-seconds per 1,000 jobs; see support/cpu.ts).
  * BENCH_TEMPORAL_DB_DIR: where the dev server's database file goes (default: the OS temp dir).
  */
 import os from 'node:os';
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { startBareWorker } from './bare/worker.js';
 import { startBenchEngine } from './support/benchEngine.js';
+import { coreSecondsPer1000, formatPhaseCpu, startPhaseCpu, type PhaseCpu } from './support/cpu.js';
 
 const sizes = (process.env.BENCH_SIZES ?? process.env.BENCH_JOBS ?? '10000').split(',').map(Number);
 const baselineN = Number(process.env.BENCH_BASELINE ?? sizes[0]);
@@ -48,6 +50,7 @@ try {
   const bareQueue = `${taskQueue}-bare`;
   const bare = await startBareWorker(server.address, bareQueue, concurrency);
   peakRss = 0;
+  const bareCpu = startPhaseCpu(server.pid);
   const bareStart = Date.now();
   let done = 0;
   const progress = setInterval(
@@ -70,6 +73,7 @@ try {
   clearInterval(progress);
   const bareSeconds = (Date.now() - bareStart) / 1000;
   const bareRate = baselineN / bareSeconds;
+  const bareCpuUsed = bareCpu.stop();
   results.push({
     name: `bare workflows + 1 activity`,
     jobs: baselineN,
@@ -77,12 +81,15 @@ try {
     jobsPerSec: bareRate,
     ...quantiles(bareLatencies),
     peakRssMb: peakRss / 1048576,
+    cpu: bareCpuUsed,
+    coreSecondsPer1000: coreSecondsPer1000(bareCpuUsed, baselineN),
   });
   await bare.stop();
 
   // ---- batches -------------------------------------------------------------------------------------
   for (const n of sizes) {
     peakRss = 0;
+    const cpu = startPhaseCpu(server.pid);
     const start = Date.now();
     const r = await engine.app.request('/api/v1/batches', {
       method: 'POST',
@@ -108,6 +115,7 @@ try {
       }
       if (b.status === 'completed' || b.status === 'failed') {
         const seconds = (Date.parse(b.completed_at) - start) / 1000;
+        const used = cpu.stop();
         // Per job: from the batch starting it (its workflow start = created_at) to its end, as the
         // bare latency runs from the client's start to the result.
         const latencies = engine.readModelDb
@@ -125,6 +133,10 @@ try {
           completed: b.progress.completed,
           ...quantiles(latencies),
           peakRssMb: peakRss / 1048576,
+          cpu: used,
+          coreSecondsPer1000: coreSecondsPer1000(used, n),
+          // Bare's core-seconds per job over the batch's: the ratio of rates the CPU leaves room for.
+          cpuRatio: coreSecondsPer1000(bareCpuUsed, baselineN) / coreSecondsPer1000(used, n),
         });
         break;
       }
@@ -138,12 +150,12 @@ try {
 }
 
 console.log(
-  '\nscenario                          jobs   seconds  jobs/s  ratio to bare  latency p50 s  latency p99 s  peak RSS MB (whole process)',
+  '\nscenario                          jobs   seconds  jobs/s  ratio to bare  latency p50 s  latency p99 s  peak RSS MB (whole process)  core-s / 1,000 (process + server)  CPU ratio',
 );
 for (const r of results) {
   console.log(
     `${String(r.name).padEnd(30)} ${String(r.jobs).padStart(7)} ${Number(r.seconds).toFixed(1).padStart(9)} ${Number(r.jobsPerSec).toFixed(1).padStart(7)} ` +
-      `${r.ratioToBare !== undefined ? Number(r.ratioToBare).toFixed(2).padStart(14) : '             -'} ${Number(r.p50S).toFixed(3).padStart(14)} ${Number(r.p99S).toFixed(3).padStart(14)} ${Number(r.peakRssMb).toFixed(0).padStart(11)}`,
+      `${r.ratioToBare !== undefined ? Number(r.ratioToBare).toFixed(2).padStart(14) : '             -'} ${Number(r.p50S).toFixed(3).padStart(14)} ${Number(r.p99S).toFixed(3).padStart(14)} ${Number(r.peakRssMb).toFixed(0).padStart(27)}  ${formatPhaseCpu(r.cpu as PhaseCpu, Number(r.jobs)).padStart(33)}  ${r.cpuRatio !== undefined ? Number(r.cpuRatio).toFixed(2).padStart(9) : '        -'}`,
   );
 }
 console.log(

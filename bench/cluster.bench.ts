@@ -17,7 +17,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
@@ -27,6 +27,7 @@ import { installRuntime, workflowsPath } from '../src/worker/engineWorkers.js';
 import { startLocalCluster } from '../test/support/cluster.js';
 import { apiCall, metricSamples, topology } from '../test/support/topology.js';
 import { formatTable } from './support/stats.js';
+import { processCpuSeconds } from './support/cpu.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 1000);
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 8);
@@ -45,17 +46,6 @@ const median = (xs: number[]) => {
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const round1 = (x: number) => Math.round(x * 10) / 10;
-
-/** CPU seconds (user + system) a process has used so far, from /proc; undefined elsewhere. */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
-  } catch {
-    return undefined;
-  }
-}
 
 interface Result {
   server: string;
@@ -151,8 +141,8 @@ async function batchScenario(kind: string, server: Server, workers: number): Pro
   });
   try {
     await engine.start();
-    const ownerCpu0 = cpuSeconds(engine.owner.pid);
-    const serverCpu0 = cpuSeconds(server.pid());
+    const ownerCpu0 = processCpuSeconds(engine.owner.pid);
+    const serverCpu0 = processCpuSeconds(server.pid());
     const pos0 = metricSamples((await apiCall(engine.baseUrl, 'GET', '/metrics')).body, 'eventstore_last_position')[''];
     const start = Date.now();
     const batchIds: string[] = [];
@@ -190,8 +180,8 @@ async function batchScenario(kind: string, server: Server, workers: number): Pro
     }
     const seconds = (Date.now() - start) / 1000;
     const pos1 = metricSamples((await apiCall(engine.baseUrl, 'GET', '/metrics')).body, 'eventstore_last_position')[''];
-    const ownerCpu = (cpuSeconds(engine.owner.pid) ?? NaN) - (ownerCpu0 ?? NaN);
-    const serverCpu = (cpuSeconds(server.pid()) ?? NaN) - (serverCpu0 ?? NaN);
+    const ownerCpu = (processCpuSeconds(engine.owner.pid) ?? NaN) - (ownerCpu0 ?? NaN);
+    const serverCpu = (processCpuSeconds(server.pid()) ?? NaN) - (serverCpu0 ?? NaN);
     // The first and the last window hold the ramp-up and the drain.
     const steady = windows.length > 2 ? windows.slice(1, -1) : windows;
     const result: Result = {
@@ -246,8 +236,8 @@ async function appendScenario(kind: string, server: Server): Promise<Result> {
       workflowId: `warm-${taskQueue}`,
       args: [`${taskQueue}-store`, `bench_warm_${taskQueue}`, 10],
     });
-    const ownerCpu0 = cpuSeconds(engine.owner.pid);
-    const serverCpu0 = cpuSeconds(server.pid());
+    const ownerCpu0 = processCpuSeconds(engine.owner.pid);
+    const serverCpu0 = processCpuSeconds(server.pid());
     const start = Date.now();
     const progress = setInterval(async () => {
       const page = (await apiCall(engine.baseUrl, 'GET', '/metrics').catch(() => ({ body: '' }))).body;
@@ -266,8 +256,8 @@ async function appendScenario(kind: string, server: Server): Promise<Result> {
     );
     clearInterval(progress);
     const seconds = (Date.now() - start) / 1000;
-    const ownerCpu = (cpuSeconds(engine.owner.pid) ?? NaN) - (ownerCpu0 ?? NaN);
-    const serverCpu = (cpuSeconds(server.pid()) ?? NaN) - (serverCpu0 ?? NaN);
+    const ownerCpu = (processCpuSeconds(engine.owner.pid) ?? NaN) - (ownerCpu0 ?? NaN);
+    const serverCpu = (processCpuSeconds(server.pid()) ?? NaN) - (serverCpu0 ?? NaN);
     const appends = APPEND_LOOPS * APPENDS;
     worker.shutdown();
     await running;

@@ -564,6 +564,10 @@ function printReport(
     `  not in the floor: reading + JSON-decoding every event's data in one JS thread takes ${fmtInt(r.rebuildFloor.decodeMs)} ms alone`,
     `  CPU (every thread): the rebuild ${fmtInt(r.cpuMs.rebuild)} ms (${(r.cpuMs.rebuild / r.rebuild.ms).toFixed(2)} cores on average, folding threads at nice ${r.rebuild.foldPriority ?? '—'}), ` +
       `the floor ${fmtInt(r.cpuMs.floor)} ms (with its decode)`,
+    // With every core busy the rebuild cannot take less than its CPU spread over the cores: the
+    // ratio that bound allows, whatever the overlap of its phases.
+    `  the least this CPU allows on ${os.cpus().length} cores: ${fmtInt(r.cpuMs.rebuild / os.cpus().length)} ms, ` +
+      `${(r.cpuMs.rebuild / os.cpus().length / r.floorMs).toFixed(2)}× the floor`,
     '',
   );
   const o = r.online;

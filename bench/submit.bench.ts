@@ -10,6 +10,8 @@
  * last completion. Goals (issue 14): submit p99 ≤ 1.5× the bare start's p99, every answer 201, every
  * job visible in GET when its submit returns, completed jobs/s ≥ 0.8× bare. Prints a table and a
  * BENCH_JSON line. BENCH_ROUNDS (1) repeats both parts, alternating, and reports each round.
+ * Each part's CPU (this process and the dev server, core-seconds per 1,000 jobs): with both cores busy,
+ * bare's core-seconds per job over the engine's ("CPU ratio") is how far the rate ratio can go.
  * BENCH_TEMPORAL_DB_DIR: keep the dev server's database in a file there, as `npm start` does (default:
  * in memory). BENCH_MAX_CONCURRENT_STEPS (200): the engine's steps at once, and so its default pool's
  * limit (`npm start`: 100).
@@ -24,6 +26,7 @@ import { Progress, formatTable, summarize, type LatencySummary } from './support
 import { burst } from './support/burst.js';
 import type { SubmitBurstInput, SubmitBurstOutput } from './support/submitBurstWorker.js';
 import { runBenchThread } from './support/benchThread.js';
+import { coreSecondsPer1000, formatPhaseCpu, startPhaseCpu, type PhaseCpu } from './support/cpu.js';
 import { workflowRuns, type WorkflowRun } from '../test/support/workflowRuns.js';
 import { DEFAULT_POOL, poolWorkflowId } from '../src/domain/index.js';
 
@@ -58,10 +61,12 @@ async function untilAll(what: string, done: () => Promise<number> | number): Pro
 }
 
 interface Round {
-  bare: { start: LatencySummary; jobsPerS: number };
+  bare: { start: LatencySummary; jobsPerS: number; cpu: PhaseCpu };
   engine: {
     submit: LatencySummary;
     jobsPerS: number;
+    /** From the burst's first request to its last completion (the HTTP clients' thread included). */
+    cpu: PhaseCpu;
     non201: number;
     notVisible: number;
     phases: Record<string, LatencySummary>;
@@ -69,6 +74,7 @@ interface Round {
 }
 
 async function bareRound(round: number): Promise<Round['bare']> {
+  const cpu = startPhaseCpu(server.pid);
   const t0 = Date.now();
   const handles: Promise<void>[] = [];
   const latencies = await burst(SUBMITS, IN_FLIGHT, async (i) => {
@@ -82,7 +88,7 @@ async function bareRound(round: number): Promise<Round['bare']> {
   let finished = 0;
   for (const h of handles) void h.then(() => finished++);
   await untilAll(`bare round ${round}`, () => finished);
-  return { start: summarize(latencies), jobsPerS: SUBMITS / ((Date.now() - t0) / 1000) };
+  return { start: summarize(latencies), jobsPerS: SUBMITS / ((Date.now() - t0) / 1000), cpu: cpu.stop() };
 }
 
 /** The burst of submits, sent from a worker thread (bench/support/submitBurstWorker.ts). */
@@ -96,6 +102,7 @@ async function engineRound(round: number): Promise<Round['engine']> {
   // a row read per job every 100 ms took seconds of the engine's CPU from the burst).
   const completedSoFar = () => engine.readModel.countByStatus().completed ?? 0;
   const completedBefore = completedSoFar();
+  const cpu = startPhaseCpu(server.pid);
   // The HTTP clients run in a thread of their own: a user's clients are not on the server's event loop.
   const {
     startedAt: t0,
@@ -112,6 +119,7 @@ async function engineRound(round: number): Promise<Round['engine']> {
   progress.line(`engine round ${round}: ${SUBMITS} submitted`, true);
   await untilAll(`engine round ${round}`, () => completedSoFar() - completedBefore);
   const jobsPerS = SUBMITS / ((Date.now() - t0) / 1000);
+  const phaseCpu = cpu.stop();
   // Where a job's time went, from its events' recorded times.
   const phases: Record<string, number[]> = { 'submitted → queued': [], 'queued → started': [], 'started → completed': [] };
   for (const id of ids) {
@@ -121,7 +129,7 @@ async function engineRound(round: number): Promise<Round['engine']> {
     phases['started → completed']!.push(at.get('JobCompleted')! - at.get('JobStarted')!);
   }
   const phaseSummaries = Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, summarize(v)]));
-  return { submit: summarize(latencies), jobsPerS, non201, notVisible, phases: phaseSummaries };
+  return { submit: summarize(latencies), jobsPerS, cpu: phaseCpu, non201, notVisible, phases: phaseSummaries };
 }
 
 const rounds: Round[] = [];
@@ -141,6 +149,8 @@ try {
 }
 
 const ms = (x: number) => x.toFixed(1);
+/** Bare's core-seconds per job over the engine's: the rate ratio that the CPU leaves room for. */
+const cpuRatio = (r: Round) => coreSecondsPer1000(r.bare.cpu, SUBMITS) / coreSecondsPer1000(r.engine.cpu, SUBMITS);
 const rows = rounds.flatMap((r, i) => {
   const p99Ratio = r.engine.submit.p99Ms / r.bare.start.p99Ms;
   const rateRatio = r.engine.jobsPerS / r.bare.jobsPerS;
@@ -153,6 +163,8 @@ const rows = rounds.flatMap((r, i) => {
       r.bare.jobsPerS.toFixed(0),
       '',
       '',
+      formatPhaseCpu(r.bare.cpu, SUBMITS),
+      '',
     ],
     [
       `${i + 1}`,
@@ -162,13 +174,30 @@ const rows = rounds.flatMap((r, i) => {
       r.engine.jobsPerS.toFixed(0),
       `${p99Ratio.toFixed(2)} (≤ 1.5)`,
       `${rateRatio.toFixed(2)} (≥ 0.8)`,
+      formatPhaseCpu(r.engine.cpu, SUBMITS),
+      cpuRatio(r).toFixed(2),
     ],
   ];
 });
 console.log(
   `${SUBMITS} submits, ${IN_FLIGHT} in flight, ${os.cpus().length} cores, dev server ${temporalDbDir ? 'in a file' : 'in memory'}, default pool limit ${MAX_CONCURRENT_STEPS}`,
 );
-console.log(formatTable(['round', 'measure', 'p50 ms', 'p99 ms', 'completed/s', 'p99 ratio', 'rate ratio'], rows));
+console.log(
+  formatTable(
+    [
+      'round',
+      'measure',
+      'p50 ms',
+      'p99 ms',
+      'completed/s',
+      'p99 ratio',
+      'rate ratio',
+      'core-s / 1,000 (process + server)',
+      'CPU ratio',
+    ],
+    rows,
+  ),
+);
 for (const r of rounds) {
   console.log(`answers other than 201: ${r.engine.non201}; jobs not readable when their submit returned: ${r.engine.notVisible}`);
   console.log(
@@ -200,6 +229,7 @@ console.log(
       ...r,
       p99Ratio: r.engine.submit.p99Ms / r.bare.start.p99Ms,
       rateRatio: r.engine.jobsPerS / r.bare.jobsPerS,
+      cpuRatio: cpuRatio(r),
       met: {
         p99: r.engine.submit.p99Ms <= 1.5 * r.bare.start.p99Ms,
         all201: r.engine.non201 === 0,
