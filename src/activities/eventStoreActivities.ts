@@ -14,6 +14,12 @@ export interface AppendEventsRequest {
   streamId: string;
   events: NewEvent[];
   expectedVersion?: ExpectedVersion;
+  /**
+   * Events appended ahead of `events`, idempotent by id, and not counted in the result: a reset run's
+   * JobReset, sent with each of its appends because the first ones of its history are its base run's,
+   * replayed from their records and never executed again (see jobWorkflow's resetEvent).
+   */
+  before?: NewEvent[];
 }
 
 export { EVENT_ID_CONFLICT };
@@ -40,7 +46,12 @@ export function createEventStoreActivities(store: EventStore) {
      */
     async appendEvents(request: AppendEventsRequest): Promise<AppendResult> {
       try {
-        return await appendGrouped(request);
+        if (request.before?.length) await appendGrouped({ streamId: request.streamId, events: request.before });
+        return await appendGrouped({
+          streamId: request.streamId,
+          events: request.events,
+          expectedVersion: request.expectedVersion,
+        });
       } catch (error) {
         const attempt = Context.current().info.attempt;
         recordAppendFailure(error);

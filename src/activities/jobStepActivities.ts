@@ -47,7 +47,7 @@ export interface JobStepActivityDeps {
   /** Each job writes its result files into `<resultsDir>/<jobId>/`. */
   resultsDir: string;
   /** The event store, in the process that owns it: in-step progress is recorded (JobStepProgress). */
-  eventStore?: Pick<EventStore, 'appendToStreamGrouped'>;
+  eventStore?: Pick<EventStore, 'appendToStreamGrouped' | 'readStreamAfter'>;
   /** Minimal ms between two JobStepProgress events of one step; default 1000. */
   progressEventIntervalMs?: number;
   /**
@@ -70,6 +70,18 @@ export { resultDirOf };
 
 export function createJobStepActivities(deps: JobStepActivityDeps) {
   /**
+   * Whether the job's workflow was reset (`temporal workflow reset`, the Web UI) after this step was
+   * scheduled: the step belongs to the run the reset replaced, which Temporal has closed, and goes on
+   * only until its next heartbeat tells it so. What it would record now is no longer the job's (the
+   * new run re-bases the job's row on its JobReset). A step the reset run carried over from before its
+   * reset point counts as replaced too: its end is then recorded by the workflow, as without a store.
+   */
+  const replacedByReset = (store: Pick<EventStore, 'readStreamAfter'>, jobId: string, scheduledAtMs: number): boolean => {
+    const [latest] = store.readStreamAfter(jobId, 0, JobEvents.reset);
+    return latest !== undefined && Date.parse((latest.data as { at: string }).at) > scheduledAtMs;
+  };
+
+  /**
    * Records the job's JobProgress for the end of the step that just completed, if the workflow asked
    * and one is due. Returns what it recorded; nothing when it did not (no store in this process, not
    * due, or the append failed): the workflow then records it itself, as before revision 5.
@@ -82,6 +94,7 @@ export function createJobStepActivities(deps: JobStepActivityDeps) {
     const asked = request.endProgress;
     const store = deps.eventStore;
     if (!asked || !store || Date.now() < asked.dueAt) return undefined;
+    if (replacedByReset(store, request.jobId, Context.current().info.scheduledTimestampMs)) return undefined;
     const progress = progressAfterStep({
       step: request.step,
       totalSteps: request.totalSteps,
@@ -148,7 +161,11 @@ export function createJobStepActivities(deps: JobStepActivityDeps) {
           metadata: { actor: 'system', workflowId: info.workflowExecution?.workflowId, runId: info.workflowExecution?.runId },
         };
         appending = appending
-          .then(() => store.appendToStreamGrouped(request.jobId, [event], { expectedVersion: 'any', duplicates: 'same-type' }))
+          .then(() =>
+            replacedByReset(store, request.jobId, info.scheduledTimestampMs)
+              ? undefined
+              : store.appendToStreamGrouped(request.jobId, [event], { expectedVersion: 'any', duplicates: 'same-type' }),
+          )
           .catch(() => undefined); // progress is best effort; the step's own end is recorded by the workflow
       };
       const stepContext: StepContext = {

@@ -25,6 +25,12 @@ export const JobEvents = {
   terminated: 'JobTerminated',
   timedOut: 'JobTimedOut',
   signalIgnored: 'JobSignalIgnored',
+  /**
+   * The job goes on in a new run from an earlier point of its history (`temporal workflow reset`, the
+   * Web UI's Reset): data.status and the counters are the new run's. Recorded by that run, ahead of its
+   * first events (its earlier ones are its base run's, already in the log).
+   */
+  reset: 'JobReset',
   deleted: 'JobDeleted',
 } as const;
 export type JobEventType = (typeof JobEvents)[keyof typeof JobEvents];

@@ -62,7 +62,9 @@ const RESUME_TARGETS: readonly string[] = ['pending', 'blocked', 'scheduled', 'q
  * state, the projection and the reconciler all use this one function, so they cannot disagree.
  * Events that change no status (progress, reprioritized, dependency met, signal ignored) keep `before`.
  */
-export function jobStatusAfter(type: string, data: { to?: unknown } | undefined, before: JobStatus): JobStatus {
+export function jobStatusAfter(type: string, data: { to?: unknown; status?: unknown } | undefined, before: JobStatus): JobStatus {
   if (type === JobEvents.resumed) return RESUME_TARGETS.includes(data?.to as string) ? (data!.to as JobStatus) : 'running';
+  if (type === JobEvents.reset)
+    return (JOB_STATUSES as readonly unknown[]).includes(data?.status) ? (data!.status as JobStatus) : before;
   return STATUS_AFTER[type] ?? before;
 }

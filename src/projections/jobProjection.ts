@@ -206,6 +206,24 @@ const JOB_ROW_PATCHES: Partial<Record<string, Patch>> = {
   }),
   [JobEvents.terminated]: closedOutside,
   [JobEvents.timedOut]: closedOutside,
+  // A reset run's own view of the job (its status comes through the domain's mapping): what its base
+  // run did after the reset point is undone in the row, the log keeps it.
+  [JobEvents.reset]: (row, d, event) => ({
+    attempts: d.attempt ?? row.attempts,
+    completed_steps: d.completedSteps ?? row.completed_steps,
+    progress: d.progress ?? row.progress,
+    current_step: d.currentStep ?? null,
+    started_at: d.startedAt ?? null,
+    completed_at: d.completedAt ?? null,
+    paused_at: d.pausedAt ?? null,
+    next_retry_at: d.nextRetryAt ?? null,
+    error_message: d.error ?? null,
+    error_type: d.errorType ?? null,
+    estimated_remaining: null,
+    // A reset run waiting for its pool's slot is in line from here (its JobQueued, if it records one, moves it).
+    queued_seq: d.status === 'queued' || d.status === 'pending' ? event.globalPosition : row.queued_seq,
+    message: 'reset through Temporal',
+  }),
 };
 
 /** The job events whose patch above reads the event's metadata (a rebuild reads theirs with the row,

@@ -158,6 +158,9 @@ export class Reconciler {
     const ranHere = stream.some((e: RecordedEvent) => e.metadata.runId === execution.runId);
     if (!ranHere || !last || isTerminalJobStatus(jobStatusAfter(last.type, last.data, 'running'))) return 0;
     const terminated = execution.status.name === 'TERMINATED';
+    // A reset (`temporal workflow reset`, the Web UI's Reset) terminates the run it resets, and the job
+    // goes on in the new run, which records JobReset itself: the job has not ended.
+    if (terminated && (await this.resetRunOf(jobId, execution.runId))) return 0;
     const reason = terminated ? await this.terminationReason(jobId, execution.runId) : undefined;
     const closedAt = (execution.closeTime ?? new Date()).toISOString();
     const result = this.options.eventStore.appendToStream(jobId, [
@@ -182,6 +185,12 @@ export class Reconciler {
     if (result.appended) this.options.log?.(`[reconciler] recorded ${terminated ? 'JobTerminated' : 'JobTimedOut'} for ${jobId}`);
     await this.tellDependents(jobId, terminated ? 'terminated' : 'timed_out');
     return result.appended;
+  }
+
+  /** The run that a reset of `runId` made, if that is how it was closed (Temporal keeps it in its record). */
+  private async resetRunOf(jobId: string, runId: string): Promise<string | undefined> {
+    const description = await this.options.client.workflow.getHandle(jobId, runId).describe();
+    return description.raw.workflowExtendedInfo?.resetRunId || undefined;
   }
 
   /**

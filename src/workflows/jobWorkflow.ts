@@ -60,7 +60,9 @@ import type { JobStepActivities, RunJobStepInput, RunJobStepOutput } from '../ac
 import { JobPriorityKey, JobStatusKey } from '../temporal/searchAttributes.js';
 import { installControlSurface, settleBeforeClose, type ControlSurface } from './controlSurface.js';
 import { createEventOutbox, outboxMetadata, schedulerActivities, storeActivities, type EventOutbox } from './eventOutbox.js';
+import type { NewEvent } from '../eventstore/index.js';
 import {
+  firstEventId,
   jobControl,
   jobSubmittedData,
   statusQuery,
@@ -243,11 +245,13 @@ class JobRun {
     this.grantsInTask = (input.revision ?? 0) >= 9 && input.askPoolLocally === true;
     // Events are recorded here, appended in order by one flusher (see eventOutbox.ts).
     this.correlationId = input.correlationId ?? input.batchId ?? input.jobId;
+    const { appendEvents } = storeActivities(input.storeAccess);
     this.outbox = createEventOutbox({
       streamId: input.jobId,
       correlationId: this.correlationId,
       baseData: { jobId: input.jobId },
-      appendEvents: storeActivities(input.storeAccess).appendEvents,
+      // A reset run sends its JobReset ahead of each append (see resetEvent); other runs as they were.
+      appendEvents: this.isResetRun() ? (request) => appendEvents({ ...request, before: [this.resetEvent()] }) : appendEvents,
       plainWaits: this.plainWaits,
     });
   }
@@ -362,8 +366,56 @@ class JobRun {
     return this.state.activeMs + (this.runningSince !== null ? Date.now() - this.runningSince : 0);
   }
 
+  /**
+   * Whether this run was made by a reset (`temporal workflow reset`, the Web UI's Reset): it carries
+   * its base run's history up to the reset point, replayed — the events recorded there are in the log
+   * already — and goes on from there with a run id of its own. Another run of the job (a first run, a
+   * retry, a continue-as-new) is its own original run.
+   */
+  private isResetRun(): boolean {
+    return this.info.runId !== this.info.originalExecutionRunId;
+  }
+
+  /**
+   * A reset run's JobReset: that the job goes on in this run, and where it stands in it. The run's
+   * first appends are its base run's, replayed from their records and never executed again, so no
+   * point of its code is sure to append it for real: it goes ahead of every append of the run
+   * (`before`), and its id makes all but the first a no-op. Its data is the run's state at that
+   * append, which the events of the append then carry on from (the projection re-bases the row on it).
+   */
+  private resetEvent(): NewEvent {
+    const { info, state } = this;
+    return {
+      eventId: `${this.input.jobId}:${info.runId}:reset`,
+      type: JobEvents.reset,
+      data: {
+        jobId: this.input.jobId,
+        at: this.iso(),
+        runId: info.runId,
+        status: state.status,
+        attempt: state.attempt,
+        completedSteps: state.completedSteps,
+        progress: state.progress,
+        currentStep: state.currentStep,
+        startedAt: state.startedAt,
+        completedAt: state.completedAt,
+        pausedAt: state.pausedAt,
+        nextRetryAt: state.nextRetryAt,
+        error: state.error,
+        errorType: state.errorType,
+      },
+      metadata: outboxMetadata(
+        { actor: 'temporal:reset', reason: 'the workflow was reset through Temporal (temporal workflow reset, the Web UI)' },
+        { correlationId: this.correlationId, workflowId: info.workflowId, runId: info.runId },
+      ),
+    };
+  }
+
   private recordFirstEvent(): void {
     const { input, state } = this;
+    // A reset to the run's first task records its first event again: under the id its original run
+    // gave it (a no-op in the store), not as a second JobSubmitted.
+    const eventId = this.isResetRun() ? firstEventId(input.jobId, this.info.originalExecutionRunId) : undefined;
     const who = { actor: input.actor ?? 'system', ...(input.retryOf?.reason ? { reason: input.retryOf.reason } : {}) };
     if (input.retryOf) {
       const data = {
@@ -372,10 +424,10 @@ class JobRun {
         completedSteps: state.completedSteps,
         runId: this.info.runId,
       };
-      this.transition(JobEvents.retried, data, who);
+      this.transition(JobEvents.retried, data, who, eventId);
       return;
     }
-    this.transition(JobEvents.submitted, jobSubmittedData(input, state.createdAt), who);
+    this.transition(JobEvents.submitted, jobSubmittedData(input, state.createdAt), who, eventId);
   }
 
   // ---- controls (rules: domain refuseJobControl) -------------------------------------------------------

@@ -49,7 +49,12 @@ const asked = (over: Partial<StepEndProgress> = {}): StepEndProgress => ({
   ...over,
 });
 
-function run(input: { ms: number; fail?: boolean }, endProgress: StepEndProgress | undefined, withStore = true) {
+function run(
+  input: { ms: number; fail?: boolean },
+  endProgress: StepEndProgress | undefined,
+  withStore = true,
+  info: { scheduledTimestampMs?: number } = {},
+) {
   const registry = new JobTypeRegistry().register(fileJob);
   const activities = createJobStepActivities({
     registry,
@@ -66,7 +71,7 @@ function run(input: { ms: number; fail?: boolean }, endProgress: StepEndProgress
     checkpoint: undefined,
     ...(endProgress ? { endProgress } : {}),
   };
-  const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 5_000 });
+  const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 5_000, ...info });
   return { env, result: env.run(activities.runJobStep, request) };
 }
 
@@ -109,6 +114,27 @@ describe('the JobProgress a step records for its own end', () => {
     setTimeout(() => env.cancel(), 50);
     expect(await result).toMatchObject({ outcome: 'interrupted' });
     expect(store.readStream('job_p')).toEqual([]);
+  });
+
+  it('is not recorded by a step of a run that a reset replaced after the step was scheduled', async () => {
+    const scheduledAt = Date.now() - 10_000;
+    const resetAt = new Date(scheduledAt + 5_000).toISOString();
+    store.appendToStream('job_p', [
+      {
+        eventId: 'job_p:run-2:reset',
+        type: 'JobReset',
+        data: { jobId: 'job_p', at: resetAt, runId: 'run-2', status: 'running' },
+        metadata: { ...metadata, actor: 'temporal:reset', runId: 'run-2' },
+      },
+    ]);
+    // The replaced run's step (scheduled before the reset): nothing recorded, the workflow's to record.
+    const replaced = await run({ ms: 0 }, asked(), true, { scheduledTimestampMs: scheduledAt }).result;
+    expect(replaced).toEqual({ outcome: 'completed', output: { resultFiles: ['step-1.txt'] } });
+    expect(store.readStream('job_p').map((e) => e.type)).toEqual(['JobReset']);
+    // A step the new run scheduled after its reset records as usual.
+    const next = await run({ ms: 0 }, asked(), true, { scheduledTimestampMs: scheduledAt + 6_000 }).result;
+    expect(next).toMatchObject({ outcome: 'completed', progress: { completedSteps: 2 } });
+    expect(store.readStream('job_p').map((e) => e.type)).toEqual(['JobReset', 'JobProgress']);
   });
 
   it('is recorded once when the step runs again after its completion was lost (same id)', async () => {

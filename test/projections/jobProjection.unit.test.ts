@@ -221,6 +221,56 @@ describe('jobProjection', () => {
     expect(retried.readModel.countByStatus()).toEqual({ pending: 1 });
   });
 
+  it('JobReset re-bases the row on the new run (what the replaced run did after the reset point is undone); the new run carries on from it', () => {
+    const progress = (completedSteps: number) => ({
+      type: 'JobProgress',
+      data: { completedSteps, totalSteps: 4, progress: completedSteps * 25, currentStep: completedSteps, resultFiles: [] },
+    });
+    const reset = {
+      type: 'JobReset',
+      actor: 'temporal:reset',
+      data: {
+        runId: 'run-2',
+        status: 'queued',
+        attempt: 1,
+        completedSteps: 0,
+        progress: 0,
+        currentStep: 0,
+        startedAt: null,
+        completedAt: null,
+      },
+    };
+    const { readModel } = given(
+      submitted(),
+      { type: 'JobQueued', data: { pool: 'default', weight: 1 } },
+      { type: 'JobStarted', data: { attempt: 1, startedAt: '2026-01-01T00:00:02.000Z' } },
+      progress(3),
+      { type: 'JobCompleted', data: { completedSteps: 4, result: { ok: 1 }, attempt: 1 } },
+      reset, // position 6
+    );
+    expect(readModel.getJob('job_1')).toMatchObject({
+      status: 'queued',
+      completed_steps: 0,
+      progress: 0,
+      completed_at: null,
+      started_at: null,
+      message: 'reset through Temporal',
+    });
+    expect(readModel.countByStatus()).toEqual({ queued: 1 });
+    // In its pool's line from the reset on (the pool picks by this place).
+    expect((readModel.getJob('job_1') as { queued_seq: number }).queued_seq).toBe(6);
+
+    // The new run's progress counts from the reset, not from the replaced run's 3 steps.
+    const after = given(
+      submitted(),
+      { type: 'JobStarted', data: { attempt: 1, startedAt: '2026-01-01T00:00:02.000Z' } },
+      progress(3),
+      { ...reset, data: { ...reset.data, status: 'running', startedAt: '2026-01-01T00:00:04.000Z' } },
+      progress(1),
+    );
+    expect(after.readModel.getJob('job_1')).toMatchObject({ status: 'running', completed_steps: 1, progress: 25 });
+  });
+
   it('keeps counts per owner; JobDeleted removes the row and its count', () => {
     const { readModel } = given(
       submitted('job_a', 'alice'),
