@@ -47,7 +47,7 @@ export interface JobStepActivityDeps {
   /** Each job writes its result files into `<resultsDir>/<jobId>/`. */
   resultsDir: string;
   /** The event store, in the process that owns it: in-step progress is recorded (JobStepProgress). */
-  eventStore?: Pick<EventStore, 'appendToStreamGrouped' | 'readStreamAfter'>;
+  eventStore?: Pick<EventStore, 'appendToStreamGrouped' | 'readLastOfType'>;
   /** Minimal ms between two JobStepProgress events of one step; default 1000. */
   progressEventIntervalMs?: number;
   /**
@@ -76,8 +76,8 @@ export function createJobStepActivities(deps: JobStepActivityDeps) {
    * new run re-bases the job's row on its JobReset). A step the reset run carried over from before its
    * reset point counts as replaced too: its end is then recorded by the workflow, as without a store.
    */
-  const replacedByReset = (store: Pick<EventStore, 'readStreamAfter'>, jobId: string, scheduledAtMs: number): boolean => {
-    const [latest] = store.readStreamAfter(jobId, 0, JobEvents.reset);
+  const replacedByReset = (store: Pick<EventStore, 'readLastOfType'>, jobId: string, scheduledAtMs: number): boolean => {
+    const latest = store.readLastOfType(jobId, JobEvents.reset);
     return latest !== undefined && Date.parse((latest.data as { at: string }).at) > scheduledAtMs;
   };
 

@@ -14,6 +14,7 @@ import { prepareReadDataVersion } from './schema/readDataVersion.js';
 import { prepareReadLastGlobalPosition } from './schema/readLastGlobalPosition.js';
 import { prepareReadStream } from './schema/readStream.js';
 import { prepareReadStreamAfter } from './schema/readStreamAfter.js';
+import { prepareReadLastOfType } from './schema/readLastOfType.js';
 import { prepareReadStreamVersion } from './schema/readStreamVersion.js';
 import { prepareReadEventById } from './schema/readEventById.js';
 import { prepareReadSynchronous } from './schema/readSynchronous.js';
@@ -51,6 +52,7 @@ const createSQLiteEventStore = (db: Database.Database, path: string, options: Ev
   const appendToStream = prepareAppendToStream(db);
   const readStream = prepareReadStream(db);
   const readStreamAfter = prepareReadStreamAfter(db);
+  const readLastOfType = prepareReadLastOfType(db);
   const readAll = prepareReadAll(db);
   const scanAll = prepareScanAll(db, path, isInMemory(path), options.busyTimeoutMs ?? defaultBusyTimeoutMs);
   const readStreamVersion = prepareReadStreamVersion(db);
@@ -106,6 +108,7 @@ const createSQLiteEventStore = (db: Database.Database, path: string, options: Ev
     },
     readStream: (streamId, readOptions) => readStream(streamId, readOptions),
     readStreamAfter: (streamId, afterPosition, type) => readStreamAfter(streamId, afterPosition, type),
+    readLastOfType: (streamId, type) => readLastOfType(streamId, type),
     readAll: (readOptions) => readAll(readOptions),
     scanAll: (scanOptions) => scanAll(scanOptions),
     streamVersion: (streamId) => readStreamVersion(streamId),

@@ -149,6 +149,8 @@ export interface EventStore {
    * events since that position, not the whole stream (a pool's grants since a job joined its line).
    */
   readStreamAfter(streamId: string, afterPosition: number, type: string): RecordedEvent[];
+  /** The newest event of `type` in a stream, if any (only that one is read into JavaScript). */
+  readLastOfType(streamId: string, type: string): RecordedEvent | undefined;
   readAll(options?: ReadAllOptions): RecordedEvent[];
   /**
    * Every event from `fromPosition` on, in position order, one at a time (for replays such as a

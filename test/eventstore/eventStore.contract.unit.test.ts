@@ -132,6 +132,17 @@ describe('appendToStream / readStream', () => {
     expect(store.readStream('s', { fromVersion: 7 })).toEqual([]);
     expect(store.readStream('other')).toEqual([]);
   });
+
+  it('readLastOfType gives the newest event of a type in the stream, as readStream has it', () => {
+    store.appendToStream('s', [newEvent('a1', { n: 1 }, 'A'), newEvent('b1', { n: 2 }, 'B'), newEvent('a2', { n: 3 }, 'A')]);
+    store.appendToStream('t', [newEvent('a3', { n: 4 }, 'A')]);
+    store.appendToStream('s', [newEvent('b2', { n: 5 }, 'B')]);
+    expect(store.readLastOfType('s', 'A')).toEqual(store.readStream('s')[2]);
+    expect(store.readLastOfType('s', 'B')?.data).toEqual({ n: 5 });
+    expect(store.readLastOfType('t', 'A')?.eventId).toBe('a3');
+    expect(store.readLastOfType('s', 'C')).toBeUndefined();
+    expect(store.readLastOfType('other', 'A')).toBeUndefined();
+  });
 });
 
 describe('expectedVersion', () => {
