@@ -431,6 +431,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     log,
     schedules: scheduleCommands,
     shownOpen: readModel,
+    batchesShownOpen: batchReadModel,
     ...(options.missingSweepMs !== undefined ? { missingSweepMs: options.missingSweepMs } : {}),
     // A job terminated from outside cannot tell its dependents: tell them here, as it would have.
     onJobClosedOutside: async (jobId, status) => {

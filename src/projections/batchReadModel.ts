@@ -1,3 +1,4 @@
+import { TERMINAL_BATCH_STATUSES } from '../domain/index.js';
 import { ReadModelHolder, type ReadModelSource } from './readModelHolder.js';
 
 export interface BatchRow {
@@ -19,6 +20,8 @@ export interface BatchRow {
   last_position: number;
 }
 
+const FINAL_BATCH_STATUSES_SQL = TERMINAL_BATCH_STATUSES.map((status) => `'${status}'`).join(', ');
+
 /** Queries of the batches read model. */
 export class BatchReadModel {
   private readonly holder: ReadModelHolder;
@@ -39,6 +42,32 @@ export class BatchReadModel {
       .all(id))
       result[row.status] = row.count;
     return result;
+  }
+
+  /** Batches not in a final status (created, queued, running, paused). Few: no index needed. */
+  countOpen(): number {
+    return this.holder
+      .prepare<[], number>(`SELECT COUNT(*) FROM batches WHERE status NOT IN (${FINAL_BATCH_STATUSES_SQL})`)
+      .pluck()
+      .get()!;
+  }
+
+  /** Ids of batches not in a final status whose row last changed before `cutoff` (ISO), oldest change first. */
+  openNotUpdatedSince(cutoff: string, limit: number): string[] {
+    return this.holder
+      .prepare<[string, number], string>(
+        `SELECT id FROM batches WHERE status NOT IN (${FINAL_BATCH_STATUSES_SQL}) AND updated_at < ? ORDER BY updated_at LIMIT ?`,
+      )
+      .pluck()
+      .all(cutoff, limit);
+  }
+
+  /** Items of the batch that no job was started for (yet), as its progress counts them pending. */
+  notStartedOf(id: string): number {
+    const row = this.getBatch(id);
+    if (!row) return 0;
+    const started = Object.values(this.jobCounts(id)).reduce((a, b) => a + b, 0);
+    return Math.max(0, row.total - started - row.not_started_cancelled);
   }
 
   listBatches(filter: { owner?: string; status?: string; limit: number; before?: string }): BatchRow[] {

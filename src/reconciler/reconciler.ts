@@ -5,6 +5,12 @@ import { settledWithin } from '../commands/pollUntil.js';
 
 type ClosedExecution = { workflowId: string; runId: string; status: { name: string }; closeTime?: Date };
 
+/** What the read model shows open, for the sweep for missing workflows. */
+interface ShownOpen {
+  countOpen(): number;
+  openNotUpdatedSince(cutoff: string, limit: number): string[];
+}
+
 export interface ReconcilerOptions {
   client: Client;
   eventStore: EventStore;
@@ -24,7 +30,12 @@ export interface ReconcilerOptions {
    * The read model's jobs not in a final status (see sweepMissing; the engine's JobReadModel): how
    * many, and the ids of those whose row last changed before a time. Without it there is no sweep.
    */
-  shownOpen?: { countOpen(): number; openNotUpdatedSince(cutoff: string, limit: number): string[] };
+  shownOpen?: ShownOpen;
+  /**
+   * The same for batches (the engine's BatchReadModel), and how many of a batch's items no job was
+   * started for: a batch whose workflow Temporal does not have is recorded failed, those items with it.
+   */
+  batchesShownOpen?: ShownOpen & { notStartedOf(batchId: string): number };
   /** How often the jobs shown open are compared with the executions Temporal runs; default 60 s (the
    * first time 10 s after start). */
   missingSweepMs?: number;
@@ -234,32 +245,50 @@ export class Reconciler {
       this.lookAgainLater(jobId, Number.isFinite(age) ? after - age : after);
       return 0;
     }
+    const appended = await this.recordGone(jobId, stream, JobEvents.terminated, (at, runId, reason) => ({
+      jobId,
+      at,
+      closedAt: at,
+      runId,
+      reason,
+    }));
+    if (appended) await this.tellDependents(jobId, 'terminated');
+    return appended;
+  }
+
+  /**
+   * If Temporal has no execution of `workflowId` at all, records its end as `type` (data from `data`),
+   * under an id derived from the last run the stream names: once, however many looks find it gone at
+   * once (the first one's time stands: same id and type). Returns the number of events recorded.
+   */
+  private async recordGone(
+    workflowId: string,
+    stream: RecordedEvent[],
+    type: string,
+    data: (at: string, runId: string, reason: string) => Record<string, unknown>,
+  ): Promise<number> {
     try {
-      await this.options.client.workflow.getHandle(jobId).describe();
+      await this.options.client.workflow.getHandle(workflowId).describe();
       return 0;
     } catch (error) {
       if (!(error instanceof WorkflowNotFoundError)) throw error;
     }
-    const runId = [...stream].reverse().find((e) => typeof e.metadata.runId === 'string')?.metadata.runId ?? 'no-run';
+    const runId = String([...stream].reverse().find((e) => typeof e.metadata.runId === 'string')?.metadata.runId ?? 'no-run');
     const at = new Date().toISOString();
     const reason = 'its workflow is not in Temporal (its execution and history are gone)';
-    // Two looks at once: the first one's time stands (same id and type).
     const result = this.options.eventStore.appendToStream(
-      jobId,
+      workflowId,
       [
         {
-          eventId: `${jobId}:${runId}:missing`,
-          type: JobEvents.terminated,
-          data: { jobId, at, closedAt: at, runId, reason },
-          metadata: { actor: 'system:reconciler', reason, runId, workflowId: jobId },
+          eventId: `${workflowId}:${runId}:missing`,
+          type,
+          data: data(at, runId, reason),
+          metadata: { actor: 'system:reconciler', reason, runId, workflowId },
         },
       ],
       { duplicates: 'same-type' },
     );
-    if (result.appended) {
-      this.options.log?.(`[reconciler] recorded JobTerminated for ${jobId}: ${reason}`);
-      await this.tellDependents(jobId, 'terminated');
-    }
+    if (result.appended) this.options.log?.(`[reconciler] recorded ${type} for ${workflowId}: ${reason}`);
     return result.appended;
   }
 
@@ -273,19 +302,41 @@ export class Reconciler {
    * and each one visibility does not know goes to recordMissing, which asks Temporal itself before it
    * records anything (a sweep that found more open jobs than running executions is followed by another
    * within 15 s: jobs too young then are old enough soon). A job whose execution Temporal lists as
-   * closed is the closed-execution scan's. Returns the number of events recorded.
+   * closed is the closed-execution scan's. Batches are swept the same way (recordBatchMissing).
+   * Returns the number of events recorded.
    */
   async sweepMissing(): Promise<number> {
     if (this.stopped || !this.options.shownOpen) return 0;
-    this.sweeping ??= this.sweep(this.options.shownOpen).finally(() => (this.sweeping = undefined));
+    this.sweeping ??= this.sweep().finally(() => (this.sweeping = undefined));
     return this.sweeping;
   }
 
-  private async sweep(shownOpen: NonNullable<ReconcilerOptions['shownOpen']>): Promise<number> {
-    const ofThisEngine = `TaskQueue = "${this.options.taskQueue}" AND WorkflowType = "jobWorkflow"`;
+  /** Jobs, then batches (the same way: a batch Temporal lost would show running for ever). */
+  private async sweep(): Promise<number> {
+    const { shownOpen, batchesShownOpen } = this.options;
+    let foundMore = false;
+    let recorded = 0;
+    for (const [workflowType, open, record] of [
+      ['jobWorkflow', shownOpen, (id: string) => this.recordMissing(id)],
+      ['batchWorkflow', batchesShownOpen, (id: string) => this.recordBatchMissing(id)],
+    ] as const) {
+      if (!open || this.stopped) continue;
+      const swept = await this.sweepOf(workflowType, open, record);
+      foundMore ||= swept.foundMore;
+      recorded += swept.recorded;
+    }
+    this.sweepFoundMore = foundMore;
+    return recorded;
+  }
+
+  private async sweepOf(
+    workflowType: string,
+    shownOpen: ShownOpen,
+    record: (id: string) => Promise<number>,
+  ): Promise<{ foundMore: boolean; recorded: number }> {
+    const ofThisEngine = `TaskQueue = "${this.options.taskQueue}" AND WorkflowType = "${workflowType}"`;
     const { count: running } = await this.options.client.workflow.count(`${ofThisEngine} AND ExecutionStatus = "Running"`);
-    this.sweepFoundMore = shownOpen.countOpen() > running;
-    if (!this.sweepFoundMore) return 0;
+    if (!(shownOpen.countOpen() > running)) return { foundMore: false, recorded: 0 };
     const cutoff = new Date(Date.now() - (this.options.missingAfterMs ?? MISSING_AFTER_MS)).toISOString();
     const candidates = shownOpen.openNotUpdatedSince(cutoff, MISSING_SWEEP_JOBS);
     // An id a query cannot quote (a user's DAG item id with a quote in it) is asked about directly.
@@ -299,11 +350,36 @@ export class Reconciler {
       unknown.push(...ids.filter((id) => !known.has(id)));
     }
     let recorded = 0;
-    for (const jobId of unknown) {
+    for (const id of unknown) {
       if (this.stopped) break;
-      recorded += await this.recordMissing(jobId);
+      recorded += await record(id);
     }
-    return recorded;
+    return { foundMore: true, recorded };
+  }
+
+  /**
+   * A batch the read model shows open whose workflow Temporal does not have (deleted, or its database
+   * lost): recorded failed (once: the id is its last run's), with the items no job was started for;
+   * its jobs are the job sweep's. A batch whose workflow Temporal has is left alone, as is one whose
+   * last event is younger than `missingAfterMs` (the next sweep looks again).
+   */
+  private async recordBatchMissing(batchId: string): Promise<number> {
+    const stream = this.options.eventStore.readStream(batchId);
+    const last = stream.at(-1);
+    if (!last || [BatchEvents.completed, BatchEvents.failed].includes(last.type as never)) return 0;
+    const age = Date.now() - Date.parse((last.data as { at?: string }).at ?? last.recordedAt);
+    if (!(age >= (this.options.missingAfterMs ?? MISSING_AFTER_MS))) return 0;
+    return this.recordGone(batchId, stream, BatchEvents.failed, (at, _runId, reason) => ({
+      batchId,
+      at,
+      reason: `batch workflow lost: ${reason}`,
+      notStarted: this.notStartedOf(batchId),
+    }));
+  }
+
+  /** Items of a batch that will never start now that its workflow is closed (0 without the read model). */
+  private notStartedOf(batchId: string): number {
+    return this.options.batchesShownOpen?.notStartedOf(batchId) ?? 0;
   }
 
   /** A job closed from outside cannot tell its dependents itself (a failure to is only logged). */
@@ -334,7 +410,7 @@ export class Reconciler {
           batchId,
           at: closedAt,
           reason: `batch workflow ${terminated ? 'terminated' : 'timed out'}: ${reason}`,
-          notStarted: 0,
+          notStarted: this.notStartedOf(batchId),
         },
         metadata: { actor: 'system:reconciler', reason, runId: execution.runId, workflowId: batchId },
       },

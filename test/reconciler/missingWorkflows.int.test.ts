@@ -5,6 +5,7 @@ import { eventually, startTestEngine, type TestEngine } from '../support/testEng
 import { Reconciler, type ReconcilerOptions } from '../../src/reconciler/reconciler.js';
 import { poolWorkflowId } from '../../src/domain/index.js';
 import { poolStateQuery } from '../../src/workflows/poolContract.js';
+import { BatchReadModel } from '../../src/projections/batchReadModel.js';
 
 /**
  * What Temporal no longer has: a job the read model shows open whose workflow is gone (Temporal's
@@ -75,7 +76,7 @@ async function submitSleep(pool: string, stepMs: number): Promise<string> {
   return r.body.job_id;
 }
 
-describe('jobs whose workflow Temporal no longer has', () => {
+describe('jobs and batches whose workflow Temporal no longer has', () => {
   it('a job shown running with no workflow is recorded terminated by the sweep, once; a running job is left alone', async () => {
     const running = await submitSleep('default', 30_000);
     await eventually(async () => (await job(running)).status === 'running', 15_000, 'the real job running');
@@ -124,6 +125,61 @@ describe('jobs whose workflow Temporal no longer has', () => {
     }
     expect(asked).toHaveLength(1);
   });
+
+  it('a batch whose workflow Temporal no longer has (temporal workflow delete) is recorded failed by the sweep, with its items not started; a running batch is left alone', async () => {
+    const createBatch = async (name: string) => {
+      const r = await engine.api('POST', '/api/v1/batches', {
+        name,
+        type: 'sleep',
+        concurrency: 1,
+        items: Array.from({ length: 4 }, () => ({ steps: 1, step_ms: 30_000 })),
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      return r.body.batch_id as string;
+    };
+    const batch = async (id: string) => (await engine.api('GET', `/api/v1/batches/${id}`)).body;
+    const lost = await createBatch('lost');
+    const alive = await createBatch('alive');
+    for (const id of [lost, alive])
+      await eventually(async () => (await batch(id)).progress.running === 1, 15_000, 'a job running');
+    await engine.client.workflowService.deleteWorkflowExecution({
+      namespace: engine.client.options.namespace,
+      workflowExecution: { workflowId: lost },
+    });
+    await eventually(
+      () =>
+        engine.client.workflow
+          .getHandle(lost)
+          .describe()
+          .then(
+            () => false,
+            () => true,
+          ),
+      15_000,
+      'the batch workflow gone',
+    );
+    expect((await batch(lost)).status).toBe('running'); // nothing else would ever record its end
+
+    const reconciler = sweeper({ batchesShownOpen: new BatchReadModel(engine.readModelDb) });
+    try {
+      await reconciler.sweepMissing();
+      await eventually(async () => (await batch(lost)).status === 'failed', 10_000, 'the batch recorded failed');
+      await reconciler.sweepMissing(); // again: nothing more
+    } finally {
+      await reconciler.stop();
+    }
+    const ended = engine.eventStore.readStream(lost).filter((e) => e.type === 'BatchFailed');
+    expect(ended).toHaveLength(1);
+    expect(ended[0]!.metadata).toMatchObject({ actor: 'system:reconciler' });
+    expect(ended[0]!.data).toMatchObject({ notStarted: 3 });
+    expect(String(ended[0]!.data.reason)).toContain('not in Temporal');
+    expect((await batch(lost)).progress).toMatchObject({ pending: 0, cancelled: expect.any(Number) });
+    expect((await batch(lost)).progress.cancelled).toBeGreaterThanOrEqual(3);
+    // The batch whose workflow runs was looked at as well and kept.
+    expect((await batch(alive)).status).toBe('running');
+    expect(engine.eventStore.readStream(alive).map((e) => e.type)).not.toContain('BatchFailed');
+    expect((await engine.api('POST', `/api/v1/batches/${alive}/cancel`, {})).status).toBeLessThan(300);
+  }, 90_000);
 });
 
 describe('a pool whose workflow begins afresh', () => {
