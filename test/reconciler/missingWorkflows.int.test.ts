@@ -45,9 +45,10 @@ function recordGhostRunning(pool: string): string {
   return jobId;
 }
 
-/** A reconciler of the engine's store and read model, every open job old enough to be looked at. */
-function sweeper(overrides: Partial<ReconcilerOptions> = {}): Reconciler {
-  return new Reconciler({
+/** Runs `use` with a reconciler of the engine's store and read model (every open job old enough to be
+ * looked at), stopped afterwards. */
+async function withSweeper<T>(overrides: Partial<ReconcilerOptions>, use: (reconciler: Reconciler) => Promise<T>): Promise<T> {
+  const reconciler = new Reconciler({
     client: engine.client,
     eventStore: engine.eventStore,
     taskQueue: engine.taskQueue,
@@ -55,7 +56,20 @@ function sweeper(overrides: Partial<ReconcilerOptions> = {}): Reconciler {
     shownOpen: engine.readModel,
     ...overrides,
   });
+  try {
+    return await use(reconciler);
+  } finally {
+    await reconciler.stop();
+  }
 }
+
+/** Sweeps, waits until `recorded` holds, then sweeps again (which must find nothing more to record). */
+const sweepUntil = (overrides: Partial<ReconcilerOptions>, recorded: () => Promise<boolean>, what: string) =>
+  withSweeper(overrides, async (reconciler) => {
+    await reconciler.sweepMissing();
+    await eventually(recorded, 10_000, what);
+    await reconciler.sweepMissing();
+  });
 
 /** Whether a run of the pool other than `terminatedRun` runs and holds `jobId` (a query of a closed
  * run answers from its history: the terminated one still shows what it held). */
@@ -83,14 +97,7 @@ describe('jobs and batches whose workflow Temporal no longer has', () => {
     const ghost = recordGhostRunning('default');
     await eventually(async () => (await job(ghost))?.status === 'running', 5_000, 'the ghost shown running');
 
-    const reconciler = sweeper();
-    try {
-      await reconciler.sweepMissing();
-      await eventually(async () => (await job(ghost)).status === 'terminated', 10_000, 'the ghost recorded terminated');
-      await reconciler.sweepMissing(); // again: nothing more
-    } finally {
-      await reconciler.stop();
-    }
+    await sweepUntil({}, async () => (await job(ghost)).status === 'terminated', 'the ghost recorded terminated');
     const ended = engine.eventStore.readStream(ghost).filter((e) => e.type === 'JobTerminated');
     expect(ended).toHaveLength(1);
     expect(ended[0]!.metadata).toMatchObject({ actor: 'system:reconciler' });
@@ -110,19 +117,9 @@ describe('jobs and batches whose workflow Temporal no longer has', () => {
         return [];
       },
     });
-    const quiet = sweeper({ shownOpen: shownOpen(0) });
-    try {
-      expect(await quiet.sweepMissing()).toBe(0);
-    } finally {
-      await quiet.stop();
-    }
+    expect(await withSweeper({ shownOpen: shownOpen(0) }, (quiet) => quiet.sweepMissing())).toBe(0);
     expect(asked).toEqual([]);
-    const more = sweeper({ shownOpen: shownOpen(1_000_000) });
-    try {
-      expect(await more.sweepMissing()).toBe(0);
-    } finally {
-      await more.stop();
-    }
+    expect(await withSweeper({ shownOpen: shownOpen(1_000_000) }, (more) => more.sweepMissing())).toBe(0);
     expect(asked).toHaveLength(1);
   });
 
@@ -160,14 +157,11 @@ describe('jobs and batches whose workflow Temporal no longer has', () => {
     );
     expect((await batch(lost)).status).toBe('running'); // nothing else would ever record its end
 
-    const reconciler = sweeper({ batchesShownOpen: new BatchReadModel(engine.readModelDb) });
-    try {
-      await reconciler.sweepMissing();
-      await eventually(async () => (await batch(lost)).status === 'failed', 10_000, 'the batch recorded failed');
-      await reconciler.sweepMissing(); // again: nothing more
-    } finally {
-      await reconciler.stop();
-    }
+    await sweepUntil(
+      { batchesShownOpen: new BatchReadModel(engine.readModelDb) },
+      async () => (await batch(lost)).status === 'failed',
+      'the batch recorded failed',
+    );
     const ended = engine.eventStore.readStream(lost).filter((e) => e.type === 'BatchFailed');
     expect(ended).toHaveLength(1);
     expect(ended[0]!.metadata).toMatchObject({ actor: 'system:reconciler' });
@@ -208,12 +202,7 @@ describe('a pool whose workflow begins afresh', () => {
     const waiting = await submitSleep('lost', 100);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(['pending', 'queued']).toContain((await job(waiting)).status);
-    const reconciler = sweeper();
-    try {
-      await reconciler.sweepMissing();
-    } finally {
-      await reconciler.stop();
-    }
+    await withSweeper({}, (reconciler) => reconciler.sweepMissing());
     await eventually(async () => (await job(waiting)).status === 'completed', 20_000, 'the waiting job completed');
     expect((await job(ghost)).status).toBe('terminated');
   });
