@@ -98,6 +98,12 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
   // those in line a recorded grant let in), so it does not fill their slots a second time. A continue-as-new carries its holders. Runs begun before
   // this started with none (replay).
   let adoptRunning = (!input.carried || input.carried.adoptRunning === true) && patched('pool-adopts-running-jobs');
+  // A run made by a reset (`temporal workflow reset`, the Web UI's Reset) knows the slots handed out up
+  // to its reset point only, and which of its picks is the first to execute rather than replay its
+  // record cannot be told here: every pick of such a run books the slots its holders leave out (few
+  // rows: the pool's running jobs and its line). Other runs never ask (replays see the same inputs).
+  const info = workflowInfo();
+  const resetRun = info.runId !== info.originalExecutionRunId;
   let pickNumber = 0;
   const inFlight = new Set<Promise<void>>();
   const scheduler = schedulerActivities(pickLocal ? 'local' : 'remote');
@@ -236,7 +242,7 @@ export async function poolWorkflow(input: PoolWorkflowInput): Promise<void> {
       served,
       minPosition: needPosition,
       ...(releaseWakes ? { releaseWakes } : {}),
-      ...(adoptRunning ? { adoptRunning } : {}),
+      ...(adoptRunning || resetRun ? { adoptRunning: true } : {}),
       ...(grantsByPick ? { grantId: `${poolStreamId(input.name)}:${now.runId}:grant:${++pickNumber}` } : {}),
     });
     releaseWakes = false;

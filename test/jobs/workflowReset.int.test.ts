@@ -11,11 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestEngine, type TestEngine } from '../support/testEngine.js';
 import { rebuildReadModel } from '../../src/projections/rebuildReadModel.js';
 import { openReadModelDb } from '../../src/projections/readModelDb.js';
+import { poolWorkflowId } from '../../src/domain/index.js';
+import { poolStateQuery } from '../../src/workflows/poolContract.js';
 
 let engine: TestEngine;
 
 beforeAll(async () => {
-  engine = await startTestEngine();
+  engine = await startTestEngine({ pools: { single: 1 } });
 });
 afterAll(async () => {
   await engine?.dispose();
@@ -23,28 +25,29 @@ afterAll(async () => {
 
 const job = async (id: string) => (await engine.api('GET', `/api/v1/jobs/${id}`)).body;
 
-async function submitSleep(steps: number, stepMs: number): Promise<string> {
+async function submitSleep(steps: number, stepMs: number, pool?: string): Promise<string> {
   const r = await engine.api('POST', '/api/v1/jobs/submit', {
     name: 'to-reset',
     type: 'sleep',
     input: { steps, step_ms: stepMs },
+    ...(pool ? { pool } : {}),
   });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return r.body.job_id;
 }
 
-/** Resets the job's current run to the end of its first workflow task, as `temporal workflow reset
- * --type FirstWorkflowTask` does; returns the run it reset and the new run. */
-async function resetToFirstTask(jobId: string): Promise<{ baseRunId: string; newRunId: string }> {
-  const handle = engine.client.workflow.getHandle(jobId);
+/** Resets a workflow's current run to the end of its `nth` workflow task (the first: as `temporal
+ * workflow reset --type FirstWorkflowTask` does); returns the run it reset and the new run. */
+async function resetToTask(workflowId: string, nth = 1): Promise<{ baseRunId: string; newRunId: string }> {
+  const handle = engine.client.workflow.getHandle(workflowId);
   const { runId: baseRunId } = await handle.describe();
-  const events = (await engine.client.workflow.getHandle(jobId, baseRunId).fetchHistory()).events ?? [];
-  const firstTaskCompleted = events.find((e) => e.workflowTaskCompletedEventAttributes)!;
+  const events = (await engine.client.workflow.getHandle(workflowId, baseRunId).fetchHistory()).events ?? [];
+  const taskCompleted = events.filter((e) => e.workflowTaskCompletedEventAttributes)[nth - 1]!;
   const { runId } = await engine.client.workflowService.resetWorkflowExecution({
     namespace: engine.client.options.namespace,
-    workflowExecution: { workflowId: jobId, runId: baseRunId },
+    workflowExecution: { workflowId, runId: baseRunId },
     reason: 'operator reset (test)',
-    workflowTaskFinishEventId: firstTaskCompleted.eventId,
+    workflowTaskFinishEventId: taskCompleted.eventId,
     requestId: randomUUID(),
   });
   return { baseRunId, newRunId: runId };
@@ -64,7 +67,7 @@ describe('a job reset through Temporal', () => {
   it('reset while it runs: recorded once as JobReset, not as a second submit or an end; it finishes in the new run', async () => {
     const id = await submitSleep(5, 600);
     await eventually(async () => (await job(id)).completed_steps >= 2, 20_000, 'two steps done');
-    const { baseRunId, newRunId } = await resetToFirstTask(id);
+    const { baseRunId, newRunId } = await resetToTask(id);
 
     await eventually(async () => (await job(id)).status === 'completed', 30_000, 'completed after the reset');
     expect(await engine.client.workflow.getHandle(id).result()).toMatchObject({ status: 'completed' });
@@ -93,7 +96,7 @@ describe('a job reset through Temporal', () => {
     const id = await submitSleep(2, 200);
     await eventually(async () => (await job(id)).status === 'completed', 20_000, 'completed');
     const firstEnd = (await job(id)).completed_at as string;
-    const { newRunId } = await resetToFirstTask(id);
+    const { newRunId } = await resetToTask(id);
 
     await eventually(
       async () => {
@@ -111,4 +114,31 @@ describe('a job reset through Temporal', () => {
     expect(ends[1]!.metadata.runId).toBe(newRunId);
     await expectRebuildEqualsLive(id);
   }, 60_000);
+
+  it.each([1, 2])(
+    "a pool's workflow reset to the end of its task %i, before it granted a running job, keeps that job's slot: the next job waits for it",
+    async (nth) => {
+      const pool = engine.client.workflow.getHandle(poolWorkflowId(engine.taskQueue, 'single'));
+      // A short job first: the pool's tasks after its first one (the engine's start) are this one's.
+      const first = await submitSleep(1, 50, 'single');
+      await eventually(async () => (await job(first)).status === 'completed', 15_000, 'a first job completed');
+      const running = await submitSleep(1, 6_000, 'single');
+      await eventually(async () => (await job(running)).status === 'running', 15_000, 'a job running');
+      // Reset to a point before that job's grant: the reset run's state knows none of its slot.
+      const { newRunId } = await resetToTask(pool.workflowId, nth);
+      await eventually(async () => (await pool.describe()).runId === newRunId, 10_000, 'the reset run');
+      const next = await submitSleep(1, 100, 'single');
+      await eventually(
+        async () => Object.keys((await pool.query(poolStateQuery)).holders).includes(running),
+        10_000,
+        'the reset run holding the running job',
+      );
+      expect(['pending', 'queued']).toContain((await job(next)).status);
+      await eventually(async () => (await job(next)).status === 'completed', 30_000, 'the next job completed');
+      const position = (id: string, type: string) =>
+        engine.eventStore.readStream(id).find((e) => e.type === type)!.globalPosition;
+      expect(position(next, 'JobStarted')).toBeGreaterThan(position(running, 'JobCompleted'));
+    },
+    60_000,
+  );
 });
