@@ -22,6 +22,16 @@ export interface BatchRow {
 
 const FINAL_BATCH_STATUSES_SQL = TERMINAL_BATCH_STATUSES.map((status) => `'${status}'`).join(', ');
 
+/** Items of a batch that no job was started for (yet): its progress counts them pending. `jobCounts`:
+ * its jobs by status (every job started so far). */
+export function itemsNotStarted(
+  row: Pick<BatchRow, 'total' | 'not_started_cancelled'>,
+  jobCounts: Record<string, number>,
+): number {
+  const started = Object.values(jobCounts).reduce((a, b) => a + b, 0);
+  return Math.max(0, row.total - started - row.not_started_cancelled);
+}
+
 /** Queries of the batches read model. */
 export class BatchReadModel {
   private readonly holder: ReadModelHolder;
@@ -65,9 +75,7 @@ export class BatchReadModel {
   /** Items of the batch that no job was started for (yet), as its progress counts them pending. */
   notStartedOf(id: string): number {
     const row = this.getBatch(id);
-    if (!row) return 0;
-    const started = Object.values(this.jobCounts(id)).reduce((a, b) => a + b, 0);
-    return Math.max(0, row.total - started - row.not_started_cancelled);
+    return row ? itemsNotStarted(row, this.jobCounts(id)) : 0;
   }
 
   listBatches(filter: { owner?: string; status?: string; limit: number; before?: string }): BatchRow[] {

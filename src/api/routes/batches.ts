@@ -20,7 +20,7 @@ import { errorResponses, json, optionalJson } from '../openapi.js';
 import { toJobResource } from '../jobResource.js';
 import type { BatchCommands } from '../../commands/batchCommands.js';
 import { capitalized, controlAnswers } from '../controlAnswer.js';
-import type { BatchReadModel, BatchRow } from '../../projections/batchReadModel.js';
+import { itemsNotStarted, type BatchReadModel, type BatchRow } from '../../projections/batchReadModel.js';
 import type { JobReadModel } from '../../projections/jobReadModel.js';
 import { pageHeaders, paged } from '../paging.js';
 import { BATCH_STATUSES, type FailurePolicy } from '../../workflows/batchContract.js';
@@ -429,8 +429,7 @@ export function batchControlRoutes(deps: BatchRouteDeps) {
 /** A batch with its progress, from the batch row and its jobs' counts. */
 export function toBatchResource(row: BatchRow, counts: Record<string, number>, now = Date.now()) {
   const c = (s: string) => counts[s] ?? 0;
-  const submitted = Object.values(counts).reduce((a, b) => a + b, 0);
-  const notStarted = Math.max(0, row.total - submitted - row.not_started_cancelled);
+  const notStarted = itemsNotStarted(row, counts);
   const completed = c('completed');
   const failed = c('failed') + c('timed_out');
   const cancelled = c('cancelled') + c('terminated') + row.not_started_cancelled;
